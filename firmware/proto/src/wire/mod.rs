@@ -1,0 +1,2 @@
+//! Wire format v1.
+pub mod control;
