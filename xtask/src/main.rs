@@ -1,1 +1,53 @@
-fn main() {}
+//! `cargo xtask`: the only build logic of nowcam. CI calls it; so do people.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod bench;
+mod firmware;
+mod fixtures;
+mod flash;
+mod hil;
+mod test;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "nowcam build, test and hardware-in-the-loop tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what the tests need, then run every test and the firmware budgets (what CI runs)
+    Test(test::Args),
+    /// Build, then run the scenarios (the main job)
+    Hil(hil::Args),
+    /// Run the efficiency and speed benchmark
+    Bench(bench::Args),
+    /// Regenerate the fixture JPEGs and their manifest
+    Fixtures(fixtures::Args),
+    /// Build the firmware and make flash images
+    Firmware(firmware::Args),
+    /// Flash a board and open the monitor
+    Flash(flash::Args),
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Test(args) => test::run(args),
+        Command::Hil(args) => hil::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Fixtures(args) => fixtures::run(args),
+        Command::Firmware(args) => firmware::run(args),
+        Command::Flash(args) => flash::run(args),
+    }
+}
+
+/// The root of the repository (xtask lives one level below it).
+pub fn project_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the repository")
+        .to_path_buf()
+}

@@ -1,0 +1,2 @@
+//! The ESP-NOW link model: loss, duplication, reordering, delay, outages and airtime (no_std)
+#![no_std]
