@@ -1,1 +1,10 @@
-//! Discrete-event simulator of nowcam nodes over the ESP-NOW link model, scenarios, captures and reports
+//! Discrete-event simulator of nowcam nodes over the ESP-NOW link model,
+//! scenarios, captures and reports.
+//!
+//! Architecture Invariant: the simulator drives the same application crates
+//! the chips run (`nowcam-app`), through simulated adapters of the ports;
+//! it owns the virtual clock and the shared air, nothing else.
+
+pub mod capture;
+pub mod fixtures;
+pub mod scenario;

@@ -1,0 +1,525 @@
+//! Captures of ESP-NOW traffic that Wireshark opens: pcap (link types 105 and
+//! 127) and pcapng with a comment on every frame the link model dropped or
+//! duplicated.
+//!
+//! Each ESP-NOW frame is wrapped as the 802.11 Action frame the radio really
+//! sends (shared/ESPNOW-FACTS.md, "On the air"), so a capture from a real
+//! board and one from the simulator read the same way.
+
+use std::borrow::Cow;
+use std::io::{Read, Write};
+use std::time::Duration as StdDuration;
+
+use nowcam_proto::MacAddress;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
+use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+use pcap_file::pcapng::{Block, PcapNgReader, PcapNgWriter};
+use pcap_file::{DataLink, Endianness, TsResolution};
+
+/// The pcapng comment on a frame that the link model dropped.
+pub const DROPPED_COMMENT: &str = "dropped by link model";
+/// The pcapng comment on the second copy of a duplicated frame.
+pub const DUPLICATE_COMMENT: &str = "duplicate";
+
+/// The largest body ESP-NOW v1 carries.
+pub const MAX_BODY_LEN: usize = 250;
+
+const ESPRESSIF_OUI: [u8; 3] = [0x18, 0xfe, 0x34];
+const MAC_HEADER_LEN: usize = 24;
+const BODY_OFFSET: usize = 39;
+const FCS_LEN: usize = 4;
+const RADIOTAP_LEN: usize = 14;
+/// Radiotap flags bit: the frame ends with its FCS.
+const RADIOTAP_FLAG_FCS: u8 = 0x10;
+/// Radiotap channel flags: 2 GHz spectrum, CCK modulation (1 Mbps DSSS).
+const RADIOTAP_CHANNEL_2GHZ_CCK: u16 = 0x0080 | 0x0020;
+
+/// What happened to a frame on the simulated air.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fate {
+    /// it reached its destination
+    Delivered,
+    /// the link model dropped it
+    Dropped,
+    /// a second copy the link model made
+    Duplicate,
+}
+
+impl Fate {
+    fn comment(self) -> Option<&'static str> {
+        match self {
+            Fate::Delivered => None,
+            Fate::Dropped => Some(DROPPED_COMMENT),
+            Fate::Duplicate => Some(DUPLICATE_COMMENT),
+        }
+    }
+
+    fn from_comment(comment: &str) -> Fate {
+        match comment {
+            DROPPED_COMMENT => Fate::Dropped,
+            DUPLICATE_COMMENT => Fate::Duplicate,
+            _ => Fate::Delivered,
+        }
+    }
+}
+
+/// One ESP-NOW frame as seen on the air.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedFrame {
+    /// Nanoseconds since the start of the capture.
+    pub time_ns: u64,
+    pub source: MacAddress,
+    pub destination: MacAddress,
+    /// The ESP-NOW payload, at most 250 bytes.
+    pub body: Vec<u8>,
+    pub fate: Fate,
+}
+
+/// The file layout of a capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CaptureFormat {
+    /// pcap, link type 105: the 802.11 frame without its FCS.
+    Pcap80211,
+    /// pcap, link type 127: a radiotap header, the 802.11 frame and its FCS.
+    PcapRadiotap,
+    /// pcapng, link type 127, with a comment on dropped and duplicated frames.
+    PcapNg,
+}
+
+impl CaptureFormat {
+    /// Picks the format from a file name: `.pcapng` is pcapng, anything else radiotap pcap.
+    pub fn from_path(path: &std::path::Path) -> CaptureFormat {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("pcapng") => CaptureFormat::PcapNg,
+            _ => CaptureFormat::PcapRadiotap,
+        }
+    }
+}
+
+/// Why a capture could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("capture io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("malformed capture: {0}")]
+    Pcap(#[from] pcap_file::PcapError),
+    #[error("not a pcap or pcapng file (magic {0:02x?})")]
+    UnknownMagic([u8; 4]),
+    #[error("unsupported link type {0:?}: expected 105 (802.11) or 127 (radiotap)")]
+    UnsupportedLinkType(DataLink),
+    #[error("frame body of {0} bytes is longer than 250")]
+    BodyTooLong(usize),
+}
+
+/// Lays out one ESP-NOW frame as an 802.11 Action frame, without FCS.
+///
+/// `sequence` fills the 802.11 sequence number and seeds the 4 bytes the
+/// ESP-NOW driver randomises, so that the same trace gives the same file.
+pub fn action_frame(
+    source: MacAddress,
+    destination: MacAddress,
+    sequence: u16,
+    body: &[u8],
+) -> Result<Vec<u8>, CaptureError> {
+    if body.len() > MAX_BODY_LEN {
+        return Err(CaptureError::BodyTooLong(body.len()));
+    }
+    let mut frame = Vec::with_capacity(BODY_OFFSET + body.len() + FCS_LEN);
+    frame.extend_from_slice(&[0xd0, 0x00, 0x00, 0x00]);
+    frame.extend_from_slice(&destination.0);
+    frame.extend_from_slice(&source.0);
+    frame.extend_from_slice(&MacAddress::BROADCAST.0);
+    frame.extend_from_slice(&((sequence & 0x0fff) << 4).to_le_bytes());
+    frame.push(0x7f);
+    frame.extend_from_slice(&ESPRESSIF_OUI);
+    frame.extend_from_slice(
+        &scramble(
+            u32::from(sequence)
+                ^ u32::from_le_bytes([source.0[2], source.0[3], source.0[4], source.0[5]]),
+        )
+        .to_le_bytes(),
+    );
+    frame.push(0xdd);
+    // The length fits a byte: 5 + at most 250.
+    frame.push((5 + body.len()) as u8);
+    frame.extend_from_slice(&ESPRESSIF_OUI);
+    frame.push(0x04);
+    frame.push(0x01);
+    frame.extend_from_slice(body);
+    debug_assert_eq!(frame.len(), BODY_OFFSET + body.len());
+    Ok(frame)
+}
+
+/// A fixed mixing function standing in for the driver's random bytes.
+fn scramble(mut x: u32) -> u32 {
+    x = x.wrapping_mul(0x9e37_79b9) ^ (x >> 16);
+    x.wrapping_mul(0x85eb_ca6b) ^ (x >> 13)
+}
+
+fn fcs(frame: &[u8]) -> [u8; 4] {
+    crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC)
+        .checksum(frame)
+        .to_le_bytes()
+}
+
+/// The radiotap header of shared/ESPNOW-FACTS.md: flags, rate and channel present.
+fn radiotap_header(channel: u8) -> [u8; RADIOTAP_LEN] {
+    let frequency: u16 = if channel == 14 {
+        2484
+    } else {
+        2407 + 5 * u16::from(channel)
+    };
+    let mut header = [0u8; RADIOTAP_LEN];
+    header[..8].copy_from_slice(&[0x00, 0x00, RADIOTAP_LEN as u8, 0x00, 0x0e, 0x00, 0x00, 0x00]);
+    header[8] = RADIOTAP_FLAG_FCS;
+    header[9] = 0x02;
+    header[10..12].copy_from_slice(&frequency.to_le_bytes());
+    header[12..14].copy_from_slice(&RADIOTAP_CHANNEL_2GHZ_CCK.to_le_bytes());
+    header
+}
+
+fn radiotap_packet(channel: u8, frame: &[u8]) -> Vec<u8> {
+    let mut packet = Vec::with_capacity(RADIOTAP_LEN + frame.len() + FCS_LEN);
+    packet.extend_from_slice(&radiotap_header(channel));
+    packet.extend_from_slice(frame);
+    packet.extend_from_slice(&fcs(frame));
+    packet
+}
+
+/// Writes `frames` on WiFi channel `channel` in `format`.
+///
+/// Plain pcap cannot mark a frame, so it holds only what receivers got
+/// (delivered frames and duplicates); pcapng holds every frame sent, the
+/// dropped ones with a comment.
+pub fn write_capture<W: Write>(
+    writer: W,
+    format: CaptureFormat,
+    channel: u8,
+    frames: &[CapturedFrame],
+) -> Result<(), CaptureError> {
+    let mut sequences: std::collections::HashMap<MacAddress, u16> =
+        std::collections::HashMap::new();
+    let mut next_sequence = |source: MacAddress| {
+        let counter = sequences.entry(source).or_insert(0);
+        let value = *counter;
+        *counter = counter.wrapping_add(1);
+        value
+    };
+    match format {
+        CaptureFormat::Pcap80211 | CaptureFormat::PcapRadiotap => {
+            let datalink = if format == CaptureFormat::Pcap80211 {
+                DataLink::IEEE802_11
+            } else {
+                DataLink::IEEE802_11_RADIOTAP
+            };
+            let header = PcapHeader {
+                datalink,
+                snaplen: 65535,
+                ts_resolution: TsResolution::MicroSecond,
+                endianness: Endianness::Little,
+                ..PcapHeader::default()
+            };
+            let mut pcap = PcapWriter::with_header(writer, header)?;
+            for frame in frames.iter().filter(|f| f.fate != Fate::Dropped) {
+                let wrapped = action_frame(
+                    frame.source,
+                    frame.destination,
+                    next_sequence(frame.source),
+                    &frame.body,
+                )?;
+                let data = if format == CaptureFormat::Pcap80211 {
+                    wrapped
+                } else {
+                    radiotap_packet(channel, &wrapped)
+                };
+                let packet = PcapPacket::new(
+                    StdDuration::from_nanos(frame.time_ns),
+                    data.len() as u32,
+                    &data,
+                );
+                pcap.write_packet(&packet)?;
+            }
+            pcap.into_writer().flush()?;
+        }
+        CaptureFormat::PcapNg => {
+            let mut pcapng = PcapNgWriter::new(writer)?;
+            let interface = InterfaceDescriptionBlock {
+                linktype: DataLink::IEEE802_11_RADIOTAP,
+                snaplen: 65535,
+                options: vec![],
+            };
+            pcapng.write_pcapng_block(interface)?;
+            for frame in frames {
+                let wrapped = action_frame(
+                    frame.source,
+                    frame.destination,
+                    next_sequence(frame.source),
+                    &frame.body,
+                )?;
+                let data = radiotap_packet(channel, &wrapped);
+                let options = frame
+                    .fate
+                    .comment()
+                    .map(|c| EnhancedPacketOption::Comment(Cow::Borrowed(c)))
+                    .into_iter()
+                    .collect();
+                let block = EnhancedPacketBlock {
+                    interface_id: 0,
+                    // pcapng's default resolution is microseconds, and the crate writes `as_nanos` raw.
+                    timestamp: StdDuration::from_nanos(frame.time_ns / 1_000),
+                    original_len: data.len() as u32,
+                    data: Cow::Owned(data),
+                    options,
+                };
+                pcapng.write_pcapng_block(block)?;
+            }
+            pcapng.into_inner().flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads every ESP-NOW frame from a pcap or pcapng capture.
+///
+/// Packets that are not ESP-NOW Action frames (other 802.11 traffic, a
+/// truncated frame) are skipped rather than refused: real captures carry
+/// beacons and acknowledgements too.
+pub fn read_capture<R: Read>(mut reader: R) -> Result<Vec<CapturedFrame>, CaptureError> {
+    let mut magic = [0u8; 4];
+    reader.read_exact(&mut magic)?;
+    let chained = std::io::Cursor::new(magic).chain(reader);
+    let mut frames = Vec::new();
+    match magic {
+        [0x0a, 0x0d, 0x0d, 0x0a] => {
+            let mut pcapng = PcapNgReader::new(chained)?;
+            let mut links: Vec<DataLink> = Vec::new();
+            while let Some(block) = pcapng.next_block() {
+                match block? {
+                    Block::SectionHeader(_) => links.clear(),
+                    Block::InterfaceDescription(interface) => links.push(interface.linktype),
+                    Block::EnhancedPacket(packet) => {
+                        let link = links
+                            .get(packet.interface_id as usize)
+                            .copied()
+                            .unwrap_or(DataLink::IEEE802_11_RADIOTAP);
+                        let fate = packet
+                            .options
+                            .iter()
+                            .find_map(|o| match o {
+                                EnhancedPacketOption::Comment(c) => Some(Fate::from_comment(c)),
+                                _ => None,
+                            })
+                            .unwrap_or(Fate::Delivered);
+                        // The interface resolution defaults to microseconds; see `write_capture`.
+                        let time_ns = (packet.timestamp.as_nanos() as u64).saturating_mul(1_000);
+                        if let Some(frame) = parse_packet(link, &packet.data, time_ns, fate)? {
+                            frames.push(frame);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        [0xd4, 0xc3, 0xb2, 0xa1]
+        | [0xa1, 0xb2, 0xc3, 0xd4]
+        | [0x4d, 0x3c, 0xb2, 0xa1]
+        | [0xa1, 0xb2, 0x3c, 0x4d] => {
+            let mut pcap = PcapReader::new(chained)?;
+            let link = pcap.header().datalink;
+            while let Some(packet) = pcap.next_packet() {
+                let packet = packet?;
+                if let Some(frame) = parse_packet(
+                    link,
+                    &packet.data,
+                    packet.timestamp.as_nanos() as u64,
+                    Fate::Delivered,
+                )? {
+                    frames.push(frame);
+                }
+            }
+        }
+        other => return Err(CaptureError::UnknownMagic(other)),
+    }
+    Ok(frames)
+}
+
+fn parse_packet(
+    link: DataLink,
+    data: &[u8],
+    time_ns: u64,
+    fate: Fate,
+) -> Result<Option<CapturedFrame>, CaptureError> {
+    let frame = match link {
+        DataLink::IEEE802_11 => data,
+        DataLink::IEEE802_11_RADIOTAP => {
+            let Some(len) = data
+                .get(2..4)
+                .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+            else {
+                return Ok(None);
+            };
+            match data.get(len..) {
+                Some(rest) => rest,
+                None => return Ok(None),
+            }
+        }
+        other => return Err(CaptureError::UnsupportedLinkType(other)),
+    };
+    Ok(
+        parse_action_frame(frame).map(|(source, destination, body)| CapturedFrame {
+            time_ns,
+            source,
+            destination,
+            body: body.to_vec(),
+            fate,
+        }),
+    )
+}
+
+/// Finds the ESP-NOW body in an 802.11 frame (with or without FCS).
+///
+/// Returns the source, the destination and the body, or `None` when the
+/// frame is not an ESP-NOW vendor-specific Action frame.
+pub fn parse_action_frame(frame: &[u8]) -> Option<(MacAddress, MacAddress, &[u8])> {
+    if frame.len() < BODY_OFFSET
+        || frame[0] != 0xd0
+        || frame[MAC_HEADER_LEN] != 0x7f
+        || frame[25..28] != ESPRESSIF_OUI
+    {
+        return None;
+    }
+    if frame[32] != 0xdd || frame[34..37] != ESPRESSIF_OUI || frame[37] != 0x04 {
+        return None;
+    }
+    let body_len = usize::from(frame[33]).checked_sub(5)?;
+    let body = frame.get(BODY_OFFSET..BODY_OFFSET + body_len)?;
+    let mac = |at: usize| {
+        let mut octets = [0u8; 6];
+        octets.copy_from_slice(&frame[at..at + 6]);
+        MacAddress(octets)
+    };
+    Some((mac(10), mac(4), body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: MacAddress = MacAddress([0x24, 0x6f, 0x28, 0x01, 0x02, 0x03]);
+    const DST: MacAddress = MacAddress([0x24, 0x6f, 0x28, 0x0a, 0x0b, 0x0c]);
+
+    #[test]
+    fn action_frame_has_the_documented_layout() {
+        let frame = action_frame(SRC, DST, 1, b"hi").unwrap();
+        assert_eq!(frame.len(), 39 + 2);
+        assert_eq!(&frame[0..2], &[0xd0, 0x00]);
+        assert_eq!(&frame[4..10], &DST.0);
+        assert_eq!(&frame[10..16], &SRC.0);
+        assert_eq!(&frame[16..22], &[0xff; 6]);
+        assert_eq!(&frame[22..24], &[0x10, 0x00]);
+        assert_eq!(frame[24], 0x7f);
+        assert_eq!(&frame[25..28], &[0x18, 0xfe, 0x34]);
+        assert_eq!(&frame[32..39], &[0xdd, 7, 0x18, 0xfe, 0x34, 0x04, 0x01]);
+        assert_eq!(&frame[39..], b"hi");
+    }
+
+    #[test]
+    fn a_full_payload_makes_a_293_byte_mpdu() {
+        let frame = action_frame(SRC, DST, 0, &[0u8; 250]).unwrap();
+        assert_eq!(frame.len() + FCS_LEN, 293);
+        assert!(matches!(
+            action_frame(SRC, DST, 0, &[0u8; 251]),
+            Err(CaptureError::BodyTooLong(251))
+        ));
+    }
+
+    #[test]
+    fn radiotap_packet_starts_with_the_documented_header_and_ends_with_the_fcs() {
+        let frame = action_frame(SRC, DST, 0, b"x").unwrap();
+        let packet = radiotap_packet(1, &frame);
+        assert_eq!(
+            &packet[..14],
+            &[0x00, 0x00, 0x0e, 0x00, 0x0e, 0x00, 0x00, 0x00, 0x10, 0x02, 0x6c, 0x09, 0xa0, 0x00]
+        );
+        let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(&frame);
+        assert_eq!(&packet[packet.len() - 4..], &crc.to_le_bytes());
+    }
+
+    fn sample() -> Vec<CapturedFrame> {
+        vec![
+            CapturedFrame {
+                time_ns: 1_000,
+                source: SRC,
+                destination: DST,
+                body: vec![1, 2, 3],
+                fate: Fate::Delivered,
+            },
+            CapturedFrame {
+                time_ns: 4_000,
+                source: SRC,
+                destination: DST,
+                body: vec![4; 250],
+                fate: Fate::Dropped,
+            },
+            CapturedFrame {
+                time_ns: 9_000,
+                source: DST,
+                destination: SRC,
+                body: vec![],
+                fate: Fate::Duplicate,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_format_reads_back_what_was_written() {
+        for format in [
+            CaptureFormat::Pcap80211,
+            CaptureFormat::PcapRadiotap,
+            CaptureFormat::PcapNg,
+        ] {
+            let mut bytes = Vec::new();
+            write_capture(&mut bytes, format, 1, &sample()).unwrap();
+            let read = read_capture(bytes.as_slice()).unwrap();
+            let expected: Vec<CapturedFrame> = match format {
+                CaptureFormat::PcapNg => sample(),
+                _ => sample()
+                    .into_iter()
+                    .filter(|f| f.fate != Fate::Dropped)
+                    .map(|f| CapturedFrame {
+                        fate: Fate::Delivered,
+                        ..f
+                    })
+                    .collect(),
+            };
+            assert_eq!(read, expected, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn pcap_global_header_is_little_endian_with_the_link_type() {
+        let mut bytes = Vec::new();
+        write_capture(&mut bytes, CaptureFormat::Pcap80211, 1, &[]).unwrap();
+        assert_eq!(&bytes[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
+        assert_eq!(&bytes[4..8], &[2, 0, 4, 0]);
+        assert_eq!(&bytes[16..20], &65535u32.to_le_bytes());
+        assert_eq!(&bytes[20..24], &105u32.to_le_bytes());
+    }
+
+    #[test]
+    fn garbage_is_a_typed_error_and_foreign_frames_are_skipped() {
+        assert!(matches!(
+            read_capture(&b"nope, not a capture"[..]),
+            Err(CaptureError::UnknownMagic(_))
+        ));
+        assert!(read_capture(&b"ab"[..]).is_err());
+        let mut beacon = action_frame(SRC, DST, 0, b"x").unwrap();
+        beacon[0] = 0x80;
+        assert_eq!(parse_action_frame(&beacon), None);
+        let mut short = action_frame(SRC, DST, 0, b"xyz").unwrap();
+        short.truncate(40);
+        assert_eq!(parse_action_frame(&short), None);
+    }
+}
