@@ -15,3 +15,9 @@ pub mod time;
 pub mod wire;
 
 pub use address::MacAddress;
+pub mod bitmap;
+pub mod chunker;
+pub mod legacy;
+pub mod reassembler;
+pub mod receiver;
+pub mod sender;

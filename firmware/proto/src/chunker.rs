@@ -1,0 +1,127 @@
+//! Splitting an image into chunks, and the CRC-32 that seals it.
+
+use crate::wire::{ChunkRepr, FrameRepr, MAX_CHUNK_PAYLOAD};
+
+/// CRC-32 (ISO-HDLC, the zlib and Ethernet one) of a whole image.
+pub const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+pub fn crc32(data: &[u8]) -> u32 {
+    CRC32.checksum(data)
+}
+
+/// The chunk geometry of one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Chunker {
+    image_len: u32,
+    chunk_size: u16,
+}
+
+/// Why an image cannot be split as asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ChunkerError {
+    /// the chunk size is zero or larger than a frame carries
+    BadChunkSize,
+    /// the image needs more than 65,535 chunks
+    TooManyChunks,
+}
+
+impl core::fmt::Display for ChunkerError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ChunkerError::BadChunkSize => "the chunk size is zero or larger than a frame carries",
+            ChunkerError::TooManyChunks => "the image needs more than 65535 chunks",
+        })
+    }
+}
+
+impl core::error::Error for ChunkerError {}
+
+impl Chunker {
+    pub fn new(image_len: u32, chunk_size: u16) -> Result<Self, ChunkerError> {
+        if chunk_size == 0 || usize::from(chunk_size) > MAX_CHUNK_PAYLOAD {
+            return Err(ChunkerError::BadChunkSize);
+        }
+        if Self::count_for(image_len, chunk_size) > u32::from(u16::MAX) {
+            return Err(ChunkerError::TooManyChunks);
+        }
+        Ok(Self {
+            image_len,
+            chunk_size,
+        })
+    }
+
+    /// The number of chunks an image of `image_len` bytes needs at `chunk_size`.
+    pub const fn count_for(image_len: u32, chunk_size: u16) -> u32 {
+        image_len.div_ceil(chunk_size as u32)
+    }
+
+    pub fn image_len(&self) -> u32 {
+        self.image_len
+    }
+
+    pub fn chunk_size(&self) -> u16 {
+        self.chunk_size
+    }
+
+    pub fn count(&self) -> u16 {
+        Self::count_for(self.image_len, self.chunk_size) as u16
+    }
+
+    /// The byte offset of chunk `index`.
+    pub fn offset(&self, index: u16) -> u32 {
+        u32::from(index) * u32::from(self.chunk_size)
+    }
+
+    /// The payload length of chunk `index`, `None` past the last chunk.
+    pub fn len_of(&self, index: u16) -> Option<usize> {
+        if index >= self.count() {
+            return None;
+        }
+        let remaining = self.image_len - self.offset(index);
+        Some(remaining.min(u32::from(self.chunk_size)) as usize)
+    }
+
+    /// The chunk frame for `index` of `image`.
+    pub fn chunk<'a>(&self, session: u32, index: u16, image: &'a [u8]) -> Option<FrameRepr<'a>> {
+        let start = self.offset(index) as usize;
+        let payload = image.get(start..start + self.len_of(index)?)?;
+        Some(FrameRepr::Chunk(ChunkRepr {
+            session,
+            index,
+            payload,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_of_an_uneven_image() {
+        let c = Chunker::new(1000, 241).unwrap();
+        assert_eq!(c.count(), 5);
+        assert_eq!(c.len_of(3), Some(241));
+        assert_eq!(c.len_of(4), Some(1000 - 4 * 241));
+        assert_eq!(c.len_of(5), None);
+    }
+
+    #[test]
+    fn empty_image_has_no_chunks() {
+        assert_eq!(Chunker::new(0, 241).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(Chunker::new(10, 0), Err(ChunkerError::BadChunkSize));
+        assert_eq!(Chunker::new(10, 242), Err(ChunkerError::BadChunkSize));
+        assert_eq!(Chunker::new(70_000, 1), Err(ChunkerError::TooManyChunks));
+    }
+
+    #[test]
+    fn crc_matches_the_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+}

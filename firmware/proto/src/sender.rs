@@ -1,0 +1,550 @@
+//! The sending side of a transfer, sans IO.
+//!
+//! The sender offers the image, then streams chunks back to back while it
+//! has fewer than `max_in_flight` frames queued at the radio (ESP-NOW answers
+//! NO_MEM past its queue), asks for a status every `poll_interval` chunks,
+//! and retransmits only the chunks the receiver's bitmap reports missing.
+//!
+//! A chunk counts as lost only if it was sent before the poll that a status
+//! answers and that status does not list it; chunks sent after the poll may
+//! still be in the air. Status requests that go unanswered are repeated after
+//! a retransmission timeout estimated from measured round trips (RFC 6298).
+//!
+//! The driver calls, in any order:
+//! - [`Sender::poll_transmit`] while the radio accepts frames, sending what it writes;
+//! - [`Sender::on_send_report`] for every send report of a frame it sent;
+//! - [`Sender::handle`] for every frame from the receiver;
+//! - [`Sender::poll_at`] to learn when to call again if nothing else happens.
+
+use crate::bitmap::ChunkBitmap;
+use crate::chunker::{crc32, Chunker, ChunkerError};
+use crate::time::{Duration, Instant};
+use crate::wire::{
+    AbortReason, CompletionResult, FrameRepr, OfferRepr, StatusRepr, StatusRequestRepr,
+    MAX_CHUNK_PAYLOAD, OFFER_FLAG_JPEG,
+};
+
+/// How a sender behaves; the defaults suit ESP-NOW at 1 Mbps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SenderConfig {
+    /// Payload bytes per chunk (at most 241, the default).
+    pub chunk_size: u16,
+    /// Frames handed to the radio and not yet reported; ESP-NOW queues 32 at most.
+    pub max_in_flight: u8,
+    /// Chunks sent between two status requests.
+    pub poll_interval: u16,
+    /// The retransmission timeout before any round trip is measured.
+    pub initial_rto: Duration,
+    pub min_rto: Duration,
+    pub max_rto: Duration,
+    /// The whole transfer gives up after this long.
+    pub deadline: Duration,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        Self {
+            chunk_size: MAX_CHUNK_PAYLOAD as u16,
+            max_in_flight: 4,
+            poll_interval: 48,
+            initial_rto: Duration::from_millis(100),
+            min_rto: Duration::from_millis(10),
+            max_rto: Duration::from_secs(2),
+            deadline: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a transfer failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SendError {
+    /// the image cannot be split as configured
+    Chunker(ChunkerError),
+    /// the receiver refused or abandoned the transfer
+    Refused(AbortReason),
+    /// the receiver got every chunk but the CRC-32 did not match
+    CrcMismatch,
+    /// the receiver could not store the image
+    StoreFailed,
+    /// the deadline passed before the receiver confirmed the image
+    TimedOut,
+}
+
+impl core::fmt::Display for SendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SendError::Chunker(e) => write!(f, "cannot split the image: {e}"),
+            SendError::Refused(reason) => {
+                write!(f, "the receiver refused the transfer: {reason:?}")
+            }
+            SendError::CrcMismatch => f.write_str("the receiver's CRC-32 check failed"),
+            SendError::StoreFailed => f.write_str("the receiver could not store the image"),
+            SendError::TimedOut => {
+                f.write_str("the receiver did not confirm the image before the deadline")
+            }
+        }
+    }
+}
+
+impl core::error::Error for SendError {}
+
+/// Where a transfer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SenderState {
+    /// waiting for the receiver to accept the offer
+    Offering,
+    /// sending and repairing chunks
+    Sending,
+    /// every chunk is confirmed; waiting for the completion frame
+    Confirming,
+    /// the receiver stored the image
+    Done,
+    Failed(SendError),
+}
+
+/// What `poll_transmit` wrote, for counters and captures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Transmit {
+    Offer,
+    Chunk { index: u16, retransmission: bool },
+    StatusRequest { poll: u16 },
+    Abort,
+}
+
+/// Counters a sender keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SenderStats {
+    pub frames_sent: u32,
+    pub chunks_sent: u32,
+    pub retransmissions: u32,
+    pub status_requests: u32,
+    pub rto_expiries: u32,
+    pub send_reports_unacknowledged: u32,
+}
+
+/// The sending side of one transfer, tracking up to `32 × WORDS` chunks.
+#[derive(Debug, Clone)]
+pub struct Sender<const WORDS: usize> {
+    config: SenderConfig,
+    offer: OfferRepr,
+    chunker: Chunker,
+    state: SenderState,
+    started: Instant,
+    /// Chunks the receiver confirmed.
+    acknowledged: ChunkBitmap<WORDS>,
+    /// Chunks to send: never sent, or found lost.
+    to_send: ChunkBitmap<WORDS>,
+    /// Sent before the outstanding poll (or before the next one), not yet resolved.
+    before_poll: ChunkBitmap<WORDS>,
+    /// Sent after the outstanding poll.
+    after_poll: ChunkBitmap<WORDS>,
+    /// Whether each chunk has been sent at least once, to count retransmissions.
+    sent_once: ChunkBitmap<WORDS>,
+    in_flight: u8,
+    chunks_since_poll: u16,
+    next_poll_id: u16,
+    outstanding_poll: Option<(u16, Instant)>,
+    /// When the offer, a poll or the abort must be repeated.
+    retry_at: Option<Instant>,
+    offer_due: bool,
+    poll_due: bool,
+    abort_due: Option<AbortReason>,
+    smoothed_rtt: Option<Duration>,
+    rtt_variation: Duration,
+    rto: Duration,
+    last_transmit: Option<Transmit>,
+    stats: SenderStats,
+}
+
+impl<const WORDS: usize> Sender<WORDS> {
+    /// Starts a transfer of `image` under `session` (a random number the caller draws).
+    pub fn new(
+        config: SenderConfig,
+        session: u32,
+        image: &[u8],
+        now: Instant,
+    ) -> Result<Self, SendError> {
+        let image_len = u32::try_from(image.len())
+            .map_err(|_| SendError::Chunker(ChunkerError::TooManyChunks))?;
+        let chunker = Chunker::new(image_len, config.chunk_size).map_err(SendError::Chunker)?;
+        if usize::from(chunker.count()) > ChunkBitmap::<WORDS>::CAPACITY {
+            return Err(SendError::Chunker(ChunkerError::TooManyChunks));
+        }
+        let offer = OfferRepr {
+            session,
+            image_len,
+            chunk_size: config.chunk_size,
+            chunk_count: chunker.count(),
+            crc32: crc32(image),
+            flags: OFFER_FLAG_JPEG,
+        };
+        let mut to_send = ChunkBitmap::new();
+        to_send.fill(usize::from(chunker.count()));
+        Ok(Self {
+            config,
+            offer,
+            chunker,
+            state: SenderState::Offering,
+            started: now,
+            acknowledged: ChunkBitmap::new(),
+            to_send,
+            before_poll: ChunkBitmap::new(),
+            after_poll: ChunkBitmap::new(),
+            sent_once: ChunkBitmap::new(),
+            in_flight: 0,
+            chunks_since_poll: 0,
+            next_poll_id: 0,
+            outstanding_poll: None,
+            retry_at: None,
+            offer_due: true,
+            poll_due: false,
+            abort_due: None,
+            smoothed_rtt: None,
+            rtt_variation: Duration::ZERO,
+            rto: config.initial_rto,
+            last_transmit: None,
+            stats: SenderStats::default(),
+        })
+    }
+
+    pub fn session(&self) -> u32 {
+        self.offer.session
+    }
+
+    pub fn offer(&self) -> &OfferRepr {
+        &self.offer
+    }
+
+    pub fn state(&self) -> SenderState {
+        self.state
+    }
+
+    pub fn stats(&self) -> SenderStats {
+        self.stats
+    }
+
+    /// The current retransmission timeout.
+    pub fn rto(&self) -> Duration {
+        self.rto
+    }
+
+    /// Whether the transfer has ended (stored or failed) and nothing is left to send.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, SenderState::Done | SenderState::Failed(_)) && self.abort_due.is_none()
+    }
+
+    /// Writes the next frame to send into `buffer` and returns its length and what it is;
+    /// `None` when nothing may be sent now. `image` must be the image given to `new`.
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        image: &[u8],
+        buffer: &mut [u8],
+    ) -> Option<(usize, Transmit)> {
+        self.check_timers(now);
+        if self.in_flight >= self.config.max_in_flight {
+            return None;
+        }
+        let (repr, transmit) = self.next_frame(now, image)?;
+        let len = repr.emit(buffer).ok()?;
+        self.commit_transmit(now, transmit);
+        Some((len, transmit))
+    }
+
+    fn next_frame<'a>(
+        &mut self,
+        now: Instant,
+        image: &'a [u8],
+    ) -> Option<(FrameRepr<'a>, Transmit)> {
+        if let Some(reason) = self.abort_due {
+            return Some((
+                FrameRepr::Abort {
+                    session: self.offer.session,
+                    reason,
+                },
+                Transmit::Abort,
+            ));
+        }
+        match self.state {
+            SenderState::Offering if self.offer_due => {
+                Some((FrameRepr::Offer(self.offer), Transmit::Offer))
+            }
+            SenderState::Sending | SenderState::Confirming => {
+                let chunk_next = self
+                    .to_send
+                    .next_set(0)
+                    .filter(|i| *i < usize::from(self.offer.chunk_count));
+                let want_poll = self.poll_due
+                    || (self.outstanding_poll.is_none()
+                        && (self.chunks_since_poll >= self.config.poll_interval
+                            || (chunk_next.is_none() && !self.before_poll.is_empty())));
+                if want_poll
+                    && self
+                        .outstanding_poll
+                        .is_none_or(|(_, sent)| now >= sent + self.rto)
+                {
+                    let poll = self.next_poll_id;
+                    let request = StatusRequestRepr {
+                        session: self.offer.session,
+                        poll,
+                    };
+                    return Some((
+                        FrameRepr::StatusRequest(request),
+                        Transmit::StatusRequest { poll },
+                    ));
+                }
+                let index = chunk_next? as u16;
+                let frame = self.chunker.chunk(self.offer.session, index, image)?;
+                let retransmission = self.sent_once.contains(usize::from(index));
+                Some((
+                    frame,
+                    Transmit::Chunk {
+                        index,
+                        retransmission,
+                    },
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    fn commit_transmit(&mut self, now: Instant, transmit: Transmit) {
+        self.in_flight += 1;
+        self.stats.frames_sent += 1;
+        self.last_transmit = Some(transmit);
+        match transmit {
+            Transmit::Offer => {
+                self.offer_due = false;
+                self.retry_at = Some(now + self.rto);
+            }
+            Transmit::Chunk {
+                index,
+                retransmission,
+            } => {
+                let index = usize::from(index);
+                self.to_send.remove(index);
+                self.sent_once.insert(index);
+                if self.outstanding_poll.is_some() {
+                    self.after_poll.insert(index);
+                } else {
+                    self.before_poll.insert(index);
+                }
+                self.chunks_since_poll += 1;
+                self.stats.chunks_sent += 1;
+                if retransmission {
+                    self.stats.retransmissions += 1;
+                }
+            }
+            Transmit::StatusRequest { poll } => {
+                // A repeated poll covers everything sent so far.
+                self.before_poll.union(&self.after_poll);
+                self.after_poll.clear();
+                self.outstanding_poll = Some((poll, now));
+                self.next_poll_id = self.next_poll_id.wrapping_add(1) % StatusRepr::UNSOLICITED;
+                self.chunks_since_poll = 0;
+                self.poll_due = false;
+                self.retry_at = Some(now + self.rto);
+                self.stats.status_requests += 1;
+            }
+            Transmit::Abort => {
+                self.abort_due = None;
+            }
+        }
+    }
+
+    /// The radio refused the frame `poll_transmit` just wrote (queue full): take it back.
+    pub fn on_send_refused(&mut self) {
+        let Some(transmit) = self.last_transmit.take() else {
+            return;
+        };
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.stats.frames_sent = self.stats.frames_sent.saturating_sub(1);
+        match transmit {
+            Transmit::Offer => self.offer_due = true,
+            Transmit::Chunk {
+                index,
+                retransmission,
+            } => {
+                let index = usize::from(index);
+                self.to_send.insert(index);
+                self.before_poll.remove(index);
+                self.after_poll.remove(index);
+                self.chunks_since_poll = self.chunks_since_poll.saturating_sub(1);
+                self.stats.chunks_sent = self.stats.chunks_sent.saturating_sub(1);
+                if retransmission {
+                    self.stats.retransmissions = self.stats.retransmissions.saturating_sub(1);
+                } else {
+                    self.sent_once.remove(index);
+                }
+            }
+            Transmit::StatusRequest { .. } => {
+                self.outstanding_poll = None;
+                self.poll_due = true;
+            }
+            Transmit::Abort => {}
+        }
+    }
+
+    /// The radio reported the outcome of one frame this sender sent.
+    ///
+    /// A missing MAC acknowledgement is not taken as loss: the data may have
+    /// arrived and only the acknowledgement been lost, and the receiver's
+    /// bitmap tells the truth a few milliseconds later.
+    pub fn on_send_report(&mut self, acknowledged: bool) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if !acknowledged {
+            self.stats.send_reports_unacknowledged += 1;
+        }
+    }
+
+    /// Handles a frame from the receiver; frames of other sessions are ignored.
+    pub fn handle(&mut self, now: Instant, frame: &FrameRepr<'_>) {
+        if frame.session() != Some(self.offer.session) || self.is_finished() {
+            return;
+        }
+        match frame {
+            FrameRepr::Status(status) => self.handle_status(now, status),
+            FrameRepr::Completion { result, .. } => {
+                self.state = match result {
+                    CompletionResult::Stored => SenderState::Done,
+                    CompletionResult::CrcMismatch => SenderState::Failed(SendError::CrcMismatch),
+                    CompletionResult::StoreFailed => SenderState::Failed(SendError::StoreFailed),
+                };
+                self.retry_at = None;
+            }
+            FrameRepr::Abort { reason, .. } => {
+                self.state = SenderState::Failed(SendError::Refused(*reason));
+                self.retry_at = None;
+            }
+            _ => {}
+        }
+    }
+
+    fn handle_status(&mut self, now: Instant, status: &StatusRepr<'_>) {
+        if matches!(self.state, SenderState::Done | SenderState::Failed(_)) {
+            return;
+        }
+        if self.state == SenderState::Offering {
+            self.state = SenderState::Sending;
+            self.retry_at = None;
+            self.sample_rtt(now.saturating_since(self.started));
+        }
+        let count = usize::from(self.offer.chunk_count);
+        let covered = (status.covered_until() as usize).min(count);
+        for index in 0..usize::from(status.lowest_missing).min(count) {
+            self.confirm(index);
+        }
+        let mut index = usize::from(status.lowest_missing) + 1;
+        while index < covered {
+            if status.has(index as u16) == Some(true) {
+                self.confirm(index);
+            }
+            index += 1;
+        }
+        let answers_outstanding =
+            matches!(self.outstanding_poll, Some((poll, _)) if poll == status.poll);
+        if answers_outstanding {
+            if let Some((_, sent)) = self.outstanding_poll.take() {
+                self.sample_rtt(now.saturating_since(sent));
+            }
+            // Everything sent before the poll and still unconfirmed within the
+            // status's reach is lost; beyond its reach it waits for the next poll.
+            let mut lost = self.before_poll.clone();
+            let mut index = lost.next_set(0);
+            while let Some(i) = index {
+                if i < covered {
+                    self.to_send.insert(i);
+                    lost.remove(i);
+                }
+                index = lost.next_set(i + 1);
+            }
+            lost.union(&self.after_poll);
+            self.before_poll = lost;
+            self.after_poll.clear();
+            self.retry_at = None;
+        }
+        if usize::from(status.lowest_missing) >= count && self.acknowledged.count() >= count {
+            self.state = SenderState::Confirming;
+        }
+        if self.state == SenderState::Confirming && self.outstanding_poll.is_none() {
+            // The completion frame follows the last status; poll again if it does not.
+            self.retry_at = Some(now + self.rto);
+        }
+    }
+
+    fn confirm(&mut self, index: usize) {
+        self.acknowledged.insert(index);
+        self.to_send.remove(index);
+        self.before_poll.remove(index);
+        self.after_poll.remove(index);
+    }
+
+    fn sample_rtt(&mut self, rtt: Duration) {
+        let rtt_us = rtt.as_micros();
+        match self.smoothed_rtt {
+            None => {
+                self.smoothed_rtt = Some(rtt);
+                self.rtt_variation = Duration::from_micros(rtt_us / 2);
+            }
+            Some(srtt) => {
+                let srtt_us = srtt.as_micros();
+                let deviation = srtt_us.abs_diff(rtt_us);
+                self.rtt_variation =
+                    Duration::from_micros((3 * self.rtt_variation.as_micros() + deviation) / 4);
+                self.smoothed_rtt = Some(Duration::from_micros((7 * srtt_us + rtt_us) / 8));
+            }
+        }
+        let srtt = self.smoothed_rtt.unwrap_or(rtt);
+        let rto = srtt + self.rtt_variation.saturating_mul(4);
+        self.rto = rto.max(self.config.min_rto).min(self.config.max_rto);
+    }
+
+    fn check_timers(&mut self, now: Instant) {
+        if matches!(self.state, SenderState::Done | SenderState::Failed(_)) {
+            return;
+        }
+        if now >= self.started + self.config.deadline {
+            self.state = SenderState::Failed(SendError::TimedOut);
+            self.abort_due = Some(AbortReason::TimedOut);
+            self.retry_at = None;
+            return;
+        }
+        let Some(at) = self.retry_at else { return };
+        if now < at {
+            return;
+        }
+        self.stats.rto_expiries += 1;
+        // Karn: back off, and take no sample from the repeated exchange.
+        self.rto = self.rto.saturating_mul(2).min(self.config.max_rto);
+        self.retry_at = None;
+        match self.state {
+            SenderState::Offering => self.offer_due = true,
+            _ => {
+                self.outstanding_poll = None;
+                self.poll_due = true;
+            }
+        }
+    }
+
+    /// When to call `poll_transmit` again if no frame or report arrives first.
+    pub fn poll_at(&self) -> Option<Instant> {
+        if self.is_finished() {
+            return None;
+        }
+        let deadline = self.started + self.config.deadline;
+        Some(self.retry_at.map_or(deadline, |at| at.min(deadline)))
+    }
+
+    /// Gives up: the next `poll_transmit` sends an abort.
+    pub fn cancel(&mut self) {
+        if !matches!(self.state, SenderState::Done | SenderState::Failed(_)) {
+            self.state = SenderState::Failed(SendError::Refused(AbortReason::Cancelled));
+            self.abort_due = Some(AbortReason::Cancelled);
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! The parsed form of every frame kind.
+//!
+//! Field layouts after the 3-byte header (all little-endian):
+//!
+//! | kind | fields | bytes |
+//! |---|---|---|
+//! | Offer | session u32, image size u32, chunk size u16, chunk count u16, CRC-32 u32, flags u16 | 18 |
+//! | Chunk | session u32, index u16, payload | 6 + payload |
+//! | StatusRequest | session u32, poll id u16 | 6 |
+//! | Status | session u32, poll id u16, lowest missing index u16, bitmap | 8 + bitmap |
+//! | Completion | session u32, result u8 | 5 |
+//! | Abort | session u32, reason u8 | 5 |
+//! | ControlRequest | request id u16, command u8, variable u8, value i32 | 8 |
+//! | ControlResponse | request id u16, status u8, variable u8, value i32 | 8 |
+//! | Telemetry | uptime ms u64, free heap u32, temperature i16, RSSI i8, frames sent u32, retransmissions u32 | 23 |
+//! | Probe, ProbeReply | nonce u32, role u8 | 5 |
+//!
+//! The status bitmap covers the chunks after the lowest missing one: bit `i`
+//! (LSB first in byte `i / 8`) set means chunk `lowest_missing + 1 + i` has
+//! arrived. The lowest missing chunk itself is missing by definition, and
+//! `lowest_missing == chunk_count` means every chunk has arrived.
+
+use super::control::ControlVariable;
+use super::{
+    Error, Frame, FrameKind, Reader, Result, Writer, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN,
+};
+
+/// Offer flag: the image is a JPEG.
+pub const OFFER_FLAG_JPEG: u16 = 0x0001;
+
+/// A sender proposes a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct OfferRepr {
+    pub session: u32,
+    pub image_len: u32,
+    pub chunk_size: u16,
+    pub chunk_count: u16,
+    pub crc32: u32,
+    pub flags: u16,
+}
+
+/// One piece of the image, at `index × chunk_size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChunkRepr<'a> {
+    pub session: u32,
+    pub index: u16,
+    pub payload: &'a [u8],
+}
+
+/// The sender asks which chunks have arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StatusRequestRepr {
+    pub session: u32,
+    pub poll: u16,
+}
+
+/// The receiver's selective acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatusRepr<'a> {
+    pub session: u32,
+    /// The poll this answers; [`StatusRepr::UNSOLICITED`] when it answers none.
+    pub poll: u16,
+    pub lowest_missing: u16,
+    pub bitmap: &'a [u8],
+}
+
+impl StatusRepr<'_> {
+    /// The poll id of a status sent without a request (the answer to an offer).
+    pub const UNSOLICITED: u16 = 0xffff;
+
+    /// Whether chunk `index` has arrived, as far as this status tells.
+    pub fn has(&self, index: u16) -> Option<bool> {
+        if index < self.lowest_missing {
+            return Some(true);
+        }
+        if index == self.lowest_missing {
+            return Some(false);
+        }
+        let bit = usize::from(index - self.lowest_missing - 1);
+        let byte = self.bitmap.get(bit / 8)?;
+        Some(byte & (1 << (bit % 8)) != 0)
+    }
+
+    /// The first chunk index this status says nothing about.
+    pub fn covered_until(&self) -> u32 {
+        u32::from(self.lowest_missing) + 1 + self.bitmap.len() as u32 * 8
+    }
+}
+
+/// How a transfer ended, from the receiver's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum CompletionResult {
+    /// every chunk arrived, the CRC-32 matched and the image is stored
+    Stored = 0,
+    /// every chunk arrived but the CRC-32 did not match
+    CrcMismatch = 1,
+    /// the image could not be stored
+    StoreFailed = 2,
+}
+
+/// Why a side gave up a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum AbortReason {
+    /// the offered image is larger than the receiver accepts
+    TooLarge = 1,
+    /// the offer asks for more chunks than the receiver can track
+    TooManyChunks = 2,
+    /// the offer is inconsistent (chunk count, size and chunk size disagree)
+    BadOffer = 3,
+    /// the receiver has no free transfer or storage slot
+    Busy = 4,
+    /// the receiver forgot the session (idle too long, or never saw the offer)
+    UnknownSession = 5,
+    /// the sender gave up
+    Cancelled = 6,
+    /// the sender ran out of time
+    TimedOut = 7,
+}
+
+/// What a control request asks the camera to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum ControlCommand {
+    /// set `variable` to `value`
+    Set = 0,
+    /// read `variable`
+    Get = 1,
+    /// capture and send an image now
+    CaptureNow = 2,
+}
+
+/// The camera's answer to a control request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum ControlStatus {
+    Ok = 0,
+    Unsupported = 1,
+    OutOfRange = 2,
+    Busy = 3,
+    CameraError = 4,
+}
+
+/// A camera-control request, from the receiver to a camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ControlRequestRepr {
+    pub request: u16,
+    pub command: ControlCommand,
+    pub variable: ControlVariable,
+    pub value: i32,
+}
+
+/// A camera-control response, echoing the request id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ControlResponseRepr {
+    pub request: u16,
+    pub status: ControlStatus,
+    pub variable: ControlVariable,
+    pub value: i32,
+}
+
+/// A node's health report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TelemetryRepr {
+    pub uptime_ms: u64,
+    pub free_heap_bytes: u32,
+    /// Hundredths of a degree Celsius; `None` travels as `i16::MIN`.
+    pub chip_temperature_centi_celsius: Option<i16>,
+    /// dBm of the last frame heard from the peer; `None` travels as 0.
+    pub rssi: Option<i8>,
+    pub frames_sent: u32,
+    pub retransmissions: u32,
+}
+
+/// Discovery: a sender hopping channels asks who listens; a receiver answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ProbeRepr {
+    pub nonce: u32,
+    /// The role of the node that sent it: 0 sender, 1 receiver.
+    pub role: u8,
+}
+
+/// Any nowcam frame, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FrameRepr<'a> {
+    Offer(OfferRepr),
+    Chunk(ChunkRepr<'a>),
+    StatusRequest(StatusRequestRepr),
+    Status(StatusRepr<'a>),
+    Completion {
+        session: u32,
+        result: CompletionResult,
+    },
+    Abort {
+        session: u32,
+        reason: AbortReason,
+    },
+    ControlRequest(ControlRequestRepr),
+    ControlResponse(ControlResponseRepr),
+    Telemetry(TelemetryRepr),
+    Probe(ProbeRepr),
+    ProbeReply(ProbeRepr),
+}
+
+impl CompletionResult {
+    fn from_code(code: u8) -> Result<Self> {
+        Ok(match code {
+            0 => CompletionResult::Stored,
+            1 => CompletionResult::CrcMismatch,
+            2 => CompletionResult::StoreFailed,
+            _ => return Err(Error::InvalidField),
+        })
+    }
+}
+
+impl AbortReason {
+    fn from_code(code: u8) -> Result<Self> {
+        Ok(match code {
+            1 => AbortReason::TooLarge,
+            2 => AbortReason::TooManyChunks,
+            3 => AbortReason::BadOffer,
+            4 => AbortReason::Busy,
+            5 => AbortReason::UnknownSession,
+            6 => AbortReason::Cancelled,
+            7 => AbortReason::TimedOut,
+            _ => return Err(Error::InvalidField),
+        })
+    }
+}
+
+impl ControlCommand {
+    fn from_code(code: u8) -> Result<Self> {
+        Ok(match code {
+            0 => ControlCommand::Set,
+            1 => ControlCommand::Get,
+            2 => ControlCommand::CaptureNow,
+            _ => return Err(Error::InvalidField),
+        })
+    }
+}
+
+impl ControlStatus {
+    fn from_code(code: u8) -> Result<Self> {
+        Ok(match code {
+            0 => ControlStatus::Ok,
+            1 => ControlStatus::Unsupported,
+            2 => ControlStatus::OutOfRange,
+            3 => ControlStatus::Busy,
+            4 => ControlStatus::CameraError,
+            _ => return Err(Error::InvalidField),
+        })
+    }
+}
+
+impl<'a> FrameRepr<'a> {
+    /// Parses a checked frame.
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(frame: &Frame<&'a T>) -> Result<FrameRepr<'a>> {
+        frame.check_len()?;
+        let kind = frame.kind().ok_or(Error::UnknownKind)?;
+        let body: &'a [u8] = frame.body_ref();
+        let mut r = Reader::new(body);
+        Ok(match kind {
+            FrameKind::Offer => FrameRepr::Offer(OfferRepr {
+                session: r.u32()?,
+                image_len: r.u32()?,
+                chunk_size: r.u16()?,
+                chunk_count: r.u16()?,
+                crc32: r.u32()?,
+                flags: r.u16()?,
+            }),
+            FrameKind::Chunk => {
+                let session = r.u32()?;
+                let index = r.u16()?;
+                FrameRepr::Chunk(ChunkRepr {
+                    session,
+                    index,
+                    payload: r.rest(),
+                })
+            }
+            FrameKind::StatusRequest => FrameRepr::StatusRequest(StatusRequestRepr {
+                session: r.u32()?,
+                poll: r.u16()?,
+            }),
+            FrameKind::Status => {
+                let session = r.u32()?;
+                let poll = r.u16()?;
+                let lowest_missing = r.u16()?;
+                FrameRepr::Status(StatusRepr {
+                    session,
+                    poll,
+                    lowest_missing,
+                    bitmap: r.rest(),
+                })
+            }
+            FrameKind::Completion => FrameRepr::Completion {
+                session: r.u32()?,
+                result: CompletionResult::from_code(r.u8()?)?,
+            },
+            FrameKind::Abort => FrameRepr::Abort {
+                session: r.u32()?,
+                reason: AbortReason::from_code(r.u8()?)?,
+            },
+            FrameKind::ControlRequest => FrameRepr::ControlRequest(ControlRequestRepr {
+                request: r.u16()?,
+                command: ControlCommand::from_code(r.u8()?)?,
+                variable: ControlVariable::from_code(r.u8()?).ok_or(Error::InvalidField)?,
+                value: r.i32()?,
+            }),
+            FrameKind::ControlResponse => FrameRepr::ControlResponse(ControlResponseRepr {
+                request: r.u16()?,
+                status: ControlStatus::from_code(r.u8()?)?,
+                variable: ControlVariable::from_code(r.u8()?).ok_or(Error::InvalidField)?,
+                value: r.i32()?,
+            }),
+            FrameKind::Telemetry => {
+                let uptime_ms = r.u64()?;
+                let free_heap_bytes = r.u32()?;
+                let temperature = r.i16()?;
+                let rssi = r.i8()?;
+                FrameRepr::Telemetry(TelemetryRepr {
+                    uptime_ms,
+                    free_heap_bytes,
+                    chip_temperature_centi_celsius: (temperature != i16::MIN)
+                        .then_some(temperature),
+                    rssi: (rssi != 0).then_some(rssi),
+                    frames_sent: r.u32()?,
+                    retransmissions: r.u32()?,
+                })
+            }
+            FrameKind::Probe => FrameRepr::Probe(ProbeRepr {
+                nonce: r.u32()?,
+                role: r.u8()?,
+            }),
+            FrameKind::ProbeReply => FrameRepr::ProbeReply(ProbeRepr {
+                nonce: r.u32()?,
+                role: r.u8()?,
+            }),
+        })
+    }
+
+    /// Parses untrusted bytes in one step.
+    pub fn parse_bytes(bytes: &'a [u8]) -> Result<FrameRepr<'a>> {
+        Self::parse(&Frame::new_unchecked(bytes))
+    }
+
+    pub fn kind(&self) -> FrameKind {
+        match self {
+            FrameRepr::Offer(_) => FrameKind::Offer,
+            FrameRepr::Chunk(_) => FrameKind::Chunk,
+            FrameRepr::StatusRequest(_) => FrameKind::StatusRequest,
+            FrameRepr::Status(_) => FrameKind::Status,
+            FrameRepr::Completion { .. } => FrameKind::Completion,
+            FrameRepr::Abort { .. } => FrameKind::Abort,
+            FrameRepr::ControlRequest(_) => FrameKind::ControlRequest,
+            FrameRepr::ControlResponse(_) => FrameKind::ControlResponse,
+            FrameRepr::Telemetry(_) => FrameKind::Telemetry,
+            FrameRepr::Probe(_) => FrameKind::Probe,
+            FrameRepr::ProbeReply(_) => FrameKind::ProbeReply,
+        }
+    }
+
+    /// The session a transfer frame belongs to.
+    pub fn session(&self) -> Option<u32> {
+        match self {
+            FrameRepr::Offer(o) => Some(o.session),
+            FrameRepr::Chunk(c) => Some(c.session),
+            FrameRepr::StatusRequest(s) => Some(s.session),
+            FrameRepr::Status(s) => Some(s.session),
+            FrameRepr::Completion { session, .. } | FrameRepr::Abort { session, .. } => {
+                Some(*session)
+            }
+            _ => None,
+        }
+    }
+
+    /// The length of the frame this emits.
+    pub fn buffer_len(&self) -> usize {
+        let variable = match self {
+            FrameRepr::Chunk(c) => c.payload.len(),
+            FrameRepr::Status(s) => s.bitmap.len(),
+            _ => 0,
+        };
+        HEADER_LEN + self.kind().fixed_len() + variable
+    }
+
+    /// Writes the frame into `buffer` and returns its length.
+    pub fn emit(&self, buffer: &mut [u8]) -> Result<usize> {
+        let len = self.buffer_len();
+        if len > MAX_FRAME_LEN {
+            return Err(Error::TooLong);
+        }
+        if let FrameRepr::Chunk(c) = self {
+            if c.payload.len() > MAX_CHUNK_PAYLOAD {
+                return Err(Error::TooLong);
+            }
+        }
+        let buffer = buffer.get_mut(..len).ok_or(Error::BufferTooSmall)?;
+        let mut frame = Frame::new_unchecked(&mut *buffer);
+        frame.set_header(self.kind(), 0);
+        let mut w = Writer::new(frame.body_mut());
+        match self {
+            FrameRepr::Offer(o) => {
+                w.u32(o.session)?;
+                w.u32(o.image_len)?;
+                w.u16(o.chunk_size)?;
+                w.u16(o.chunk_count)?;
+                w.u32(o.crc32)?;
+                w.u16(o.flags)?;
+            }
+            FrameRepr::Chunk(c) => {
+                w.u32(c.session)?;
+                w.u16(c.index)?;
+                w.bytes(c.payload)?;
+            }
+            FrameRepr::StatusRequest(s) => {
+                w.u32(s.session)?;
+                w.u16(s.poll)?;
+            }
+            FrameRepr::Status(s) => {
+                w.u32(s.session)?;
+                w.u16(s.poll)?;
+                w.u16(s.lowest_missing)?;
+                w.bytes(s.bitmap)?;
+            }
+            FrameRepr::Completion { session, result } => {
+                w.u32(*session)?;
+                w.u8(*result as u8)?;
+            }
+            FrameRepr::Abort { session, reason } => {
+                w.u32(*session)?;
+                w.u8(*reason as u8)?;
+            }
+            FrameRepr::ControlRequest(c) => {
+                w.u16(c.request)?;
+                w.u8(c.command as u8)?;
+                w.u8(c.variable.code())?;
+                w.bytes(&c.value.to_le_bytes())?;
+            }
+            FrameRepr::ControlResponse(c) => {
+                w.u16(c.request)?;
+                w.u8(c.status as u8)?;
+                w.u8(c.variable.code())?;
+                w.bytes(&c.value.to_le_bytes())?;
+            }
+            FrameRepr::Telemetry(t) => {
+                w.u64(t.uptime_ms)?;
+                w.u32(t.free_heap_bytes)?;
+                w.bytes(
+                    &t.chip_temperature_centi_celsius
+                        .unwrap_or(i16::MIN)
+                        .to_le_bytes(),
+                )?;
+                w.u8(t.rssi.unwrap_or(0) as u8)?;
+                w.u32(t.frames_sent)?;
+                w.u32(t.retransmissions)?;
+            }
+            FrameRepr::Probe(p) | FrameRepr::ProbeReply(p) => {
+                w.u32(p.nonce)?;
+                w.u8(p.role)?;
+            }
+        }
+        Ok(len)
+    }
+}
