@@ -1,0 +1,135 @@
+//! The slot header: the record whose write commits an image.
+
+use crc::{Crc, CRC_32_ISO_HDLC};
+
+/// Marks a slot header: `NCIM`.
+pub const MAGIC: [u8; 4] = *b"NCIM";
+
+/// The on-flash format this crate writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Bytes in a header.
+pub const HEADER_LEN: usize = 32;
+
+/// Where the image data starts within a slot: the header plus 32 reserved
+/// bytes, so that the data starts on a write boundary of any flash whose
+/// write size divides 64.
+pub const DATA_OFFSET: u32 = 64;
+
+/// The CRC used for the image data and for the header itself.
+pub(crate) const CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
+
+mod field {
+    use core::ops::Range;
+
+    pub const MAGIC: Range<usize> = 0..4;
+    pub const VERSION: Range<usize> = 4..6;
+    pub const SEQUENCE: Range<usize> = 8..12;
+    pub const LENGTH: Range<usize> = 12..16;
+    pub const IMAGE_CRC: Range<usize> = 16..20;
+    pub const HEADER_CRC: Range<usize> = 28..32;
+}
+
+/// The fields of a committed image's header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub sequence: u32,
+    pub len: u32,
+    pub crc32: u32,
+}
+
+impl Header {
+    /// Parses a header; `None` when the bytes are not a whole header of this
+    /// format (erased, torn, another version or garbage).
+    pub fn parse(bytes: &[u8; HEADER_LEN]) -> Option<Header> {
+        if bytes[field::MAGIC] != MAGIC {
+            return None;
+        }
+        if u16::from_le_bytes([bytes[4], bytes[5]]) != FORMAT_VERSION {
+            return None;
+        }
+        let stored_crc = read_u32(bytes, field::HEADER_CRC.start);
+        if CRC32.checksum(&bytes[..field::HEADER_CRC.start]) != stored_crc {
+            return None;
+        }
+        Some(Header {
+            sequence: read_u32(bytes, field::SEQUENCE.start),
+            len: read_u32(bytes, field::LENGTH.start),
+            crc32: read_u32(bytes, field::IMAGE_CRC.start),
+        })
+    }
+
+    /// The header's bytes; the reserved fields are zero.
+    pub fn emit(&self) -> [u8; HEADER_LEN] {
+        let mut bytes = [0u8; HEADER_LEN];
+        bytes[field::MAGIC].copy_from_slice(&MAGIC);
+        bytes[field::VERSION].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes[field::SEQUENCE].copy_from_slice(&self.sequence.to_le_bytes());
+        bytes[field::LENGTH].copy_from_slice(&self.len.to_le_bytes());
+        bytes[field::IMAGE_CRC].copy_from_slice(&self.crc32.to_le_bytes());
+        let crc = CRC32.checksum(&bytes[..field::HEADER_CRC.start]);
+        bytes[field::HEADER_CRC].copy_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+}
+
+fn read_u32(bytes: &[u8; HEADER_LEN], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: Header = Header {
+        sequence: 0x0102_0304,
+        len: 0x0000_1000,
+        crc32: 0xcbf4_3926,
+    };
+
+    #[test]
+    fn emit_matches_the_documented_layout() {
+        let bytes = HEADER.emit();
+        assert_eq!(
+            bytes[..28],
+            [
+                0x4e, 0x43, 0x49, 0x4d, // magic
+                0x01, 0x00, // version
+                0x00, 0x00, // reserved
+                0x04, 0x03, 0x02, 0x01, // sequence
+                0x00, 0x10, 0x00, 0x00, // length
+                0x26, 0x39, 0xf4, 0xcb, // image CRC-32
+                0, 0, 0, 0, 0, 0, 0, 0, // reserved
+            ]
+        );
+        let crc = CRC32.checksum(&bytes[..28]);
+        assert_eq!(bytes[28..], crc.to_le_bytes());
+    }
+
+    #[test]
+    fn parse_reads_back_what_emit_wrote() {
+        assert_eq!(Header::parse(&HEADER.emit()), Some(HEADER));
+    }
+
+    #[test]
+    fn parse_refuses_erased_torn_and_foreign_headers() {
+        assert_eq!(Header::parse(&[0xff; HEADER_LEN]), None);
+        assert_eq!(Header::parse(&[0x00; HEADER_LEN]), None);
+        let whole = HEADER.emit();
+        for torn_at in 0..HEADER_LEN {
+            let mut torn = [0xff; HEADER_LEN];
+            torn[..torn_at].copy_from_slice(&whole[..torn_at]);
+            assert_eq!(Header::parse(&torn), None, "torn after {torn_at} bytes");
+        }
+        for bit in 0..HEADER_LEN * 8 {
+            let mut flipped = whole;
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(Header::parse(&flipped), None, "bit {bit} flipped");
+        }
+    }
+
+    #[test]
+    fn the_crc_is_crc32_iso_hdlc() {
+        assert_eq!(CRC32.checksum(b"123456789"), 0xcbf4_3926);
+    }
+}

@@ -1,0 +1,487 @@
+//! The store: a slot table in RAM over the slots on flash.
+
+use embedded_storage::nor_flash::{MultiwriteNorFlash, NorFlashError, NorFlashErrorKind};
+use nowcam_ports::store::{ImageInfo, ImageStore, StoreError, WriteHandle};
+
+use crate::config::{Config, ConfigError, Layout, MAX_PENDING, MAX_SECTORS_PER_SLOT, MAX_SLOTS};
+use crate::header::{Header, CRC32, DATA_OFFSET, HEADER_LEN};
+use crate::io::{read_unaligned, write_unaligned, SCRATCH_LEN};
+
+/// Why [`Store::mount`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum MountError {
+    /// the configuration does not fit the flash
+    Config(ConfigError),
+    /// the flash driver failed while the headers were read
+    Flash,
+}
+
+impl core::fmt::Display for MountError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MountError::Config(error) => write!(f, "invalid store configuration: {error}"),
+            MountError::Flash => f.write_str("the flash driver failed while the headers were read"),
+        }
+    }
+}
+
+impl core::error::Error for MountError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            MountError::Config(error) => Some(error),
+            MountError::Flash => None,
+        }
+    }
+}
+
+impl From<ConfigError> for MountError {
+    fn from(error: ConfigError) -> Self {
+        MountError::Config(error)
+    }
+}
+
+/// What a slot holds, as far as this boot knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// No valid header: the slot may be reused at once.
+    Free,
+    /// A committed image.
+    Image(ImageInfo),
+    /// A transfer is being written into it; its entry is in `pending`.
+    Pending,
+}
+
+const BITMAP_WORDS: usize = MAX_SECTORS_PER_SLOT / 32;
+
+/// A transfer being written, with the sectors of its slot erased so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pending {
+    slot: u16,
+    len: u32,
+    erased: [u32; BITMAP_WORDS],
+}
+
+impl Pending {
+    fn is_erased(&self, sector: u32) -> bool {
+        self.erased[sector as usize / 32] & (1 << (sector % 32)) != 0
+    }
+
+    fn mark_erased(&mut self, sector: u32) {
+        self.erased[sector as usize / 32] |= 1 << (sector % 32);
+    }
+
+    fn handle(&self) -> WriteHandle {
+        WriteHandle {
+            slot: self.slot,
+            len: self.len,
+        }
+    }
+}
+
+/// A power-loss-safe image store over a NOR flash partition.
+///
+/// See the crate documentation for the on-flash layout and the write order
+/// that makes it safe.
+pub struct Store<F> {
+    flash: F,
+    layout: Layout,
+    slots: [Slot; MAX_SLOTS],
+    pending: [Option<Pending>; MAX_PENDING],
+    next_sequence: u32,
+    /// Where the search for a free slot starts, so that free slots are used
+    /// in turn and wear spreads over the partition.
+    next_free_search: u16,
+    last_flash_error: Option<NorFlashErrorKind>,
+}
+
+impl<F: MultiwriteNorFlash> Store<F> {
+    /// Validates `config` against `flash` (the partition, offsets from 0)
+    /// and reads every slot's header.
+    ///
+    /// Slots without a valid header are free. Sequence numbers continue after
+    /// the largest one found.
+    pub fn mount(mut flash: F, config: Config) -> Result<Self, MountError> {
+        let layout =
+            config.validate(flash.capacity(), F::READ_SIZE, F::WRITE_SIZE, F::ERASE_SIZE)?;
+        let mut slots = [Slot::Free; MAX_SLOTS];
+        let mut largest: Option<u32> = None;
+        for slot in 0..layout.slot_count {
+            let mut bytes = [0u8; HEADER_LEN];
+            read_unaligned(&mut flash, layout.slot_start(slot), &mut bytes)
+                .map_err(|_| MountError::Flash)?;
+            let Some(header) = Header::parse(&bytes) else {
+                continue;
+            };
+            if header.len > layout.max_image_size() {
+                continue;
+            }
+            // Two valid headers with one sequence number cannot come from
+            // this store's write order; keep the first so reads by sequence
+            // number stay unambiguous.
+            let duplicate = slots.iter().any(
+                |known| matches!(known, Slot::Image(info) if info.sequence == header.sequence),
+            );
+            if duplicate {
+                continue;
+            }
+            slots[usize::from(slot)] = Slot::Image(ImageInfo {
+                sequence: header.sequence,
+                len: header.len,
+                crc32: header.crc32,
+            });
+            largest = Some(largest.map_or(header.sequence, |l| l.max(header.sequence)));
+        }
+        Ok(Store {
+            flash,
+            layout,
+            slots,
+            pending: [None; MAX_PENDING],
+            next_sequence: largest.map_or(1, |l| l.wrapping_add(1)),
+            next_free_search: 0,
+            last_flash_error: None,
+        })
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> Config {
+        Config {
+            slot_count: self.layout.slot_count,
+            slot_size: self.layout.slot_size,
+        }
+    }
+
+    /// The largest image `begin` accepts.
+    pub fn max_image_size(&self) -> u32 {
+        self.layout.max_image_size()
+    }
+
+    /// The sequence number the next commit will get.
+    pub fn next_sequence(&self) -> u32 {
+        self.next_sequence
+    }
+
+    /// The kind of the last flash error behind a [`StoreError::Flash`], for
+    /// diagnostics.
+    pub fn last_flash_error(&self) -> Option<NorFlashErrorKind> {
+        self.last_flash_error
+    }
+
+    /// Reads a committed image back in full and checks it against the CRC-32
+    /// in its header; [`StoreError::Corrupt`] when they differ.
+    pub fn verify(&mut self, sequence: u32) -> Result<(), StoreError> {
+        let (slot, info) = self.find_image(sequence)?;
+        let crc = self.data_crc(slot, info.len)?;
+        if crc == info.crc32 {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt)
+        }
+    }
+
+    /// The flash.
+    pub fn flash(&self) -> &F {
+        &self.flash
+    }
+
+    /// The flash, mutably: writing to it behind the store's back can corrupt
+    /// images, which the CRC-32 checks then report.
+    pub fn flash_mut(&mut self) -> &mut F {
+        &mut self.flash
+    }
+
+    /// Gives the flash back, forgetting pending transfers.
+    pub fn into_flash(self) -> F {
+        self.flash
+    }
+
+    fn flash_error(&mut self, kind: NorFlashErrorKind) -> StoreError {
+        self.last_flash_error = Some(kind);
+        StoreError::Flash
+    }
+
+    fn pending_index(&self, handle: WriteHandle) -> Result<usize, StoreError> {
+        self.pending
+            .iter()
+            .position(|entry| entry.is_some_and(|pending| pending.handle() == handle))
+            .ok_or(StoreError::BadHandle)
+    }
+
+    fn find_image(&self, sequence: u32) -> Result<(u16, ImageInfo), StoreError> {
+        self.slots[..usize::from(self.layout.slot_count)]
+            .iter()
+            .enumerate()
+            .find_map(|(slot, state)| match state {
+                Slot::Image(info) if info.sequence == sequence => Some((slot as u16, *info)),
+                _ => None,
+            })
+            .ok_or(StoreError::NotFound)
+    }
+
+    fn newest_slot(&self) -> Option<(u16, ImageInfo)> {
+        self.slots[..usize::from(self.layout.slot_count)]
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, state)| match state {
+                Slot::Image(info) => Some((slot as u16, *info)),
+                _ => None,
+            })
+            .max_by_key(|(_, info)| info.sequence)
+    }
+
+    /// A free slot, taken in turn; else the oldest image that is not the
+    /// newest.
+    fn choose_slot(&self) -> Option<u16> {
+        let count = self.layout.slot_count;
+        let free = (0..count)
+            .map(|step| (self.next_free_search + step) % count)
+            .find(|&slot| self.slots[usize::from(slot)] == Slot::Free);
+        if free.is_some() {
+            return free;
+        }
+        let newest = self.newest_slot().map(|(slot, _)| slot);
+        self.slots[..usize::from(count)]
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, state)| match state {
+                Slot::Image(info) if Some(slot as u16) != newest => {
+                    Some((slot as u16, info.sequence))
+                }
+                _ => None,
+            })
+            .min_by_key(|(_, sequence)| *sequence)
+            .map(|(slot, _)| slot)
+    }
+
+    /// Reads `buffer.len()` bytes of a slot's data from `offset`.
+    fn read_data(&mut self, slot: u16, offset: u32, buffer: &mut [u8]) -> Result<(), StoreError> {
+        let address = self.layout.slot_start(slot) + DATA_OFFSET + offset;
+        read_unaligned(&mut self.flash, address, buffer).map_err(|kind| self.flash_error(kind))
+    }
+
+    /// The CRC-32 of the first `len` bytes of a slot's data, read in pieces.
+    fn data_crc(&mut self, slot: u16, len: u32) -> Result<u32, StoreError> {
+        let mut digest = CRC32.digest();
+        let mut piece = [0u8; 4 * SCRATCH_LEN];
+        let mut offset = 0u32;
+        while offset < len {
+            let take = (len - offset).min(piece.len() as u32);
+            self.read_data(slot, offset, &mut piece[..take as usize])?;
+            digest.update(&piece[..take as usize]);
+            offset += take;
+        }
+        Ok(digest.finalize())
+    }
+
+    /// Writes and reads back the header that commits an image.
+    fn write_header(&mut self, slot: u16, header: &Header) -> Result<(), StoreError> {
+        let mut padded = [0xffu8; SCRATCH_LEN];
+        padded[..HEADER_LEN].copy_from_slice(&header.emit());
+        let len = HEADER_LEN.next_multiple_of(F::WRITE_SIZE);
+        let start = self.layout.slot_start(slot);
+        self.flash
+            .write(start, &padded[..len])
+            .map_err(|error| error.kind())
+            .map_err(|kind| self.flash_error(kind))?;
+        let mut back = [0u8; HEADER_LEN];
+        read_unaligned(&mut self.flash, start, &mut back).map_err(|kind| self.flash_error(kind))?;
+        if Header::parse(&back) == Some(*header) {
+            Ok(())
+        } else {
+            Err(self.flash_error(NorFlashErrorKind::Other))
+        }
+    }
+}
+
+impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
+    /// Takes a free slot (or the oldest image that is not the newest) and
+    /// erases its header sector: from here on the slot shows no image, even
+    /// after a power cut. The rest of the slot is erased sector by sector as
+    /// writes reach it.
+    fn begin(&mut self, len: u32) -> Result<WriteHandle, StoreError> {
+        if len > self.layout.max_image_size() {
+            return Err(StoreError::TooLarge);
+        }
+        let entry = self
+            .pending
+            .iter()
+            .position(Option::is_none)
+            .ok_or(StoreError::NoFreeSlot)?;
+        let slot = self.choose_slot().ok_or(StoreError::NoFreeSlot)?;
+        let start = self.layout.slot_start(slot);
+        let erased = self.flash.erase(start, start + self.layout.erase_size);
+        if let Err(error) = erased {
+            // A failed erase may have destroyed the header, so the slot no
+            // longer counts as an image either way.
+            self.slots[usize::from(slot)] = Slot::Free;
+            return Err(self.flash_error(error.kind()));
+        }
+        let mut pending = Pending {
+            slot,
+            len,
+            erased: [0; BITMAP_WORDS],
+        };
+        pending.mark_erased(0);
+        self.slots[usize::from(slot)] = Slot::Pending;
+        self.pending[entry] = Some(pending);
+        self.next_free_search = (slot + 1) % self.layout.slot_count;
+        Ok(pending.handle())
+    }
+
+    /// Writes `data` at `offset` of the image, erasing each sector it reaches
+    /// for the first time. Each byte may be written once (or again with the
+    /// same value).
+    fn write_at(
+        &mut self,
+        handle: WriteHandle,
+        offset: u32,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        let entry = self.pending_index(handle)?;
+        let data_len = u32::try_from(data.len()).map_err(|_| StoreError::OutOfBounds)?;
+        let end = offset
+            .checked_add(data_len)
+            .ok_or(StoreError::OutOfBounds)?;
+        if end > handle.len {
+            return Err(StoreError::OutOfBounds);
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let start = self.layout.slot_start(handle.slot);
+        let erase_size = self.layout.erase_size;
+        let first_sector = (DATA_OFFSET + offset) / erase_size;
+        let last_sector = (DATA_OFFSET + end - 1) / erase_size;
+        for sector in first_sector..=last_sector {
+            let Some(pending) = self.pending[entry].as_mut() else {
+                return Err(StoreError::BadHandle);
+            };
+            if pending.is_erased(sector) {
+                continue;
+            }
+            let from = start + sector * erase_size;
+            self.flash
+                .erase(from, from + erase_size)
+                .map_err(|error| error.kind())
+                .map_err(|kind| self.flash_error(kind))?;
+            if let Some(pending) = self.pending[entry].as_mut() {
+                pending.mark_erased(sector);
+            }
+        }
+        write_unaligned(&mut self.flash, start + DATA_OFFSET + offset, data)
+            .map_err(|kind| self.flash_error(kind))
+    }
+
+    /// Reads back written data; bytes no write has reached yet read as
+    /// erased (`0xff`) or as leftovers of the slot's previous image.
+    fn read_pending_at(
+        &mut self,
+        handle: WriteHandle,
+        offset: u32,
+        buffer: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        self.pending_index(handle)?;
+        if offset > handle.len {
+            return Err(StoreError::OutOfBounds);
+        }
+        let take = (handle.len - offset).min(u32::try_from(buffer.len()).unwrap_or(u32::MAX));
+        self.read_data(handle.slot, offset, &mut buffer[..take as usize])?;
+        Ok(take as usize)
+    }
+
+    /// Checks that every sector of the image was erased during this transfer
+    /// and that the data's CRC-32 is `crc32`, then writes the header.
+    ///
+    /// On [`StoreError::Corrupt`] the transfer stays pending (abandon it or
+    /// write the missing chunks); on [`StoreError::Flash`] from the header
+    /// write the slot is given up, since a half-written header cannot be
+    /// written again.
+    fn commit(&mut self, handle: WriteHandle, crc32: u32) -> Result<ImageInfo, StoreError> {
+        let entry = self.pending_index(handle)?;
+        let Some(pending) = self.pending[entry] else {
+            return Err(StoreError::BadHandle);
+        };
+        // A sector that was never erased was never written, so it holds
+        // leftovers, which could even match the CRC if the same image was
+        // stored before.
+        let last_sector = (DATA_OFFSET + handle.len).saturating_sub(1) / self.layout.erase_size;
+        if !(0..=last_sector).all(|sector| pending.is_erased(sector)) {
+            return Err(StoreError::Corrupt);
+        }
+        if self.data_crc(handle.slot, handle.len)? != crc32 {
+            return Err(StoreError::Corrupt);
+        }
+        let header = Header {
+            sequence: self.next_sequence,
+            len: handle.len,
+            crc32,
+        };
+        self.pending[entry] = None;
+        if let Err(error) = self.write_header(handle.slot, &header) {
+            self.slots[usize::from(handle.slot)] = Slot::Free;
+            return Err(error);
+        }
+        let info = ImageInfo {
+            sequence: header.sequence,
+            len: header.len,
+            crc32,
+        };
+        self.slots[usize::from(handle.slot)] = Slot::Image(info);
+        // u32 sequence numbers last 136 years at one image per second.
+        self.next_sequence = self.next_sequence.wrapping_add(1);
+        Ok(info)
+    }
+
+    /// Frees the slot of a pending transfer; a handle that names none is
+    /// ignored.
+    fn abandon(&mut self, handle: WriteHandle) {
+        if let Ok(entry) = self.pending_index(handle) {
+            self.pending[entry] = None;
+            self.slots[usize::from(handle.slot)] = Slot::Free;
+        }
+    }
+
+    fn newest(&self) -> Option<ImageInfo> {
+        self.newest_slot().map(|(_, info)| info)
+    }
+
+    fn list(&self, out: &mut [ImageInfo]) -> usize {
+        let images = || {
+            self.slots[..usize::from(self.layout.slot_count)]
+                .iter()
+                .filter_map(|state| match state {
+                    Slot::Image(info) => Some(*info),
+                    _ => None,
+                })
+        };
+        let mut written = 0;
+        let mut below: Option<u32> = None;
+        while written < out.len() {
+            let next = images()
+                .filter(|info| below.is_none_or(|limit| info.sequence < limit))
+                .max_by_key(|info| info.sequence);
+            let Some(info) = next else {
+                break;
+            };
+            out[written] = info;
+            written += 1;
+            below = Some(info.sequence);
+        }
+        written
+    }
+
+    fn read_at(
+        &mut self,
+        sequence: u32,
+        offset: u32,
+        buffer: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        let (slot, info) = self.find_image(sequence)?;
+        if offset > info.len {
+            return Err(StoreError::OutOfBounds);
+        }
+        let take = (info.len - offset).min(u32::try_from(buffer.len()).unwrap_or(u32::MAX));
+        self.read_data(slot, offset, &mut buffer[..take as usize])?;
+        Ok(take as usize)
+    }
+}
