@@ -1,2 +1,35 @@
-//! The ESP-NOW link model: loss, duplication, reordering, delay, outages and airtime (no_std)
+//! The ESP-NOW link model: loss, duplication, reordering, delay, outages and
+//! airtime, seeded and sans-IO.
+//!
+//! The simulator drives a [`Link`] from its discrete-event loop: for every
+//! frame handed to the air it calls [`Link::transmit`] and schedules what the
+//! returned [`Transmission`] says (the air time, the copies the receiver gets
+//! and when, whether the sender's MAC saw an ACK). On a device the same loss
+//! and duplication models wrap the real radio through [`FaultInjector`].
+//!
+//! The numbers (frame overhead, airtime, presets, Gilbert-Elliott meaning)
+//! come from `shared/ESPNOW-FACTS.md`; [`airtime`] states what is assumed
+//! beyond them.
+//!
+//! Architecture Invariant: no IO, no clock, no allocation; every random
+//! decision comes from the seeded stream of the direction it concerns, so the
+//! same seed and the same calls give the same trace.
 #![no_std]
+
+pub mod airtime;
+mod config;
+mod direction;
+mod fault;
+mod link;
+mod stream;
+
+pub use airtime::{
+    lower_bound, lower_bound_at, Backoff, LowerBoundError, PhyRate, UnknownPhyRateError,
+};
+pub use config::{
+    Delay, DirectionConfig, LinkConfig, LinkConfigError, LossModel, Outage, Outages, Preset,
+    Reorder, UnknownPresetError, DEFAULT_TX_QUEUE_LIMIT, MAX_MAC_RETRIES, MAX_OUTAGES,
+};
+pub use direction::{Direction, Station};
+pub use fault::FaultInjector;
+pub use link::{Delivery, DirectionCounters, DropReason, Link, LinkError, Transmission, TxQueue};

@@ -1,0 +1,314 @@
+//! How long ESP-NOW frames occupy the air, and the transfer lower bound the
+//! benchmarks compare against.
+//!
+//! All durations are nanoseconds in a `u64`, so that half-microsecond
+//! quantities such as the 67.5 µs mean backoff stay exact.
+//!
+//! What is assumed, beyond the numbers in `shared/ESPNOW-FACTS.md`:
+//! - DSSS and CCK rates (1, 2, 5.5, 11 Mbps) use the long preamble: a 192 µs
+//!   PLCP, then the MPDU at the data rate, rounded up to a whole microsecond as
+//!   the 802.11b LENGTH field is.
+//! - OFDM rates (6 to 54 Mbps) use ERP-OFDM timing at 2.4 GHz: 16 µs preamble,
+//!   4 µs SIGNAL, 4 µs symbols carrying 16 service bits, the MPDU and 6 tail
+//!   bits, then the 6 µs signal extension that ERP-OFDM adds after every frame.
+//!   With SIFS at 10 µs this makes the 16 µs gap of 5 GHz OFDM.
+//! - SIFS is 10 µs at every rate (2.4 GHz); DIFS is the 28 µs and the backoff
+//!   slot the 9 µs seen on the ESP32 (short slot: DIFS = SIFS + 2 slots).
+//! - The contention window starts at 15 slots and doubles per retry up to
+//!   1023, as in 802.11; the mean backoff is half the window.
+//! - The MAC ACK goes at the highest basic rate not above the data rate, with
+//!   the basic rate sets {1, 2} Mbps for DSSS/CCK and {6, 12, 24} Mbps for OFDM.
+//! - A unicast attempt whose data or ACK is lost costs the same as one that
+//!   succeeds: the sender waits out an ACK timeout of about SIFS + ACK.
+
+use core::fmt;
+use core::str::FromStr;
+
+/// The largest ESP-NOW v1 payload (`ESP_NOW_MAX_DATA_LEN`).
+pub const MAX_PAYLOAD_LEN: usize = 250;
+
+/// Bytes an ESP-NOW frame adds around its payload: MAC header 24, category 1,
+/// OUI 3, random 4, vendor element header 7, FCS 4.
+pub const FRAME_OVERHEAD_LEN: usize = 43;
+
+/// Length of an 802.11 ACK frame, FCS included.
+pub const ACK_LEN: usize = 14;
+
+/// Short interframe space at 2.4 GHz.
+pub const SIFS_NS: u64 = 10_000;
+
+/// DCF interframe space as seen on the ESP32.
+pub const DIFS_NS: u64 = 28_000;
+
+/// Backoff slot time as seen on the ESP32.
+pub const SLOT_NS: u64 = 9_000;
+
+/// Initial contention window, in slots.
+pub const CW_MIN: u32 = 15;
+
+/// Largest contention window, in slots.
+pub const CW_MAX: u32 = 1023;
+
+/// The PHY rate ESP-NOW frames are sent at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PhyRate {
+    /// 1 Mbps DSSS, long preamble: the ESP-NOW default.
+    #[default]
+    Dsss1Mbps,
+    /// 2 Mbps DSSS, long preamble.
+    Dsss2Mbps,
+    /// 5.5 Mbps CCK, long preamble.
+    Cck5_5Mbps,
+    /// 11 Mbps CCK, long preamble.
+    Cck11Mbps,
+    /// 6 Mbps ERP-OFDM.
+    Ofdm6Mbps,
+    /// 9 Mbps ERP-OFDM.
+    Ofdm9Mbps,
+    /// 12 Mbps ERP-OFDM.
+    Ofdm12Mbps,
+    /// 18 Mbps ERP-OFDM.
+    Ofdm18Mbps,
+    /// 24 Mbps ERP-OFDM.
+    Ofdm24Mbps,
+    /// 36 Mbps ERP-OFDM.
+    Ofdm36Mbps,
+    /// 48 Mbps ERP-OFDM.
+    Ofdm48Mbps,
+    /// 54 Mbps ERP-OFDM.
+    Ofdm54Mbps,
+}
+
+impl PhyRate {
+    /// Every rate, slowest first.
+    pub const ALL: [PhyRate; 12] = [
+        PhyRate::Dsss1Mbps,
+        PhyRate::Dsss2Mbps,
+        PhyRate::Cck5_5Mbps,
+        PhyRate::Cck11Mbps,
+        PhyRate::Ofdm6Mbps,
+        PhyRate::Ofdm9Mbps,
+        PhyRate::Ofdm12Mbps,
+        PhyRate::Ofdm18Mbps,
+        PhyRate::Ofdm24Mbps,
+        PhyRate::Ofdm36Mbps,
+        PhyRate::Ofdm48Mbps,
+        PhyRate::Ofdm54Mbps,
+    ];
+
+    /// The rate in units of 500 kb/s, as radiotap's rate field carries it.
+    pub const fn radiotap_rate(self) -> u8 {
+        match self {
+            PhyRate::Dsss1Mbps => 2,
+            PhyRate::Dsss2Mbps => 4,
+            PhyRate::Cck5_5Mbps => 11,
+            PhyRate::Cck11Mbps => 22,
+            PhyRate::Ofdm6Mbps => 12,
+            PhyRate::Ofdm9Mbps => 18,
+            PhyRate::Ofdm12Mbps => 24,
+            PhyRate::Ofdm18Mbps => 36,
+            PhyRate::Ofdm24Mbps => 48,
+            PhyRate::Ofdm36Mbps => 72,
+            PhyRate::Ofdm48Mbps => 96,
+            PhyRate::Ofdm54Mbps => 108,
+        }
+    }
+
+    /// Whether this is an OFDM rate (as opposed to DSSS or CCK).
+    pub const fn is_ofdm(self) -> bool {
+        !matches!(
+            self,
+            PhyRate::Dsss1Mbps | PhyRate::Dsss2Mbps | PhyRate::Cck5_5Mbps | PhyRate::Cck11Mbps
+        )
+    }
+
+    /// The name used in scenario files and reports: the rate in Mbps.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PhyRate::Dsss1Mbps => "1",
+            PhyRate::Dsss2Mbps => "2",
+            PhyRate::Cck5_5Mbps => "5.5",
+            PhyRate::Cck11Mbps => "11",
+            PhyRate::Ofdm6Mbps => "6",
+            PhyRate::Ofdm9Mbps => "9",
+            PhyRate::Ofdm12Mbps => "12",
+            PhyRate::Ofdm18Mbps => "18",
+            PhyRate::Ofdm24Mbps => "24",
+            PhyRate::Ofdm36Mbps => "36",
+            PhyRate::Ofdm48Mbps => "48",
+            PhyRate::Ofdm54Mbps => "54",
+        }
+    }
+
+    /// The rate the MAC ACK for a frame at this rate goes at: the highest
+    /// basic rate of the same modulation class not above this one.
+    pub const fn ack_rate(self) -> PhyRate {
+        match self {
+            PhyRate::Dsss1Mbps => PhyRate::Dsss1Mbps,
+            PhyRate::Dsss2Mbps | PhyRate::Cck5_5Mbps | PhyRate::Cck11Mbps => PhyRate::Dsss2Mbps,
+            PhyRate::Ofdm6Mbps | PhyRate::Ofdm9Mbps => PhyRate::Ofdm6Mbps,
+            PhyRate::Ofdm12Mbps | PhyRate::Ofdm18Mbps => PhyRate::Ofdm12Mbps,
+            PhyRate::Ofdm24Mbps
+            | PhyRate::Ofdm36Mbps
+            | PhyRate::Ofdm48Mbps
+            | PhyRate::Ofdm54Mbps => PhyRate::Ofdm24Mbps,
+        }
+    }
+
+    /// Air time of one PPDU carrying an MPDU of `mpdu_len` bytes (FCS included).
+    pub const fn ppdu_ns(self, mpdu_len: usize) -> u64 {
+        let units = self.radiotap_rate() as u64;
+        let bits = 8 * mpdu_len as u64;
+        if self.is_ofdm() {
+            // Data bits per 4 µs symbol are 4 × Mbps = 2 × (500 kb/s units).
+            let bits_per_symbol = 2 * units;
+            let symbols = (16 + bits + 6).div_ceil(bits_per_symbol);
+            (16 + 4 + 4 * symbols + 6) * 1_000
+        } else {
+            // Microseconds = bits / Mbps = 2 × bits / (500 kb/s units), rounded up.
+            (192 + (2 * bits).div_ceil(units)) * 1_000
+        }
+    }
+}
+
+impl fmt::Display for PhyRate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} Mbps", self.name())
+    }
+}
+
+/// A PHY rate name that is not one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct UnknownPhyRateError;
+
+impl fmt::Display for UnknownPhyRateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "unknown phy rate, expected one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 (Mbps)",
+        )
+    }
+}
+
+impl core::error::Error for UnknownPhyRateError {}
+
+impl FromStr for PhyRate {
+    type Err = UnknownPhyRateError;
+
+    /// Parses the rate in Mbps, with an optional `Mbps` suffix: `"1"`, `"5.5 Mbps"`, `"54mbps"`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let number = match s.len().checked_sub(4) {
+            Some(cut) if s.is_char_boundary(cut) && s[cut..].eq_ignore_ascii_case("mbps") => {
+                s[..cut].trim_end()
+            }
+            _ => s,
+        };
+        PhyRate::ALL
+            .into_iter()
+            .find(|rate| rate.name() == number)
+            .ok_or(UnknownPhyRateError)
+    }
+}
+
+/// How the random backoff before each attempt is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Backoff {
+    /// Half the contention window, the figure the lower bound uses (67.5 µs on the first attempt).
+    #[default]
+    Mean,
+    /// Uniform over 0 to the contention window in whole slots, drawn from the sender's stream.
+    Sampled,
+}
+
+/// The contention window, in slots, before air attempt `attempt` (0 for the first).
+pub const fn contention_window(attempt: u32) -> u32 {
+    let shift = if attempt > 16 { 16 } else { attempt };
+    let window = ((CW_MIN + 1) << shift) - 1;
+    if window > CW_MAX {
+        CW_MAX
+    } else {
+        window
+    }
+}
+
+/// The mean backoff before air attempt `attempt`: half the contention window.
+pub const fn mean_backoff_ns(attempt: u32) -> u64 {
+    contention_window(attempt) as u64 * SLOT_NS / 2
+}
+
+/// Air time of an ESP-NOW data frame carrying `payload_len` bytes.
+pub const fn data_frame_ns(rate: PhyRate, payload_len: usize) -> u64 {
+    rate.ppdu_ns(payload_len + FRAME_OVERHEAD_LEN)
+}
+
+/// Air time of the MAC ACK answering a data frame sent at `rate`.
+pub const fn ack_ns(rate: PhyRate) -> u64 {
+    rate.ack_rate().ppdu_ns(ACK_LEN)
+}
+
+/// One air attempt with a given backoff: DIFS, backoff, data, and for unicast SIFS and the ACK.
+pub const fn attempt_ns(
+    rate: PhyRate,
+    payload_len: usize,
+    broadcast: bool,
+    backoff_ns: u64,
+) -> u64 {
+    let sent = DIFS_NS + backoff_ns + data_frame_ns(rate, payload_len);
+    if broadcast {
+        sent
+    } else {
+        sent + SIFS_NS + ack_ns(rate)
+    }
+}
+
+/// One unicast exchange with the mean first-attempt backoff: 2945.5 µs for a
+/// 250-byte payload at 1 Mbps.
+pub const fn exchange_ns(rate: PhyRate, payload_len: usize) -> u64 {
+    attempt_ns(rate, payload_len, false, mean_backoff_ns(0))
+}
+
+/// Why a lower bound could not be computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LowerBoundError {
+    /// the mean loss is not a number in [0, 1)
+    MeanLossOutOfRange,
+}
+
+impl fmt::Display for LowerBoundError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LowerBoundError::MeanLossOutOfRange => {
+                f.write_str("the mean loss is not a number in [0, 1)")
+            }
+        }
+    }
+}
+
+impl core::error::Error for LowerBoundError {}
+
+/// The transfer lower bound at 1 Mbps: `ceil(S / 250)` frames, each costing
+/// one 2945.5 µs exchange per attempt, each attempt lost with probability
+/// `mean_loss`, so `N × 2945.5 µs / (1 − p)`, rounded to the nearest nanosecond.
+pub fn lower_bound(image_bytes: u64, mean_loss: f64) -> Result<u64, LowerBoundError> {
+    lower_bound_at(PhyRate::Dsss1Mbps, image_bytes, mean_loss)
+}
+
+/// [`lower_bound`] at another PHY rate.
+pub fn lower_bound_at(
+    rate: PhyRate,
+    image_bytes: u64,
+    mean_loss: f64,
+) -> Result<u64, LowerBoundError> {
+    if !(0.0..1.0).contains(&mean_loss) {
+        return Err(LowerBoundError::MeanLossOutOfRange);
+    }
+    let frames = image_bytes.div_ceil(MAX_PAYLOAD_LEN as u64);
+    let ideal = frames as f64 * exchange_ns(rate, MAX_PAYLOAD_LEN) as f64;
+    // Adding one half then truncating rounds a positive value to the nearest
+    // integer; `f64::round` is not in `core`.
+    Ok((ideal / (1.0 - mean_loss) + 0.5) as u64)
+}
