@@ -1,0 +1,27 @@
+//! esp-hal and esp-radio adapters for the nowcam ports.
+//!
+//! Each adapter is thin: it turns one esp-rs driver into one trait of
+//! `nowcam-ports` and keeps no protocol knowledge. The board binaries pick
+//! them; the applications in `nowcam-app` never see a chip.
+//!
+//! Architecture Invariant: this crate depends on `nowcam-ports` (and the
+//! plain types of `nowcam-proto`), never on `nowcam-app` or `nowcam-store`.
+#![no_std]
+
+extern crate alloc;
+
+pub mod boot;
+pub mod clock;
+#[cfg(any(feature = "esp32c3", feature = "esp32c6", feature = "esp32s3"))]
+pub mod console;
+pub mod fixture;
+pub mod flash;
+pub mod radio;
+pub mod telemetry;
+pub mod wifi;
+
+pub use clock::now;
+pub use fixture::FixtureSource;
+pub use flash::{images_partition, ImagesFlash, PartitionError};
+pub use radio::{radio_event, EspNowRadio, RadioPump};
+pub use telemetry::EspTelemetry;
