@@ -162,6 +162,9 @@ struct Finished {
     result: CompletionResult,
 }
 
+/// Bytes of the abort frame a refused offer leaves in the reply buffer.
+pub const ABORT_LEN: usize = wire::HEADER_LEN + 5;
+
 /// How many finished transfers are remembered, to answer a sender whose completion frame was lost.
 const FINISHED_MEMORY: usize = 8;
 
@@ -207,6 +210,9 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize>
     }
 
     /// Handles one frame from `source`; a reply, if any, is written to `reply`.
+    ///
+    /// A refused offer returns `Err(ReceiveError::Refused(_))` and leaves an
+    /// abort frame of [`ABORT_LEN`] bytes in `reply`, to send to the source.
     pub fn handle<S: TransferStore<Slot = Slot>>(
         &mut self,
         now: Instant,

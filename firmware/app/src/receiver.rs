@@ -1,0 +1,545 @@
+//! The receiver: transfers into the image store (nowcam and the seed's
+//! legacy format), probe replies, telemetry in, camera control out, and the
+//! state an HTTP server shows.
+
+use heapless::{Deque, Vec};
+use nowcam_ports::radio::MAX_FRAME_LEN;
+use nowcam_ports::{
+    ImageInfo, ImageStore, Instant, MacAddress, Radio, StoreError, TelemetrySource, WriteHandle,
+};
+use nowcam_proto::legacy::{self, LegacyEvent, LegacyReceiver};
+use nowcam_proto::receiver::{
+    ReceiveError, Receiver, ReceiverConfig, ReceiverEvent, ReceiverStats, TransferStore, ABORT_LEN,
+};
+use nowcam_proto::time::Duration;
+use nowcam_proto::wire::control::ControlVariable;
+use nowcam_proto::wire::{
+    ControlCommand, ControlRequestRepr, ControlStatus, FrameRepr, ProbeRepr, TelemetryRepr, MAGIC,
+};
+
+use crate::random::SplitMix64;
+use crate::sender::ROLE_RECEIVER;
+
+/// How a receiver node behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ReceiverNodeConfig {
+    pub receiver: ReceiverConfig,
+    /// Accept the seed's legacy format from cameras still running its Arduino sketch.
+    pub accept_legacy: bool,
+    /// A camera-control request without an answer fails after this long.
+    pub control_timeout: Duration,
+    /// A camera that has sent nothing for this long is listed as offline.
+    pub camera_timeout: Duration,
+}
+
+impl Default for ReceiverNodeConfig {
+    fn default() -> Self {
+        Self {
+            receiver: ReceiverConfig::default(),
+            accept_legacy: true,
+            control_timeout: Duration::from_millis(500),
+            camera_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What happened on the receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ReceiverNodeEvent {
+    /// An image passed its check and is stored under `info.sequence`.
+    ImageStored {
+        source: MacAddress,
+        info: ImageInfo,
+        legacy: bool,
+    },
+    /// A transfer ended without an image (refused, failed check, sender gone).
+    TransferFailed { source: MacAddress, session: u32 },
+    /// A camera answered a control request, or the request timed out.
+    Control {
+        request: u16,
+        outcome: ControlOutcome,
+    },
+    /// A camera sent telemetry.
+    Telemetry {
+        source: MacAddress,
+        telemetry: TelemetryRepr,
+    },
+}
+
+/// The outcome of a camera-control request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ControlOutcome {
+    Answered {
+        status: ControlStatus,
+        variable: ControlVariable,
+        value: i32,
+    },
+    TimedOut,
+}
+
+/// Why a control request could not be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ControlRequestError {
+    /// too many requests are waiting for an answer
+    Busy,
+    /// the radio refused the frame
+    Radio,
+}
+
+/// What the receiver knows of one camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct CameraInfo {
+    pub address: MacAddress,
+    pub last_heard: Instant,
+    pub rssi: Option<i8>,
+    pub telemetry: Option<TelemetryRepr>,
+    pub images: u32,
+    pub legacy: bool,
+}
+
+/// Counters of the receiver node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ReceiverNodeStats {
+    pub protocol: ReceiverStats,
+    pub frames_received: u32,
+    pub legacy_frames: u32,
+    pub replies_dropped: u32,
+    pub images_stored: u32,
+    pub transfers_failed: u32,
+}
+
+/// An [`ImageStore`] seen as the protocol's [`TransferStore`].
+struct StoreSlots<'a, S>(&'a mut S);
+
+impl<S: ImageStore> TransferStore for StoreSlots<'_, S> {
+    type Slot = WriteHandle;
+    type Error = StoreError;
+
+    fn begin(&mut self, len: u32) -> Result<WriteHandle, StoreError> {
+        self.0.begin(len)
+    }
+
+    fn write_at(&mut self, slot: WriteHandle, offset: u32, data: &[u8]) -> Result<(), StoreError> {
+        self.0.write_at(slot, offset, data)
+    }
+
+    fn read_at(
+        &mut self,
+        slot: WriteHandle,
+        offset: u32,
+        buffer: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        self.0.read_pending_at(slot, offset, buffer)
+    }
+
+    fn commit(&mut self, slot: WriteHandle, crc32: u32) -> Result<(), StoreError> {
+        self.0.commit(slot, crc32).map(|_| ())
+    }
+
+    fn abandon(&mut self, slot: WriteHandle) {
+        self.0.abandon(slot)
+    }
+}
+
+const CAMERAS: usize = 8;
+const LEGACY_SOURCES: usize = 2;
+const PENDING_CONTROLS: usize = 4;
+
+/// A receiver node: `TRANSFERS` concurrent transfers of up to `32 × WORDS` chunks each.
+pub struct ReceiverNode<R, S, T, const TRANSFERS: usize = 4, const WORDS: usize = 68> {
+    config: ReceiverNodeConfig,
+    radio: R,
+    store: S,
+    telemetry: T,
+    random: SplitMix64,
+    receiver: Receiver<WriteHandle, TRANSFERS, WORDS>,
+    legacy: Vec<(MacAddress, LegacyReceiver<WriteHandle, WORDS>), LEGACY_SOURCES>,
+    cameras: Vec<CameraInfo, CAMERAS>,
+    controls: Vec<(u16, MacAddress, Instant), PENDING_CONTROLS>,
+    next_request: u16,
+    events: Deque<ReceiverNodeEvent, 16>,
+    stats: ReceiverNodeStats,
+}
+
+impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const WORDS: usize>
+    ReceiverNode<R, S, T, TRANSFERS, WORDS>
+{
+    pub fn new(config: ReceiverNodeConfig, radio: R, store: S, telemetry: T, seed: u64) -> Self {
+        let mut random = SplitMix64::new(seed);
+        let next_request = random.next_u32() as u16;
+        Self {
+            config,
+            radio,
+            store,
+            telemetry,
+            random,
+            receiver: Receiver::new(config.receiver),
+            legacy: Vec::new(),
+            cameras: Vec::new(),
+            controls: Vec::new(),
+            next_request,
+            events: Deque::new(),
+            stats: ReceiverNodeStats::default(),
+        }
+    }
+
+    pub fn radio(&self) -> &R {
+        &self.radio
+    }
+
+    pub fn radio_mut(&mut self) -> &mut R {
+        &mut self.radio
+    }
+
+    /// The image store, to read images for HTTP.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    pub fn telemetry_source_mut(&mut self) -> &mut T {
+        &mut self.telemetry
+    }
+
+    pub fn stats(&self) -> ReceiverNodeStats {
+        ReceiverNodeStats {
+            protocol: self.receiver.stats(),
+            ..self.stats
+        }
+    }
+
+    /// The cameras heard from, most recently first seen last.
+    pub fn cameras(&self) -> &[CameraInfo] {
+        &self.cameras
+    }
+
+    /// Transfers in progress: source, image length, chunks received and chunk count.
+    pub fn active_transfers(&self) -> impl Iterator<Item = (MacAddress, u32, u16, u16)> + '_ {
+        self.receiver
+            .active()
+            .map(|(source, offer, received)| (source, offer.image_len, received, offer.chunk_count))
+    }
+
+    /// The next event, oldest first.
+    pub fn pop_event(&mut self) -> Option<ReceiverNodeEvent> {
+        self.events.pop_front()
+    }
+
+    fn push_event(&mut self, event: ReceiverNodeEvent) {
+        if self.events.is_full() {
+            self.events.pop_front();
+        }
+        let _ = self.events.push_back(event);
+    }
+
+    /// Sends a camera-control request; the answer comes as a [`ReceiverNodeEvent::Control`] with the returned id.
+    pub fn request_control(
+        &mut self,
+        now: Instant,
+        camera: MacAddress,
+        command: ControlCommand,
+        variable: ControlVariable,
+        value: i32,
+    ) -> Result<u16, ControlRequestError> {
+        if self.controls.is_full() {
+            return Err(ControlRequestError::Busy);
+        }
+        let request = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1);
+        let frame = FrameRepr::ControlRequest(ControlRequestRepr {
+            request,
+            command,
+            variable,
+            value,
+        });
+        let mut buffer = [0u8; MAX_FRAME_LEN];
+        let len = frame
+            .emit(&mut buffer)
+            .map_err(|_| ControlRequestError::Radio)?;
+        self.radio
+            .send(camera, &buffer[..len])
+            .map_err(|_| ControlRequestError::Radio)?;
+        self.controls
+            .push((request, camera, now))
+            .map_err(|_| ControlRequestError::Busy)?;
+        Ok(request)
+    }
+
+    /// Runs the node: received frames, idle transfers, control timeouts. Returns when to call again.
+    pub fn poll(&mut self, now: Instant) -> Option<Instant> {
+        while self.radio.poll_send_report().is_some() {}
+        let mut buffer = [0u8; MAX_FRAME_LEN];
+        while let Some(received) = self.radio.receive(&mut buffer) {
+            let Some(bytes) = buffer.get(..received.len) else {
+                continue;
+            };
+            self.stats.frames_received += 1;
+            self.note_camera(now, received.source, received.rssi);
+            if bytes.first() == Some(&MAGIC) {
+                self.handle_nowcam(now, received.source, bytes);
+            } else if self.config.accept_legacy && legacy::looks_legacy(bytes) {
+                self.handle_legacy(now, received.source, bytes);
+            }
+        }
+        self.expire(now);
+        self.poll_at()
+    }
+
+    fn handle_nowcam(&mut self, now: Instant, source: MacAddress, bytes: &[u8]) {
+        match FrameRepr::parse_bytes(bytes) {
+            Ok(FrameRepr::Probe(probe)) if probe.role != ROLE_RECEIVER => {
+                self.reply(
+                    source,
+                    &FrameRepr::ProbeReply(ProbeRepr {
+                        nonce: probe.nonce,
+                        role: ROLE_RECEIVER,
+                    }),
+                );
+                return;
+            }
+            Ok(FrameRepr::Telemetry(telemetry)) => {
+                if let Some(camera) = self.cameras.iter_mut().find(|c| c.address == source) {
+                    camera.telemetry = Some(telemetry);
+                }
+                self.push_event(ReceiverNodeEvent::Telemetry { source, telemetry });
+                return;
+            }
+            Ok(FrameRepr::ControlResponse(response)) => {
+                if let Some(position) = self
+                    .controls
+                    .iter()
+                    .position(|(id, camera, _)| *id == response.request && *camera == source)
+                {
+                    self.controls.swap_remove(position);
+                    let outcome = ControlOutcome::Answered {
+                        status: response.status,
+                        variable: response.variable,
+                        value: response.value,
+                    };
+                    self.push_event(ReceiverNodeEvent::Control {
+                        request: response.request,
+                        outcome,
+                    });
+                }
+                return;
+            }
+            _ => {}
+        }
+        let mut reply = [0u8; MAX_FRAME_LEN];
+        let handled = self.receiver.handle(
+            now,
+            source,
+            bytes,
+            &mut StoreSlots(&mut self.store),
+            &mut reply,
+        );
+        let handled = match handled {
+            Ok(handled) => handled,
+            Err(ReceiveError::Refused(_)) => {
+                // The receiver left an abort frame for the refused sender.
+                self.send_raw(source, &reply, ABORT_LEN);
+                if let Ok(FrameRepr::Abort { session, .. }) =
+                    FrameRepr::parse_bytes(&reply[..ABORT_LEN])
+                {
+                    self.stats.transfers_failed += 1;
+                    self.push_event(ReceiverNodeEvent::TransferFailed { source, session });
+                }
+                return;
+            }
+            // Malformed, stale and forged frames get no answer.
+            Err(_) => return,
+        };
+        if let Some(len) = handled.reply_len {
+            self.send_raw(source, &reply, len);
+        }
+        if let Some(event) = handled.event {
+            self.handle_receiver_event(event);
+        }
+    }
+
+    fn handle_receiver_event(&mut self, event: ReceiverEvent) {
+        match event {
+            ReceiverEvent::Stored { source, offer } => {
+                // The image just committed is the newest one.
+                if let Some(info) = self.store.newest().filter(|info| info.crc32 == offer.crc32) {
+                    self.image_stored(source, info, false);
+                }
+            }
+            ReceiverEvent::Failed { source, offer, .. }
+            | ReceiverEvent::Dropped { source, offer, .. } => {
+                self.stats.transfers_failed += 1;
+                self.push_event(ReceiverNodeEvent::TransferFailed {
+                    source,
+                    session: offer.session,
+                });
+            }
+            ReceiverEvent::Started { .. } => {}
+        }
+    }
+
+    fn image_stored(&mut self, source: MacAddress, info: ImageInfo, legacy: bool) {
+        self.stats.images_stored += 1;
+        if let Some(camera) = self.cameras.iter_mut().find(|c| c.address == source) {
+            camera.images += 1;
+            camera.legacy |= legacy;
+        }
+        self.push_event(ReceiverNodeEvent::ImageStored {
+            source,
+            info,
+            legacy,
+        });
+    }
+
+    fn handle_legacy(&mut self, now: Instant, source: MacAddress, bytes: &[u8]) {
+        self.stats.legacy_frames += 1;
+        let position = match self
+            .legacy
+            .iter()
+            .position(|(address, _)| *address == source)
+        {
+            Some(position) => position,
+            None => {
+                let receiver = LegacyReceiver::new(
+                    self.config.receiver.limits.max_image_len,
+                    self.config.receiver.idle_timeout,
+                );
+                if self.legacy.push((source, receiver)).is_err() {
+                    // Every legacy place is taken: reuse the one idle longest is not possible
+                    // without its state, so the newcomer waits until one expires.
+                    return;
+                }
+                self.legacy.len() - 1
+            }
+        };
+        let result = self.legacy[position]
+            .1
+            .handle(now, bytes, &mut StoreSlots(&mut self.store));
+        if let Ok(LegacyEvent::Stored { .. }) = result {
+            if let Some(info) = self.store.newest() {
+                self.image_stored(source, info, true);
+            }
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some(event) = self.receiver.poll(now, &mut StoreSlots(&mut self.store)) {
+            self.handle_receiver_event(event);
+        }
+        let mut index = 0;
+        while index < self.legacy.len() {
+            let (source, receiver) = &mut self.legacy[index];
+            let source = *source;
+            let expired = matches!(
+                receiver.poll(now, &mut StoreSlots(&mut self.store)),
+                Some(LegacyEvent::Expired(_))
+            );
+            let finished = receiver.progress().is_none();
+            if expired {
+                self.stats.transfers_failed += 1;
+                self.push_event(ReceiverNodeEvent::TransferFailed { source, session: 0 });
+            }
+            if finished {
+                self.legacy.swap_remove(index);
+            } else {
+                index += 1;
+            }
+        }
+        let timeout = self.config.control_timeout;
+        while let Some(position) = self
+            .controls
+            .iter()
+            .position(|(_, _, sent)| now >= *sent + timeout)
+        {
+            let (request, _, _) = self.controls.swap_remove(position);
+            self.push_event(ReceiverNodeEvent::Control {
+                request,
+                outcome: ControlOutcome::TimedOut,
+            });
+        }
+    }
+
+    fn note_camera(&mut self, now: Instant, source: MacAddress, rssi: Option<i8>) {
+        if let Some(camera) = self.cameras.iter_mut().find(|c| c.address == source) {
+            camera.last_heard = now;
+            camera.rssi = rssi.or(camera.rssi);
+            return;
+        }
+        let camera = CameraInfo {
+            address: source,
+            last_heard: now,
+            rssi,
+            telemetry: None,
+            images: 0,
+            legacy: false,
+        };
+        if self.cameras.push(camera).is_err() {
+            // Forget the camera heard from least recently.
+            if let Some(oldest) = self
+                .cameras
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, c)| c.last_heard)
+                .map(|(i, _)| i)
+            {
+                self.cameras[oldest] = camera;
+            }
+        }
+    }
+
+    /// Cameras heard from within the camera timeout.
+    pub fn online_cameras(&self, now: Instant) -> impl Iterator<Item = &CameraInfo> + '_ {
+        let timeout = self.config.camera_timeout;
+        self.cameras
+            .iter()
+            .filter(move |c| now < c.last_heard + timeout)
+    }
+
+    fn reply(&mut self, destination: MacAddress, frame: &FrameRepr<'_>) {
+        let mut buffer = [0u8; MAX_FRAME_LEN];
+        if let Ok(len) = frame.emit(&mut buffer) {
+            self.send_raw(destination, &buffer, len);
+        }
+    }
+
+    fn send_raw(&mut self, destination: MacAddress, buffer: &[u8; MAX_FRAME_LEN], len: usize) {
+        // A reply the queue cannot take is dropped: the sender asks again after its timeout.
+        if self.radio.send(destination, &buffer[..len]).is_err() {
+            self.stats.replies_dropped += 1;
+        }
+    }
+
+    /// When the node wants to be polled again, if no radio event comes first.
+    pub fn poll_at(&self) -> Option<Instant> {
+        let timeout = self.config.control_timeout;
+        [
+            self.receiver.poll_at(),
+            self.legacy.iter().filter_map(|(_, r)| r.poll_at()).min(),
+            self.controls
+                .iter()
+                .map(|(_, _, sent)| *sent + timeout)
+                .min(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Samples this node's own health (for `/status`).
+    pub fn own_telemetry(&mut self) -> nowcam_ports::TelemetrySample {
+        self.telemetry.sample()
+    }
+
+    /// A fresh random value, for request ids and the like.
+    pub fn random_u32(&mut self) -> u32 {
+        self.random.next_u32()
+    }
+}

@@ -1,0 +1,509 @@
+//! The camera: capture, offer, transfer, answer camera control, send telemetry.
+
+use heapless::Deque;
+use nowcam_ports::radio::MAX_FRAME_LEN;
+use nowcam_ports::{
+    CaptureError, ControlError, FrameSource, Instant, MacAddress, Radio, SendError as RadioError,
+    SendHandle, TelemetrySource,
+};
+use nowcam_proto::sender::{SendError, Sender, SenderConfig, SenderState, Transmit};
+use nowcam_proto::time::Duration;
+use nowcam_proto::wire::{
+    ControlCommand, ControlRequestRepr, ControlResponseRepr, ControlStatus, FrameRepr, ProbeRepr,
+    TelemetryRepr,
+};
+
+use crate::random::SplitMix64;
+
+/// Role byte of probe frames.
+pub(crate) const ROLE_SENDER: u8 = 0;
+pub(crate) const ROLE_RECEIVER: u8 = 1;
+
+/// How a camera node behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SenderNodeConfig {
+    /// The receiver; `None` finds it by probing (and hopping channels when `hop_channels` is set).
+    pub receiver: Option<MacAddress>,
+    /// Try channels 1 to 13 in turn until a receiver answers a probe.
+    pub hop_channels: bool,
+    /// How long to wait for a probe reply on one channel.
+    pub probe_timeout: Duration,
+    pub transfer: SenderConfig,
+    /// Capture and send an image this often; `None` sends only when asked (control request or [`SenderNode::capture_now`]).
+    pub capture_interval: Option<Duration>,
+    /// Stop capturing after this many images (`None`: never stop).
+    pub image_limit: Option<u32>,
+    /// Pause between the end of one transfer and the next capture.
+    pub pause_between_images: Duration,
+    /// Send a telemetry frame this often; `None` never.
+    pub telemetry_interval: Option<Duration>,
+}
+
+impl Default for SenderNodeConfig {
+    fn default() -> Self {
+        Self {
+            receiver: None,
+            hop_channels: true,
+            probe_timeout: Duration::from_millis(30),
+            transfer: SenderConfig::default(),
+            capture_interval: Some(Duration::from_secs(10)),
+            image_limit: None,
+            pause_between_images: Duration::ZERO,
+            telemetry_interval: Some(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// What happened on a camera node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SenderNodeEvent {
+    /// A receiver answered a probe.
+    ReceiverFound { receiver: MacAddress, channel: u8 },
+    /// A transfer began.
+    TransferStarted { session: u32, len: u32 },
+    /// The receiver confirmed the image.
+    TransferDone {
+        session: u32,
+        len: u32,
+        started: Instant,
+        finished: Instant,
+    },
+    /// The transfer failed.
+    TransferFailed { session: u32, error: SendError },
+    /// The camera could not capture.
+    CaptureFailed(CaptureError),
+    /// A camera-control request was applied or refused.
+    Control {
+        variable: nowcam_proto::wire::control::ControlVariable,
+        status: ControlStatus,
+    },
+}
+
+/// Counters of a camera node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SenderNodeStats {
+    pub frames_sent: u32,
+    pub retransmissions: u32,
+    pub queue_full: u32,
+    pub images_sent: u32,
+    pub images_failed: u32,
+}
+
+/// A camera node with a transfer capacity of `32 × WORDS` chunks (the default fits 512 KiB at 241-byte chunks).
+pub struct SenderNode<R, F, T, const WORDS: usize = 68> {
+    config: SenderNodeConfig,
+    radio: R,
+    source: F,
+    telemetry: T,
+    random: SplitMix64,
+    receiver: Option<MacAddress>,
+    probe: Option<(u32, Instant)>,
+    transfer: Option<Sender<WORDS>>,
+    transfer_started: Instant,
+    transfer_handles: Deque<SendHandle, 32>,
+    next_capture: Option<Instant>,
+    capture_requested: bool,
+    images_started: u32,
+    next_telemetry: Option<Instant>,
+    pending_reply: Option<ControlResponseRepr>,
+    last_rssi: Option<i8>,
+    events: Deque<SenderNodeEvent, 16>,
+    stats: SenderNodeStats,
+    started: Option<Instant>,
+}
+
+impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNode<R, F, T, WORDS> {
+    pub fn new(config: SenderNodeConfig, radio: R, source: F, telemetry: T, seed: u64) -> Self {
+        Self {
+            config,
+            radio,
+            source,
+            telemetry,
+            random: SplitMix64::new(seed),
+            receiver: config.receiver,
+            probe: None,
+            transfer: None,
+            transfer_started: Instant::ZERO,
+            transfer_handles: Deque::new(),
+            next_capture: None,
+            capture_requested: false,
+            images_started: 0,
+            next_telemetry: None,
+            pending_reply: None,
+            last_rssi: None,
+            events: Deque::new(),
+            stats: SenderNodeStats::default(),
+            started: None,
+        }
+    }
+
+    pub fn radio(&self) -> &R {
+        &self.radio
+    }
+
+    pub fn radio_mut(&mut self) -> &mut R {
+        &mut self.radio
+    }
+
+    pub fn source(&self) -> &F {
+        &self.source
+    }
+
+    pub fn receiver(&self) -> Option<MacAddress> {
+        self.receiver
+    }
+
+    pub fn stats(&self) -> SenderNodeStats {
+        self.stats
+    }
+
+    /// The transfer in progress, if any.
+    pub fn transfer(&self) -> Option<&Sender<WORDS>> {
+        self.transfer.as_ref()
+    }
+
+    /// Whether every image asked for has been sent (or failed) and nothing is in progress.
+    pub fn is_idle(&self) -> bool {
+        self.transfer.is_none()
+            && !self.capture_requested
+            && self
+                .config
+                .image_limit
+                .is_some_and(|limit| self.images_started >= limit)
+    }
+
+    /// The next event, oldest first.
+    pub fn pop_event(&mut self) -> Option<SenderNodeEvent> {
+        self.events.pop_front()
+    }
+
+    /// Asks for a capture as soon as the current transfer ends.
+    pub fn capture_now(&mut self) {
+        self.capture_requested = true;
+    }
+
+    fn push_event(&mut self, event: SenderNodeEvent) {
+        if self.events.is_full() {
+            self.events.pop_front();
+        }
+        let _ = self.events.push_back(event);
+    }
+
+    /// Runs the node: reports, received frames, timers, transmissions. Returns when to call again.
+    pub fn poll(&mut self, now: Instant) -> Option<Instant> {
+        let started = *self.started.get_or_insert(now);
+        if self.next_capture.is_none() {
+            self.next_capture = Some(now);
+        }
+        if self.next_telemetry.is_none() {
+            self.next_telemetry = self
+                .config
+                .telemetry_interval
+                .map(|interval| started + interval);
+        }
+        self.drain_reports();
+        self.drain_frames(now);
+        if self.receiver.is_none() {
+            self.discover(now);
+        } else {
+            self.send_control_reply();
+            self.send_telemetry(now);
+            self.start_transfer(now);
+            self.drive_transfer(now);
+        }
+        self.finish_transfer(now);
+        self.poll_at()
+    }
+
+    fn drain_reports(&mut self) {
+        while let Some(report) = self.radio.poll_send_report() {
+            if let Some(position) = self
+                .transfer_handles
+                .iter()
+                .position(|h| *h == report.handle)
+            {
+                // Reports come in send order, so everything older is done as well.
+                for _ in 0..=position {
+                    self.transfer_handles.pop_front();
+                }
+                if let Some(transfer) = &mut self.transfer {
+                    transfer.on_send_report(report.acknowledged);
+                }
+            }
+        }
+    }
+
+    fn drain_frames(&mut self, now: Instant) {
+        let mut buffer = [0u8; MAX_FRAME_LEN];
+        while let Some(received) = self.radio.receive(&mut buffer) {
+            let Some(bytes) = buffer.get(..received.len) else {
+                continue;
+            };
+            let Ok(frame) = FrameRepr::parse_bytes(bytes) else {
+                continue;
+            };
+            if received.rssi.is_some() {
+                self.last_rssi = received.rssi;
+            }
+            match frame {
+                FrameRepr::ProbeReply(reply) if reply.role == ROLE_RECEIVER => {
+                    if self.probe.is_some_and(|(nonce, _)| nonce == reply.nonce)
+                        && self.receiver.is_none()
+                    {
+                        self.receiver = Some(received.source);
+                        self.probe = None;
+                        let channel = self.radio.channel();
+                        self.push_event(SenderNodeEvent::ReceiverFound {
+                            receiver: received.source,
+                            channel,
+                        });
+                    }
+                }
+                FrameRepr::ControlRequest(request) if Some(received.source) == self.receiver => {
+                    self.handle_control(request);
+                }
+                _ if Some(received.source) == self.receiver => {
+                    if let Some(transfer) = &mut self.transfer {
+                        transfer.handle(now, &frame);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn handle_control(&mut self, request: ControlRequestRepr) {
+        let (status, value) = match request.command {
+            ControlCommand::Set => match self.source.set_control(request.variable, request.value) {
+                Ok(()) => (ControlStatus::Ok, request.value),
+                Err(ControlError::Unsupported) => (ControlStatus::Unsupported, 0),
+                Err(ControlError::OutOfRange) => (ControlStatus::OutOfRange, 0),
+                Err(ControlError::Sensor) => (ControlStatus::CameraError, 0),
+            },
+            ControlCommand::Get => match self.source.control(request.variable) {
+                Some(value) => (ControlStatus::Ok, value),
+                None => (ControlStatus::Unsupported, 0),
+            },
+            ControlCommand::CaptureNow => {
+                self.capture_requested = true;
+                (ControlStatus::Ok, 0)
+            }
+        };
+        self.push_event(SenderNodeEvent::Control {
+            variable: request.variable,
+            status,
+        });
+        self.pending_reply = Some(ControlResponseRepr {
+            request: request.request,
+            status,
+            variable: request.variable,
+            value,
+        });
+    }
+
+    fn discover(&mut self, now: Instant) {
+        if let Some((_, sent)) = self.probe {
+            if now < sent + self.config.probe_timeout {
+                return;
+            }
+            if self.config.hop_channels {
+                let next = self.radio.channel() % 13 + 1;
+                let _ = self.radio.set_channel(next);
+            }
+        }
+        let nonce = self.random.next_u32();
+        let mut buffer = [0u8; MAX_FRAME_LEN];
+        let Ok(len) = FrameRepr::Probe(ProbeRepr {
+            nonce,
+            role: ROLE_SENDER,
+        })
+        .emit(&mut buffer) else {
+            return;
+        };
+        if self
+            .radio
+            .send(MacAddress::BROADCAST, &buffer[..len])
+            .is_ok()
+        {
+            self.stats.frames_sent += 1;
+        }
+        self.probe = Some((nonce, now));
+    }
+
+    fn send_frame(&mut self, frame: &FrameRepr<'_>) -> Result<SendHandle, RadioError> {
+        let receiver = self.receiver.ok_or(RadioError::UnknownPeer)?;
+        let mut buffer = [0u8; MAX_FRAME_LEN];
+        let len = frame
+            .emit(&mut buffer)
+            .map_err(|_| RadioError::FrameTooLong)?;
+        let handle = self.radio.send(receiver, &buffer[..len])?;
+        self.stats.frames_sent += 1;
+        Ok(handle)
+    }
+
+    fn send_control_reply(&mut self) {
+        if let Some(reply) = self.pending_reply {
+            if self.send_frame(&FrameRepr::ControlResponse(reply)).is_ok() {
+                self.pending_reply = None;
+            }
+        }
+    }
+
+    fn send_telemetry(&mut self, now: Instant) {
+        let (Some(at), Some(interval)) = (self.next_telemetry, self.config.telemetry_interval)
+        else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        let sample = self.telemetry.sample();
+        let started = self.started.unwrap_or(now);
+        let telemetry = TelemetryRepr {
+            uptime_ms: now.saturating_since(started).as_millis(),
+            free_heap_bytes: sample.free_heap_bytes,
+            chip_temperature_centi_celsius: sample.chip_temperature_centi_celsius,
+            rssi: self.last_rssi,
+            frames_sent: self.stats.frames_sent,
+            retransmissions: self.stats.retransmissions,
+        };
+        // A full queue only delays telemetry to the next interval.
+        let _ = self.send_frame(&FrameRepr::Telemetry(telemetry));
+        self.next_telemetry = Some(now + interval);
+    }
+
+    fn start_transfer(&mut self, now: Instant) {
+        if self.transfer.is_some() {
+            return;
+        }
+        let within_limit = self
+            .config
+            .image_limit
+            .is_none_or(|limit| self.images_started < limit);
+        let due = self.next_capture.is_some_and(|at| now >= at)
+            && within_limit
+            && self.config.capture_interval.is_some();
+        if !(due || self.capture_requested) {
+            return;
+        }
+        self.capture_requested = false;
+        self.images_started += 1;
+        self.next_capture = self.config.capture_interval.map(|interval| now + interval);
+        if let Err(error) = self.source.capture() {
+            self.stats.images_failed += 1;
+            self.push_event(SenderNodeEvent::CaptureFailed(error));
+            return;
+        }
+        let session = self.random.next_u32();
+        match Sender::new(self.config.transfer, session, self.source.frame(), now) {
+            Ok(transfer) => {
+                let len = transfer.offer().image_len;
+                self.transfer = Some(transfer);
+                self.transfer_started = now;
+                self.transfer_handles.clear();
+                self.push_event(SenderNodeEvent::TransferStarted { session, len });
+            }
+            Err(error) => {
+                self.stats.images_failed += 1;
+                self.push_event(SenderNodeEvent::TransferFailed { session, error });
+            }
+        }
+    }
+
+    fn drive_transfer(&mut self, now: Instant) {
+        let Some(receiver) = self.receiver else {
+            return;
+        };
+        let Some(transfer) = &mut self.transfer else {
+            return;
+        };
+        let mut buffer = [0u8; MAX_FRAME_LEN];
+        while !self.transfer_handles.is_full() {
+            let Some((len, transmit)) =
+                transfer.poll_transmit(now, self.source.frame(), &mut buffer)
+            else {
+                break;
+            };
+            match self.radio.send(receiver, &buffer[..len]) {
+                Ok(handle) => {
+                    let _ = self.transfer_handles.push_back(handle);
+                    self.stats.frames_sent += 1;
+                    if matches!(
+                        transmit,
+                        Transmit::Chunk {
+                            retransmission: true,
+                            ..
+                        }
+                    ) {
+                        self.stats.retransmissions += 1;
+                    }
+                }
+                Err(_) => {
+                    self.stats.queue_full += 1;
+                    transfer.on_send_refused();
+                    break;
+                }
+            }
+        }
+    }
+
+    fn finish_transfer(&mut self, now: Instant) {
+        let Some(transfer) = &self.transfer else {
+            return;
+        };
+        if !transfer.is_finished() {
+            return;
+        }
+        let session = transfer.session();
+        let len = transfer.offer().image_len;
+        let event = match transfer.state() {
+            SenderState::Done => {
+                self.stats.images_sent += 1;
+                SenderNodeEvent::TransferDone {
+                    session,
+                    len,
+                    started: self.transfer_started,
+                    finished: now,
+                }
+            }
+            SenderState::Failed(error) => {
+                self.stats.images_failed += 1;
+                SenderNodeEvent::TransferFailed { session, error }
+            }
+            _ => return,
+        };
+        self.transfer = None;
+        self.push_event(event);
+        let earliest = now + self.config.pause_between_images;
+        self.next_capture = Some(self.next_capture.map_or(earliest, |at| at.max(earliest)));
+    }
+
+    /// When the node wants to be polled again, if no radio event comes first.
+    pub fn poll_at(&self) -> Option<Instant> {
+        let mut at: Option<Instant> = None;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                at = Some(at.map_or(t, |a| a.min(t)));
+            }
+        };
+        if self.receiver.is_none() {
+            consider(self.probe.map(|(_, sent)| sent + self.config.probe_timeout));
+            return at;
+        }
+        consider(self.transfer.as_ref().and_then(|t| t.poll_at()));
+        if self.transfer.is_none() {
+            let within_limit = self
+                .config
+                .image_limit
+                .is_none_or(|limit| self.images_started < limit);
+            if within_limit && self.config.capture_interval.is_some() {
+                consider(self.next_capture);
+            }
+        }
+        consider(self.next_telemetry);
+        at
+    }
+}
