@@ -9,8 +9,11 @@
 //! `I2c` and `DelayNs` it is given, so host tests drive it with fakes.
 #![no_std]
 
+pub mod jpeg;
 pub mod registers;
 mod settings;
+
+pub use jpeg::{jpeg_len, JpegError};
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
