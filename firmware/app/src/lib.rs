@@ -15,7 +15,5 @@ mod random;
 pub mod receiver;
 pub mod sender;
 
-pub use receiver::{
-    CameraInfo, ControlOutcome, ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent,
-};
+pub use receiver::{CameraInfo, ControlOutcome, ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent};
 pub use sender::{SenderNode, SenderNodeConfig, SenderNodeEvent};

@@ -4,9 +4,7 @@
 
 use heapless::{Deque, Vec};
 use nowcam_ports::radio::MAX_FRAME_LEN;
-use nowcam_ports::{
-    ImageInfo, ImageStore, Instant, MacAddress, Radio, StoreError, TelemetrySource, WriteHandle,
-};
+use nowcam_ports::{ImageInfo, ImageStore, Instant, MacAddress, Radio, StoreError, TelemetrySource, WriteHandle};
 use nowcam_proto::legacy::{self, LegacyEvent, LegacyReceiver};
 use nowcam_proto::receiver::{
     ReceiveError, Receiver, ReceiverConfig, ReceiverEvent, ReceiverStats, TransferStore, ABORT_LEN,
@@ -49,34 +47,20 @@ impl Default for ReceiverNodeConfig {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ReceiverNodeEvent {
     /// An image passed its check and is stored under `info.sequence`.
-    ImageStored {
-        source: MacAddress,
-        info: ImageInfo,
-        legacy: bool,
-    },
+    ImageStored { source: MacAddress, info: ImageInfo, legacy: bool },
     /// A transfer ended without an image (refused, failed check, sender gone).
     TransferFailed { source: MacAddress, session: u32 },
     /// A camera answered a control request, or the request timed out.
-    Control {
-        request: u16,
-        outcome: ControlOutcome,
-    },
+    Control { request: u16, outcome: ControlOutcome },
     /// A camera sent telemetry.
-    Telemetry {
-        source: MacAddress,
-        telemetry: TelemetryRepr,
-    },
+    Telemetry { source: MacAddress, telemetry: TelemetryRepr },
 }
 
 /// The outcome of a camera-control request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ControlOutcome {
-    Answered {
-        status: ControlStatus,
-        variable: ControlVariable,
-        value: i32,
-    },
+    Answered { status: ControlStatus, variable: ControlVariable, value: i32 },
     TimedOut,
 }
 
@@ -129,12 +113,7 @@ impl<S: ImageStore> TransferStore for StoreSlots<'_, S> {
         self.0.write_at(slot, offset, data)
     }
 
-    fn read_at(
-        &mut self,
-        slot: WriteHandle,
-        offset: u32,
-        buffer: &mut [u8],
-    ) -> Result<usize, StoreError> {
+    fn read_at(&mut self, slot: WriteHandle, offset: u32, buffer: &mut [u8]) -> Result<usize, StoreError> {
         self.0.read_pending_at(slot, offset, buffer)
     }
 
@@ -211,10 +190,7 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
     }
 
     pub fn stats(&self) -> ReceiverNodeStats {
-        ReceiverNodeStats {
-            protocol: self.receiver.stats(),
-            ..self.stats
-        }
+        ReceiverNodeStats { protocol: self.receiver.stats(), ..self.stats }
     }
 
     /// The cameras heard from, most recently first seen last.
@@ -224,9 +200,7 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
 
     /// Transfers in progress: source, image length, chunks received and chunk count.
     pub fn active_transfers(&self) -> impl Iterator<Item = (MacAddress, u32, u16, u16)> + '_ {
-        self.receiver
-            .active()
-            .map(|(source, offer, received)| (source, offer.image_len, received, offer.chunk_count))
+        self.receiver.active().map(|(source, offer, received)| (source, offer.image_len, received, offer.chunk_count))
     }
 
     /// The next event, oldest first.
@@ -255,22 +229,11 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
         }
         let request = self.next_request;
         self.next_request = self.next_request.wrapping_add(1);
-        let frame = FrameRepr::ControlRequest(ControlRequestRepr {
-            request,
-            command,
-            variable,
-            value,
-        });
+        let frame = FrameRepr::ControlRequest(ControlRequestRepr { request, command, variable, value });
         let mut buffer = [0u8; MAX_FRAME_LEN];
-        let len = frame
-            .emit(&mut buffer)
-            .map_err(|_| ControlRequestError::Radio)?;
-        self.radio
-            .send(camera, &buffer[..len])
-            .map_err(|_| ControlRequestError::Radio)?;
-        self.controls
-            .push((request, camera, now))
-            .map_err(|_| ControlRequestError::Busy)?;
+        let len = frame.emit(&mut buffer).map_err(|_| ControlRequestError::Radio)?;
+        self.radio.send(camera, &buffer[..len]).map_err(|_| ControlRequestError::Radio)?;
+        self.controls.push((request, camera, now)).map_err(|_| ControlRequestError::Busy)?;
         Ok(request)
     }
 
@@ -297,13 +260,7 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
     fn handle_nowcam(&mut self, now: Instant, source: MacAddress, bytes: &[u8]) {
         match FrameRepr::parse_bytes(bytes) {
             Ok(FrameRepr::Probe(probe)) if probe.role != ROLE_RECEIVER => {
-                self.reply(
-                    source,
-                    &FrameRepr::ProbeReply(ProbeRepr {
-                        nonce: probe.nonce,
-                        role: ROLE_RECEIVER,
-                    }),
-                );
+                self.reply(source, &FrameRepr::ProbeReply(ProbeRepr { nonce: probe.nonce, role: ROLE_RECEIVER }));
                 return;
             }
             Ok(FrameRepr::Telemetry(telemetry)) => {
@@ -314,10 +271,8 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
                 return;
             }
             Ok(FrameRepr::ControlResponse(response)) => {
-                if let Some(position) = self
-                    .controls
-                    .iter()
-                    .position(|(id, camera, _)| *id == response.request && *camera == source)
+                if let Some(position) =
+                    self.controls.iter().position(|(id, camera, _)| *id == response.request && *camera == source)
                 {
                     self.controls.swap_remove(position);
                     let outcome = ControlOutcome::Answered {
@@ -325,31 +280,20 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
                         variable: response.variable,
                         value: response.value,
                     };
-                    self.push_event(ReceiverNodeEvent::Control {
-                        request: response.request,
-                        outcome,
-                    });
+                    self.push_event(ReceiverNodeEvent::Control { request: response.request, outcome });
                 }
                 return;
             }
             _ => {}
         }
         let mut reply = [0u8; MAX_FRAME_LEN];
-        let handled = self.receiver.handle(
-            now,
-            source,
-            bytes,
-            &mut StoreSlots(&mut self.store),
-            &mut reply,
-        );
+        let handled = self.receiver.handle(now, source, bytes, &mut StoreSlots(&mut self.store), &mut reply);
         let handled = match handled {
             Ok(handled) => handled,
             Err(ReceiveError::Refused(_)) => {
                 // The receiver left an abort frame for the refused sender.
                 self.send_raw(source, &reply, ABORT_LEN);
-                if let Ok(FrameRepr::Abort { session, .. }) =
-                    FrameRepr::parse_bytes(&reply[..ABORT_LEN])
-                {
+                if let Ok(FrameRepr::Abort { session, .. }) = FrameRepr::parse_bytes(&reply[..ABORT_LEN]) {
                     self.stats.transfers_failed += 1;
                     self.push_event(ReceiverNodeEvent::TransferFailed { source, session });
                 }
@@ -374,13 +318,9 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
                     self.image_stored(source, info, false);
                 }
             }
-            ReceiverEvent::Failed { source, offer, .. }
-            | ReceiverEvent::Dropped { source, offer, .. } => {
+            ReceiverEvent::Failed { source, offer, .. } | ReceiverEvent::Dropped { source, offer, .. } => {
                 self.stats.transfers_failed += 1;
-                self.push_event(ReceiverNodeEvent::TransferFailed {
-                    source,
-                    session: offer.session,
-                });
+                self.push_event(ReceiverNodeEvent::TransferFailed { source, session: offer.session });
             }
             ReceiverEvent::Started { .. } => {}
         }
@@ -392,26 +332,16 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
             camera.images += 1;
             camera.legacy |= legacy;
         }
-        self.push_event(ReceiverNodeEvent::ImageStored {
-            source,
-            info,
-            legacy,
-        });
+        self.push_event(ReceiverNodeEvent::ImageStored { source, info, legacy });
     }
 
     fn handle_legacy(&mut self, now: Instant, source: MacAddress, bytes: &[u8]) {
         self.stats.legacy_frames += 1;
-        let position = match self
-            .legacy
-            .iter()
-            .position(|(address, _)| *address == source)
-        {
+        let position = match self.legacy.iter().position(|(address, _)| *address == source) {
             Some(position) => position,
             None => {
-                let receiver = LegacyReceiver::new(
-                    self.config.receiver.limits.max_image_len,
-                    self.config.receiver.idle_timeout,
-                );
+                let receiver =
+                    LegacyReceiver::new(self.config.receiver.limits.max_image_len, self.config.receiver.idle_timeout);
                 if self.legacy.push((source, receiver)).is_err() {
                     // Every legacy place is taken: reuse the one idle longest is not possible
                     // without its state, so the newcomer waits until one expires.
@@ -420,9 +350,7 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
                 self.legacy.len() - 1
             }
         };
-        let result = self.legacy[position]
-            .1
-            .handle(now, bytes, &mut StoreSlots(&mut self.store));
+        let result = self.legacy[position].1.handle(now, bytes, &mut StoreSlots(&mut self.store));
         if let Ok(LegacyEvent::Stored { .. }) = result {
             if let Some(info) = self.store.newest() {
                 self.image_stored(source, info, true);
@@ -438,10 +366,7 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
         while index < self.legacy.len() {
             let (source, receiver) = &mut self.legacy[index];
             let source = *source;
-            let expired = matches!(
-                receiver.poll(now, &mut StoreSlots(&mut self.store)),
-                Some(LegacyEvent::Expired(_))
-            );
+            let expired = matches!(receiver.poll(now, &mut StoreSlots(&mut self.store)), Some(LegacyEvent::Expired(_)));
             let finished = receiver.progress().is_none();
             if expired {
                 self.stats.transfers_failed += 1;
@@ -454,16 +379,9 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
             }
         }
         let timeout = self.config.control_timeout;
-        while let Some(position) = self
-            .controls
-            .iter()
-            .position(|(_, _, sent)| now >= *sent + timeout)
-        {
+        while let Some(position) = self.controls.iter().position(|(_, _, sent)| now >= *sent + timeout) {
             let (request, _, _) = self.controls.swap_remove(position);
-            self.push_event(ReceiverNodeEvent::Control {
-                request,
-                outcome: ControlOutcome::TimedOut,
-            });
+            self.push_event(ReceiverNodeEvent::Control { request, outcome: ControlOutcome::TimedOut });
         }
     }
 
@@ -473,23 +391,10 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
             camera.rssi = rssi.or(camera.rssi);
             return;
         }
-        let camera = CameraInfo {
-            address: source,
-            last_heard: now,
-            rssi,
-            telemetry: None,
-            images: 0,
-            legacy: false,
-        };
+        let camera = CameraInfo { address: source, last_heard: now, rssi, telemetry: None, images: 0, legacy: false };
         if self.cameras.push(camera).is_err() {
             // Forget the camera heard from least recently.
-            if let Some(oldest) = self
-                .cameras
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, c)| c.last_heard)
-                .map(|(i, _)| i)
-            {
+            if let Some(oldest) = self.cameras.iter().enumerate().min_by_key(|(_, c)| c.last_heard).map(|(i, _)| i) {
                 self.cameras[oldest] = camera;
             }
         }
@@ -498,9 +403,7 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
     /// Cameras heard from within the camera timeout.
     pub fn online_cameras(&self, now: Instant) -> impl Iterator<Item = &CameraInfo> + '_ {
         let timeout = self.config.camera_timeout;
-        self.cameras
-            .iter()
-            .filter(move |c| now < c.last_heard + timeout)
+        self.cameras.iter().filter(move |c| now < c.last_heard + timeout)
     }
 
     fn reply(&mut self, destination: MacAddress, frame: &FrameRepr<'_>) {
@@ -523,10 +426,7 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
         [
             self.receiver.poll_at(),
             self.legacy.iter().filter_map(|(_, r)| r.poll_at()).min(),
-            self.controls
-                .iter()
-                .map(|(_, _, sent)| *sent + timeout)
-                .min(),
+            self.controls.iter().map(|(_, _, sent)| *sent + timeout).min(),
         ]
         .into_iter()
         .flatten()

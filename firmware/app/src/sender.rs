@@ -3,14 +3,13 @@
 use heapless::Deque;
 use nowcam_ports::radio::MAX_FRAME_LEN;
 use nowcam_ports::{
-    CaptureError, ControlError, FrameSource, Instant, MacAddress, Radio, SendError as RadioError,
-    SendHandle, TelemetrySource,
+    CaptureError, ControlError, FrameSource, Instant, MacAddress, Radio, SendError as RadioError, SendHandle,
+    TelemetrySource,
 };
 use nowcam_proto::sender::{SendError, Sender, SenderConfig, SenderState, Transmit};
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::{
-    ControlCommand, ControlRequestRepr, ControlResponseRepr, ControlStatus, FrameRepr, ProbeRepr,
-    TelemetryRepr,
+    ControlCommand, ControlRequestRepr, ControlResponseRepr, ControlStatus, FrameRepr, ProbeRepr, TelemetryRepr,
 };
 
 use crate::random::SplitMix64;
@@ -64,21 +63,13 @@ pub enum SenderNodeEvent {
     /// A transfer began.
     TransferStarted { session: u32, len: u32 },
     /// The receiver confirmed the image.
-    TransferDone {
-        session: u32,
-        len: u32,
-        started: Instant,
-        finished: Instant,
-    },
+    TransferDone { session: u32, len: u32, started: Instant, finished: Instant },
     /// The transfer failed.
     TransferFailed { session: u32, error: SendError },
     /// The camera could not capture.
     CaptureFailed(CaptureError),
     /// A camera-control request was applied or refused.
-    Control {
-        variable: nowcam_proto::wire::control::ControlVariable,
-        status: ControlStatus,
-    },
+    Control { variable: nowcam_proto::wire::control::ControlVariable, status: ControlStatus },
 }
 
 /// Counters of a camera node.
@@ -108,7 +99,7 @@ pub struct SenderNode<R, F, T, const WORDS: usize = 68> {
     capture_requested: bool,
     images_started: u32,
     next_telemetry: Option<Instant>,
-    pending_reply: Option<ControlResponseRepr>,
+    pending_replies: Deque<ControlResponseRepr, 4>,
     last_rssi: Option<i8>,
     events: Deque<SenderNodeEvent, 16>,
     stats: SenderNodeStats,
@@ -132,7 +123,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             capture_requested: false,
             images_started: 0,
             next_telemetry: None,
-            pending_reply: None,
+            pending_replies: Deque::new(),
             last_rssi: None,
             events: Deque::new(),
             stats: SenderNodeStats::default(),
@@ -169,10 +160,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
     pub fn is_idle(&self) -> bool {
         self.transfer.is_none()
             && !self.capture_requested
-            && self
-                .config
-                .image_limit
-                .is_some_and(|limit| self.images_started >= limit)
+            && self.config.image_limit.is_some_and(|limit| self.images_started >= limit)
     }
 
     /// The next event, oldest first.
@@ -199,10 +187,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             self.next_capture = Some(now);
         }
         if self.next_telemetry.is_none() {
-            self.next_telemetry = self
-                .config
-                .telemetry_interval
-                .map(|interval| started + interval);
+            self.next_telemetry = self.config.telemetry_interval.map(|interval| started + interval);
         }
         self.drain_reports();
         self.drain_frames(now);
@@ -220,11 +205,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
 
     fn drain_reports(&mut self) {
         while let Some(report) = self.radio.poll_send_report() {
-            if let Some(position) = self
-                .transfer_handles
-                .iter()
-                .position(|h| *h == report.handle)
-            {
+            if let Some(position) = self.transfer_handles.iter().position(|h| *h == report.handle) {
                 // Reports come in send order, so everything older is done as well.
                 for _ in 0..=position {
                     self.transfer_handles.pop_front();
@@ -250,16 +231,11 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             }
             match frame {
                 FrameRepr::ProbeReply(reply) if reply.role == ROLE_RECEIVER => {
-                    if self.probe.is_some_and(|(nonce, _)| nonce == reply.nonce)
-                        && self.receiver.is_none()
-                    {
+                    if self.probe.is_some_and(|(nonce, _)| nonce == reply.nonce) && self.receiver.is_none() {
                         self.receiver = Some(received.source);
                         self.probe = None;
                         let channel = self.radio.channel();
-                        self.push_event(SenderNodeEvent::ReceiverFound {
-                            receiver: received.source,
-                            channel,
-                        });
+                        self.push_event(SenderNodeEvent::ReceiverFound { receiver: received.source, channel });
                     }
                 }
                 FrameRepr::ControlRequest(request) if Some(received.source) == self.receiver => {
@@ -292,16 +268,13 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                 (ControlStatus::Ok, 0)
             }
         };
-        self.push_event(SenderNodeEvent::Control {
-            variable: request.variable,
-            status,
-        });
-        self.pending_reply = Some(ControlResponseRepr {
-            request: request.request,
-            status,
-            variable: request.variable,
-            value,
-        });
+        self.push_event(SenderNodeEvent::Control { variable: request.variable, status });
+        let reply = ControlResponseRepr { request: request.request, status, variable: request.variable, value };
+        // Past four unanswered requests the oldest reply is dropped: the receiver times it out.
+        if self.pending_replies.is_full() {
+            self.pending_replies.pop_front();
+        }
+        let _ = self.pending_replies.push_back(reply);
     }
 
     fn discover(&mut self, now: Instant) {
@@ -316,18 +289,10 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         }
         let nonce = self.random.next_u32();
         let mut buffer = [0u8; MAX_FRAME_LEN];
-        let Ok(len) = FrameRepr::Probe(ProbeRepr {
-            nonce,
-            role: ROLE_SENDER,
-        })
-        .emit(&mut buffer) else {
+        let Ok(len) = FrameRepr::Probe(ProbeRepr { nonce, role: ROLE_SENDER }).emit(&mut buffer) else {
             return;
         };
-        if self
-            .radio
-            .send(MacAddress::BROADCAST, &buffer[..len])
-            .is_ok()
-        {
+        if self.radio.send(MacAddress::BROADCAST, &buffer[..len]).is_ok() {
             self.stats.frames_sent += 1;
         }
         self.probe = Some((nonce, now));
@@ -336,25 +301,23 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
     fn send_frame(&mut self, frame: &FrameRepr<'_>) -> Result<SendHandle, RadioError> {
         let receiver = self.receiver.ok_or(RadioError::UnknownPeer)?;
         let mut buffer = [0u8; MAX_FRAME_LEN];
-        let len = frame
-            .emit(&mut buffer)
-            .map_err(|_| RadioError::FrameTooLong)?;
+        let len = frame.emit(&mut buffer).map_err(|_| RadioError::FrameTooLong)?;
         let handle = self.radio.send(receiver, &buffer[..len])?;
         self.stats.frames_sent += 1;
         Ok(handle)
     }
 
     fn send_control_reply(&mut self) {
-        if let Some(reply) = self.pending_reply {
-            if self.send_frame(&FrameRepr::ControlResponse(reply)).is_ok() {
-                self.pending_reply = None;
+        while let Some(reply) = self.pending_replies.front().copied() {
+            if self.send_frame(&FrameRepr::ControlResponse(reply)).is_err() {
+                break;
             }
+            self.pending_replies.pop_front();
         }
     }
 
     fn send_telemetry(&mut self, now: Instant) {
-        let (Some(at), Some(interval)) = (self.next_telemetry, self.config.telemetry_interval)
-        else {
+        let (Some(at), Some(interval)) = (self.next_telemetry, self.config.telemetry_interval) else {
             return;
         };
         if now < at {
@@ -379,13 +342,9 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         if self.transfer.is_some() {
             return;
         }
-        let within_limit = self
-            .config
-            .image_limit
-            .is_none_or(|limit| self.images_started < limit);
-        let due = self.next_capture.is_some_and(|at| now >= at)
-            && within_limit
-            && self.config.capture_interval.is_some();
+        let within_limit = self.config.image_limit.is_none_or(|limit| self.images_started < limit);
+        let due =
+            self.next_capture.is_some_and(|at| now >= at) && within_limit && self.config.capture_interval.is_some();
         if !(due || self.capture_requested) {
             return;
         }
@@ -422,22 +381,14 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         };
         let mut buffer = [0u8; MAX_FRAME_LEN];
         while !self.transfer_handles.is_full() {
-            let Some((len, transmit)) =
-                transfer.poll_transmit(now, self.source.frame(), &mut buffer)
-            else {
+            let Some((len, transmit)) = transfer.poll_transmit(now, self.source.frame(), &mut buffer) else {
                 break;
             };
             match self.radio.send(receiver, &buffer[..len]) {
                 Ok(handle) => {
                     let _ = self.transfer_handles.push_back(handle);
                     self.stats.frames_sent += 1;
-                    if matches!(
-                        transmit,
-                        Transmit::Chunk {
-                            retransmission: true,
-                            ..
-                        }
-                    ) {
+                    if matches!(transmit, Transmit::Chunk { retransmission: true, .. }) {
                         self.stats.retransmissions += 1;
                     }
                 }
@@ -462,12 +413,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         let event = match transfer.state() {
             SenderState::Done => {
                 self.stats.images_sent += 1;
-                SenderNodeEvent::TransferDone {
-                    session,
-                    len,
-                    started: self.transfer_started,
-                    finished: now,
-                }
+                SenderNodeEvent::TransferDone { session, len, started: self.transfer_started, finished: now }
             }
             SenderState::Failed(error) => {
                 self.stats.images_failed += 1;
@@ -495,10 +441,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         }
         consider(self.transfer.as_ref().and_then(|t| t.poll_at()));
         if self.transfer.is_none() {
-            let within_limit = self
-                .config
-                .image_limit
-                .is_none_or(|limit| self.images_started < limit);
+            let within_limit = self.config.image_limit.is_none_or(|limit| self.images_started < limit);
             if within_limit && self.config.capture_interval.is_some() {
                 consider(self.next_capture);
             }

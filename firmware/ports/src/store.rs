@@ -64,16 +64,10 @@ pub trait ImageStore {
     fn begin(&mut self, len: u32) -> Result<WriteHandle, StoreError>;
 
     /// Writes `data` at `offset` of a pending image.
-    fn write_at(&mut self, handle: WriteHandle, offset: u32, data: &[u8])
-        -> Result<(), StoreError>;
+    fn write_at(&mut self, handle: WriteHandle, offset: u32, data: &[u8]) -> Result<(), StoreError>;
 
     /// Reads back part of a pending image (to check its CRC-32 before commit).
-    fn read_pending_at(
-        &mut self,
-        handle: WriteHandle,
-        offset: u32,
-        buffer: &mut [u8],
-    ) -> Result<usize, StoreError>;
+    fn read_pending_at(&mut self, handle: WriteHandle, offset: u32, buffer: &mut [u8]) -> Result<usize, StoreError>;
 
     /// Makes a pending image visible; returns its sequence number.
     fn commit(&mut self, handle: WriteHandle, crc32: u32) -> Result<ImageInfo, StoreError>;
@@ -88,10 +82,5 @@ pub trait ImageStore {
     fn list(&self, out: &mut [ImageInfo]) -> usize;
 
     /// Reads part of a committed image; returns the number of bytes read (0 at the end).
-    fn read_at(
-        &mut self,
-        sequence: u32,
-        offset: u32,
-        buffer: &mut [u8],
-    ) -> Result<usize, StoreError>;
+    fn read_at(&mut self, sequence: u32, offset: u32, buffer: &mut [u8]) -> Result<usize, StoreError>;
 }

@@ -40,9 +40,7 @@ impl<const WORDS: usize> ChunkBitmap<WORDS> {
     }
 
     pub fn contains(&self, index: usize) -> bool {
-        self.words
-            .get(index / 32)
-            .is_some_and(|word| word & (1 << (index % 32)) != 0)
+        self.words.get(index / 32).is_some_and(|word| word & (1 << (index % 32)) != 0)
     }
 
     pub fn clear(&mut self) {

@@ -46,10 +46,7 @@ impl Chunker {
         if Self::count_for(image_len, chunk_size) > u32::from(u16::MAX) {
             return Err(ChunkerError::TooManyChunks);
         }
-        Ok(Self {
-            image_len,
-            chunk_size,
-        })
+        Ok(Self { image_len, chunk_size })
     }
 
     /// The number of chunks an image of `image_len` bytes needs at `chunk_size`.
@@ -87,11 +84,7 @@ impl Chunker {
     pub fn chunk<'a>(&self, session: u32, index: u16, image: &'a [u8]) -> Option<FrameRepr<'a>> {
         let start = self.offset(index) as usize;
         let payload = image.get(start..start + self.len_of(index)?)?;
-        Some(FrameRepr::Chunk(ChunkRepr {
-            session,
-            index,
-            payload,
-        }))
+        Some(FrameRepr::Chunk(ChunkRepr { session, index, payload }))
     }
 }
 

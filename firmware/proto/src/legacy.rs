@@ -82,13 +82,8 @@ impl Metadata {
     /// Reads a 12-byte metadata frame and checks that its fields agree.
     pub fn parse(bytes: &[u8]) -> Result<Self, LegacyError> {
         let bytes: &[u8; METADATA_LEN] = bytes.try_into().map_err(|_| LegacyError::BadLength)?;
-        let field =
-            |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-        let metadata = Metadata {
-            image_len: field(0),
-            packet_count: field(4),
-            packet_size: field(8),
-        };
+        let field = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let metadata = Metadata { image_len: field(0), packet_count: field(4), packet_size: field(8) };
         if metadata.is_consistent() {
             Ok(metadata)
         } else {
@@ -97,11 +92,7 @@ impl Metadata {
     }
 
     pub fn for_image(image_len: u32, packet_size: u32) -> Self {
-        Self {
-            image_len,
-            packet_count: image_len.div_ceil(packet_size.max(1)),
-            packet_size,
-        }
+        Self { image_len, packet_count: image_len.div_ceil(packet_size.max(1)), packet_size }
     }
 
     fn is_consistent(&self) -> bool {
@@ -133,10 +124,7 @@ impl<'a> DataFrame<'a> {
         if bytes.len() <= INDEX_LEN || bytes.len() > INDEX_LEN + MAX_PACKET_SIZE as usize {
             return Err(LegacyError::BadLength);
         }
-        Ok(DataFrame {
-            index: u16::from_be_bytes([bytes[0], bytes[1]]),
-            payload: &bytes[INDEX_LEN..],
-        })
+        Ok(DataFrame { index: u16::from_be_bytes([bytes[0], bytes[1]]), payload: &bytes[INDEX_LEN..] })
     }
 
     /// Writes the frame into `buffer` and returns its length.
@@ -151,8 +139,7 @@ impl<'a> DataFrame<'a> {
 
 /// Whether bytes from the air look like the seed's format rather than nowcam's.
 pub fn looks_legacy(bytes: &[u8]) -> bool {
-    bytes.first().is_some_and(|b| *b != crate::wire::MAGIC)
-        && bytes.len() <= INDEX_LEN + MAX_PACKET_SIZE as usize
+    bytes.first().is_some_and(|b| *b != crate::wire::MAGIC) && bytes.len() <= INDEX_LEN + MAX_PACKET_SIZE as usize
 }
 
 /// What a legacy frame did.
@@ -192,19 +179,12 @@ pub struct LegacyReceiver<Slot, const WORDS: usize> {
 
 impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WORDS> {
     pub fn new(max_image_len: u32, idle_timeout: Duration) -> Self {
-        Self {
-            max_image_len,
-            idle_timeout,
-            transfer: None,
-            last_stored: None,
-        }
+        Self { max_image_len, idle_timeout, transfer: None, last_stored: None }
     }
 
     /// The image in progress and how many packets have arrived.
     pub fn progress(&self) -> Option<(Metadata, u32)> {
-        self.transfer
-            .as_ref()
-            .map(|t| (t.metadata, t.received_count))
+        self.transfer.as_ref().map(|t| (t.metadata, t.received_count))
     }
 
     /// Handles one legacy frame.
@@ -219,10 +199,7 @@ impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WOR
         }
         let data = DataFrame::parse(bytes)?;
         let transfer = self.transfer.as_mut().ok_or(LegacyError::NoTransfer)?;
-        let expected = transfer
-            .metadata
-            .len_of(data.index)
-            .ok_or(LegacyError::IndexOutOfRange)?;
+        let expected = transfer.metadata.len_of(data.index).ok_or(LegacyError::IndexOutOfRange)?;
         if data.payload.len() != expected {
             return Err(LegacyError::WrongLength);
         }
@@ -231,9 +208,7 @@ impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WOR
             return Ok(LegacyEvent::Duplicate { index: data.index });
         }
         let offset = u32::from(data.index) * transfer.metadata.packet_size;
-        store
-            .write_at(transfer.slot, offset, data.payload)
-            .map_err(|_| LegacyError::Store)?;
+        store.write_at(transfer.slot, offset, data.payload).map_err(|_| LegacyError::Store)?;
         transfer.received_count += 1;
         if transfer.received_count < transfer.metadata.packet_count {
             return Ok(LegacyEvent::Placed { index: data.index });
@@ -281,16 +256,9 @@ impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WOR
         if let Some(old) = self.transfer.take() {
             store.abandon(old.slot);
         }
-        let slot = store
-            .begin(metadata.image_len)
-            .map_err(|_| LegacyError::Store)?;
-        self.transfer = Some(LegacyTransfer {
-            metadata,
-            slot,
-            received: ChunkBitmap::new(),
-            received_count: 0,
-            last_heard: now,
-        });
+        let slot = store.begin(metadata.image_len).map_err(|_| LegacyError::Store)?;
+        self.transfer =
+            Some(LegacyTransfer { metadata, slot, received: ChunkBitmap::new(), received_count: 0, last_heard: now });
         if metadata.packet_count == 0 {
             return self.finish(now, store);
         }
@@ -308,9 +276,7 @@ impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WOR
         let mut offset = 0;
         while offset < transfer.metadata.image_len {
             let want = ((transfer.metadata.image_len - offset) as usize).min(buffer.len());
-            let got = store
-                .read_at(transfer.slot, offset, &mut buffer[..want])
-                .map_err(|_| LegacyError::Store)?;
+            let got = store.read_at(transfer.slot, offset, &mut buffer[..want]).map_err(|_| LegacyError::Store)?;
             if got == 0 {
                 store.abandon(transfer.slot);
                 return Err(LegacyError::Store);
@@ -324,18 +290,11 @@ impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WOR
             return Err(LegacyError::Store);
         }
         self.last_stored = Some((transfer.metadata, now));
-        Ok(LegacyEvent::Stored {
-            metadata: transfer.metadata,
-            crc32,
-        })
+        Ok(LegacyEvent::Stored { metadata: transfer.metadata, crc32 })
     }
 
     /// Drops the transfer if the sender has been silent too long.
-    pub fn poll<S: TransferStore<Slot = Slot>>(
-        &mut self,
-        now: Instant,
-        store: &mut S,
-    ) -> Option<LegacyEvent> {
+    pub fn poll<S: TransferStore<Slot = Slot>>(&mut self, now: Instant, store: &mut S) -> Option<LegacyEvent> {
         let transfer = self.transfer.as_ref()?;
         if now < transfer.last_heard + self.idle_timeout {
             return None;
@@ -346,9 +305,7 @@ impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WOR
     }
 
     pub fn poll_at(&self) -> Option<Instant> {
-        self.transfer
-            .as_ref()
-            .map(|t| t.last_heard + self.idle_timeout)
+        self.transfer.as_ref().map(|t| t.last_heard + self.idle_timeout)
     }
 }
 
@@ -404,12 +361,7 @@ impl LegacySender {
     }
 
     /// Writes the next frame when its time has come.
-    pub fn poll_transmit(
-        &mut self,
-        now: Instant,
-        image: &[u8],
-        buffer: &mut [u8],
-    ) -> Option<usize> {
+    pub fn poll_transmit(&mut self, now: Instant, image: &[u8], buffer: &mut [u8]) -> Option<usize> {
         if self.is_finished() || self.awaiting_report || now < self.next_send_at {
             return None;
         }

@@ -22,9 +22,7 @@ impl ImageSink for [u8] {
 
     fn write_at(&mut self, offset: u32, data: &[u8]) -> Result<(), OutOfBounds> {
         let start = offset as usize;
-        self.get_mut(start..start + data.len())
-            .ok_or(OutOfBounds)?
-            .copy_from_slice(data);
+        self.get_mut(start..start + data.len()).ok_or(OutOfBounds)?.copy_from_slice(data);
         Ok(())
     }
 
@@ -51,9 +49,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_image_len: 512 * 1024,
-        }
+        Self { max_image_len: 512 * 1024 }
     }
 }
 
@@ -94,16 +90,11 @@ pub enum VerifyError<E> {
 }
 
 /// Checks an offer against the limits and a bitmap capacity, before anything is allocated.
-pub fn validate_offer(
-    offer: &OfferRepr,
-    limits: &Limits,
-    capacity: usize,
-) -> Result<Chunker, AbortReason> {
+pub fn validate_offer(offer: &OfferRepr, limits: &Limits, capacity: usize) -> Result<Chunker, AbortReason> {
     if offer.image_len > limits.max_image_len {
         return Err(AbortReason::TooLarge);
     }
-    let chunker =
-        Chunker::new(offer.image_len, offer.chunk_size).map_err(|_| AbortReason::BadOffer)?;
+    let chunker = Chunker::new(offer.image_len, offer.chunk_size).map_err(|_| AbortReason::BadOffer)?;
     if chunker.count() != offer.chunk_count {
         return Err(AbortReason::BadOffer);
     }
@@ -126,12 +117,7 @@ impl<const WORDS: usize> Reassembler<WORDS> {
     /// Starts reassembling the offered image, or says why the offer is refused.
     pub fn new(offer: OfferRepr, limits: &Limits) -> Result<Self, AbortReason> {
         let chunker = validate_offer(&offer, limits, ChunkBitmap::<WORDS>::CAPACITY)?;
-        Ok(Self {
-            offer,
-            chunker,
-            received: ChunkBitmap::new(),
-            received_count: 0,
-        })
+        Ok(Self { offer, chunker, received: ChunkBitmap::new(), received_count: 0 })
     }
 
     pub fn offer(&self) -> &OfferRepr {
@@ -155,18 +141,14 @@ impl<const WORDS: usize> Reassembler<WORDS> {
         if chunk.session != self.offer.session {
             return Err(ChunkError::WrongSession);
         }
-        let expected = self
-            .chunker
-            .len_of(chunk.index)
-            .ok_or(ChunkError::IndexOutOfRange)?;
+        let expected = self.chunker.len_of(chunk.index).ok_or(ChunkError::IndexOutOfRange)?;
         if chunk.payload.len() != expected {
             return Err(ChunkError::WrongLength);
         }
         if self.received.contains(usize::from(chunk.index)) {
             return Ok(ChunkOutcome::Duplicate);
         }
-        sink.write_at(self.chunker.offset(chunk.index), chunk.payload)
-            .map_err(ChunkError::Sink)?;
+        sink.write_at(self.chunker.offset(chunk.index), chunk.payload).map_err(ChunkError::Sink)?;
         self.received.insert(usize::from(chunk.index));
         self.received_count += 1;
         Ok(ChunkOutcome::Stored)
@@ -210,9 +192,7 @@ impl<const WORDS: usize> Reassembler<WORDS> {
         let mut offset = 0u32;
         while offset < self.offer.image_len {
             let want = ((self.offer.image_len - offset) as usize).min(buffer.len());
-            let got = sink
-                .read_at(offset, &mut buffer[..want])
-                .map_err(VerifyError::Sink)?;
+            let got = sink.read_at(offset, &mut buffer[..want]).map_err(VerifyError::Sink)?;
             if got == 0 {
                 return Err(VerifyError::CrcMismatch);
             }

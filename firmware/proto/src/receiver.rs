@@ -8,9 +8,7 @@
 use crate::address::MacAddress;
 use crate::reassembler::{ChunkError, ChunkOutcome, ImageSink, Limits, Reassembler, VerifyError};
 use crate::time::{Duration, Instant};
-use crate::wire::{
-    self, AbortReason, CompletionResult, FrameRepr, OfferRepr, StatusRepr, MAX_FRAME_LEN,
-};
+use crate::wire::{self, AbortReason, CompletionResult, FrameRepr, OfferRepr, StatusRepr, MAX_FRAME_LEN};
 
 /// Where the receiver keeps images being received: one slot per transfer.
 pub trait TransferStore {
@@ -21,12 +19,7 @@ pub trait TransferStore {
     /// Reserves a slot for an image of `len` bytes.
     fn begin(&mut self, len: u32) -> Result<Self::Slot, Self::Error>;
     fn write_at(&mut self, slot: Self::Slot, offset: u32, data: &[u8]) -> Result<(), Self::Error>;
-    fn read_at(
-        &mut self,
-        slot: Self::Slot,
-        offset: u32,
-        buffer: &mut [u8],
-    ) -> Result<usize, Self::Error>;
+    fn read_at(&mut self, slot: Self::Slot, offset: u32, buffer: &mut [u8]) -> Result<usize, Self::Error>;
     /// Makes a verified image visible.
     fn commit(&mut self, slot: Self::Slot, crc32: u32) -> Result<(), Self::Error>;
     /// Frees a slot whose transfer failed.
@@ -62,10 +55,7 @@ pub struct ReceiverConfig {
 
 impl Default for ReceiverConfig {
     fn default() -> Self {
-        Self {
-            limits: Limits::default(),
-            idle_timeout: Duration::from_secs(10),
-        }
+        Self { limits: Limits::default(), idle_timeout: Duration::from_secs(10) }
     }
 }
 
@@ -177,9 +167,7 @@ pub struct Receiver<Slot, const TRANSFERS: usize, const WORDS: usize> {
     stats: ReceiverStats,
 }
 
-impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize>
-    Receiver<Slot, TRANSFERS, WORDS>
-{
+impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> Receiver<Slot, TRANSFERS, WORDS> {
     pub fn new(config: ReceiverConfig) -> Self {
         Self {
             config,
@@ -200,13 +188,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize>
 
     /// Transfers in progress: source, offer and chunks received so far.
     pub fn active(&self) -> impl Iterator<Item = (MacAddress, &OfferRepr, u16)> {
-        self.transfers.iter().flatten().map(|t| {
-            (
-                t.source,
-                t.reassembler.offer(),
-                t.reassembler.received_count(),
-            )
-        })
+        self.transfers.iter().flatten().map(|t| (t.source, t.reassembler.offer(), t.reassembler.received_count()))
     }
 
     /// Handles one frame from `source`; a reply, if any, is written to `reply`.
@@ -250,14 +232,9 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize>
                     }
                     return Err(ReceiveError::UnknownSession);
                 };
-                let transfer = self.transfers[position]
-                    .as_mut()
-                    .ok_or(ReceiveError::UnknownSession)?;
+                let transfer = self.transfers[position].as_mut().ok_or(ReceiveError::UnknownSession)?;
                 transfer.last_heard = now;
-                let mut sink = SlotSink {
-                    store: &mut *store,
-                    slot: transfer.slot,
-                };
+                let mut sink = SlotSink { store: &mut *store, slot: transfer.slot };
                 match transfer.reassembler.accept(chunk, &mut sink) {
                     Ok(ChunkOutcome::Stored) => self.stats.chunks_stored += 1,
                     Ok(ChunkOutcome::Duplicate) => {
@@ -276,46 +253,23 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize>
             }
             FrameRepr::StatusRequest(request) => {
                 if let Some(result) = self.finished_result(source, request.session) {
-                    let len = emit(
-                        &FrameRepr::Completion {
-                            session: request.session,
-                            result,
-                        },
-                        reply,
-                    );
-                    return Ok(Handled {
-                        reply_len: len,
-                        event: None,
-                    });
+                    let len = emit(&FrameRepr::Completion { session: request.session, result }, reply);
+                    return Ok(Handled { reply_len: len, event: None });
                 }
                 let Some(position) = self.find(source, request.session) else {
-                    let abort = FrameRepr::Abort {
-                        session: request.session,
-                        reason: AbortReason::UnknownSession,
-                    };
-                    return Ok(Handled {
-                        reply_len: emit(&abort, reply),
-                        event: None,
-                    });
+                    let abort = FrameRepr::Abort { session: request.session, reason: AbortReason::UnknownSession };
+                    return Ok(Handled { reply_len: emit(&abort, reply), event: None });
                 };
-                let transfer = self.transfers[position]
-                    .as_mut()
-                    .ok_or(ReceiveError::UnknownSession)?;
+                let transfer = self.transfers[position].as_mut().ok_or(ReceiveError::UnknownSession)?;
                 transfer.last_heard = now;
-                Ok(Handled {
-                    reply_len: status(&transfer.reassembler, request.poll, reply),
-                    event: None,
-                })
+                Ok(Handled { reply_len: status(&transfer.reassembler, request.poll, reply), event: None })
             }
             FrameRepr::Abort { session, .. } => {
                 let Some(position) = self.find(source, *session) else {
                     return Ok(Handled::default());
                 };
                 let event = self.drop_transfer(position, store, AbortReason::Cancelled);
-                Ok(Handled {
-                    reply_len: None,
-                    event,
-                })
+                Ok(Handled { reply_len: None, event })
             }
             // Camera control, telemetry and probes are the application's business.
             _ => Ok(Handled::default()),
@@ -331,41 +285,21 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize>
         reply: &mut [u8; MAX_FRAME_LEN],
     ) -> Result<Handled, ReceiveError> {
         if let Some(result) = self.finished_result(source, offer.session) {
-            let len = emit(
-                &FrameRepr::Completion {
-                    session: offer.session,
-                    result,
-                },
-                reply,
-            );
-            return Ok(Handled {
-                reply_len: len,
-                event: None,
-            });
+            let len = emit(&FrameRepr::Completion { session: offer.session, result }, reply);
+            return Ok(Handled { reply_len: len, event: None });
         }
         if let Some(position) = self.find(source, offer.session) {
             // A repeated offer: the first answer was lost. Answer with where the transfer stands.
-            let transfer = self.transfers[position]
-                .as_mut()
-                .ok_or(ReceiveError::UnknownSession)?;
+            let transfer = self.transfers[position].as_mut().ok_or(ReceiveError::UnknownSession)?;
             if transfer.reassembler.offer() != offer {
                 return Err(ReceiveError::Refused(AbortReason::BadOffer));
             }
             transfer.last_heard = now;
             let len = status(&transfer.reassembler, StatusRepr::UNSOLICITED, reply);
-            return Ok(Handled {
-                reply_len: len,
-                event: None,
-            });
+            return Ok(Handled { reply_len: len, event: None });
         }
         let refuse = |reason: AbortReason, reply: &mut [u8; MAX_FRAME_LEN]| {
-            emit(
-                &FrameRepr::Abort {
-                    session: offer.session,
-                    reason,
-                },
-                reply,
-            );
+            emit(&FrameRepr::Abort { session: offer.session, reason }, reply);
             Err(ReceiveError::Refused(reason))
         };
         // Limits first, before any slot or flash is touched.
@@ -374,11 +308,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize>
             Err(reason) => return refuse(reason, reply),
         };
         // A new session from the same sender replaces its old one.
-        if let Some(position) = self
-            .transfers
-            .iter()
-            .position(|t| t.as_ref().is_some_and(|t| t.source == source))
-        {
+        if let Some(position) = self.transfers.iter().position(|t| t.as_ref().is_some_and(|t| t.source == source)) {
             self.drop_transfer(position, store, AbortReason::Cancelled);
         }
         let Some(free) = self.transfers.iter().position(Option::is_none) else {
@@ -387,27 +317,14 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize>
         let Ok(slot) = store.begin(offer.image_len) else {
             return refuse(AbortReason::Busy, reply);
         };
-        let transfer = Transfer {
-            source,
-            slot,
-            reassembler,
-            last_heard: now,
-        };
+        let transfer = Transfer { source, slot, reassembler, last_heard: now };
         let filled = transfer.reassembler.is_filled();
         self.transfers[free] = Some(transfer);
         if filled {
             return Ok(self.finish(free, store, reply));
         }
-        let len = self.transfers[free]
-            .as_ref()
-            .and_then(|t| status(&t.reassembler, StatusRepr::UNSOLICITED, reply));
-        Ok(Handled {
-            reply_len: len,
-            event: Some(ReceiverEvent::Started {
-                source,
-                offer: *offer,
-            }),
-        })
+        let len = self.transfers[free].as_ref().and_then(|t| status(&t.reassembler, StatusRepr::UNSOLICITED, reply));
+        Ok(Handled { reply_len: len, event: Some(ReceiverEvent::Started { source, offer: *offer }) })
     }
 
     /// Verifies and commits a transfer whose chunks have all arrived, and answers with a completion.
@@ -421,18 +338,13 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize>
             return Handled::default();
         };
         let offer = *transfer.reassembler.offer();
-        let mut sink = SlotSink {
-            store: &mut *store,
-            slot: transfer.slot,
-        };
+        let mut sink = SlotSink { store: &mut *store, slot: transfer.slot };
         let result = match transfer.reassembler.verify(&mut sink) {
             Ok(()) => match store.commit(transfer.slot, offer.crc32) {
                 Ok(()) => CompletionResult::Stored,
                 Err(_) => CompletionResult::StoreFailed,
             },
-            Err(VerifyError::CrcMismatch) | Err(VerifyError::Incomplete) => {
-                CompletionResult::CrcMismatch
-            }
+            Err(VerifyError::CrcMismatch) | Err(VerifyError::Incomplete) => CompletionResult::CrcMismatch,
             Err(VerifyError::Sink(_)) => CompletionResult::StoreFailed,
         };
         if result != CompletionResult::Stored {
@@ -441,28 +353,12 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize>
             self.stats.images_stored += 1;
         }
         self.remember(transfer.source, offer.session, result);
-        let reply_len = emit(
-            &FrameRepr::Completion {
-                session: offer.session,
-                result,
-            },
-            reply,
-        );
+        let reply_len = emit(&FrameRepr::Completion { session: offer.session, result }, reply);
         let event = match result {
-            CompletionResult::Stored => ReceiverEvent::Stored {
-                source: transfer.source,
-                offer,
-            },
-            _ => ReceiverEvent::Failed {
-                source: transfer.source,
-                offer,
-                result,
-            },
+            CompletionResult::Stored => ReceiverEvent::Stored { source: transfer.source, offer },
+            _ => ReceiverEvent::Failed { source: transfer.source, offer, result },
         };
-        Handled {
-            reply_len,
-            event: Some(event),
-        }
+        Handled { reply_len, event: Some(event) }
     }
 
     fn drop_transfer<S: TransferStore<Slot = Slot>>(
@@ -473,57 +369,33 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize>
     ) -> Option<ReceiverEvent> {
         let transfer = self.transfers[position].take()?;
         store.abandon(transfer.slot);
-        Some(ReceiverEvent::Dropped {
-            source: transfer.source,
-            offer: *transfer.reassembler.offer(),
-            reason,
-        })
+        Some(ReceiverEvent::Dropped { source: transfer.source, offer: *transfer.reassembler.offer(), reason })
     }
 
     /// Expires one idle transfer, if any is due; call until it returns `None`.
-    pub fn poll<S: TransferStore<Slot = Slot>>(
-        &mut self,
-        now: Instant,
-        store: &mut S,
-    ) -> Option<ReceiverEvent> {
+    pub fn poll<S: TransferStore<Slot = Slot>>(&mut self, now: Instant, store: &mut S) -> Option<ReceiverEvent> {
         let timeout = self.config.idle_timeout;
-        let position = self
-            .transfers
-            .iter()
-            .position(|t| t.as_ref().is_some_and(|t| now >= t.last_heard + timeout))?;
+        let position = self.transfers.iter().position(|t| t.as_ref().is_some_and(|t| now >= t.last_heard + timeout))?;
         self.drop_transfer(position, store, AbortReason::TimedOut)
     }
 
     /// When the next idle transfer expires.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.transfers
-            .iter()
-            .flatten()
-            .map(|t| t.last_heard + self.config.idle_timeout)
-            .min()
+        self.transfers.iter().flatten().map(|t| t.last_heard + self.config.idle_timeout).min()
     }
 
     fn find(&self, source: MacAddress, session: u32) -> Option<usize> {
-        self.transfers.iter().position(|t| {
-            t.as_ref()
-                .is_some_and(|t| t.source == source && t.reassembler.offer().session == session)
-        })
+        self.transfers
+            .iter()
+            .position(|t| t.as_ref().is_some_and(|t| t.source == source && t.reassembler.offer().session == session))
     }
 
     fn finished_result(&self, source: MacAddress, session: u32) -> Option<CompletionResult> {
-        self.finished
-            .iter()
-            .flatten()
-            .find(|f| f.source == source && f.session == session)
-            .map(|f| f.result)
+        self.finished.iter().flatten().find(|f| f.source == source && f.session == session).map(|f| f.result)
     }
 
     fn remember(&mut self, source: MacAddress, session: u32, result: CompletionResult) {
-        self.finished[self.finished_next] = Some(Finished {
-            source,
-            session,
-            result,
-        });
+        self.finished[self.finished_next] = Some(Finished { source, session, result });
         self.finished_next = (self.finished_next + 1) % FINISHED_MEMORY;
     }
 }

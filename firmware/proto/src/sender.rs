@@ -20,8 +20,8 @@ use crate::bitmap::ChunkBitmap;
 use crate::chunker::{crc32, Chunker, ChunkerError};
 use crate::time::{Duration, Instant};
 use crate::wire::{
-    AbortReason, CompletionResult, FrameRepr, OfferRepr, StatusRepr, StatusRequestRepr,
-    MAX_CHUNK_PAYLOAD, OFFER_FLAG_JPEG,
+    AbortReason, CompletionResult, FrameRepr, OfferRepr, StatusRepr, StatusRequestRepr, MAX_CHUNK_PAYLOAD,
+    OFFER_FLAG_JPEG,
 };
 
 /// How a sender behaves; the defaults suit ESP-NOW at 1 Mbps.
@@ -81,9 +81,7 @@ impl core::fmt::Display for SendError {
             }
             SendError::CrcMismatch => f.write_str("the receiver's CRC-32 check failed"),
             SendError::StoreFailed => f.write_str("the receiver could not store the image"),
-            SendError::TimedOut => {
-                f.write_str("the receiver did not confirm the image before the deadline")
-            }
+            SendError::TimedOut => f.write_str("the receiver did not confirm the image before the deadline"),
         }
     }
 }
@@ -163,14 +161,8 @@ pub struct Sender<const WORDS: usize> {
 
 impl<const WORDS: usize> Sender<WORDS> {
     /// Starts a transfer of `image` under `session` (a random number the caller draws).
-    pub fn new(
-        config: SenderConfig,
-        session: u32,
-        image: &[u8],
-        now: Instant,
-    ) -> Result<Self, SendError> {
-        let image_len = u32::try_from(image.len())
-            .map_err(|_| SendError::Chunker(ChunkerError::TooManyChunks))?;
+    pub fn new(config: SenderConfig, session: u32, image: &[u8], now: Instant) -> Result<Self, SendError> {
+        let image_len = u32::try_from(image.len()).map_err(|_| SendError::Chunker(ChunkerError::TooManyChunks))?;
         let chunker = Chunker::new(image_len, config.chunk_size).map_err(SendError::Chunker)?;
         if usize::from(chunker.count()) > ChunkBitmap::<WORDS>::CAPACITY {
             return Err(SendError::Chunker(ChunkerError::TooManyChunks));
@@ -240,12 +232,7 @@ impl<const WORDS: usize> Sender<WORDS> {
 
     /// Writes the next frame to send into `buffer` and returns its length and what it is;
     /// `None` when nothing may be sent now. `image` must be the image given to `new`.
-    pub fn poll_transmit(
-        &mut self,
-        now: Instant,
-        image: &[u8],
-        buffer: &mut [u8],
-    ) -> Option<(usize, Transmit)> {
+    pub fn poll_transmit(&mut self, now: Instant, image: &[u8], buffer: &mut [u8]) -> Option<(usize, Transmit)> {
         self.check_timers(now);
         if self.in_flight >= self.config.max_in_flight {
             return None;
@@ -256,58 +243,27 @@ impl<const WORDS: usize> Sender<WORDS> {
         Some((len, transmit))
     }
 
-    fn next_frame<'a>(
-        &mut self,
-        now: Instant,
-        image: &'a [u8],
-    ) -> Option<(FrameRepr<'a>, Transmit)> {
+    fn next_frame<'a>(&mut self, now: Instant, image: &'a [u8]) -> Option<(FrameRepr<'a>, Transmit)> {
         if let Some(reason) = self.abort_due {
-            return Some((
-                FrameRepr::Abort {
-                    session: self.offer.session,
-                    reason,
-                },
-                Transmit::Abort,
-            ));
+            return Some((FrameRepr::Abort { session: self.offer.session, reason }, Transmit::Abort));
         }
         match self.state {
-            SenderState::Offering if self.offer_due => {
-                Some((FrameRepr::Offer(self.offer), Transmit::Offer))
-            }
+            SenderState::Offering if self.offer_due => Some((FrameRepr::Offer(self.offer), Transmit::Offer)),
             SenderState::Sending | SenderState::Confirming => {
-                let chunk_next = self
-                    .to_send
-                    .next_set(0)
-                    .filter(|i| *i < usize::from(self.offer.chunk_count));
+                let chunk_next = self.to_send.next_set(0).filter(|i| *i < usize::from(self.offer.chunk_count));
                 let want_poll = self.poll_due
                     || (self.outstanding_poll.is_none()
                         && (self.chunks_since_poll >= self.config.poll_interval
                             || (chunk_next.is_none() && !self.before_poll.is_empty())));
-                if want_poll
-                    && self
-                        .outstanding_poll
-                        .is_none_or(|(_, sent)| now >= sent + self.rto)
-                {
+                if want_poll && self.outstanding_poll.is_none_or(|(_, sent)| now >= sent + self.rto) {
                     let poll = self.next_poll_id;
-                    let request = StatusRequestRepr {
-                        session: self.offer.session,
-                        poll,
-                    };
-                    return Some((
-                        FrameRepr::StatusRequest(request),
-                        Transmit::StatusRequest { poll },
-                    ));
+                    let request = StatusRequestRepr { session: self.offer.session, poll };
+                    return Some((FrameRepr::StatusRequest(request), Transmit::StatusRequest { poll }));
                 }
                 let index = chunk_next? as u16;
                 let frame = self.chunker.chunk(self.offer.session, index, image)?;
                 let retransmission = self.sent_once.contains(usize::from(index));
-                Some((
-                    frame,
-                    Transmit::Chunk {
-                        index,
-                        retransmission,
-                    },
-                ))
+                Some((frame, Transmit::Chunk { index, retransmission }))
             }
             _ => None,
         }
@@ -322,10 +278,7 @@ impl<const WORDS: usize> Sender<WORDS> {
                 self.offer_due = false;
                 self.retry_at = Some(now + self.rto);
             }
-            Transmit::Chunk {
-                index,
-                retransmission,
-            } => {
+            Transmit::Chunk { index, retransmission } => {
                 let index = usize::from(index);
                 self.to_send.remove(index);
                 self.sent_once.insert(index);
@@ -366,10 +319,7 @@ impl<const WORDS: usize> Sender<WORDS> {
         self.stats.frames_sent = self.stats.frames_sent.saturating_sub(1);
         match transmit {
             Transmit::Offer => self.offer_due = true,
-            Transmit::Chunk {
-                index,
-                retransmission,
-            } => {
+            Transmit::Chunk { index, retransmission } => {
                 let index = usize::from(index);
                 self.to_send.insert(index);
                 self.before_poll.remove(index);
@@ -446,8 +396,7 @@ impl<const WORDS: usize> Sender<WORDS> {
             }
             index += 1;
         }
-        let answers_outstanding =
-            matches!(self.outstanding_poll, Some((poll, _)) if poll == status.poll);
+        let answers_outstanding = matches!(self.outstanding_poll, Some((poll, _)) if poll == status.poll);
         if answers_outstanding {
             if let Some((_, sent)) = self.outstanding_poll.take() {
                 self.sample_rtt(now.saturating_since(sent));
@@ -494,8 +443,7 @@ impl<const WORDS: usize> Sender<WORDS> {
             Some(srtt) => {
                 let srtt_us = srtt.as_micros();
                 let deviation = srtt_us.abs_diff(rtt_us);
-                self.rtt_variation =
-                    Duration::from_micros((3 * self.rtt_variation.as_micros() + deviation) / 4);
+                self.rtt_variation = Duration::from_micros((3 * self.rtt_variation.as_micros() + deviation) / 4);
                 self.smoothed_rtt = Some(Duration::from_micros((7 * srtt_us + rtt_us) / 8));
             }
         }

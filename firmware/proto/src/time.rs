@@ -27,9 +27,7 @@ impl Instant {
     }
 
     pub const fn from_millis(millis: u64) -> Self {
-        Self {
-            micros: millis.saturating_mul(1_000),
-        }
+        Self { micros: millis.saturating_mul(1_000) }
     }
 
     pub const fn as_micros(self) -> u64 {
@@ -42,9 +40,7 @@ impl Instant {
 
     /// The time elapsed since `earlier`, zero if `earlier` is later.
     pub const fn saturating_since(self, earlier: Instant) -> Duration {
-        Duration {
-            micros: self.micros.saturating_sub(earlier.micros),
-        }
+        Duration { micros: self.micros.saturating_sub(earlier.micros) }
     }
 }
 
@@ -56,15 +52,11 @@ impl Duration {
     }
 
     pub const fn from_millis(millis: u64) -> Self {
-        Self {
-            micros: millis.saturating_mul(1_000),
-        }
+        Self { micros: millis.saturating_mul(1_000) }
     }
 
     pub const fn from_secs(secs: u64) -> Self {
-        Self {
-            micros: secs.saturating_mul(1_000_000),
-        }
+        Self { micros: secs.saturating_mul(1_000_000) }
     }
 
     pub const fn as_micros(self) -> u64 {
@@ -80,18 +72,14 @@ impl Duration {
     }
 
     pub const fn saturating_mul(self, factor: u64) -> Duration {
-        Duration {
-            micros: self.micros.saturating_mul(factor),
-        }
+        Duration { micros: self.micros.saturating_mul(factor) }
     }
 }
 
 impl Add<Duration> for Instant {
     type Output = Instant;
     fn add(self, rhs: Duration) -> Instant {
-        Instant {
-            micros: self.micros.saturating_add(rhs.micros),
-        }
+        Instant { micros: self.micros.saturating_add(rhs.micros) }
     }
 }
 
@@ -111,39 +99,25 @@ impl Sub<Instant> for Instant {
 impl Add for Duration {
     type Output = Duration;
     fn add(self, rhs: Duration) -> Duration {
-        Duration {
-            micros: self.micros.saturating_add(rhs.micros),
-        }
+        Duration { micros: self.micros.saturating_add(rhs.micros) }
     }
 }
 
 impl Sub for Duration {
     type Output = Duration;
     fn sub(self, rhs: Duration) -> Duration {
-        Duration {
-            micros: self.micros.saturating_sub(rhs.micros),
-        }
+        Duration { micros: self.micros.saturating_sub(rhs.micros) }
     }
 }
 
 impl core::fmt::Display for Instant {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "{}.{:06}s",
-            self.micros / 1_000_000,
-            self.micros % 1_000_000
-        )
+        write!(f, "{}.{:06}s", self.micros / 1_000_000, self.micros % 1_000_000)
     }
 }
 
 impl core::fmt::Display for Duration {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "{}.{:06}s",
-            self.micros / 1_000_000,
-            self.micros % 1_000_000
-        )
+        write!(f, "{}.{:06}s", self.micros / 1_000_000, self.micros % 1_000_000)
     }
 }

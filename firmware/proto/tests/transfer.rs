@@ -34,10 +34,7 @@ impl TransferStore for RamStore {
 
     fn write_at(&mut self, slot: usize, offset: u32, data: &[u8]) -> Result<(), ()> {
         let buffer = self.slots[slot].as_mut().ok_or(())?;
-        buffer
-            .get_mut(offset as usize..offset as usize + data.len())
-            .ok_or(())?
-            .copy_from_slice(data);
+        buffer.get_mut(offset as usize..offset as usize + data.len()).ok_or(())?.copy_from_slice(data);
         Ok(())
     }
 
@@ -115,8 +112,7 @@ fn run(
     forged: &[(usize, Vec<u8>)],
 ) -> Outcome {
     let mut now = Instant::ZERO;
-    let mut sender = Sender::<WORDS>::new(config, 0x5eed_0001, image, now)
-        .expect("image fits the test capacity");
+    let mut sender = Sender::<WORDS>::new(config, 0x5eed_0001, image, now).expect("image fits the test capacity");
     let mut receiver = Receiver::<usize, 2, WORDS>::new(ReceiverConfig::default());
     let mut store = RamStore::default();
     let mut queue: BinaryHeap<Reverse<(u64, u64, usize)>> = BinaryHeap::new();
@@ -124,22 +120,16 @@ fn run(
     let mut seq = 0u64;
     let mut air_free = 0u64;
     let (mut sent_forward, mut sent_backward) = (0usize, 0usize);
-    let mut outcome = Outcome {
-        sender: SenderState::Offering,
-        stored: Vec::new(),
-        failed: 0,
-        sim_time: Duration::ZERO,
-    };
+    let mut outcome =
+        Outcome { sender: SenderState::Offering, stored: Vec::new(), failed: 0, sim_time: Duration::ZERO };
     let mut buffer = [0u8; MAX_FRAME_LEN];
 
-    let mut schedule = |queue: &mut BinaryHeap<Reverse<(u64, u64, usize)>>,
-                        events: &mut Vec<Option<Event>>,
-                        at: u64,
-                        event: Event| {
-        seq += 1;
-        events.push(Some(event));
-        queue.push(Reverse((at, seq, events.len() - 1)));
-    };
+    let mut schedule =
+        |queue: &mut BinaryHeap<Reverse<(u64, u64, usize)>>, events: &mut Vec<Option<Event>>, at: u64, event: Event| {
+            seq += 1;
+            events.push(Some(event));
+            queue.push(Reverse((at, seq, events.len() - 1)));
+        };
 
     for _ in 0..2_000_000 {
         // The sender sends while it may.
@@ -147,12 +137,7 @@ fn run(
             let mut frame = buffer[..len].to_vec();
             for (at, bytes) in forged {
                 if *at == sent_forward {
-                    schedule(
-                        &mut queue,
-                        &mut events,
-                        now.as_micros(),
-                        Event::Arrive(true, bytes.clone()),
-                    );
+                    schedule(&mut queue, &mut events, now.as_micros(), Event::Arrive(true, bytes.clone()));
                 }
             }
             let fate = forward.get(sent_forward).copied().unwrap_or(Fate::Deliver);
@@ -166,20 +151,12 @@ fn run(
                 Fate::Drop => {}
                 Fate::Deliver => schedule(&mut queue, &mut events, end, Event::Arrive(true, frame)),
                 Fate::Duplicate => {
-                    schedule(
-                        &mut queue,
-                        &mut events,
-                        end,
-                        Event::Arrive(true, frame.clone()),
-                    );
+                    schedule(&mut queue, &mut events, end, Event::Arrive(true, frame.clone()));
                     schedule(&mut queue, &mut events, end + 1, Event::Arrive(true, frame));
                 }
-                Fate::Late(n) => schedule(
-                    &mut queue,
-                    &mut events,
-                    end + u64::from(n) * 3_000,
-                    Event::Arrive(true, frame),
-                ),
+                Fate::Late(n) => {
+                    schedule(&mut queue, &mut events, end + u64::from(n) * 3_000, Event::Arrive(true, frame))
+                }
                 Fate::Corrupt(at, with) => {
                     let i = usize::from(at) % frame.len();
                     frame[i] ^= with | 1;
@@ -207,17 +184,12 @@ fn run(
                 Some(Event::Report(acknowledged)) => sender.on_send_report(acknowledged),
                 Some(Event::Arrive(true, bytes)) => {
                     let mut reply = [0u8; MAX_FRAME_LEN];
-                    if let Ok(handled) =
-                        receiver.handle(now, SENDER, &bytes, &mut store, &mut reply)
-                    {
+                    if let Ok(handled) = receiver.handle(now, SENDER, &bytes, &mut store, &mut reply) {
                         if let Some(ReceiverEvent::Failed { .. }) = handled.event {
                             outcome.failed += 1;
                         }
                         if let Some(len) = handled.reply_len {
-                            let fate = backward
-                                .get(sent_backward)
-                                .copied()
-                                .unwrap_or(Fate::Deliver);
+                            let fate = backward.get(sent_backward).copied().unwrap_or(Fate::Deliver);
                             sent_backward += 1;
                             let start = air_free.max(now.as_micros());
                             air_free = start + exchange_us(len);
@@ -270,15 +242,8 @@ fn clean_link_delivers_and_is_near_the_airtime_bound() {
     // The bound: ceil(100000 / 250) frames of one 250-byte exchange each.
     let bound_us = 400.0 * 2945.5;
     let efficiency = bound_us / outcome.sim_time.as_micros() as f64;
-    eprintln!(
-        "clean 100 KB: efficiency {efficiency:.3} over {}",
-        outcome.sim_time
-    );
-    assert!(
-        efficiency > 0.9,
-        "efficiency {efficiency:.3} over {}",
-        outcome.sim_time
-    );
+    eprintln!("clean 100 KB: efficiency {efficiency:.3} over {}", outcome.sim_time);
+    assert!(efficiency > 0.9, "efficiency {efficiency:.3} over {}", outcome.sim_time);
 }
 
 #[test]
@@ -294,10 +259,7 @@ fn lost_status_frames_are_recovered_by_the_timeout() {
 fn a_dead_link_times_out_with_a_typed_error() {
     let image = image_of(5_000, 3);
     let forward = vec![Fate::Drop; 100_000];
-    let config = SenderConfig {
-        deadline: Duration::from_secs(5),
-        ..SenderConfig::default()
-    };
+    let config = SenderConfig { deadline: Duration::from_secs(5), ..SenderConfig::default() };
     let outcome = run(&image, config, &forward, &[], &[]);
     assert_eq!(outcome.sender, SenderState::Failed(SendError::TimedOut));
     assert!(outcome.stored.is_empty());

@@ -24,9 +24,8 @@ pub mod control;
 mod repr;
 
 pub use repr::{
-    AbortReason, ChunkRepr, CompletionResult, ControlCommand, ControlRequestRepr,
-    ControlResponseRepr, ControlStatus, FrameRepr, OfferRepr, ProbeRepr, StatusRepr,
-    StatusRequestRepr, TelemetryRepr, OFFER_FLAG_JPEG,
+    AbortReason, ChunkRepr, CompletionResult, ControlCommand, ControlRequestRepr, ControlResponseRepr, ControlStatus,
+    FrameRepr, OfferRepr, ProbeRepr, StatusRepr, StatusRequestRepr, TelemetryRepr, OFFER_FLAG_JPEG,
 };
 
 /// The first byte of every nowcam frame.
@@ -190,8 +189,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         if data[field::VERSION_KIND] >> 4 != VERSION {
             return Err(Error::UnsupportedVersion);
         }
-        let kind =
-            FrameKind::from_code(data[field::VERSION_KIND] & 0x0f).ok_or(Error::UnknownKind)?;
+        let kind = FrameKind::from_code(data[field::VERSION_KIND] & 0x0f).ok_or(Error::UnknownKind)?;
         if data[field::FLAGS] & !flags::KNOWN != 0 {
             return Err(Error::UnsupportedFlags);
         }
@@ -262,10 +260,7 @@ impl<'a> Reader<'a> {
     }
 
     fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let bytes = self
-            .data
-            .get(self.at..self.at + N)
-            .ok_or(Error::Truncated)?;
+        let bytes = self.data.get(self.at..self.at + N).ok_or(Error::Truncated)?;
         self.at += N;
         let mut out = [0u8; N];
         out.copy_from_slice(bytes);
@@ -318,10 +313,7 @@ impl<'a> Writer<'a> {
 
     pub(crate) fn bytes(&mut self, bytes: &[u8]) -> Result<()> {
         let end = self.at + bytes.len();
-        self.data
-            .get_mut(self.at..end)
-            .ok_or(Error::BufferTooSmall)?
-            .copy_from_slice(bytes);
+        self.data.get_mut(self.at..end).ok_or(Error::BufferTooSmall)?.copy_from_slice(bytes);
         self.at = end;
         Ok(())
     }

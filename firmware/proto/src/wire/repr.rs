@@ -21,9 +21,7 @@
 //! `lowest_missing == chunk_count` means every chunk has arrived.
 
 use super::control::ControlVariable;
-use super::{
-    Error, Frame, FrameKind, Reader, Result, Writer, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN,
-};
+use super::{Error, Frame, FrameKind, Reader, Result, Writer, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN};
 
 /// Offer flag: the image is a JPEG.
 pub const OFFER_FLAG_JPEG: u16 = 0x0001;
@@ -198,14 +196,8 @@ pub enum FrameRepr<'a> {
     Chunk(ChunkRepr<'a>),
     StatusRequest(StatusRequestRepr),
     Status(StatusRepr<'a>),
-    Completion {
-        session: u32,
-        result: CompletionResult,
-    },
-    Abort {
-        session: u32,
-        reason: AbortReason,
-    },
+    Completion { session: u32, result: CompletionResult },
+    Abort { session: u32, reason: AbortReason },
     ControlRequest(ControlRequestRepr),
     ControlResponse(ControlResponseRepr),
     Telemetry(TelemetryRepr),
@@ -282,35 +274,21 @@ impl<'a> FrameRepr<'a> {
             FrameKind::Chunk => {
                 let session = r.u32()?;
                 let index = r.u16()?;
-                FrameRepr::Chunk(ChunkRepr {
-                    session,
-                    index,
-                    payload: r.rest(),
-                })
+                FrameRepr::Chunk(ChunkRepr { session, index, payload: r.rest() })
             }
-            FrameKind::StatusRequest => FrameRepr::StatusRequest(StatusRequestRepr {
-                session: r.u32()?,
-                poll: r.u16()?,
-            }),
+            FrameKind::StatusRequest => {
+                FrameRepr::StatusRequest(StatusRequestRepr { session: r.u32()?, poll: r.u16()? })
+            }
             FrameKind::Status => {
                 let session = r.u32()?;
                 let poll = r.u16()?;
                 let lowest_missing = r.u16()?;
-                FrameRepr::Status(StatusRepr {
-                    session,
-                    poll,
-                    lowest_missing,
-                    bitmap: r.rest(),
-                })
+                FrameRepr::Status(StatusRepr { session, poll, lowest_missing, bitmap: r.rest() })
             }
-            FrameKind::Completion => FrameRepr::Completion {
-                session: r.u32()?,
-                result: CompletionResult::from_code(r.u8()?)?,
-            },
-            FrameKind::Abort => FrameRepr::Abort {
-                session: r.u32()?,
-                reason: AbortReason::from_code(r.u8()?)?,
-            },
+            FrameKind::Completion => {
+                FrameRepr::Completion { session: r.u32()?, result: CompletionResult::from_code(r.u8()?)? }
+            }
+            FrameKind::Abort => FrameRepr::Abort { session: r.u32()?, reason: AbortReason::from_code(r.u8()?)? },
             FrameKind::ControlRequest => FrameRepr::ControlRequest(ControlRequestRepr {
                 request: r.u16()?,
                 command: ControlCommand::from_code(r.u8()?)?,
@@ -331,21 +309,14 @@ impl<'a> FrameRepr<'a> {
                 FrameRepr::Telemetry(TelemetryRepr {
                     uptime_ms,
                     free_heap_bytes,
-                    chip_temperature_centi_celsius: (temperature != i16::MIN)
-                        .then_some(temperature),
+                    chip_temperature_centi_celsius: (temperature != i16::MIN).then_some(temperature),
                     rssi: (rssi != 0).then_some(rssi),
                     frames_sent: r.u32()?,
                     retransmissions: r.u32()?,
                 })
             }
-            FrameKind::Probe => FrameRepr::Probe(ProbeRepr {
-                nonce: r.u32()?,
-                role: r.u8()?,
-            }),
-            FrameKind::ProbeReply => FrameRepr::ProbeReply(ProbeRepr {
-                nonce: r.u32()?,
-                role: r.u8()?,
-            }),
+            FrameKind::Probe => FrameRepr::Probe(ProbeRepr { nonce: r.u32()?, role: r.u8()? }),
+            FrameKind::ProbeReply => FrameRepr::ProbeReply(ProbeRepr { nonce: r.u32()?, role: r.u8()? }),
         })
     }
 
@@ -377,9 +348,7 @@ impl<'a> FrameRepr<'a> {
             FrameRepr::Chunk(c) => Some(c.session),
             FrameRepr::StatusRequest(s) => Some(s.session),
             FrameRepr::Status(s) => Some(s.session),
-            FrameRepr::Completion { session, .. } | FrameRepr::Abort { session, .. } => {
-                Some(*session)
-            }
+            FrameRepr::Completion { session, .. } | FrameRepr::Abort { session, .. } => Some(*session),
             _ => None,
         }
     }
@@ -456,11 +425,7 @@ impl<'a> FrameRepr<'a> {
             FrameRepr::Telemetry(t) => {
                 w.u64(t.uptime_ms)?;
                 w.u32(t.free_heap_bytes)?;
-                w.bytes(
-                    &t.chip_temperature_centi_celsius
-                        .unwrap_or(i16::MIN)
-                        .to_le_bytes(),
-                )?;
+                w.bytes(&t.chip_temperature_centi_celsius.unwrap_or(i16::MIN).to_le_bytes())?;
                 w.u8(t.rssi.unwrap_or(0) as u8)?;
                 w.u32(t.frames_sent)?;
                 w.u32(t.retransmissions)?;

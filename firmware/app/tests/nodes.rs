@@ -1,0 +1,327 @@
+//! A camera node and a receiver node joined by an in-memory radio pair:
+//! discovery by probing across channels, images back to back, camera control
+//! and telemetry, all through the nodes' public API.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use nowcam_app::{
+    ControlOutcome, ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent, SenderNode, SenderNodeConfig, SenderNodeEvent,
+};
+use nowcam_ports::radio::{Received, SendReport, MAX_FRAME_LEN};
+use nowcam_ports::{
+    CaptureError, ControlError, FrameSource, ImageInfo, ImageStore, Instant, MacAddress, Radio, SendError, SendHandle,
+    StoreError, TelemetrySample, TelemetrySource, WriteHandle,
+};
+use nowcam_proto::time::Duration;
+use nowcam_proto::wire::control::{ControlVariable, FrameSize};
+use nowcam_proto::wire::{ControlCommand, ControlStatus};
+
+type Air = Rc<RefCell<VecDeque<(MacAddress, MacAddress, u8, Vec<u8>)>>>;
+
+struct LoopRadio {
+    address: MacAddress,
+    channel: u8,
+    air: Air,
+    inbox: VecDeque<(MacAddress, Vec<u8>)>,
+    reports: VecDeque<SendReport>,
+    next_handle: u32,
+}
+
+impl LoopRadio {
+    fn new(address: MacAddress, channel: u8, air: Air) -> Self {
+        Self { address, channel, air, inbox: VecDeque::new(), reports: VecDeque::new(), next_handle: 0 }
+    }
+}
+
+impl Radio for LoopRadio {
+    fn address(&self) -> MacAddress {
+        self.address
+    }
+
+    fn send(&mut self, destination: MacAddress, frame: &[u8]) -> Result<SendHandle, SendError> {
+        if frame.len() > MAX_FRAME_LEN {
+            return Err(SendError::FrameTooLong);
+        }
+        self.air.borrow_mut().push_back((self.address, destination, self.channel, frame.to_vec()));
+        self.next_handle += 1;
+        let handle = SendHandle(self.next_handle);
+        self.reports.push_back(SendReport { handle, acknowledged: true });
+        Ok(handle)
+    }
+
+    fn poll_send_report(&mut self) -> Option<SendReport> {
+        self.reports.pop_front()
+    }
+
+    fn receive(&mut self, buffer: &mut [u8; MAX_FRAME_LEN]) -> Option<Received> {
+        let (source, bytes) = self.inbox.pop_front()?;
+        buffer[..bytes.len()].copy_from_slice(&bytes);
+        Some(Received { source, destination: self.address, len: bytes.len(), rssi: Some(-40) })
+    }
+
+    fn channel(&self) -> u8 {
+        self.channel
+    }
+
+    fn set_channel(&mut self, channel: u8) -> Result<(), SendError> {
+        self.channel = channel;
+        Ok(())
+    }
+}
+
+struct Fixture {
+    image: Vec<u8>,
+    frame: Vec<u8>,
+    quality: i32,
+}
+
+impl FrameSource for Fixture {
+    fn capture(&mut self) -> Result<usize, CaptureError> {
+        self.frame = self.image.clone();
+        Ok(self.frame.len())
+    }
+
+    fn frame(&self) -> &[u8] {
+        &self.frame
+    }
+
+    fn set_control(&mut self, variable: ControlVariable, value: i32) -> Result<(), ControlError> {
+        match variable {
+            ControlVariable::Quality if variable.accepts(value) => {
+                self.quality = value;
+                Ok(())
+            }
+            ControlVariable::Quality => Err(ControlError::OutOfRange),
+            _ => Err(ControlError::Unsupported),
+        }
+    }
+
+    fn control(&self, variable: ControlVariable) -> Option<i32> {
+        (variable == ControlVariable::Quality).then_some(self.quality)
+    }
+
+    fn frame_size(&self) -> FrameSize {
+        FrameSize::Vga
+    }
+}
+
+#[derive(Default)]
+struct VecStore {
+    pending: Vec<Option<Vec<u8>>>,
+    images: Vec<(ImageInfo, Vec<u8>)>,
+}
+
+impl ImageStore for VecStore {
+    fn begin(&mut self, len: u32) -> Result<WriteHandle, StoreError> {
+        self.pending.push(Some(vec![0; len as usize]));
+        Ok(WriteHandle { slot: (self.pending.len() - 1) as u16, len })
+    }
+
+    fn write_at(&mut self, handle: WriteHandle, offset: u32, data: &[u8]) -> Result<(), StoreError> {
+        let image = self.pending[handle.slot as usize].as_mut().ok_or(StoreError::BadHandle)?;
+        image
+            .get_mut(offset as usize..offset as usize + data.len())
+            .ok_or(StoreError::OutOfBounds)?
+            .copy_from_slice(data);
+        Ok(())
+    }
+
+    fn read_pending_at(&mut self, handle: WriteHandle, offset: u32, buffer: &mut [u8]) -> Result<usize, StoreError> {
+        let image = self.pending[handle.slot as usize].as_ref().ok_or(StoreError::BadHandle)?;
+        let start = (offset as usize).min(image.len());
+        let n = buffer.len().min(image.len() - start);
+        buffer[..n].copy_from_slice(&image[start..start + n]);
+        Ok(n)
+    }
+
+    fn commit(&mut self, handle: WriteHandle, crc32: u32) -> Result<ImageInfo, StoreError> {
+        let image = self.pending[handle.slot as usize].take().ok_or(StoreError::BadHandle)?;
+        let info = ImageInfo { sequence: self.images.len() as u32 + 1, len: handle.len, crc32 };
+        self.images.push((info, image));
+        Ok(info)
+    }
+
+    fn abandon(&mut self, handle: WriteHandle) {
+        self.pending[handle.slot as usize] = None;
+    }
+
+    fn newest(&self) -> Option<ImageInfo> {
+        self.images.last().map(|(info, _)| *info)
+    }
+
+    fn list(&self, out: &mut [ImageInfo]) -> usize {
+        let mut n = 0;
+        for ((info, _), slot) in self.images.iter().rev().zip(out.iter_mut()) {
+            *slot = *info;
+            n += 1;
+        }
+        n
+    }
+
+    fn read_at(&mut self, sequence: u32, offset: u32, buffer: &mut [u8]) -> Result<usize, StoreError> {
+        let (_, image) = self.images.iter().find(|(info, _)| info.sequence == sequence).ok_or(StoreError::NotFound)?;
+        let start = (offset as usize).min(image.len());
+        let n = buffer.len().min(image.len() - start);
+        buffer[..n].copy_from_slice(&image[start..start + n]);
+        Ok(n)
+    }
+}
+
+struct Health;
+
+impl TelemetrySource for Health {
+    fn sample(&mut self) -> TelemetrySample {
+        TelemetrySample { free_heap_bytes: 123_456, chip_temperature_centi_celsius: Some(4_250) }
+    }
+}
+
+const CAMERA: MacAddress = MacAddress([0x02, 0, 0, 0, 0, 1]);
+const RECEIVER: MacAddress = MacAddress([0x02, 0, 0, 0, 0, 2]);
+
+type Camera = SenderNode<LoopRadio, Fixture, Health>;
+type Station = ReceiverNode<LoopRadio, VecStore, Health>;
+
+/// Moves every frame on the air to its destination, if it listens on the same channel.
+fn deliver(air: &Air, camera: &mut Camera, station: &mut Station) {
+    while let Some((source, destination, channel, bytes)) = air.borrow_mut().pop_front() {
+        for radio in [camera.radio_mut() as &mut LoopRadio, station.radio_mut()] {
+            let addressed = destination == radio.address || destination == MacAddress::BROADCAST;
+            if addressed && radio.address != source && radio.channel == channel {
+                radio.inbox.push_back((source, bytes.clone()));
+            }
+        }
+    }
+}
+
+fn run(camera: &mut Camera, station: &mut Station, air: &Air, from: Instant, until: Instant) -> Instant {
+    let mut now = from;
+    while now < until {
+        let a = camera.poll(now);
+        let b = station.poll(now);
+        let busy = !air.borrow().is_empty();
+        deliver(air, camera, station);
+        if busy {
+            continue;
+        }
+        let next = [a, b].into_iter().flatten().min().unwrap_or(until);
+        now = next.max(now + Duration::from_micros(1));
+    }
+    now
+}
+
+fn image(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+#[test]
+fn camera_finds_the_receiver_by_hopping_and_sends_images_back_to_back() {
+    let air = Air::default();
+    let config = SenderNodeConfig {
+        capture_interval: Some(Duration::ZERO),
+        image_limit: Some(3),
+        ..SenderNodeConfig::default()
+    };
+    let fixture = Fixture { image: image(20_000), frame: Vec::new(), quality: 12 };
+    let mut camera = Camera::new(config, LoopRadio::new(CAMERA, 1, air.clone()), fixture, Health, 1);
+    let mut station = Station::new(
+        ReceiverNodeConfig::default(),
+        LoopRadio::new(RECEIVER, 6, air.clone()),
+        VecStore::default(),
+        Health,
+        2,
+    );
+    run(&mut camera, &mut station, &air, Instant::ZERO, Instant::from_millis(10_000));
+
+    let mut found = None;
+    let mut done = 0;
+    while let Some(event) = camera.pop_event() {
+        match event {
+            SenderNodeEvent::ReceiverFound { receiver, channel } => found = Some((receiver, channel)),
+            SenderNodeEvent::TransferDone { .. } => done += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(found, Some((RECEIVER, 6)));
+    assert_eq!(done, 3);
+    assert!(camera.is_idle());
+    let images = &station.store().images;
+    assert_eq!(images.len(), 3);
+    assert!(images.iter().all(|(_, bytes)| *bytes == image(20_000)));
+    assert_eq!(station.cameras()[0].images, 3);
+}
+
+#[test]
+fn control_requests_reach_the_camera_and_telemetry_comes_back() {
+    let air = Air::default();
+    let config = SenderNodeConfig {
+        receiver: Some(RECEIVER),
+        capture_interval: None,
+        telemetry_interval: Some(Duration::from_millis(400)),
+        ..SenderNodeConfig::default()
+    };
+    let fixture = Fixture { image: image(3_000), frame: Vec::new(), quality: 12 };
+    let mut camera = Camera::new(config, LoopRadio::new(CAMERA, 1, air.clone()), fixture, Health, 1);
+    let mut station = Station::new(
+        ReceiverNodeConfig::default(),
+        LoopRadio::new(RECEIVER, 1, air.clone()),
+        VecStore::default(),
+        Health,
+        2,
+    );
+    run(&mut camera, &mut station, &air, Instant::ZERO, Instant::from_millis(450));
+
+    let set = station
+        .request_control(Instant::from_millis(450), CAMERA, ControlCommand::Set, ControlVariable::Quality, 20)
+        .unwrap();
+    let bad = station
+        .request_control(Instant::from_millis(450), CAMERA, ControlCommand::Set, ControlVariable::Quality, 99)
+        .unwrap();
+    let capture = station
+        .request_control(Instant::from_millis(450), CAMERA, ControlCommand::CaptureNow, ControlVariable::Quality, 0)
+        .unwrap();
+    deliver(&air, &mut camera, &mut station);
+    run(&mut camera, &mut station, &air, Instant::from_millis(450), Instant::from_millis(2_000));
+
+    let mut answers = Vec::new();
+    let mut telemetry = None;
+    while let Some(event) = station.pop_event() {
+        match event {
+            ReceiverNodeEvent::Control { request, outcome } => answers.push((request, outcome)),
+            ReceiverNodeEvent::Telemetry { telemetry: t, .. } => telemetry = Some(t),
+            _ => {}
+        }
+    }
+    let answer = |id| answers.iter().find(|(request, _)| *request == id).map(|(_, outcome)| *outcome);
+    assert_eq!(
+        answer(set),
+        Some(ControlOutcome::Answered { status: ControlStatus::Ok, variable: ControlVariable::Quality, value: 20 })
+    );
+    assert!(matches!(answer(bad), Some(ControlOutcome::Answered { status: ControlStatus::OutOfRange, .. })));
+    assert!(matches!(answer(capture), Some(ControlOutcome::Answered { status: ControlStatus::Ok, .. })));
+    assert_eq!(camera.source().quality, 20);
+    assert_eq!(station.store().images.len(), 1, "capture-now sent one image");
+    let telemetry = telemetry.expect("telemetry arrived");
+    assert_eq!(telemetry.free_heap_bytes, 123_456);
+    assert_eq!(telemetry.chip_temperature_centi_celsius, Some(4_250));
+}
+
+#[test]
+fn an_unanswered_control_request_times_out() {
+    let air = Air::default();
+    let mut station = Station::new(
+        ReceiverNodeConfig::default(),
+        LoopRadio::new(RECEIVER, 1, air.clone()),
+        VecStore::default(),
+        Health,
+        2,
+    );
+    let id = station.request_control(Instant::ZERO, CAMERA, ControlCommand::Get, ControlVariable::Quality, 0).unwrap();
+    assert_eq!(station.poll(Instant::from_millis(100)), Some(Instant::from_millis(500)));
+    station.poll(Instant::from_millis(500));
+    assert_eq!(
+        station.pop_event(),
+        Some(ReceiverNodeEvent::Control { request: id, outcome: ControlOutcome::TimedOut })
+    );
+}
