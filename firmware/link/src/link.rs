@@ -191,9 +191,11 @@ pub struct DirectionCounters {
     pub delivered: u64,
     /// Sends that never reached the receiver.
     pub lost: u64,
-    /// Of those, lost to the loss model, to an outage, or to a channel mismatch.
+    /// Lost sends whose last attempt the loss model dropped.
     pub lost_to_model: u64,
+    /// Lost sends whose last attempt fell in an outage.
     pub lost_to_outage: u64,
+    /// Lost sends that met a channel mismatch.
     pub lost_to_channel: u64,
     /// Sends delivered twice.
     pub duplicated: u64,

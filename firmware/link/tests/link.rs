@@ -806,3 +806,42 @@ fn edge30_trace_snapshot() {
     }
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn every_feature_trace_snapshot() {
+    let mut outages = Outages::new();
+    outages.push(30 * MS, 40 * MS).unwrap();
+    let config = LinkConfig {
+        a_to_b: DirectionConfig {
+            loss: Preset::Edge30.direction_config().loss,
+            duplicate: 0.15,
+            reorder: Reorder {
+                probability: 0.15,
+                min_slots: 1,
+                max_slots: 4,
+            },
+            delay: Delay {
+                base_ns: 2 * MS,
+                jitter_ns: MS,
+                spike_probability: 0.1,
+                spike_ns: 20 * MS,
+            },
+        },
+        b_to_a: Preset::Bursty20.direction_config(),
+        backoff: Backoff::Sampled,
+        mac_retries: 2,
+        outages,
+        ..LinkConfig::default()
+    };
+    let mut link = link(config, 7);
+    let mut text = String::new();
+    let mut now = 0;
+    for index in 0..30 {
+        let broadcast = index % 5 == 4;
+        let transmission = link.transmit(now, Direction::AToB, 200, broadcast).unwrap();
+        writeln!(text, "{:>9}us {transmission}", now / US).unwrap();
+        now += transmission.airtime_ns;
+    }
+    writeln!(text, "a->b: {:?}", link.counters(Direction::AToB)).unwrap();
+    insta::assert_snapshot!(text);
+}
