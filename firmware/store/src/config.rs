@@ -119,15 +119,15 @@ impl Config {
             && read_size <= SCRATCH_LEN
             && write_size != 0
             && write_size <= SCRATCH_LEN
-            && SCRATCH_LEN % write_size == 0
+            && SCRATCH_LEN.is_multiple_of(write_size)
             && erase_size >= DATA_OFFSET as usize
-            && erase_size % write_size == 0
-            && erase_size % read_size == 0;
+            && erase_size.is_multiple_of(write_size)
+            && erase_size.is_multiple_of(read_size);
         if !geometry_ok {
             return Err(ConfigError::UnsupportedGeometry);
         }
         let erase_size = u32::try_from(erase_size).map_err(|_| ConfigError::UnsupportedGeometry)?;
-        if self.slot_size == 0 || self.slot_size % erase_size != 0 {
+        if self.slot_size == 0 || !self.slot_size.is_multiple_of(erase_size) {
             return Err(ConfigError::SlotSizeNotErasable);
         }
         let sectors_per_slot = self.slot_size / erase_size;

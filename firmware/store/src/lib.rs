@@ -8,7 +8,7 @@
 //!
 //! # How an image is written
 //!
-//! 1. [`ImageStore::begin`](nowcam_ports::ImageStore::begin) picks a slot and
+//! 1. [`ImageStore::begin`] picks a slot and
 //!    erases only the slot's first sector, which holds the header: a reused
 //!    slot stops being an image before any of its data changes.
 //! 2. `write_at` puts each chunk at its offset as it arrives, in any order and

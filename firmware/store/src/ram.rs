@@ -140,7 +140,7 @@ impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize>
         let geometry_ok = READ_SIZE != 0
             && WRITE_SIZE != 0
             && ERASE_SIZE != 0
-            && bytes.len() % ERASE_SIZE == 0
+            && bytes.len().is_multiple_of(ERASE_SIZE)
             && u32::try_from(bytes.len()).is_ok();
         if !geometry_ok {
             return Err(RamFlashError::NotAligned);
@@ -200,7 +200,7 @@ impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize>
         if end > self.bytes.len() {
             return Err(RamFlashError::OutOfBounds);
         }
-        if start % align != 0 || len % align != 0 {
+        if !start.is_multiple_of(align) || !len.is_multiple_of(align) {
             return Err(RamFlashError::NotAligned);
         }
         Ok(start..end)
