@@ -135,11 +135,8 @@ pub fn action_frame(
     frame.push(0x7f);
     frame.extend_from_slice(&ESPRESSIF_OUI);
     frame.extend_from_slice(
-        &scramble(
-            u32::from(sequence)
-                ^ u32::from_le_bytes([source.0[2], source.0[3], source.0[4], source.0[5]]),
-        )
-        .to_le_bytes(),
+        &scramble(u32::from(sequence) ^ u32::from_le_bytes([source.0[2], source.0[3], source.0[4], source.0[5]]))
+            .to_le_bytes(),
     );
     frame.push(0xdd);
     // The length fits a byte: 5 + at most 250.
@@ -159,18 +156,12 @@ fn scramble(mut x: u32) -> u32 {
 }
 
 fn fcs(frame: &[u8]) -> [u8; 4] {
-    crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC)
-        .checksum(frame)
-        .to_le_bytes()
+    crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(frame).to_le_bytes()
 }
 
 /// The radiotap header of shared/ESPNOW-FACTS.md: flags, rate and channel present.
 fn radiotap_header(channel: u8) -> [u8; RADIOTAP_LEN] {
-    let frequency: u16 = if channel == 14 {
-        2484
-    } else {
-        2407 + 5 * u16::from(channel)
-    };
+    let frequency: u16 = if channel == 14 { 2484 } else { 2407 + 5 * u16::from(channel) };
     let mut header = [0u8; RADIOTAP_LEN];
     header[..8].copy_from_slice(&[0x00, 0x00, RADIOTAP_LEN as u8, 0x00, 0x0e, 0x00, 0x00, 0x00]);
     header[8] = RADIOTAP_FLAG_FCS;
@@ -199,8 +190,7 @@ pub fn write_capture<W: Write>(
     channel: u8,
     frames: &[CapturedFrame],
 ) -> Result<(), CaptureError> {
-    let mut sequences: std::collections::HashMap<MacAddress, u16> =
-        std::collections::HashMap::new();
+    let mut sequences: std::collections::HashMap<MacAddress, u16> = std::collections::HashMap::new();
     let mut next_sequence = |source: MacAddress| {
         let counter = sequences.entry(source).or_insert(0);
         let value = *counter;
@@ -209,11 +199,8 @@ pub fn write_capture<W: Write>(
     };
     match format {
         CaptureFormat::Pcap80211 | CaptureFormat::PcapRadiotap => {
-            let datalink = if format == CaptureFormat::Pcap80211 {
-                DataLink::IEEE802_11
-            } else {
-                DataLink::IEEE802_11_RADIOTAP
-            };
+            let datalink =
+                if format == CaptureFormat::Pcap80211 { DataLink::IEEE802_11 } else { DataLink::IEEE802_11_RADIOTAP };
             let header = PcapHeader {
                 datalink,
                 snaplen: 65535,
@@ -223,48 +210,24 @@ pub fn write_capture<W: Write>(
             };
             let mut pcap = PcapWriter::with_header(writer, header)?;
             for frame in frames.iter().filter(|f| f.fate != Fate::Dropped) {
-                let wrapped = action_frame(
-                    frame.source,
-                    frame.destination,
-                    next_sequence(frame.source),
-                    &frame.body,
-                )?;
-                let data = if format == CaptureFormat::Pcap80211 {
-                    wrapped
-                } else {
-                    radiotap_packet(channel, &wrapped)
-                };
-                let packet = PcapPacket::new(
-                    StdDuration::from_nanos(frame.time_ns),
-                    data.len() as u32,
-                    &data,
-                );
+                let wrapped = action_frame(frame.source, frame.destination, next_sequence(frame.source), &frame.body)?;
+                let data =
+                    if format == CaptureFormat::Pcap80211 { wrapped } else { radiotap_packet(channel, &wrapped) };
+                let packet = PcapPacket::new(StdDuration::from_nanos(frame.time_ns), data.len() as u32, &data);
                 pcap.write_packet(&packet)?;
             }
             pcap.into_writer().flush()?;
         }
         CaptureFormat::PcapNg => {
             let mut pcapng = PcapNgWriter::new(writer)?;
-            let interface = InterfaceDescriptionBlock {
-                linktype: DataLink::IEEE802_11_RADIOTAP,
-                snaplen: 65535,
-                options: vec![],
-            };
+            let interface =
+                InterfaceDescriptionBlock { linktype: DataLink::IEEE802_11_RADIOTAP, snaplen: 65535, options: vec![] };
             pcapng.write_pcapng_block(interface)?;
             for frame in frames {
-                let wrapped = action_frame(
-                    frame.source,
-                    frame.destination,
-                    next_sequence(frame.source),
-                    &frame.body,
-                )?;
+                let wrapped = action_frame(frame.source, frame.destination, next_sequence(frame.source), &frame.body)?;
                 let data = radiotap_packet(channel, &wrapped);
-                let options = frame
-                    .fate
-                    .comment()
-                    .map(|c| EnhancedPacketOption::Comment(Cow::Borrowed(c)))
-                    .into_iter()
-                    .collect();
+                let options =
+                    frame.fate.comment().map(|c| EnhancedPacketOption::Comment(Cow::Borrowed(c))).into_iter().collect();
                 let block = EnhancedPacketBlock {
                     interface_id: 0,
                     // pcapng's default resolution is microseconds, and the crate writes `as_nanos` raw.
@@ -300,10 +263,8 @@ pub fn read_capture<R: Read>(mut reader: R) -> Result<Vec<CapturedFrame>, Captur
                     Block::SectionHeader(_) => links.clear(),
                     Block::InterfaceDescription(interface) => links.push(interface.linktype),
                     Block::EnhancedPacket(packet) => {
-                        let link = links
-                            .get(packet.interface_id as usize)
-                            .copied()
-                            .unwrap_or(DataLink::IEEE802_11_RADIOTAP);
+                        let link =
+                            links.get(packet.interface_id as usize).copied().unwrap_or(DataLink::IEEE802_11_RADIOTAP);
                         let fate = packet
                             .options
                             .iter()
@@ -322,20 +283,14 @@ pub fn read_capture<R: Read>(mut reader: R) -> Result<Vec<CapturedFrame>, Captur
                 }
             }
         }
-        [0xd4, 0xc3, 0xb2, 0xa1]
-        | [0xa1, 0xb2, 0xc3, 0xd4]
-        | [0x4d, 0x3c, 0xb2, 0xa1]
-        | [0xa1, 0xb2, 0x3c, 0x4d] => {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] => {
             let mut pcap = PcapReader::new(chained)?;
             let link = pcap.header().datalink;
             while let Some(packet) = pcap.next_packet() {
                 let packet = packet?;
-                if let Some(frame) = parse_packet(
-                    link,
-                    &packet.data,
-                    packet.timestamp.as_nanos() as u64,
-                    Fate::Delivered,
-                )? {
+                if let Some(frame) =
+                    parse_packet(link, &packet.data, packet.timestamp.as_nanos() as u64, Fate::Delivered)?
+                {
                     frames.push(frame);
                 }
             }
@@ -345,19 +300,11 @@ pub fn read_capture<R: Read>(mut reader: R) -> Result<Vec<CapturedFrame>, Captur
     Ok(frames)
 }
 
-fn parse_packet(
-    link: DataLink,
-    data: &[u8],
-    time_ns: u64,
-    fate: Fate,
-) -> Result<Option<CapturedFrame>, CaptureError> {
+fn parse_packet(link: DataLink, data: &[u8], time_ns: u64, fate: Fate) -> Result<Option<CapturedFrame>, CaptureError> {
     let frame = match link {
         DataLink::IEEE802_11 => data,
         DataLink::IEEE802_11_RADIOTAP => {
-            let Some(len) = data
-                .get(2..4)
-                .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
-            else {
+            let Some(len) = data.get(2..4).map(|b| usize::from(u16::from_le_bytes([b[0], b[1]]))) else {
                 return Ok(None);
             };
             match data.get(len..) {
@@ -367,15 +314,13 @@ fn parse_packet(
         }
         other => return Err(CaptureError::UnsupportedLinkType(other)),
     };
-    Ok(
-        parse_action_frame(frame).map(|(source, destination, body)| CapturedFrame {
-            time_ns,
-            source,
-            destination,
-            body: body.to_vec(),
-            fate,
-        }),
-    )
+    Ok(parse_action_frame(frame).map(|(source, destination, body)| CapturedFrame {
+        time_ns,
+        source,
+        destination,
+        body: body.to_vec(),
+        fate,
+    }))
 }
 
 /// Finds the ESP-NOW body in an 802.11 frame (with or without FCS).
@@ -383,10 +328,7 @@ fn parse_packet(
 /// Returns the source, the destination and the body, or `None` when the
 /// frame is not an ESP-NOW vendor-specific Action frame.
 pub fn parse_action_frame(frame: &[u8]) -> Option<(MacAddress, MacAddress, &[u8])> {
-    if frame.len() < BODY_OFFSET
-        || frame[0] != 0xd0
-        || frame[MAC_HEADER_LEN] != 0x7f
-        || frame[25..28] != ESPRESSIF_OUI
+    if frame.len() < BODY_OFFSET || frame[0] != 0xd0 || frame[MAC_HEADER_LEN] != 0x7f || frame[25..28] != ESPRESSIF_OUI
     {
         return None;
     }
@@ -429,10 +371,7 @@ mod tests {
     fn a_full_payload_makes_a_293_byte_mpdu() {
         let frame = action_frame(SRC, DST, 0, &[0u8; 250]).unwrap();
         assert_eq!(frame.len() + FCS_LEN, 293);
-        assert!(matches!(
-            action_frame(SRC, DST, 0, &[0u8; 251]),
-            Err(CaptureError::BodyTooLong(251))
-        ));
+        assert!(matches!(action_frame(SRC, DST, 0, &[0u8; 251]), Err(CaptureError::BodyTooLong(251))));
     }
 
     #[test]
@@ -449,37 +388,15 @@ mod tests {
 
     fn sample() -> Vec<CapturedFrame> {
         vec![
-            CapturedFrame {
-                time_ns: 1_000,
-                source: SRC,
-                destination: DST,
-                body: vec![1, 2, 3],
-                fate: Fate::Delivered,
-            },
-            CapturedFrame {
-                time_ns: 4_000,
-                source: SRC,
-                destination: DST,
-                body: vec![4; 250],
-                fate: Fate::Dropped,
-            },
-            CapturedFrame {
-                time_ns: 9_000,
-                source: DST,
-                destination: SRC,
-                body: vec![],
-                fate: Fate::Duplicate,
-            },
+            CapturedFrame { time_ns: 1_000, source: SRC, destination: DST, body: vec![1, 2, 3], fate: Fate::Delivered },
+            CapturedFrame { time_ns: 4_000, source: SRC, destination: DST, body: vec![4; 250], fate: Fate::Dropped },
+            CapturedFrame { time_ns: 9_000, source: DST, destination: SRC, body: vec![], fate: Fate::Duplicate },
         ]
     }
 
     #[test]
     fn every_format_reads_back_what_was_written() {
-        for format in [
-            CaptureFormat::Pcap80211,
-            CaptureFormat::PcapRadiotap,
-            CaptureFormat::PcapNg,
-        ] {
+        for format in [CaptureFormat::Pcap80211, CaptureFormat::PcapRadiotap, CaptureFormat::PcapNg] {
             let mut bytes = Vec::new();
             write_capture(&mut bytes, format, 1, &sample()).unwrap();
             let read = read_capture(bytes.as_slice()).unwrap();
@@ -488,10 +405,7 @@ mod tests {
                 _ => sample()
                     .into_iter()
                     .filter(|f| f.fate != Fate::Dropped)
-                    .map(|f| CapturedFrame {
-                        fate: Fate::Delivered,
-                        ..f
-                    })
+                    .map(|f| CapturedFrame { fate: Fate::Delivered, ..f })
                     .collect(),
             };
             assert_eq!(read, expected, "{format:?}");
@@ -510,10 +424,7 @@ mod tests {
 
     #[test]
     fn garbage_is_a_typed_error_and_foreign_frames_are_skipped() {
-        assert!(matches!(
-            read_capture(&b"nope, not a capture"[..]),
-            Err(CaptureError::UnknownMagic(_))
-        ));
+        assert!(matches!(read_capture(&b"nope, not a capture"[..]), Err(CaptureError::UnknownMagic(_))));
         assert!(read_capture(&b"ab"[..]).is_err());
         let mut beacon = action_frame(SRC, DST, 0, b"x").unwrap();
         beacon[0] = 0x80;

@@ -26,20 +26,13 @@ pub struct FixtureCatalog {
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
     #[error("{path}: cannot read: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Manifest { path: String, message: String },
     #[error("no fixture named {0:?}")]
     Unknown(String),
     #[error("{path}: sha256 {actual} does not match the manifest's {expected}")]
-    Mismatch {
-        path: String,
-        expected: String,
-        actual: String,
-    },
+    Mismatch { path: String, expected: String, actual: String },
 }
 
 #[derive(Deserialize)]
@@ -71,35 +64,21 @@ impl FixtureCatalog {
     pub fn load(dir: &Path) -> Result<FixtureCatalog, FixtureError> {
         let path = dir.join("manifest.toml");
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| FixtureError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        let raw: RawManifest = toml::from_str(&text).map_err(|e| FixtureError::Manifest {
-            path: shown.clone(),
-            message: e.message().to_owned(),
-        })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| FixtureError::Read { path: shown.clone(), source })?;
+        let raw: RawManifest = toml::from_str(&text)
+            .map_err(|e| FixtureError::Manifest { path: shown.clone(), message: e.message().to_owned() })?;
         let fixtures = raw
             .fixture
             .into_iter()
-            .map(|f| Fixture {
-                name: f.name,
-                bytes: f.bytes,
-                sha256: f.sha256.to_ascii_lowercase(),
-            })
+            .map(|f| Fixture { name: f.name, bytes: f.bytes, sha256: f.sha256.to_ascii_lowercase() })
             .collect();
-        Ok(FixtureCatalog {
-            dir: dir.to_path_buf(),
-            fixtures,
-        })
+        Ok(FixtureCatalog { dir: dir.to_path_buf(), fixtures })
     }
 
     /// A catalog from a list, for tests and for images outside fixtures/.
     pub fn from_fixtures(dir: &Path, fixtures: Vec<Fixture>) -> FixtureCatalog {
-        FixtureCatalog {
-            dir: dir.to_path_buf(),
-            fixtures,
-        }
+        FixtureCatalog { dir: dir.to_path_buf(), fixtures }
     }
 
     pub fn dir(&self) -> &Path {
@@ -112,9 +91,7 @@ impl FixtureCatalog {
 
     /// Finds a fixture by its file name, with or without the `.jpg`.
     pub fn get(&self, name: &str) -> Option<&Fixture> {
-        self.fixtures
-            .iter()
-            .find(|f| f.name == name || f.name.strip_suffix(".jpg") == Some(name))
+        self.fixtures.iter().find(|f| f.name == name || f.name.strip_suffix(".jpg") == Some(name))
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -127,22 +104,13 @@ impl FixtureCatalog {
 
     /// Reads a fixture and checks it against the manifest's SHA-256.
     pub fn read(&self, name: &str) -> Result<Vec<u8>, FixtureError> {
-        let fixture = self
-            .get(name)
-            .ok_or_else(|| FixtureError::Unknown(name.to_owned()))?;
+        let fixture = self.get(name).ok_or_else(|| FixtureError::Unknown(name.to_owned()))?;
         let path = self.dir.join(&fixture.name);
         let shown = path.display().to_string();
-        let data = std::fs::read(&path).map_err(|source| FixtureError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        let data = std::fs::read(&path).map_err(|source| FixtureError::Read { path: shown.clone(), source })?;
         let actual = sha256_hex(&data);
         if actual != fixture.sha256 {
-            return Err(FixtureError::Mismatch {
-                path: shown,
-                expected: fixture.sha256.clone(),
-                actual,
-            });
+            return Err(FixtureError::Mismatch { path: shown, expected: fixture.sha256.clone(), actual });
         }
         Ok(data)
     }

@@ -6,5 +6,9 @@
 //! it owns the virtual clock and the shared air, nothing else.
 
 pub mod capture;
+pub mod engine;
 pub mod fixtures;
+pub mod nodes;
+pub mod radio;
+pub mod run;
 pub mod scenario;

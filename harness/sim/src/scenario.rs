@@ -14,14 +14,10 @@ use serde::Deserialize;
 use crate::fixtures::FixtureCatalog;
 
 /// The link presets of shared/ESPNOW-FACTS.md, by name.
-pub const PRESET_NAMES: [&str; 7] = [
-    "clean", "random5", "bursty20", "edge30", "dup1", "reorder", "delay",
-];
+pub const PRESET_NAMES: [&str; 7] = ["clean", "random5", "bursty20", "edge30", "dup1", "reorder", "delay"];
 
 /// The PHY rates ESP-NOW can send at, in Mbps.
-pub const PHY_RATES_MBPS: [f64; 12] = [
-    1.0, 2.0, 5.5, 11.0, 6.0, 9.0, 12.0, 18.0, 24.0, 36.0, 48.0, 54.0,
-];
+pub const PHY_RATES_MBPS: [f64; 12] = [1.0, 2.0, 5.5, 11.0, 6.0, 9.0, 12.0, 18.0, 24.0, 36.0, 48.0, 54.0];
 
 const DEFAULT_SEEDS: u32 = 3;
 const DEFAULT_TIME_LIMIT_S: f64 = 600.0;
@@ -210,19 +206,11 @@ impl fmt::Display for ExpectedOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error("{path}: cannot read: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Syntax { path: String, message: String },
     #[error("{path}: {field}: expected {expected}, found {found}")]
-    Invalid {
-        path: String,
-        field: String,
-        expected: String,
-        found: String,
-    },
+    Invalid { path: String, field: String, expected: String, found: String },
 }
 
 #[derive(Deserialize)]
@@ -374,22 +362,11 @@ impl Check<'_> {
         }
     }
 
-    fn count(
-        &self,
-        field: &str,
-        value: Option<i64>,
-        default: u32,
-        min: i64,
-        max: i64,
-    ) -> Result<u32, ScenarioError> {
+    fn count(&self, field: &str, value: Option<i64>, default: u32, min: i64, max: i64) -> Result<u32, ScenarioError> {
         match value {
             None => Ok(default),
             Some(v) if (min..=max).contains(&v) => Ok(v as u32),
-            Some(v) => Err(self.invalid(
-                field,
-                format!("an integer from {min} to {max}"),
-                v.to_string(),
-            )),
+            Some(v) => Err(self.invalid(field, format!("an integer from {min} to {max}"), v.to_string())),
         }
     }
 
@@ -397,11 +374,7 @@ impl Check<'_> {
         if value >= 0.0 && value.is_finite() && value < 1e9 {
             Ok(Duration::from_micros((value * 1e6).round() as u64))
         } else {
-            Err(self.invalid(
-                field,
-                "a number of seconds of at least 0",
-                value.to_string(),
-            ))
+            Err(self.invalid(field, "a number of seconds of at least 0", value.to_string()))
         }
     }
 
@@ -418,11 +391,7 @@ impl Check<'_> {
         };
         let loss = match (raw.loss, raw.gilbert_elliott) {
             (Some(_), Some(_)) => {
-                return Err(self.invalid(
-                    format!("{field}loss"),
-                    "either loss or gilbert_elliott, not both",
-                    "both",
-                ));
+                return Err(self.invalid(format!("{field}loss"), "either loss or gilbert_elliott, not both", "both"));
             }
             (Some(probability), None) => {
                 self.fraction(&format!("{field}loss"), Some(probability))?;
@@ -432,12 +401,7 @@ impl Check<'_> {
                 for (name, value) in [("p", ge.p), ("r", ge.r), ("h", ge.h), ("k", ge.k)] {
                     self.fraction(&format!("{field}gilbert_elliott.{name}"), Some(value))?;
                 }
-                Some(LossSpec::GilbertElliott {
-                    p: ge.p,
-                    r: ge.r,
-                    h: ge.h,
-                    k: ge.k,
-                })
+                Some(LossSpec::GilbertElliott { p: ge.p, r: ge.r, h: ge.h, k: ge.k })
             }
             (None, None) => None,
         };
@@ -452,8 +416,7 @@ impl Check<'_> {
             },
             delay_ms: self.non_negative(&format!("{field}delay_ms"), raw.delay_ms)?,
             jitter_ms: self.non_negative(&format!("{field}jitter_ms"), raw.jitter_ms)?,
-            spike_probability: self
-                .fraction(&format!("{field}spike_probability"), raw.spike_probability)?,
+            spike_probability: self.fraction(&format!("{field}spike_probability"), raw.spike_probability)?,
             spike_ms: self.non_negative(&format!("{field}spike_ms"), raw.spike_ms)?,
         })
     }
@@ -465,11 +428,7 @@ fn overlay(base: &RawDirection, over: &RawDirection) -> RawDirection {
     RawDirection {
         preset: over.preset.clone().or_else(|| base.preset.clone()),
         loss: if replaces_loss { over.loss } else { base.loss },
-        gilbert_elliott: if replaces_loss {
-            over.gilbert_elliott
-        } else {
-            base.gilbert_elliott
-        },
+        gilbert_elliott: if replaces_loss { over.gilbert_elliott } else { base.gilbert_elliott },
         duplicate: over.duplicate.or(base.duplicate),
         reorder: over.reorder.or(base.reorder),
         reorder_slots: over.reorder_slots.or(base.reorder_slots),
@@ -481,45 +440,27 @@ fn overlay(base: &RawDirection, over: &RawDirection) -> RawDirection {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 impl Scenario {
     /// Reads and validates one scenario file.
     pub fn load(path: &Path, fixtures: &FixtureCatalog) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
         Scenario::parse(path, &text, fixtures)
     }
 
     /// Validates scenario text; `path` names the file in errors and gives the scenario its name.
-    pub fn parse(
-        path: &Path,
-        text: &str,
-        fixtures: &FixtureCatalog,
-    ) -> Result<Scenario, ScenarioError> {
+    pub fn parse(path: &Path, text: &str, fixtures: &FixtureCatalog) -> Result<Scenario, ScenarioError> {
         let shown = path.display().to_string();
         let check = Check { path: &shown };
-        let raw: RawScenario = toml::from_str(text).map_err(|error| ScenarioError::Syntax {
-            path: shown.clone(),
-            message: syntax_message(text, &error),
-        })?;
+        let raw: RawScenario = toml::from_str(text)
+            .map_err(|error| ScenarioError::Syntax { path: shown.clone(), message: syntax_message(text, &error) })?;
 
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("scenario")
-            .to_owned();
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario").to_owned();
         let seeds = check.count("seeds", raw.seeds, DEFAULT_SEEDS, 1, 10_000)?;
-        let time_limit = check.seconds(
-            "time_limit_s",
-            raw.time_limit_s.unwrap_or(DEFAULT_TIME_LIMIT_S),
-        )?;
+        let time_limit = check.seconds("time_limit_s", raw.time_limit_s.unwrap_or(DEFAULT_TIME_LIMIT_S))?;
         if time_limit == Duration::ZERO {
             return Err(check.invalid("time_limit_s", "a number of seconds above 0", "0"));
         }
@@ -527,16 +468,10 @@ impl Scenario {
         let raw_link = raw.link.unwrap_or_default();
         let both = raw_link.both();
         let data = check
-            .direction(
-                "link.data.",
-                &overlay(&both, &raw_link.data.clone().unwrap_or_default()),
-            )
+            .direction("link.data.", &overlay(&both, &raw_link.data.clone().unwrap_or_default()))
             .map_err(|e| rename_both(e, raw_link.data.is_none()))?;
         let status = check
-            .direction(
-                "link.status.",
-                &overlay(&both, &raw_link.status.clone().unwrap_or_default()),
-            )
+            .direction("link.status.", &overlay(&both, &raw_link.status.clone().unwrap_or_default()))
             .map_err(|e| rename_both(e, raw_link.status.is_none()))?;
         let mut outages = Vec::new();
         for (i, outage) in raw_link.outages.iter().enumerate() {
@@ -565,22 +500,14 @@ impl Scenario {
                 phy_rate_mbps.to_string(),
             ));
         }
-        let link = LinkSpec {
-            data,
-            status,
-            outages,
-            phy_rate_mbps,
-        };
+        let link = LinkSpec { data, status, outages, phy_rate_mbps };
 
         if raw.receivers.is_empty() {
             return Err(check.invalid("receivers", "at least one [[receivers]] table", "none"));
         }
         let mut receivers = Vec::new();
         for (i, receiver) in raw.receivers.iter().enumerate() {
-            let name = receiver
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("receiver{i}"));
+            let name = receiver.name.clone().unwrap_or_else(|| format!("receiver{i}"));
             if !valid_name(&name) {
                 return Err(check.invalid(
                     format!("receivers[{i}].name"),
@@ -595,28 +522,16 @@ impl Scenario {
                     format!("{name:?}"),
                 ));
             }
-            let channel = check.count(
-                &format!("receivers[{i}].channel"),
-                receiver.channel,
-                u32::from(DEFAULT_CHANNEL),
-                1,
-                14,
-            )? as u8;
+            let channel =
+                check.count(&format!("receivers[{i}].channel"), receiver.channel, u32::from(DEFAULT_CHANNEL), 1, 14)?
+                    as u8;
             let max_image_bytes = match receiver.max_image_bytes {
                 None => None,
-                Some(v) => Some(check.count(
-                    &format!("receivers[{i}].max_image_bytes"),
-                    Some(v),
-                    0,
-                    1,
-                    16 * 1024 * 1024,
-                )?),
+                Some(v) => {
+                    Some(check.count(&format!("receivers[{i}].max_image_bytes"), Some(v), 0, 1, 16 * 1024 * 1024)?)
+                }
             };
-            receivers.push(ReceiverSpec {
-                name,
-                channel,
-                max_image_bytes,
-            });
+            receivers.push(ReceiverSpec { name, channel, max_image_bytes });
         }
 
         if raw.senders.is_empty() {
@@ -627,21 +542,13 @@ impl Scenario {
             let field = |f: &str| format!("senders[{i}].{f}");
             let name = sender.name.clone().unwrap_or_else(|| format!("sender{i}"));
             if !valid_name(&name) {
-                return Err(check.invalid(
-                    field("name"),
-                    "letters, digits, - and _",
-                    format!("{name:?}"),
-                ));
+                return Err(check.invalid(field("name"), "letters, digits, - and _", format!("{name:?}")));
             }
             let protocol = match sender.protocol.as_deref() {
                 None | Some("nowcam") => Protocol::Nowcam,
                 Some("legacy") => Protocol::Legacy,
                 Some(other) => {
-                    return Err(check.invalid(
-                        field("protocol"),
-                        "one of nowcam, legacy",
-                        format!("{other:?}"),
-                    ))
+                    return Err(check.invalid(field("protocol"), "one of nowcam, legacy", format!("{other:?}")))
                 }
             };
             if sender.images.is_empty() {
@@ -649,68 +556,31 @@ impl Scenario {
             }
             let mut images = Vec::new();
             for (j, image) in sender.images.iter().enumerate() {
-                images.push(parse_image(
-                    &check,
-                    &format!("senders[{i}].images[{j}]"),
-                    image,
-                    fixtures,
-                )?);
+                images.push(parse_image(&check, &format!("senders[{i}].images[{j}]"), image, fixtures)?);
             }
             let repeat = check.count(&field("repeat"), sender.repeat, 1, 1, 10_000)?;
             let count = check.count(&field("count"), sender.count, 1, 1, 64)?;
             let to = match &sender.to {
                 None if receivers.len() == 1 => 0,
                 None => {
-                    return Err(check.invalid(
-                        field("to"),
-                        "the name of a receiver (there are several)",
-                        "nothing",
-                    ))
+                    return Err(check.invalid(field("to"), "the name of a receiver (there are several)", "nothing"))
                 }
-                Some(to) => receivers
-                    .iter()
-                    .position(|r| &r.name == to)
-                    .ok_or_else(|| {
-                        let names: Vec<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
-                        check.invalid(
-                            field("to"),
-                            format!("one of {}", names.join(", ")),
-                            format!("{to:?}"),
-                        )
-                    })?,
+                Some(to) => receivers.iter().position(|r| &r.name == to).ok_or_else(|| {
+                    let names: Vec<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
+                    check.invalid(field("to"), format!("one of {}", names.join(", ")), format!("{to:?}"))
+                })?,
             };
-            let channel = check.count(
-                &field("channel"),
-                sender.channel,
-                u32::from(DEFAULT_CHANNEL),
-                1,
-                14,
-            )? as u8;
-            senders.push(SenderSpec {
-                name,
-                protocol,
-                images,
-                repeat,
-                count,
-                to,
-                channel,
-            });
+            let channel = check.count(&field("channel"), sender.channel, u32::from(DEFAULT_CHANNEL), 1, 14)? as u8;
+            senders.push(SenderSpec { name, protocol, images, repeat, count, to, channel });
         }
 
-        let raw_expect = raw.expect.unwrap_or(RawExpect {
-            result: None,
-            max_sim_time_s: None,
-            min_efficiency: None,
-        });
+        let raw_expect = raw.expect.unwrap_or(RawExpect { result: None, max_sim_time_s: None, min_efficiency: None });
         let outcome = match raw_expect.result.as_deref() {
             None | Some("byte-exact") => ExpectedOutcome::ByteExact,
             Some("refused: too large") => ExpectedOutcome::RefusedTooLarge,
             Some("timed out") => ExpectedOutcome::TimedOut,
             Some(other) => {
-                let names: Vec<String> = ExpectedOutcome::NAMES
-                    .iter()
-                    .map(|n| format!("{n:?}"))
-                    .collect();
+                let names: Vec<String> = ExpectedOutcome::NAMES.iter().map(|n| format!("{n:?}")).collect();
                 return Err(check.invalid(
                     "expect.result",
                     format!("one of {}", names.join(", ")),
@@ -718,17 +588,10 @@ impl Scenario {
                 ));
             }
         };
-        let max_sim_time = raw_expect
-            .max_sim_time_s
-            .map(|s| check.seconds("expect.max_sim_time_s", s))
-            .transpose()?;
+        let max_sim_time = raw_expect.max_sim_time_s.map(|s| check.seconds("expect.max_sim_time_s", s)).transpose()?;
         let min_efficiency = match raw_expect.min_efficiency {
             Some(e) if !(e > 0.0 && e <= 1.0) => {
-                return Err(check.invalid(
-                    "expect.min_efficiency",
-                    "a number above 0 and at most 1",
-                    e.to_string(),
-                ))
+                return Err(check.invalid("expect.min_efficiency", "a number above 0 and at most 1", e.to_string()))
             }
             other => other,
         };
@@ -742,27 +605,17 @@ impl Scenario {
             link,
             senders,
             receivers,
-            expect: Expectation {
-                outcome,
-                max_sim_time,
-                min_efficiency,
-            },
+            expect: Expectation { outcome, max_sim_time, min_efficiency },
         })
     }
 
     /// Every scenario file in `dir`, sorted by name.
     pub fn load_dir(dir: &Path, fixtures: &FixtureCatalog) -> Result<Vec<Scenario>, ScenarioError> {
         let shown = dir.display().to_string();
-        let entries = std::fs::read_dir(dir).map_err(|source| ScenarioError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        let entries = std::fs::read_dir(dir).map_err(|source| ScenarioError::Read { path: shown.clone(), source })?;
         let mut paths = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|source| ScenarioError::Read {
-                path: shown.clone(),
-                source,
-            })?;
+            let entry = entry.map_err(|source| ScenarioError::Read { path: shown.clone(), source })?;
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "toml") {
                 paths.push(path);
@@ -775,16 +628,7 @@ impl Scenario {
     /// Sender nodes with `count` expanded, in node order.
     pub fn expanded_senders(&self) -> impl Iterator<Item = (String, &SenderSpec)> {
         self.senders.iter().flat_map(|s| {
-            (0..s.count).map(move |k| {
-                (
-                    if s.count == 1 {
-                        s.name.clone()
-                    } else {
-                        format!("{}-{}", s.name, k + 1)
-                    },
-                    s,
-                )
-            })
+            (0..s.count).map(move |k| (if s.count == 1 { s.name.clone() } else { format!("{}-{}", s.name, k + 1) }, s))
         })
     }
 }
@@ -793,22 +637,9 @@ impl Scenario {
 /// prefix the checker added, since the user wrote them once for both.
 fn rename_both(error: ScenarioError, shared: bool) -> ScenarioError {
     match error {
-        ScenarioError::Invalid {
-            path,
-            field,
-            expected,
-            found,
-        } if shared => {
-            let field =
-                field
-                    .replacen("link.data.", "link.", 1)
-                    .replacen("link.status.", "link.", 1);
-            ScenarioError::Invalid {
-                path,
-                field,
-                expected,
-                found,
-            }
+        ScenarioError::Invalid { path, field, expected, found } if shared => {
+            let field = field.replacen("link.data.", "link.", 1).replacen("link.status.", "link.", 1);
+            ScenarioError::Invalid { path, field, expected, found }
         }
         other => other,
     }
@@ -823,11 +654,7 @@ fn parse_image(
     if let Some(bytes) = image.strip_prefix("synthetic:") {
         return match bytes.parse::<u32>() {
             Ok(n) if n <= 16 * 1024 * 1024 => Ok(ImageRef::Synthetic(n)),
-            _ => Err(check.invalid(
-                field,
-                "synthetic:<bytes> with at most 16 MiB",
-                format!("{image:?}"),
-            )),
+            _ => Err(check.invalid(field, "synthetic:<bytes> with at most 16 MiB", format!("{image:?}"))),
         };
     }
     if fixtures.get(image).is_some() {
@@ -836,10 +663,7 @@ fn parse_image(
         let names = fixtures.names().collect::<Vec<_>>().join(", ");
         Err(check.invalid(
             field,
-            format!(
-                "a fixture from {} ({names}) or synthetic:<bytes>",
-                fixtures.manifest_path().display()
-            ),
+            format!("a fixture from {} ({names}) or synthetic:<bytes>", fixtures.manifest_path().display()),
             format!("{image:?}"),
         ))
     }

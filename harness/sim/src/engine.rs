@@ -1,0 +1,378 @@
+//! The discrete-event loop: a virtual clock in nanoseconds, an event queue,
+//! one shared medium per WiFi channel, and a seeded link model per pair of
+//! stations.
+//!
+//! A frame holds the air for its whole exchange (backoff, data, SIFS, ACK);
+//! frames of every station on a channel queue behind each other, so data and
+//! the receiver's status share the air as they do on a half-duplex radio.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+
+use nowcam_link::{airtime, Direction, Link, PhyRate};
+use nowcam_ports::radio::{Radio, SendReport};
+use nowcam_proto::time::Instant;
+use nowcam_proto::MacAddress;
+
+use crate::capture::{CapturedFrame, Fate};
+use crate::radio::{Frame, SimRadio};
+
+/// A station the engine drives.
+pub trait Station {
+    /// Runs the station's state machine at `now`; returns when to call again
+    /// if no frame or report arrives first.
+    fn poll(&mut self, now: Instant) -> Option<Instant>;
+    fn radio(&self) -> &SimRadio;
+    fn radio_mut(&mut self) -> &mut SimRadio;
+}
+
+/// Counters of everything that crossed the air.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct AirCounters {
+    /// Frames put on the air (each broadcast once).
+    pub frames_sent: u64,
+    /// Frames (per destination) that did not arrive.
+    pub frames_lost: u64,
+    /// Extra copies delivered by the duplication model.
+    pub frames_duplicated: u64,
+    /// Sends refused with `QueueFull`.
+    pub sends_refused: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum EventKind {
+    /// A station's own deadline.
+    Wake { station: usize },
+    /// The exchange of the frame at the head of `station`'s queue is over.
+    AirFree { channel: usize, station: usize, acknowledged: bool },
+    /// A copy of a frame reaches `station`.
+    Deliver { slot: usize, station: usize },
+}
+
+struct Event {
+    at_ns: u64,
+    sequence: u64,
+    kind: EventKind,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at_ns, self.sequence) == (other.at_ns, other.sequence)
+    }
+}
+
+impl Eq for Event {}
+
+impl PartialOrd for Event {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Event {
+    /// Reversed, so that the max-heap pops the earliest event; ties go to the one scheduled first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at_ns, other.sequence).cmp(&(self.at_ns, self.sequence))
+    }
+}
+
+#[derive(Default)]
+struct Medium {
+    busy: bool,
+    waiting: VecDeque<usize>,
+}
+
+struct Slot<S> {
+    station: S,
+    /// When the pending `Wake` event is due (`u64::MAX`: none).
+    wake_at_ns: u64,
+    waiting_for_air: bool,
+}
+
+/// Which link and direction carry frames from one station to another.
+#[derive(Clone, Copy)]
+struct Route {
+    link: usize,
+    direction: Direction,
+}
+
+/// The simulation: stations, links between pairs of them, the air and the clock.
+pub struct Engine<S> {
+    now_ns: u64,
+    sequence: u64,
+    events: BinaryHeap<Event>,
+    media: Vec<Medium>,
+    stations: Vec<Slot<S>>,
+    links: Vec<Link>,
+    /// `routes[from * n + to]`.
+    routes: Vec<Option<Route>>,
+    in_transit: Vec<Frame>,
+    free_transit: Vec<usize>,
+    rate: PhyRate,
+    counters: AirCounters,
+    capture: Option<Vec<CapturedFrame>>,
+}
+
+const CHANNELS: usize = 15;
+
+impl<S: Station> Engine<S> {
+    /// Stations in the order given; `rate` is the PHY rate for frames between stations without a link.
+    pub fn new(stations: Vec<S>, rate: PhyRate) -> Engine<S> {
+        let n = stations.len();
+        Engine {
+            now_ns: 0,
+            sequence: 0,
+            events: BinaryHeap::with_capacity(256),
+            media: (0..CHANNELS).map(|_| Medium::default()).collect(),
+            stations: stations
+                .into_iter()
+                .map(|station| Slot { station, wake_at_ns: u64::MAX, waiting_for_air: false })
+                .collect(),
+            links: Vec::new(),
+            routes: vec![None; n * n],
+            in_transit: Vec::with_capacity(64),
+            free_transit: Vec::with_capacity(64),
+            rate,
+            counters: AirCounters::default(),
+            capture: None,
+        }
+    }
+
+    /// Connects station `a` (the link's A side) with station `b`.
+    pub fn connect(&mut self, a: usize, b: usize, link: Link) {
+        let n = self.stations.len();
+        let index = self.links.len();
+        self.links.push(link);
+        self.routes[a * n + b] = Some(Route { link: index, direction: Direction::AToB });
+        self.routes[b * n + a] = Some(Route { link: index, direction: Direction::BToA });
+    }
+
+    /// Records every frame on the air from now on.
+    pub fn enable_capture(&mut self) {
+        self.capture = Some(Vec::new());
+    }
+
+    /// The frames recorded since `enable_capture`, in time order.
+    pub fn take_capture(&mut self) -> Vec<CapturedFrame> {
+        let mut frames = self.capture.take().unwrap_or_default();
+        frames.sort_by_key(|f| f.time_ns);
+        frames
+    }
+
+    pub fn now(&self) -> Instant {
+        Instant::from_micros(self.now_ns / 1_000)
+    }
+
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
+    }
+
+    pub fn counters(&self) -> AirCounters {
+        let mut counters = self.counters;
+        counters.sends_refused = self.stations.iter().map(|s| s.station.radio().refused()).sum();
+        counters
+    }
+
+    pub fn station(&self, index: usize) -> &S {
+        &self.stations[index].station
+    }
+
+    pub fn station_mut(&mut self, index: usize) -> &mut S {
+        &mut self.stations[index].station
+    }
+
+    pub fn stations(&self) -> impl Iterator<Item = &S> {
+        self.stations.iter().map(|s| &s.station)
+    }
+
+    pub fn link(&self, index: usize) -> &Link {
+        &self.links[index]
+    }
+
+    fn schedule(&mut self, at_ns: u64, kind: EventKind) {
+        self.sequence += 1;
+        self.events.push(Event { at_ns, sequence: self.sequence, kind });
+    }
+
+    /// Polls every station once at time zero.
+    pub fn start(&mut self) {
+        for index in 0..self.stations.len() {
+            self.poll_station(index);
+        }
+    }
+
+    /// Handles the next event if it is due no later than `limit_ns`; returns
+    /// the index of the station that was polled, or `None` when nothing is left
+    /// before the limit.
+    pub fn step(&mut self, limit_ns: u64) -> Option<usize> {
+        loop {
+            let event = self.events.peek()?;
+            if event.at_ns > limit_ns {
+                return None;
+            }
+            let event = self.events.pop()?;
+            self.now_ns = event.at_ns;
+            match event.kind {
+                EventKind::Wake { station } => {
+                    if self.stations[station].wake_at_ns != event.at_ns {
+                        continue;
+                    }
+                    self.stations[station].wake_at_ns = u64::MAX;
+                    self.poll_station(station);
+                    return Some(station);
+                }
+                EventKind::AirFree { channel, station, acknowledged } => {
+                    let radio = self.stations[station].station.radio_mut();
+                    radio.on_air = false;
+                    if let Some(done) = radio.transmit.pop_front() {
+                        radio.reports.push_back(SendReport { handle: done.handle, acknowledged });
+                    }
+                    self.media[channel].busy = false;
+                    self.poll_station(station);
+                    self.start_next(channel);
+                    return Some(station);
+                }
+                EventKind::Deliver { slot, station } => {
+                    let frame = self.in_transit[slot];
+                    self.free_transit.push(slot);
+                    self.stations[station].station.radio_mut().received.push_back(frame);
+                    self.poll_station(station);
+                    return Some(station);
+                }
+            }
+        }
+    }
+
+    fn poll_station(&mut self, index: usize) {
+        let now_us = self.now_ns / 1_000;
+        let slot = &mut self.stations[index];
+        let next = slot.station.poll(Instant::from_micros(now_us));
+        if let Some(at) = next {
+            // A deadline in the past means "as soon as possible": the next microsecond,
+            // so that a station cannot stall the clock.
+            let at_ns = at.as_micros().max(now_us + 1).saturating_mul(1_000);
+            if at_ns < slot.wake_at_ns {
+                slot.wake_at_ns = at_ns;
+                self.schedule(at_ns, EventKind::Wake { station: index });
+            }
+        }
+        let slot = &mut self.stations[index];
+        if slot.station.radio().wants_air() && !slot.waiting_for_air {
+            slot.waiting_for_air = true;
+            let channel = usize::from(slot.station.radio().channel()).min(CHANNELS - 1);
+            self.media[channel].waiting.push_back(index);
+            self.start_next(channel);
+        }
+    }
+
+    /// Puts the next waiting station's head frame on the air, if the air is free.
+    fn start_next(&mut self, channel: usize) {
+        if self.media[channel].busy {
+            return;
+        }
+        let Some(from) = self.media[channel].waiting.pop_front() else {
+            return;
+        };
+        self.stations[from].waiting_for_air = false;
+        let radio = self.stations[from].station.radio_mut();
+        let Some(head) = radio.transmit.front() else {
+            return;
+        };
+        radio.on_air = true;
+        let frame = head.frame;
+        self.media[channel].busy = true;
+
+        let n = self.stations.len();
+        let broadcast = frame.destination.is_broadcast();
+        let len = usize::from(frame.len);
+        let mut airtime_ns = airtime::attempt_ns(self.rate, len, broadcast, airtime::mean_backoff_ns(0));
+        let mut data_offset_ns = airtime::DIFS_NS + airtime::mean_backoff_ns(0);
+        let mut acknowledged = broadcast;
+        let mut any_delivered = false;
+        let mut first = true;
+        let mut matched = false;
+        self.counters.frames_sent += 1;
+
+        for to in 0..n {
+            if to == from {
+                continue;
+            }
+            let address = self.stations[to].station.radio().address();
+            if !broadcast && address != frame.destination {
+                continue;
+            }
+            matched = true;
+            let Some(route) = self.routes[from * n + to] else {
+                // No link between these two: the frame uses the air and reaches no one.
+                self.counters.frames_lost += 1;
+                continue;
+            };
+            let Ok(transmission) = self.links[route.link].transmit(self.now_ns, route.direction, len, broadcast) else {
+                self.counters.frames_lost += 1;
+                continue;
+            };
+            if first {
+                airtime_ns = transmission.airtime_ns;
+                data_offset_ns = transmission.data_offset_ns;
+                acknowledged = transmission.acknowledged;
+                first = false;
+            }
+            if !transmission.delivered() {
+                self.counters.frames_lost += 1;
+            }
+            let end_ns = self.now_ns + transmission.airtime_ns;
+            let held_ns =
+                u64::from(transmission.hold_back_slots) * airtime::exchange_ns(self.rate, airtime::MAX_PAYLOAD_LEN);
+            for delivery in transmission.deliveries() {
+                any_delivered = true;
+                if delivery.duplicate {
+                    self.counters.frames_duplicated += 1;
+                }
+                let slot = match self.free_transit.pop() {
+                    Some(slot) => {
+                        self.in_transit[slot] = frame;
+                        slot
+                    }
+                    None => {
+                        self.in_transit.push(frame);
+                        self.in_transit.len() - 1
+                    }
+                };
+                let at = end_ns + delivery.delay_ns + held_ns;
+                self.schedule(at, EventKind::Deliver { slot, station: to });
+                if delivery.duplicate {
+                    if let Some(capture) = &mut self.capture {
+                        capture.push(CapturedFrame {
+                            time_ns: at,
+                            source: frame.source,
+                            destination: frame.destination,
+                            body: frame.body().to_vec(),
+                            fate: Fate::Duplicate,
+                        });
+                    }
+                }
+            }
+        }
+        if !broadcast && !matched {
+            // A unicast to an address no station has: the MAC never hears an ACK.
+            self.counters.frames_lost += 1;
+        }
+        if let Some(capture) = &mut self.capture {
+            let fate = if any_delivered { Fate::Delivered } else { Fate::Dropped };
+            capture.push(CapturedFrame {
+                time_ns: self.now_ns + data_offset_ns,
+                source: frame.source,
+                destination: frame.destination,
+                body: frame.body().to_vec(),
+                fate,
+            });
+        }
+        self.schedule(self.now_ns + airtime_ns, EventKind::AirFree { channel, station: from, acknowledged });
+    }
+}
+
+/// The address of station `index` in a simulation: a locally administered, unicast MAC.
+pub fn station_address(index: usize) -> MacAddress {
+    let i = index as u32;
+    MacAddress([0x02, 0x6e, 0x63, (i >> 16) as u8, (i >> 8) as u8, i as u8])
+}

@@ -1,0 +1,117 @@
+//! The simulated radio: the `Radio` port over queues the event loop fills and drains.
+
+use std::collections::VecDeque;
+
+use nowcam_ports::radio::{Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN};
+use nowcam_proto::MacAddress;
+
+/// A frame with its bytes inline, so that queues never allocate per frame.
+#[derive(Clone, Copy)]
+pub(crate) struct Frame {
+    pub source: MacAddress,
+    pub destination: MacAddress,
+    pub len: u8,
+    pub bytes: [u8; MAX_FRAME_LEN],
+}
+
+impl Frame {
+    pub fn body(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+pub(crate) struct Queued {
+    pub handle: SendHandle,
+    pub frame: Frame,
+}
+
+/// An ESP-NOW radio in the simulator.
+///
+/// `send` queues at most `tx_queue_limit` frames (the frame on the air
+/// included) and answers `QueueFull` past that, as ESP-NOW answers NO_MEM.
+pub struct SimRadio {
+    address: MacAddress,
+    channel: u8,
+    tx_queue_limit: usize,
+    next_handle: u32,
+    pub(crate) transmit: VecDeque<Queued>,
+    /// Whether the head of `transmit` is on the air.
+    pub(crate) on_air: bool,
+    pub(crate) reports: VecDeque<SendReport>,
+    pub(crate) received: VecDeque<Frame>,
+    pub(crate) refused: u64,
+}
+
+impl SimRadio {
+    pub fn new(address: MacAddress, channel: u8, tx_queue_limit: usize) -> SimRadio {
+        SimRadio {
+            address,
+            channel,
+            tx_queue_limit,
+            next_handle: 0,
+            transmit: VecDeque::with_capacity(tx_queue_limit),
+            on_air: false,
+            reports: VecDeque::with_capacity(tx_queue_limit),
+            received: VecDeque::with_capacity(64),
+            refused: 0,
+        }
+    }
+
+    /// How many sends were refused because the queue was full.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Whether a frame waits for the air that is not on it yet.
+    pub(crate) fn wants_air(&self) -> bool {
+        !self.on_air && !self.transmit.is_empty()
+    }
+}
+
+impl Radio for SimRadio {
+    fn address(&self) -> MacAddress {
+        self.address
+    }
+
+    fn send(&mut self, destination: MacAddress, frame: &[u8]) -> Result<SendHandle, SendError> {
+        if frame.len() > MAX_FRAME_LEN {
+            return Err(SendError::FrameTooLong);
+        }
+        if self.transmit.len() >= self.tx_queue_limit {
+            self.refused += 1;
+            return Err(SendError::QueueFull);
+        }
+        let handle = SendHandle(self.next_handle);
+        self.next_handle = self.next_handle.wrapping_add(1);
+        let mut bytes = [0u8; MAX_FRAME_LEN];
+        bytes[..frame.len()].copy_from_slice(frame);
+        self.transmit.push_back(Queued {
+            handle,
+            frame: Frame { source: self.address, destination, len: frame.len() as u8, bytes },
+        });
+        Ok(handle)
+    }
+
+    fn poll_send_report(&mut self) -> Option<SendReport> {
+        self.reports.pop_front()
+    }
+
+    fn receive(&mut self, buffer: &mut [u8; MAX_FRAME_LEN]) -> Option<Received> {
+        let frame = self.received.pop_front()?;
+        let len = usize::from(frame.len);
+        buffer[..len].copy_from_slice(frame.body());
+        Some(Received { source: frame.source, destination: frame.destination, len, rssi: Some(-60) })
+    }
+
+    fn channel(&self) -> u8 {
+        self.channel
+    }
+
+    fn set_channel(&mut self, channel: u8) -> Result<(), SendError> {
+        if !(1..=14).contains(&channel) {
+            return Err(SendError::Driver);
+        }
+        self.channel = channel;
+        Ok(())
+    }
+}
