@@ -49,12 +49,8 @@ pub enum ConfigError {
 impl core::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            ConfigError::UnsupportedGeometry => {
-                "the flash's read, write or erase size is not supported"
-            }
-            ConfigError::SlotSizeNotErasable => {
-                "the slot size is zero or not a multiple of the erase size"
-            }
+            ConfigError::UnsupportedGeometry => "the flash's read, write or erase size is not supported",
+            ConfigError::SlotSizeNotErasable => "the slot size is zero or not a multiple of the erase size",
             ConfigError::SlotTooLarge => "a slot has more erase sectors than the store can track",
             ConfigError::TooFewSlots => "fewer than three slots",
             ConfigError::TooManySlots => "more slots than the store can track",
@@ -73,11 +69,7 @@ impl Config {
     ///
     /// Fails with [`ConfigError::PartitionTooSmall`] when fewer than three
     /// slots fit, and with the errors of validation otherwise.
-    pub fn for_partition(
-        partition_size: u32,
-        erase_size: u32,
-        max_image_size: u32,
-    ) -> Result<Config, ConfigError> {
+    pub fn for_partition(partition_size: u32, erase_size: u32, max_image_size: u32) -> Result<Config, ConfigError> {
         if erase_size == 0 {
             return Err(ConfigError::UnsupportedGeometry);
         }
@@ -86,17 +78,13 @@ impl Config {
         if sectors > MAX_SECTORS_PER_SLOT as u64 {
             return Err(ConfigError::SlotTooLarge);
         }
-        let slot_size = u32::try_from(sectors * u64::from(erase_size))
-            .map_err(|_| ConfigError::SlotTooLarge)?;
+        let slot_size = u32::try_from(sectors * u64::from(erase_size)).map_err(|_| ConfigError::SlotTooLarge)?;
         let fitting = partition_size / slot_size;
         if fitting < u32::from(MIN_SLOTS) {
             return Err(ConfigError::PartitionTooSmall);
         }
         let slot_count = fitting.min(MAX_SLOTS as u32) as u16;
-        Ok(Config {
-            slot_count,
-            slot_size,
-        })
+        Ok(Config { slot_count, slot_size })
     }
 
     /// The largest image a slot holds.
@@ -145,11 +133,7 @@ impl Config {
         if total > capacity as u64 || total > u64::from(u32::MAX) {
             return Err(ConfigError::PartitionTooSmall);
         }
-        Ok(Layout {
-            slot_count: self.slot_count,
-            slot_size: self.slot_size,
-            erase_size,
-        })
+        Ok(Layout { slot_count: self.slot_count, slot_size: self.slot_size, erase_size })
     }
 }
 
@@ -190,10 +174,7 @@ mod tests {
 
     #[test]
     fn for_partition_refuses_a_partition_for_two_slots() {
-        assert_eq!(
-            Config::for_partition(1536 * KIB, 4 * KIB, 512 * KIB),
-            Err(ConfigError::PartitionTooSmall)
-        );
+        assert_eq!(Config::for_partition(1536 * KIB, 4 * KIB, 512 * KIB), Err(ConfigError::PartitionTooSmall));
     }
 
     #[test]
@@ -205,61 +186,26 @@ mod tests {
 
     #[test]
     fn for_partition_refuses_huge_images_and_zero_erase_size() {
-        assert_eq!(
-            Config::for_partition(u32::MAX, 4 * KIB, u32::MAX),
-            Err(ConfigError::SlotTooLarge)
-        );
-        assert_eq!(
-            Config::for_partition(u32::MAX, 0, 1),
-            Err(ConfigError::UnsupportedGeometry)
-        );
+        assert_eq!(Config::for_partition(u32::MAX, 4 * KIB, u32::MAX), Err(ConfigError::SlotTooLarge));
+        assert_eq!(Config::for_partition(u32::MAX, 0, 1), Err(ConfigError::UnsupportedGeometry));
     }
 
     #[test]
     fn validate_reports_each_error() {
         let check = |slot_count, slot_size, capacity, write_size| {
-            Config {
-                slot_count,
-                slot_size,
-            }
-            .validate(capacity, 4, write_size, 4096)
-            .map(|_| ())
+            Config { slot_count, slot_size }.validate(capacity, 4, write_size, 4096).map(|_| ())
         };
         assert_eq!(check(3, 8192, 3 * 8192, 4), Ok(()));
-        assert_eq!(
-            check(3, 8192, 3 * 8192, 3),
-            Err(ConfigError::UnsupportedGeometry)
-        );
-        assert_eq!(
-            check(3, 8192, 3 * 8192, 128),
-            Err(ConfigError::UnsupportedGeometry)
-        );
-        assert_eq!(
-            check(3, 6000, 3 * 8192, 4),
-            Err(ConfigError::SlotSizeNotErasable)
-        );
-        assert_eq!(
-            check(3, 0, 3 * 8192, 4),
-            Err(ConfigError::SlotSizeNotErasable)
-        );
-        assert_eq!(
-            check(3, 257 * 4096, 1 << 30, 4),
-            Err(ConfigError::SlotTooLarge)
-        );
+        assert_eq!(check(3, 8192, 3 * 8192, 3), Err(ConfigError::UnsupportedGeometry));
+        assert_eq!(check(3, 8192, 3 * 8192, 128), Err(ConfigError::UnsupportedGeometry));
+        assert_eq!(check(3, 6000, 3 * 8192, 4), Err(ConfigError::SlotSizeNotErasable));
+        assert_eq!(check(3, 0, 3 * 8192, 4), Err(ConfigError::SlotSizeNotErasable));
+        assert_eq!(check(3, 257 * 4096, 1 << 30, 4), Err(ConfigError::SlotTooLarge));
         assert_eq!(check(2, 8192, 3 * 8192, 4), Err(ConfigError::TooFewSlots));
         assert_eq!(check(65, 8192, 1 << 30, 4), Err(ConfigError::TooManySlots));
-        assert_eq!(
-            check(3, 8192, 3 * 8192 - 1, 4),
-            Err(ConfigError::PartitionTooSmall)
-        );
+        assert_eq!(check(3, 8192, 3 * 8192 - 1, 4), Err(ConfigError::PartitionTooSmall));
         // 64 slots of 256 MiB end beyond the u32 offsets of NorFlash.
-        let huge = Config {
-            slot_count: 64,
-            slot_size: 256 << 20,
-        };
-        assert_eq!(
-            huge.validate(usize::MAX, 4, 4, 1 << 20),
-            Err(ConfigError::PartitionTooSmall)
-        );
+        let huge = Config { slot_count: 64, slot_size: 256 << 20 };
+        assert_eq!(huge.validate(usize::MAX, 4, 4, 1 << 20), Err(ConfigError::PartitionTooSmall));
     }
 }

@@ -81,11 +81,7 @@ fn read_u32(bytes: &[u8; HEADER_LEN], at: usize) -> u32 {
 mod tests {
     use super::*;
 
-    const HEADER: Header = Header {
-        sequence: 0x0102_0304,
-        len: 0x0000_1000,
-        crc32: 0xcbf4_3926,
-    };
+    const HEADER: Header = Header { sequence: 0x0102_0304, len: 0x0000_1000, crc32: 0xcbf4_3926 };
 
     #[test]
     fn emit_matches_the_documented_layout() {

@@ -62,10 +62,7 @@ pub struct PowerCut {
 impl PowerCut {
     /// The failing operation changes nothing.
     pub fn clean(after: u64) -> Self {
-        PowerCut {
-            after,
-            torn_bytes: 0,
-        }
+        PowerCut { after, torn_bytes: 0 }
     }
 
     /// The failing operation changes its first `torn_bytes` bytes only
@@ -100,11 +97,7 @@ impl Counters {
 /// write and erase sizes (the const parameters; the defaults are those of
 /// ESP32 flash).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RamFlash<
-    const READ_SIZE: usize = 4,
-    const WRITE_SIZE: usize = 4,
-    const ERASE_SIZE: usize = 4096,
-> {
+pub struct RamFlash<const READ_SIZE: usize = 4, const WRITE_SIZE: usize = 4, const ERASE_SIZE: usize = 4096> {
     bytes: Vec<u8>,
     sector_erases: Vec<u32>,
     counters: Counters,
@@ -189,12 +182,7 @@ impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize>
         self.power_lost = false;
     }
 
-    fn check_range(
-        &self,
-        offset: u32,
-        len: usize,
-        align: usize,
-    ) -> Result<core::ops::Range<usize>, RamFlashError> {
+    fn check_range(&self, offset: u32, len: usize, align: usize) -> Result<core::ops::Range<usize>, RamFlashError> {
         let start = offset as usize;
         let end = start.checked_add(len).ok_or(RamFlashError::OutOfBounds)?;
         if end > self.bytes.len() {
@@ -276,10 +264,7 @@ impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize> N
             return Err(RamFlashError::PowerLost);
         }
         let range = self.check_range(offset, bytes.len(), WRITE_SIZE)?;
-        let sets_a_bit = self.bytes[range.clone()]
-            .iter()
-            .zip(bytes)
-            .any(|(old, new)| new & !old != 0);
+        let sets_a_bit = self.bytes[range.clone()].iter().zip(bytes).any(|(old, new)| new & !old != 0);
         if sets_a_bit {
             return Err(RamFlashError::OneOverZero);
         }
@@ -316,10 +301,7 @@ mod tests {
         let mut flash = RamFlash::new(4096).unwrap();
         flash.write(0, &[0xf0, 0x0f, 0xff, 0x00]).unwrap();
         flash.write(0, &[0xf0, 0x0f, 0xfe, 0x00]).unwrap();
-        assert_eq!(
-            flash.write(0, &[0xf8, 0x0f, 0xfe, 0x00]),
-            Err(RamFlashError::OneOverZero)
-        );
+        assert_eq!(flash.write(0, &[0xf8, 0x0f, 0xfe, 0x00]), Err(RamFlashError::OneOverZero));
         assert_eq!(flash.as_bytes()[..4], [0xf0, 0x0f, 0xfe, 0x00]);
         flash.erase(0, 4096).unwrap();
         flash.write(0, &[0xf8, 0x0f, 0xfe, 0x00]).unwrap();
@@ -333,14 +315,8 @@ mod tests {
         let mut flash = RamFlash::new(8192).unwrap();
         let mut buffer = [0u8; 4];
         assert_eq!(flash.read(2, &mut buffer), Err(RamFlashError::NotAligned));
-        assert_eq!(
-            flash.read(0, &mut buffer[..3]),
-            Err(RamFlashError::NotAligned)
-        );
-        assert_eq!(
-            flash.read(8192, &mut buffer),
-            Err(RamFlashError::OutOfBounds)
-        );
+        assert_eq!(flash.read(0, &mut buffer[..3]), Err(RamFlashError::NotAligned));
+        assert_eq!(flash.read(8192, &mut buffer), Err(RamFlashError::OutOfBounds));
         assert_eq!(flash.write(1, &[0; 4]), Err(RamFlashError::NotAligned));
         assert_eq!(flash.write(0, &[0; 5]), Err(RamFlashError::NotAligned));
         assert_eq!(flash.erase(0, 100), Err(RamFlashError::NotAligned));
@@ -372,14 +348,8 @@ mod tests {
     fn a_torn_cut_applies_part_of_the_failing_operation() {
         let mut flash = RamFlash::new(8192).unwrap();
         flash.cut_power(PowerCut::torn(0, 3));
-        assert_eq!(
-            flash.write(0, &[1, 2, 3, 4, 5, 6, 7, 8]),
-            Err(RamFlashError::PowerLost)
-        );
-        assert_eq!(
-            flash.as_bytes()[..8],
-            [1, 2, 3, 0xff, 0xff, 0xff, 0xff, 0xff]
-        );
+        assert_eq!(flash.write(0, &[1, 2, 3, 4, 5, 6, 7, 8]), Err(RamFlashError::PowerLost));
+        assert_eq!(flash.as_bytes()[..8], [1, 2, 3, 0xff, 0xff, 0xff, 0xff, 0xff]);
 
         let mut flash = RamFlash::from_bytes(vec![0; 8192]).unwrap();
         flash.cut_power(PowerCut::torn(0, 100_000));

@@ -72,10 +72,7 @@ impl Pending {
     }
 
     fn handle(&self) -> WriteHandle {
-        WriteHandle {
-            slot: self.slot,
-            len: self.len,
-        }
+        WriteHandle { slot: self.slot, len: self.len }
     }
 }
 
@@ -102,14 +99,12 @@ impl<F: MultiwriteNorFlash> Store<F> {
     /// Slots without a valid header are free. Sequence numbers continue after
     /// the largest one found.
     pub fn mount(mut flash: F, config: Config) -> Result<Self, MountError> {
-        let layout =
-            config.validate(flash.capacity(), F::READ_SIZE, F::WRITE_SIZE, F::ERASE_SIZE)?;
+        let layout = config.validate(flash.capacity(), F::READ_SIZE, F::WRITE_SIZE, F::ERASE_SIZE)?;
         let mut slots = [Slot::Free; MAX_SLOTS];
         let mut largest: Option<u32> = None;
         for slot in 0..layout.slot_count {
             let mut bytes = [0u8; HEADER_LEN];
-            read_unaligned(&mut flash, layout.slot_start(slot), &mut bytes)
-                .map_err(|_| MountError::Flash)?;
+            read_unaligned(&mut flash, layout.slot_start(slot), &mut bytes).map_err(|_| MountError::Flash)?;
             let Some(header) = Header::parse(&bytes) else {
                 continue;
             };
@@ -119,17 +114,13 @@ impl<F: MultiwriteNorFlash> Store<F> {
             // Two valid headers with one sequence number cannot come from
             // this store's write order; keep the first so reads by sequence
             // number stay unambiguous.
-            let duplicate = slots.iter().any(
-                |known| matches!(known, Slot::Image(info) if info.sequence == header.sequence),
-            );
+            let duplicate =
+                slots.iter().any(|known| matches!(known, Slot::Image(info) if info.sequence == header.sequence));
             if duplicate {
                 continue;
             }
-            slots[usize::from(slot)] = Slot::Image(ImageInfo {
-                sequence: header.sequence,
-                len: header.len,
-                crc32: header.crc32,
-            });
+            slots[usize::from(slot)] =
+                Slot::Image(ImageInfo { sequence: header.sequence, len: header.len, crc32: header.crc32 });
             largest = Some(largest.map_or(header.sequence, |l| l.max(header.sequence)));
         }
         Ok(Store {
@@ -145,10 +136,7 @@ impl<F: MultiwriteNorFlash> Store<F> {
 
     /// The validated configuration.
     pub fn config(&self) -> Config {
-        Config {
-            slot_count: self.layout.slot_count,
-            slot_size: self.layout.slot_size,
-        }
+        Config { slot_count: self.layout.slot_count, slot_size: self.layout.slot_size }
     }
 
     /// The largest image `begin` accepts.
@@ -244,9 +232,7 @@ impl<F: MultiwriteNorFlash> Store<F> {
             .iter()
             .enumerate()
             .filter_map(|(slot, state)| match state {
-                Slot::Image(info) if Some(slot as u16) != newest => {
-                    Some((slot as u16, info.sequence))
-                }
+                Slot::Image(info) if Some(slot as u16) != newest => Some((slot as u16, info.sequence)),
                 _ => None,
             })
             .min_by_key(|(_, sequence)| *sequence)
@@ -275,14 +261,10 @@ impl<F: MultiwriteNorFlash> Store<F> {
 
     /// Writes and reads back the header that commits an image.
     fn write_header(&mut self, slot: u16, header: &Header) -> Result<(), StoreError> {
-        let mut padded = [0xffu8; SCRATCH_LEN];
-        padded[..HEADER_LEN].copy_from_slice(&header.emit());
-        let len = HEADER_LEN.next_multiple_of(F::WRITE_SIZE);
         let start = self.layout.slot_start(slot);
-        self.flash
-            .write(start, &padded[..len])
-            .map_err(|error| error.kind())
-            .map_err(|kind| self.flash_error(kind))?;
+        // On a flash whose write size exceeds the header, the rest of the
+        // word is read back erased and written as 0xff.
+        write_unaligned(&mut self.flash, start, &header.emit()).map_err(|kind| self.flash_error(kind))?;
         let mut back = [0u8; HEADER_LEN];
         read_unaligned(&mut self.flash, start, &mut back).map_err(|kind| self.flash_error(kind))?;
         if Header::parse(&back) == Some(*header) {
@@ -302,11 +284,7 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         if len > self.layout.max_image_size() {
             return Err(StoreError::TooLarge);
         }
-        let entry = self
-            .pending
-            .iter()
-            .position(Option::is_none)
-            .ok_or(StoreError::NoFreeSlot)?;
+        let entry = self.pending.iter().position(Option::is_none).ok_or(StoreError::NoFreeSlot)?;
         let slot = self.choose_slot().ok_or(StoreError::NoFreeSlot)?;
         let start = self.layout.slot_start(slot);
         let erased = self.flash.erase(start, start + self.layout.erase_size);
@@ -316,11 +294,7 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
             self.slots[usize::from(slot)] = Slot::Free;
             return Err(self.flash_error(error.kind()));
         }
-        let mut pending = Pending {
-            slot,
-            len,
-            erased: [0; BITMAP_WORDS],
-        };
+        let mut pending = Pending { slot, len, erased: [0; BITMAP_WORDS] };
         pending.mark_erased(0);
         self.slots[usize::from(slot)] = Slot::Pending;
         self.pending[entry] = Some(pending);
@@ -331,17 +305,10 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
     /// Writes `data` at `offset` of the image, erasing each sector it reaches
     /// for the first time. Each byte may be written once (or again with the
     /// same value).
-    fn write_at(
-        &mut self,
-        handle: WriteHandle,
-        offset: u32,
-        data: &[u8],
-    ) -> Result<(), StoreError> {
+    fn write_at(&mut self, handle: WriteHandle, offset: u32, data: &[u8]) -> Result<(), StoreError> {
         let entry = self.pending_index(handle)?;
         let data_len = u32::try_from(data.len()).map_err(|_| StoreError::OutOfBounds)?;
-        let end = offset
-            .checked_add(data_len)
-            .ok_or(StoreError::OutOfBounds)?;
+        let end = offset.checked_add(data_len).ok_or(StoreError::OutOfBounds)?;
         if end > handle.len {
             return Err(StoreError::OutOfBounds);
         }
@@ -368,18 +335,12 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
                 pending.mark_erased(sector);
             }
         }
-        write_unaligned(&mut self.flash, start + DATA_OFFSET + offset, data)
-            .map_err(|kind| self.flash_error(kind))
+        write_unaligned(&mut self.flash, start + DATA_OFFSET + offset, data).map_err(|kind| self.flash_error(kind))
     }
 
     /// Reads back written data; bytes no write has reached yet read as
     /// erased (`0xff`) or as leftovers of the slot's previous image.
-    fn read_pending_at(
-        &mut self,
-        handle: WriteHandle,
-        offset: u32,
-        buffer: &mut [u8],
-    ) -> Result<usize, StoreError> {
+    fn read_pending_at(&mut self, handle: WriteHandle, offset: u32, buffer: &mut [u8]) -> Result<usize, StoreError> {
         self.pending_index(handle)?;
         if offset > handle.len {
             return Err(StoreError::OutOfBounds);
@@ -411,21 +372,13 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         if self.data_crc(handle.slot, handle.len)? != crc32 {
             return Err(StoreError::Corrupt);
         }
-        let header = Header {
-            sequence: self.next_sequence,
-            len: handle.len,
-            crc32,
-        };
+        let header = Header { sequence: self.next_sequence, len: handle.len, crc32 };
         self.pending[entry] = None;
         if let Err(error) = self.write_header(handle.slot, &header) {
             self.slots[usize::from(handle.slot)] = Slot::Free;
             return Err(error);
         }
-        let info = ImageInfo {
-            sequence: header.sequence,
-            len: header.len,
-            crc32,
-        };
+        let info = ImageInfo { sequence: header.sequence, len: header.len, crc32 };
         self.slots[usize::from(handle.slot)] = Slot::Image(info);
         // u32 sequence numbers last 136 years at one image per second.
         self.next_sequence = self.next_sequence.wrapping_add(1);
@@ -447,12 +400,10 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
 
     fn list(&self, out: &mut [ImageInfo]) -> usize {
         let images = || {
-            self.slots[..usize::from(self.layout.slot_count)]
-                .iter()
-                .filter_map(|state| match state {
-                    Slot::Image(info) => Some(*info),
-                    _ => None,
-                })
+            self.slots[..usize::from(self.layout.slot_count)].iter().filter_map(|state| match state {
+                Slot::Image(info) => Some(*info),
+                _ => None,
+            })
         };
         let mut written = 0;
         let mut below: Option<u32> = None;
@@ -470,12 +421,7 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         written
     }
 
-    fn read_at(
-        &mut self,
-        sequence: u32,
-        offset: u32,
-        buffer: &mut [u8],
-    ) -> Result<usize, StoreError> {
+    fn read_at(&mut self, sequence: u32, offset: u32, buffer: &mut [u8]) -> Result<usize, StoreError> {
         let (slot, info) = self.find_image(sequence)?;
         if offset > info.len {
             return Err(StoreError::OutOfBounds);

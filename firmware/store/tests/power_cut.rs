@@ -21,10 +21,7 @@ enum Step {
     /// slot of a larger image, that image's later sectors are erased first.
     StoreBackwards { seed: u64, len: usize },
     /// Two transfers written chunk by chunk in turn; the second commits first.
-    Interleaved {
-        first: (u64, usize),
-        second: (u64, usize),
-    },
+    Interleaved { first: (u64, usize), second: (u64, usize) },
     /// A transfer that gets part of its chunks, then is abandoned.
     Abandon { seed: u64, len: usize },
 }
@@ -34,28 +31,13 @@ enum Step {
 const SCRIPT: &[Step] = &[
     Step::Store { seed: 1, len: 5000 },
     Step::Store { seed: 2, len: 241 },
-    Step::Interleaved {
-        first: (3, 7000),
-        second: (4, 3000),
-    },
+    Step::Interleaved { first: (3, 7000), second: (4, 3000) },
     Step::Abandon { seed: 5, len: 9000 },
-    Step::Store {
-        seed: 6,
-        len: 16 * 1024 - 64,
-    },
+    Step::Store { seed: 6, len: 16 * 1024 - 64 },
     Step::Store { seed: 7, len: 100 },
-    Step::StoreBackwards {
-        seed: 8,
-        len: 12_000,
-    },
-    Step::StoreBackwards {
-        seed: 9,
-        len: 10_000,
-    },
-    Step::Store {
-        seed: 10,
-        len: 4096,
-    },
+    Step::StoreBackwards { seed: 8, len: 12_000 },
+    Step::StoreBackwards { seed: 9, len: 10_000 },
+    Step::Store { seed: 10, len: 4096 },
 ];
 
 #[derive(Default)]
@@ -136,11 +118,7 @@ fn check_after_cut(bytes: &[u8], log: &Log, what: &str) {
             .iter()
             .find(|(committed, _)| committed.sequence == info.sequence)
             .map(|(_, data)| data)
-            .or_else(|| {
-                log.in_flight
-                    .iter()
-                    .find(|data| data.len() as u32 == info.len && crc32(data) == info.crc32)
-            });
+            .or_else(|| log.in_flight.iter().find(|data| data.len() as u32 == info.len && crc32(data) == info.crc32));
         let Some(expected) = expected else {
             panic!("{what}: listed image {info:?} was never committed");
         };
@@ -153,50 +131,21 @@ fn check_after_cut(bytes: &[u8], log: &Log, what: &str) {
         store.verify(info.sequence).unwrap();
     }
     let newest = store.newest();
-    assert_eq!(
-        newest,
-        images.first().copied(),
-        "{what}: newest is not listed first"
-    );
+    assert_eq!(newest, images.first().copied(), "{what}: newest is not listed first");
     if let Some((last, data)) = log.committed.last() {
         let newest = newest.unwrap_or_else(|| panic!("{what}: image {} was lost", last.sequence));
-        assert!(
-            newest.sequence >= last.sequence,
-            "{what}: went back to {newest:?}"
-        );
-        assert!(
-            images.contains(last),
-            "{what}: image {} was lost",
-            last.sequence
-        );
-        assert_eq!(
-            &read_image(&mut store, last.sequence, 4096).unwrap(),
-            data,
-            "{what}"
-        );
+        assert!(newest.sequence >= last.sequence, "{what}: went back to {newest:?}");
+        assert!(images.contains(last), "{what}: image {} was lost", last.sequence);
+        assert_eq!(&read_image(&mut store, last.sequence, 4096).unwrap(), data, "{what}");
     }
 
     // The store goes on working, and its sequence numbers keep growing.
     let data = image(1000, 6000);
-    let info =
-        store_image(&mut store, &data, 1000).unwrap_or_else(|error| panic!("{what}: {error}"));
-    let largest_seen = log
-        .committed
-        .iter()
-        .map(|(info, _)| info.sequence)
-        .max()
-        .unwrap_or(0);
-    assert!(
-        info.sequence > largest_seen,
-        "{what}: sequence {} reused",
-        info.sequence
-    );
+    let info = store_image(&mut store, &data, 1000).unwrap_or_else(|error| panic!("{what}: {error}"));
+    let largest_seen = log.committed.iter().map(|(info, _)| info.sequence).max().unwrap_or(0);
+    assert!(info.sequence > largest_seen, "{what}: sequence {} reused", info.sequence);
     assert_eq!(store.newest(), Some(info), "{what}");
-    assert_eq!(
-        read_image(&mut store, info.sequence, 1000).unwrap(),
-        data,
-        "{what}"
-    );
+    assert_eq!(read_image(&mut store, info.sequence, 1000).unwrap(), data, "{what}");
 }
 
 fn flash() -> RamFlash {
@@ -220,18 +169,13 @@ fn a_power_cut_at_every_write_and_erase_keeps_the_last_committed_image() {
         run(&mut store, &mut Log::default()).unwrap();
         store.flash().counters().operations()
     };
-    assert!(
-        total > 100,
-        "the script is too short to mean much: {total} operations"
-    );
+    assert!(total > 100, "the script is too short to mean much: {total} operations");
     let mut cuts = 0;
     for torn_bytes in [0, 1, 6, 2050] {
         for after in 0..total {
             let what = format!("cut after {after} of {total} operations, {torn_bytes} torn bytes");
             let mut store = Store::mount(flash(), SMALL).unwrap();
-            store
-                .flash_mut()
-                .cut_power(PowerCut::torn(after, torn_bytes));
+            store.flash_mut().cut_power(PowerCut::torn(after, torn_bytes));
             let mut log = Log::default();
             assert_eq!(run(&mut store, &mut log), Err(StoreError::Flash), "{what}");
             assert!(store.flash().power_lost(), "{what}");

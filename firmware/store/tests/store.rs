@@ -6,8 +6,7 @@ use common::*;
 use embedded_storage::nor_flash::{NorFlash, NorFlashErrorKind, ReadNorFlash};
 use nowcam_store::ram::{PowerCut, RamFlash};
 use nowcam_store::{
-    Config, ConfigError, ImageStore, MountError, Store, StoreError, WriteHandle, DATA_OFFSET,
-    MAX_PENDING,
+    Config, ConfigError, ImageStore, MountError, Store, StoreError, WriteHandle, DATA_OFFSET, MAX_PENDING,
 };
 
 #[test]
@@ -19,11 +18,7 @@ fn out_of_order_unaligned_chunks_reassemble_byte_exact() {
         assert_eq!(info.len, len as u32);
         assert_eq!(info.crc32, crc32(&data));
         for piece in [1, 3, 241, 1000, 20_000] {
-            assert_eq!(
-                read_image(&mut store, info.sequence, piece).unwrap(),
-                data,
-                "len {len}, piece {piece}"
-            );
+            assert_eq!(read_image(&mut store, info.sequence, piece).unwrap(), data, "len {len}, piece {piece}");
         }
         store.verify(info.sequence).unwrap();
     }
@@ -37,18 +32,10 @@ fn chunks_reassemble_on_other_flash_geometries() {
         let mut store = Store::mount(flash, SMALL).unwrap();
         let data = image(u64::from(R as u32 * 100 + W as u32), 9_999);
         let info = store_image(&mut store, &data, 7).unwrap();
-        assert_eq!(
-            read_image(&mut store, info.sequence, 97).unwrap(),
-            data,
-            "read {R}, write {W}"
-        );
+        assert_eq!(read_image(&mut store, info.sequence, 97).unwrap(), data, "read {R}, write {W}");
         let mut store = Store::mount(store.into_flash(), SMALL).unwrap();
         assert_eq!(store.newest(), Some(info));
-        assert_eq!(
-            read_image(&mut store, info.sequence, 97).unwrap(),
-            data,
-            "read {R}, write {W}"
-        );
+        assert_eq!(read_image(&mut store, info.sequence, 97).unwrap(), data, "read {R}, write {W}");
     }
     check::<1, 1>();
     check::<1, 2>();
@@ -65,13 +52,24 @@ fn begin_erases_one_sector_and_writes_erase_each_sector_once() {
     assert_eq!(store.flash().counters().erases, 1);
     let data = image(9, 12_000);
     for (offset, len) in scrambled_chunks(data.len(), 9) {
-        store
-            .write_at(handle, offset as u32, &data[offset..offset + len])
-            .unwrap();
+        store.write_at(handle, offset as u32, &data[offset..offset + len]).unwrap();
     }
     // 64 + 12,000 bytes span three 4 KiB sectors.
     assert_eq!(store.flash().counters().erases, 3);
     assert_eq!(&store.flash().sector_erases()[..4], [1, 1, 1, 0]);
+    store.commit(handle, crc32(&data)).unwrap();
+}
+
+#[test]
+fn an_unaligned_chunk_is_one_flash_write() {
+    let mut store = fresh(SMALL);
+    let handle = store.begin(1000).unwrap();
+    let data = image(2, 1000);
+    let writes = store.flash().counters().writes;
+    store.write_at(handle, 241, &data[241..482]).unwrap();
+    assert_eq!(store.flash().counters().writes, writes + 1);
+    store.write_at(handle, 0, &data[..241]).unwrap();
+    store.write_at(handle, 482, &data[482..]).unwrap();
     store.commit(handle, crc32(&data)).unwrap();
 }
 
@@ -90,24 +88,13 @@ fn read_pending_at_reads_back_written_data() {
     let data = image(4, 5000);
     let handle = write_image(&mut store, &data, 4).unwrap();
     let mut back = vec![0u8; 5000];
-    assert_eq!(
-        store.read_pending_at(handle, 0, &mut back[..3000]).unwrap(),
-        3000
-    );
-    assert_eq!(
-        store
-            .read_pending_at(handle, 3000, &mut back[3000..])
-            .unwrap(),
-        2000
-    );
+    assert_eq!(store.read_pending_at(handle, 0, &mut back[..3000]).unwrap(), 3000);
+    assert_eq!(store.read_pending_at(handle, 3000, &mut back[3000..]).unwrap(), 2000);
     assert_eq!(back, data);
     let mut rest = [0u8; 10];
     assert_eq!(store.read_pending_at(handle, 4995, &mut rest).unwrap(), 5);
     assert_eq!(store.read_pending_at(handle, 5000, &mut rest).unwrap(), 0);
-    assert_eq!(
-        store.read_pending_at(handle, 5001, &mut rest),
-        Err(StoreError::OutOfBounds)
-    );
+    assert_eq!(store.read_pending_at(handle, 5001, &mut rest), Err(StoreError::OutOfBounds));
 }
 
 #[test]
@@ -127,14 +114,10 @@ fn two_pending_images_at_once() {
             break;
         }
         if let Some((offset, len)) = next_a {
-            store
-                .write_at(a, offset as u32, &first[offset..offset + len])
-                .unwrap();
+            store.write_at(a, offset as u32, &first[offset..offset + len]).unwrap();
         }
         if let Some((offset, len)) = next_b {
-            store
-                .write_at(b, offset as u32, &second[offset..offset + len])
-                .unwrap();
+            store.write_at(b, offset as u32, &second[offset..offset + len]).unwrap();
         }
     }
     assert_eq!(store.newest(), None, "nothing is visible before commit");
@@ -143,24 +126,15 @@ fn two_pending_images_at_once() {
     assert!(a_info.sequence > b_info.sequence);
     assert_eq!(listed(&store), [a_info, b_info]);
     assert_eq!(read_image(&mut store, a_info.sequence, 500).unwrap(), first);
-    assert_eq!(
-        read_image(&mut store, b_info.sequence, 500).unwrap(),
-        second
-    );
+    assert_eq!(read_image(&mut store, b_info.sequence, 500).unwrap(), second);
 }
 
 #[test]
 fn the_newest_image_is_never_erased() {
-    let mut store = fresh(Config {
-        slot_count: 3,
-        slot_size: 8192,
-    });
+    let mut store = fresh(Config { slot_count: 3, slot_size: 8192 });
     let images: Vec<Vec<u8>> = (0..3).map(|seed| image(seed, 5000)).collect();
-    let infos: Vec<_> = images
-        .iter()
-        .enumerate()
-        .map(|(seed, data)| store_image(&mut store, data, seed as u64).unwrap())
-        .collect();
+    let infos: Vec<_> =
+        images.iter().enumerate().map(|(seed, data)| store_image(&mut store, data, seed as u64).unwrap()).collect();
     // All three slots hold images: the next transfer takes the oldest.
     let first = store.begin(100).unwrap();
     assert_eq!(listed(&store), [infos[2], infos[1]]);
@@ -168,17 +142,12 @@ fn the_newest_image_is_never_erased() {
     let second = store.begin(100).unwrap();
     assert_eq!(listed(&store), [infos[2]]);
     assert_eq!(store.begin(100), Err(StoreError::NoFreeSlot));
-    assert_eq!(
-        read_image(&mut store, infos[2].sequence, 999).unwrap(),
-        images[2]
-    );
+    assert_eq!(read_image(&mut store, infos[2].sequence, 999).unwrap(), images[2]);
 
     // A newer image moves the protection to itself.
     let data = image(3, 100);
     for (offset, len) in chunks(100, CHUNK) {
-        store
-            .write_at(first, offset as u32, &data[offset..offset + len])
-            .unwrap();
+        store.write_at(first, offset as u32, &data[offset..offset + len]).unwrap();
     }
     let newer = store.commit(first, crc32(&data)).unwrap();
     store.abandon(second);
@@ -212,22 +181,14 @@ fn free_slots_come_before_old_images_and_are_used_in_turn() {
 
 #[test]
 fn a_reused_slot_never_shows_stale_data() {
-    let mut store = fresh(Config {
-        slot_count: 3,
-        slot_size: 8192,
-    });
-    let infos: Vec<_> = (0..3)
-        .map(|seed| store_image(&mut store, &image(seed, 5000), seed).unwrap())
-        .collect();
+    let mut store = fresh(Config { slot_count: 3, slot_size: 8192 });
+    let infos: Vec<_> = (0..3).map(|seed| store_image(&mut store, &image(seed, 5000), seed).unwrap()).collect();
     let handle = store.begin(5000).unwrap();
     store.write_at(handle, 0, &[1, 2, 3]).unwrap();
     // A reboot in the middle of the transfer.
     let mut store = remount(store.flash().as_bytes(), store.config());
     assert_eq!(listed(&store), [infos[2], infos[1]]);
-    assert_eq!(
-        store.read_at(infos[0].sequence, 0, &mut [0; 4]),
-        Err(StoreError::NotFound)
-    );
+    assert_eq!(store.read_at(infos[0].sequence, 0, &mut [0; 4]), Err(StoreError::NotFound));
 }
 
 #[test]
@@ -294,18 +255,12 @@ fn no_free_slot_when_every_slot_is_pending() {
     let handles: Vec<_> = (0..4).map(|_| store.begin(10).unwrap()).collect();
     assert_eq!(store.begin(10), Err(StoreError::NoFreeSlot));
     store.abandon(handles[2]);
-    assert_eq!(
-        store.begin(10).map(|handle| handle.slot),
-        Ok(handles[2].slot)
-    );
+    assert_eq!(store.begin(10).map(|handle| handle.slot), Ok(handles[2].slot));
 }
 
 #[test]
 fn no_free_slot_beyond_the_pending_limit() {
-    let config = Config {
-        slot_count: 16,
-        slot_size: 4096,
-    };
+    let config = Config { slot_count: 16, slot_size: 4096 };
     let mut store = fresh(config);
     for _ in 0..MAX_PENDING {
         store.begin(10).unwrap();
@@ -317,76 +272,42 @@ fn no_free_slot_beyond_the_pending_limit() {
 fn out_of_bounds_writes_and_reads_are_refused() {
     let mut store = fresh(SMALL);
     let handle = store.begin(1000).unwrap();
-    assert_eq!(
-        store.write_at(handle, 1000, &[1]),
-        Err(StoreError::OutOfBounds)
-    );
-    assert_eq!(
-        store.write_at(handle, 999, &[1, 2]),
-        Err(StoreError::OutOfBounds)
-    );
-    assert_eq!(
-        store.write_at(handle, u32::MAX, &[1]),
-        Err(StoreError::OutOfBounds)
-    );
+    assert_eq!(store.write_at(handle, 1000, &[1]), Err(StoreError::OutOfBounds));
+    assert_eq!(store.write_at(handle, 999, &[1, 2]), Err(StoreError::OutOfBounds));
+    assert_eq!(store.write_at(handle, u32::MAX, &[1]), Err(StoreError::OutOfBounds));
     assert_eq!(store.write_at(handle, 1000, &[]), Ok(()));
-    assert_eq!(
-        store.flash().counters().operations(),
-        1,
-        "no refused write reached the flash"
-    );
+    assert_eq!(store.flash().counters().operations(), 1, "no refused write reached the flash");
     let data = image(1, 1000);
     store.write_at(handle, 0, &data).unwrap();
     let info = store.commit(handle, crc32(&data)).unwrap();
     let mut buffer = [0u8; 8];
     assert_eq!(store.read_at(info.sequence, 1000, &mut buffer), Ok(0));
-    assert_eq!(
-        store.read_at(info.sequence, 1001, &mut buffer),
-        Err(StoreError::OutOfBounds)
-    );
-    assert_eq!(
-        store.read_at(info.sequence, u32::MAX, &mut buffer),
-        Err(StoreError::OutOfBounds)
-    );
+    assert_eq!(store.read_at(info.sequence, 1001, &mut buffer), Err(StoreError::OutOfBounds));
+    assert_eq!(store.read_at(info.sequence, u32::MAX, &mut buffer), Err(StoreError::OutOfBounds));
 }
 
 #[test]
 fn bad_handles_are_refused() {
     let mut store = fresh(SMALL);
     let handle = store.begin(1000).unwrap();
-    let forged_slot = WriteHandle {
-        slot: handle.slot + 1,
-        len: handle.len,
-    };
-    let forged_len = WriteHandle {
-        slot: handle.slot,
-        len: handle.len + 1,
-    };
+    let forged_slot = WriteHandle { slot: handle.slot + 1, len: handle.len };
+    let forged_len = WriteHandle { slot: handle.slot, len: handle.len + 1 };
     let outside = WriteHandle { slot: 999, len: 1 };
     for bad in [forged_slot, forged_len, outside] {
         assert_eq!(store.write_at(bad, 0, &[1]), Err(StoreError::BadHandle));
-        assert_eq!(
-            store.read_pending_at(bad, 0, &mut [0]),
-            Err(StoreError::BadHandle)
-        );
+        assert_eq!(store.read_pending_at(bad, 0, &mut [0]), Err(StoreError::BadHandle));
         assert_eq!(store.commit(bad, 0), Err(StoreError::BadHandle));
         store.abandon(bad);
     }
     let data = image(2, 1000);
     store.write_at(handle, 0, &data).unwrap();
     store.commit(handle, crc32(&data)).unwrap();
-    assert_eq!(
-        store.commit(handle, crc32(&data)),
-        Err(StoreError::BadHandle)
-    );
+    assert_eq!(store.commit(handle, crc32(&data)), Err(StoreError::BadHandle));
     assert_eq!(store.write_at(handle, 0, &[1]), Err(StoreError::BadHandle));
 
     let abandoned = store.begin(10).unwrap();
     store.abandon(abandoned);
-    assert_eq!(
-        store.write_at(abandoned, 0, &[1]),
-        Err(StoreError::BadHandle)
-    );
+    assert_eq!(store.write_at(abandoned, 0, &[1]), Err(StoreError::BadHandle));
 }
 
 #[test]
@@ -394,10 +315,7 @@ fn unknown_sequences_are_not_found() {
     let mut store = fresh(SMALL);
     assert_eq!(store.read_at(1, 0, &mut [0; 4]), Err(StoreError::NotFound));
     let info = store_image(&mut store, &image(1, 10), 1).unwrap();
-    assert_eq!(
-        store.read_at(info.sequence + 1, 0, &mut [0; 4]),
-        Err(StoreError::NotFound)
-    );
+    assert_eq!(store.read_at(info.sequence + 1, 0, &mut [0; 4]), Err(StoreError::NotFound));
     assert_eq!(store.verify(info.sequence + 1), Err(StoreError::NotFound));
 }
 
@@ -406,10 +324,7 @@ fn commit_refuses_a_wrong_crc_and_keeps_the_transfer_pending() {
     let mut store = fresh(SMALL);
     let data = image(5, 3000);
     let handle = write_image(&mut store, &data, 5).unwrap();
-    assert_eq!(
-        store.commit(handle, crc32(&data) ^ 1),
-        Err(StoreError::Corrupt)
-    );
+    assert_eq!(store.commit(handle, crc32(&data) ^ 1), Err(StoreError::Corrupt));
     assert_eq!(store.newest(), None);
     let info = store.commit(handle, crc32(&data)).unwrap();
     assert_eq!(read_image(&mut store, info.sequence, 100).unwrap(), data);
@@ -428,14 +343,9 @@ fn commit_refuses_an_image_with_missing_chunks() {
 
 #[test]
 fn commit_refuses_leftovers_of_the_same_image_in_an_unwritten_sector() {
-    let mut store = fresh(Config {
-        slot_count: 3,
-        slot_size: 16 * 1024,
-    });
+    let mut store = fresh(Config { slot_count: 3, slot_size: 16 * 1024 });
     let data = image(7, 10_000);
-    let old: Vec<_> = (0..3)
-        .map(|_| store_image(&mut store, &data, 7).unwrap())
-        .collect();
+    let old: Vec<_> = (0..3).map(|_| store_image(&mut store, &data, 7).unwrap()).collect();
     // The oldest slot is reused for the same bytes, but the chunks of the
     // third sector never arrive: the leftovers there match, the CRC-32 would
     // too, and yet nothing was written.
@@ -454,10 +364,7 @@ fn verify_reports_data_damaged_after_commit() {
     let info = store_image(&mut store, &image(8, 500), 8).unwrap();
     store.verify(info.sequence).unwrap();
     let data_start = DATA_OFFSET; // slot 0
-    store
-        .flash_mut()
-        .write(data_start + 100, &[0, 0, 0, 0])
-        .unwrap();
+    store.flash_mut().write(data_start + 100, &[0, 0, 0, 0]).unwrap();
     assert_eq!(store.verify(info.sequence), Err(StoreError::Corrupt));
 }
 
@@ -465,52 +372,17 @@ fn verify_reports_data_damaged_after_commit() {
 fn mount_refuses_configurations_that_do_not_fit() {
     let flash = RamFlash::new(64 * 1024).unwrap();
     let cases = [
-        (
-            Config {
-                slot_count: 2,
-                slot_size: 8192,
-            },
-            ConfigError::TooFewSlots,
-        ),
-        (
-            Config {
-                slot_count: 3,
-                slot_size: 5000,
-            },
-            ConfigError::SlotSizeNotErasable,
-        ),
-        (
-            Config {
-                slot_count: 9,
-                slot_size: 8192,
-            },
-            ConfigError::PartitionTooSmall,
-        ),
-        (
-            Config {
-                slot_count: 65,
-                slot_size: 4096,
-            },
-            ConfigError::TooManySlots,
-        ),
+        (Config { slot_count: 2, slot_size: 8192 }, ConfigError::TooFewSlots),
+        (Config { slot_count: 3, slot_size: 5000 }, ConfigError::SlotSizeNotErasable),
+        (Config { slot_count: 9, slot_size: 8192 }, ConfigError::PartitionTooSmall),
+        (Config { slot_count: 65, slot_size: 4096 }, ConfigError::TooManySlots),
     ];
     for (config, error) in cases {
-        assert_eq!(
-            Store::mount(flash.clone(), config).map(|_| ()),
-            Err(MountError::Config(error)),
-            "{config:?}"
-        );
+        assert_eq!(Store::mount(flash.clone(), config).map(|_| ()), Err(MountError::Config(error)), "{config:?}");
     }
     let tiny_sectors = RamFlash::<4, 4, 32>::with_geometry(4096).unwrap();
     assert_eq!(
-        Store::mount(
-            tiny_sectors,
-            Config {
-                slot_count: 3,
-                slot_size: 64
-            }
-        )
-        .map(|_| ()),
+        Store::mount(tiny_sectors, Config { slot_count: 3, slot_size: 64 }).map(|_| ()),
         Err(MountError::Config(ConfigError::UnsupportedGeometry))
     );
 }
@@ -518,13 +390,7 @@ fn mount_refuses_configurations_that_do_not_fit() {
 #[test]
 fn for_partition_layouts_mount() {
     let config = Config::for_partition(64 * 1024, 4096, 10_000).unwrap();
-    assert_eq!(
-        config,
-        Config {
-            slot_count: 5,
-            slot_size: 12 * 1024
-        }
-    );
+    assert_eq!(config, Config { slot_count: 5, slot_size: 12 * 1024 });
     let mut store = Store::mount(RamFlash::new(64 * 1024).unwrap(), config).unwrap();
     let data = image(1, 10_000);
     let info = store_image(&mut store, &data, 1).unwrap();
@@ -548,14 +414,8 @@ fn flash_errors_become_store_errors_without_panics() {
     // Mounting without power.
     let mut flash = RamFlash::new(64 * 1024).unwrap();
     flash.cut_power(PowerCut::clean(0));
-    assert_eq!(
-        flash.erase(0, 4096),
-        Err(nowcam_store::ram::RamFlashError::PowerLost)
-    );
-    assert_eq!(
-        Store::mount(flash, SMALL).map(|_| ()),
-        Err(MountError::Flash)
-    );
+    assert_eq!(flash.erase(0, 4096), Err(nowcam_store::ram::RamFlashError::PowerLost));
+    assert_eq!(Store::mount(flash, SMALL).map(|_| ()), Err(MountError::Flash));
 
     // begin's erase fails.
     let mut store = fresh(SMALL);
@@ -567,14 +427,8 @@ fn flash_errors_become_store_errors_without_panics() {
     let mut store = fresh(SMALL);
     let handle = store.begin(5000).unwrap();
     store.flash_mut().cut_power(PowerCut::clean(1));
-    assert_eq!(
-        store.write_at(handle, 0, &image(1, 5000)),
-        Err(StoreError::Flash)
-    );
-    assert_eq!(
-        store.read_pending_at(handle, 0, &mut [0; 10]),
-        Err(StoreError::Flash)
-    );
+    assert_eq!(store.write_at(handle, 0, &image(1, 5000)), Err(StoreError::Flash));
+    assert_eq!(store.read_pending_at(handle, 0, &mut [0; 10]), Err(StoreError::Flash));
     assert_eq!(store.commit(handle, 0), Err(StoreError::Flash));
     assert_eq!(store.begin(10), Err(StoreError::Flash));
 
@@ -584,16 +438,9 @@ fn flash_errors_become_store_errors_without_panics() {
     store.flash_mut().cut_power(PowerCut::clean(0));
     let mut buffer = [0u8; 1];
     store.flash_mut().erase(0, 4096).unwrap_err();
-    assert_eq!(
-        store.read_at(info.sequence, 0, &mut buffer),
-        Err(StoreError::Flash)
-    );
+    assert_eq!(store.read_at(info.sequence, 0, &mut buffer), Err(StoreError::Flash));
     assert_eq!(store.verify(info.sequence), Err(StoreError::Flash));
-    assert_eq!(
-        store.newest(),
-        Some(info),
-        "a read error does not forget the image"
-    );
+    assert_eq!(store.newest(), Some(info), "a read error does not forget the image");
 
     // The header write fails: the slot is given up, the image never appears.
     let mut store = fresh(SMALL);
@@ -602,10 +449,7 @@ fn flash_errors_become_store_errors_without_panics() {
     store.flash_mut().cut_power(PowerCut::torn(0, 5));
     assert_eq!(store.commit(handle, crc32(&data)), Err(StoreError::Flash));
     assert_eq!(store.newest(), None);
-    assert_eq!(
-        store.commit(handle, crc32(&data)),
-        Err(StoreError::BadHandle)
-    );
+    assert_eq!(store.commit(handle, crc32(&data)), Err(StoreError::BadHandle));
     let mut flash = store.into_flash();
     flash.restore_power();
     let store = Store::mount(flash, SMALL).unwrap();

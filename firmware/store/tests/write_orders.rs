@@ -11,12 +11,7 @@ use proptest::prelude::*;
 /// An image length, a chunk size, a seed for the order and the bytes, and
 /// how many chunks arrive twice.
 fn transfer() -> impl Strategy<Value = (usize, usize, u64, usize)> {
-    (
-        0usize..=16 * 1024 - 64,
-        1usize..=300,
-        any::<u64>(),
-        0usize..8,
-    )
+    (0usize..=16 * 1024 - 64, 1usize..=300, any::<u64>(), 0usize..8)
 }
 
 fn ordered_chunks(len: usize, chunk: usize, seed: u64, duplicates: usize) -> Vec<(usize, usize)> {

@@ -10,10 +10,7 @@ pub const CHUNK: usize = 241;
 
 /// Four slots of four 4 KiB sectors: small enough to cut the power at every
 /// operation, large enough that images span sectors.
-pub const SMALL: Config = Config {
-    slot_count: 4,
-    slot_size: 16 * 1024,
-};
+pub const SMALL: Config = Config { slot_count: 4, slot_size: 16 * 1024 };
 
 pub fn crc32(data: &[u8]) -> u32 {
     Crc::<u32>::new(&CRC_32_ISO_HDLC).checksum(data)
@@ -47,10 +44,7 @@ pub fn image(seed: u64, len: usize) -> Vec<u8> {
 
 /// The `(offset, length)` of each chunk of an image of `len` bytes.
 pub fn chunks(len: usize, chunk: usize) -> Vec<(usize, usize)> {
-    (0..len)
-        .step_by(chunk)
-        .map(|offset| (offset, chunk.min(len - offset)))
-        .collect()
+    (0..len).step_by(chunk).map(|offset| (offset, chunk.min(len - offset))).collect()
 }
 
 /// The chunks of an image in a scrambled order.
@@ -64,11 +58,7 @@ pub fn scrambled_chunks(len: usize, seed: u64) -> Vec<(usize, usize)> {
 }
 
 /// Begins an image and writes all its chunks in a scrambled order.
-pub fn write_image<S: ImageStore>(
-    store: &mut S,
-    data: &[u8],
-    seed: u64,
-) -> Result<WriteHandle, StoreError> {
+pub fn write_image<S: ImageStore>(store: &mut S, data: &[u8], seed: u64) -> Result<WriteHandle, StoreError> {
     let handle = store.begin(data.len() as u32)?;
     for (offset, len) in scrambled_chunks(data.len(), seed) {
         store.write_at(handle, offset as u32, &data[offset..offset + len])?;
@@ -77,22 +67,14 @@ pub fn write_image<S: ImageStore>(
 }
 
 /// Writes and commits a whole image.
-pub fn store_image<S: ImageStore>(
-    store: &mut S,
-    data: &[u8],
-    seed: u64,
-) -> Result<ImageInfo, StoreError> {
+pub fn store_image<S: ImageStore>(store: &mut S, data: &[u8], seed: u64) -> Result<ImageInfo, StoreError> {
     let handle = write_image(store, data, seed)?;
     store.commit(handle, crc32(data))
 }
 
 /// Reads a committed image back in pieces of `piece` bytes, as the HTTP
 /// server does.
-pub fn read_image<S: ImageStore>(
-    store: &mut S,
-    sequence: u32,
-    piece: usize,
-) -> Result<Vec<u8>, StoreError> {
+pub fn read_image<S: ImageStore>(store: &mut S, sequence: u32, piece: usize) -> Result<Vec<u8>, StoreError> {
     let mut out = Vec::new();
     let mut buffer = vec![0u8; piece];
     loop {
@@ -106,11 +88,7 @@ pub fn read_image<S: ImageStore>(
 
 /// Every listed image, newest first.
 pub fn listed<S: ImageStore>(store: &S) -> Vec<ImageInfo> {
-    let mut out = [ImageInfo {
-        sequence: 0,
-        len: 0,
-        crc32: 0,
-    }; 64];
+    let mut out = [ImageInfo { sequence: 0, len: 0, crc32: 0 }; 64];
     let count = store.list(&mut out);
     out[..count].to_vec()
 }
