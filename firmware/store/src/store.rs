@@ -80,6 +80,7 @@ impl Pending {
 ///
 /// See the crate documentation for the on-flash layout and the write order
 /// that makes it safe.
+#[derive(Debug)]
 pub struct Store<F> {
     flash: F,
     layout: Layout,

@@ -46,6 +46,25 @@ fn chunks_reassemble_on_other_flash_geometries() {
 }
 
 #[test]
+fn full_slots_at_the_end_of_the_partition_read_back() {
+    // Word sizes of 64 widen every unaligned read and write to the edge of
+    // the flash, which ends exactly where the last slot does.
+    let capacity = SMALL.slot_count as usize * SMALL.slot_size as usize;
+    let flash = RamFlash::<64, 64, 4096>::with_geometry(capacity).unwrap();
+    let mut store = Store::mount(flash, SMALL).unwrap();
+    let max = store.max_image_size() as usize;
+    let images: Vec<_> = (0..4).map(|seed| image(seed, max - seed as usize)).collect();
+    let infos: Vec<_> =
+        images.iter().enumerate().map(|(seed, data)| store_image(&mut store, data, seed as u64).unwrap()).collect();
+    for (info, data) in infos.iter().zip(&images) {
+        assert_eq!(&read_image(&mut store, info.sequence, 1000).unwrap(), data);
+        let mut tail = [0u8; 7];
+        assert_eq!(store.read_at(info.sequence, info.len - 3, &mut tail), Ok(3));
+        assert_eq!(tail[..3], data[data.len() - 3..]);
+    }
+}
+
+#[test]
 fn begin_erases_one_sector_and_writes_erase_each_sector_once() {
     let mut store = fresh(SMALL);
     let handle = store.begin(12_000).unwrap();
