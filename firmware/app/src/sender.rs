@@ -189,7 +189,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         if self.next_telemetry.is_none() {
             self.next_telemetry = self.config.telemetry_interval.map(|interval| started + interval);
         }
-        self.drain_reports();
+        self.drain_reports(now);
         self.drain_frames(now);
         if self.receiver.is_none() {
             self.discover(now);
@@ -203,7 +203,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         self.poll_at()
     }
 
-    fn drain_reports(&mut self) {
+    fn drain_reports(&mut self, now: Instant) {
         while let Some(report) = self.radio.poll_send_report() {
             if let Some(position) = self.transfer_handles.iter().position(|h| *h == report.handle) {
                 // Reports come in send order, so everything older is done as well.
@@ -211,7 +211,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                     self.transfer_handles.pop_front();
                 }
                 if let Some(transfer) = &mut self.transfer {
-                    transfer.on_send_report(report.acknowledged);
+                    transfer.on_send_report(now, report.acknowledged);
                 }
             }
         }

@@ -143,7 +143,8 @@ pub struct Sender<const WORDS: usize> {
     after_poll: ChunkBitmap<WORDS>,
     /// Whether each chunk has been sent at least once, to count retransmissions.
     sent_once: ChunkBitmap<WORDS>,
-    in_flight: u8,
+    /// What each frame handed to the radio and not yet reported was, oldest first.
+    in_flight: InFlight,
     chunks_since_poll: u16,
     next_poll_id: u16,
     outstanding_poll: Option<(u16, Instant)>,
@@ -156,8 +157,14 @@ pub struct Sender<const WORDS: usize> {
     rtt_variation: Duration,
     rto: Duration,
     last_transmit: Option<Transmit>,
+    consecutive_expiries: u8,
+    /// When the radio reported the last offer sent.
+    offer_sent: Option<Instant>,
     stats: SenderStats,
 }
+
+/// Timeouts in a row repeated at the same retransmission timeout before it backs off.
+const PATIENT_EXPIRIES: u8 = 4;
 
 impl<const WORDS: usize> Sender<WORDS> {
     /// Starts a transfer of `image` under `session` (a random number the caller draws).
@@ -188,7 +195,7 @@ impl<const WORDS: usize> Sender<WORDS> {
             before_poll: ChunkBitmap::new(),
             after_poll: ChunkBitmap::new(),
             sent_once: ChunkBitmap::new(),
-            in_flight: 0,
+            in_flight: InFlight::new(),
             chunks_since_poll: 0,
             next_poll_id: 0,
             outstanding_poll: None,
@@ -200,6 +207,8 @@ impl<const WORDS: usize> Sender<WORDS> {
             rtt_variation: Duration::ZERO,
             rto: config.initial_rto,
             last_transmit: None,
+            consecutive_expiries: 0,
+            offer_sent: None,
             stats: SenderStats::default(),
         })
     }
@@ -234,7 +243,7 @@ impl<const WORDS: usize> Sender<WORDS> {
     /// `None` when nothing may be sent now. `image` must be the image given to `new`.
     pub fn poll_transmit(&mut self, now: Instant, image: &[u8], buffer: &mut [u8]) -> Option<(usize, Transmit)> {
         self.check_timers(now);
-        if self.in_flight >= self.config.max_in_flight {
+        if self.in_flight.len() >= usize::from(self.config.max_in_flight).min(IN_FLIGHT_CAPACITY) {
             return None;
         }
         let (repr, transmit) = self.next_frame(now, image)?;
@@ -270,13 +279,15 @@ impl<const WORDS: usize> Sender<WORDS> {
     }
 
     fn commit_transmit(&mut self, now: Instant, transmit: Transmit) {
-        self.in_flight += 1;
+        self.in_flight.push(transmit);
         self.stats.frames_sent += 1;
         self.last_transmit = Some(transmit);
         match transmit {
             Transmit::Offer => {
                 self.offer_due = false;
-                self.retry_at = Some(now + self.rto);
+                // The timer really starts when the radio reports the frame sent;
+                // this one only guards against a report that never comes.
+                self.retry_at = Some(now + self.config.max_rto);
             }
             Transmit::Chunk { index, retransmission } => {
                 let index = usize::from(index);
@@ -301,7 +312,7 @@ impl<const WORDS: usize> Sender<WORDS> {
                 self.next_poll_id = self.next_poll_id.wrapping_add(1) % StatusRepr::UNSOLICITED;
                 self.chunks_since_poll = 0;
                 self.poll_due = false;
-                self.retry_at = Some(now + self.rto);
+                self.retry_at = Some(now + self.config.max_rto);
                 self.stats.status_requests += 1;
             }
             Transmit::Abort => {
@@ -315,7 +326,7 @@ impl<const WORDS: usize> Sender<WORDS> {
         let Some(transmit) = self.last_transmit.take() else {
             return;
         };
-        self.in_flight = self.in_flight.saturating_sub(1);
+        self.in_flight.pop_back();
         self.stats.frames_sent = self.stats.frames_sent.saturating_sub(1);
         match transmit {
             Transmit::Offer => self.offer_due = true,
@@ -345,10 +356,28 @@ impl<const WORDS: usize> Sender<WORDS> {
     /// A missing MAC acknowledgement is not taken as loss: the data may have
     /// arrived and only the acknowledgement been lost, and the receiver's
     /// bitmap tells the truth a few milliseconds later.
-    pub fn on_send_report(&mut self, acknowledged: bool) {
-        self.in_flight = self.in_flight.saturating_sub(1);
+    ///
+    /// Reports come in send order. The report of a poll or an offer starts
+    /// its retransmission timer: the time the frame waited in the radio's
+    /// queue is not round-trip time.
+    pub fn on_send_report(&mut self, now: Instant, acknowledged: bool) {
         if !acknowledged {
             self.stats.send_reports_unacknowledged += 1;
+        }
+        match self.in_flight.pop_front() {
+            Some(Transmit::StatusRequest { poll }) => {
+                if let Some((outstanding, _)) = self.outstanding_poll {
+                    if outstanding == poll {
+                        self.outstanding_poll = Some((poll, now));
+                        self.retry_at = Some(now + self.rto);
+                    }
+                }
+            }
+            Some(Transmit::Offer) if self.state == SenderState::Offering && !self.offer_due => {
+                self.offer_sent = Some(now);
+                self.retry_at = Some(now + self.rto);
+            }
+            _ => {}
         }
     }
 
@@ -382,7 +411,9 @@ impl<const WORDS: usize> Sender<WORDS> {
         if self.state == SenderState::Offering {
             self.state = SenderState::Sending;
             self.retry_at = None;
-            self.sample_rtt(now.saturating_since(self.started));
+            if let Some(sent) = self.offer_sent {
+                self.sample_rtt(now.saturating_since(sent));
+            }
         }
         let count = usize::from(self.offer.chunk_count);
         let covered = (status.covered_until() as usize).min(count);
@@ -434,6 +465,7 @@ impl<const WORDS: usize> Sender<WORDS> {
     }
 
     fn sample_rtt(&mut self, rtt: Duration) {
+        self.consecutive_expiries = 0;
         let rtt_us = rtt.as_micros();
         match self.smoothed_rtt {
             None => {
@@ -467,11 +499,19 @@ impl<const WORDS: usize> Sender<WORDS> {
             return;
         }
         self.stats.rto_expiries += 1;
-        // Karn: back off, and take no sample from the repeated exchange.
-        self.rto = self.rto.saturating_mul(2).min(self.config.max_rto);
+        self.consecutive_expiries = self.consecutive_expiries.saturating_add(1);
+        // On this link a lost poll is almost always random loss, not
+        // congestion: repeat at the same timeout a few times, and back off
+        // (Karn) only when the receiver stays silent, as in an outage.
+        if self.consecutive_expiries > PATIENT_EXPIRIES {
+            self.rto = self.rto.saturating_mul(2).min(self.config.max_rto);
+        }
         self.retry_at = None;
         match self.state {
-            SenderState::Offering => self.offer_due = true,
+            SenderState::Offering => {
+                self.offer_due = true;
+                self.offer_sent = None;
+            }
             _ => {
                 self.outstanding_poll = None;
                 self.poll_due = true;
@@ -494,5 +534,52 @@ impl<const WORDS: usize> Sender<WORDS> {
             self.state = SenderState::Failed(SendError::Refused(AbortReason::Cancelled));
             self.abort_due = Some(AbortReason::Cancelled);
         }
+    }
+}
+
+/// The most frames a sender tracks between handing them to the radio and their reports.
+pub const IN_FLIGHT_CAPACITY: usize = 32;
+
+/// A FIFO of the frames in flight, without allocation.
+#[derive(Debug, Clone)]
+struct InFlight {
+    items: [Transmit; IN_FLIGHT_CAPACITY],
+    head: usize,
+    len: usize,
+}
+
+impl InFlight {
+    const fn new() -> Self {
+        Self { items: [Transmit::Abort; IN_FLIGHT_CAPACITY], head: 0, len: 0 }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, transmit: Transmit) {
+        if self.len == IN_FLIGHT_CAPACITY {
+            self.pop_front();
+        }
+        self.items[(self.head + self.len) % IN_FLIGHT_CAPACITY] = transmit;
+        self.len += 1;
+    }
+
+    fn pop_front(&mut self) -> Option<Transmit> {
+        if self.len == 0 {
+            return None;
+        }
+        let item = self.items[self.head];
+        self.head = (self.head + 1) % IN_FLIGHT_CAPACITY;
+        self.len -= 1;
+        Some(item)
+    }
+
+    fn pop_back(&mut self) -> Option<Transmit> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        Some(self.items[(self.head + self.len) % IN_FLIGHT_CAPACITY])
     }
 }

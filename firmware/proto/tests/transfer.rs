@@ -98,6 +98,7 @@ struct Outcome {
     stored: Vec<Vec<u8>>,
     failed: usize,
     sim_time: Duration,
+    stats: nowcam_proto::sender::SenderStats,
 }
 
 /// Runs one transfer. `forward` and `backward` script the first frames of
@@ -120,8 +121,13 @@ fn run(
     let mut seq = 0u64;
     let mut air_free = 0u64;
     let (mut sent_forward, mut sent_backward) = (0usize, 0usize);
-    let mut outcome =
-        Outcome { sender: SenderState::Offering, stored: Vec::new(), failed: 0, sim_time: Duration::ZERO };
+    let mut outcome = Outcome {
+        sender: SenderState::Offering,
+        stored: Vec::new(),
+        failed: 0,
+        sim_time: Duration::ZERO,
+        stats: Default::default(),
+    };
     let mut buffer = [0u8; MAX_FRAME_LEN];
 
     let mut schedule =
@@ -181,7 +187,7 @@ fn run(
             }
             queue.pop();
             match events[index].take() {
-                Some(Event::Report(acknowledged)) => sender.on_send_report(acknowledged),
+                Some(Event::Report(acknowledged)) => sender.on_send_report(now, acknowledged),
                 Some(Event::Arrive(true, bytes)) => {
                     let mut reply = [0u8; MAX_FRAME_LEN];
                     if let Ok(handled) = receiver.handle(now, SENDER, &bytes, &mut store, &mut reply) {
@@ -216,6 +222,7 @@ fn run(
         let _ = RECEIVER;
     }
     outcome.sender = sender.state();
+    outcome.stats = sender.stats();
     outcome.stored = store.committed;
     outcome.sim_time = now - Instant::ZERO;
     outcome
