@@ -1,1 +1,460 @@
-fn main() {}
+//! `nowcam`: run scenarios on the simulated ESP-NOW link, send one image
+//! through it, replay captures, and measure the benchmark.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use nowcam_sim::capture::{read_capture, write_capture, CaptureFormat};
+use nowcam_sim::fixtures::{sha256_hex, FixtureCatalog};
+use nowcam_sim::replay::replay;
+use nowcam_sim::report::{Report, RunRecord, Status};
+use nowcam_sim::run::{prepare, prepare_with_images, RunOptions};
+use nowcam_sim::scenario::Scenario;
+
+mod bench;
+
+#[derive(Parser)]
+#[command(name = "nowcam", version, about = "Move JPEGs over a simulated ESP-NOW link, byte-exact, and prove it")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios (default: every scenarios/*.toml) and report
+    Run(RunArgs),
+    /// Send one image through the simulated link
+    Transfer(TransferArgs),
+    /// Reassemble every transfer found in a pcap or pcapng capture
+    Replay(ReplayArgs),
+    /// Measure efficiency against the airtime bound, the legacy sender, and host speed
+    Bench(bench::Args),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Target {
+    /// The discrete-event simulator (runs here)
+    Sim,
+    /// Two ESP32 simulations in Wokwi (needs a Wokwi token)
+    Wokwi,
+    /// Real boards on this machine's serial ports
+    Board,
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Sim => "sim",
+            Target::Wokwi => "wokwi",
+            Target::Board => "board",
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario files; default every .toml in --scenarios
+    scenarios: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "sim")]
+    target: Target,
+    /// Seeds per scenario (default: each scenario's own `seeds`)
+    #[arg(long)]
+    seeds: Option<u32>,
+    /// The first seed; seeds run from here upwards
+    #[arg(long, default_value_t = 0)]
+    seed_start: u64,
+    /// Write report.json, junit.xml, summary.md and captures of failed runs here
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Run only part i of n (1-based), split by scenario
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    #[arg(long, default_value = "scenarios")]
+    scenarios_dir: PathBuf,
+    #[arg(long, default_value = "fixtures")]
+    fixtures: PathBuf,
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let (i, n) = text.split_once('/').ok_or_else(|| format!("expected i/n, found {text:?}"))?;
+    let i: usize = i.parse().map_err(|_| format!("expected a shard number, found {i:?}"))?;
+    let n: usize = n.parse().map_err(|_| format!("expected a shard count, found {n:?}"))?;
+    if n == 0 || i == 0 || i > n {
+        return Err(format!("expected 1 <= i <= n, found {i}/{n}"));
+    }
+    Ok((i, n))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProtocolArg {
+    Nowcam,
+    Legacy,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct LinkFlags {
+    /// A link preset: clean, random5, bursty20, edge30, dup1, reorder, delay
+    #[arg(long)]
+    preset: Option<String>,
+    /// Bernoulli loss probability, both directions
+    #[arg(long)]
+    loss: Option<f64>,
+    /// Gilbert-Elliott loss as p,r,h,k (tc-netem gemodel), both directions
+    #[arg(long, value_name = "P,R,H,K")]
+    gilbert_elliott: Option<String>,
+    /// Probability that a delivered frame arrives twice
+    #[arg(long)]
+    duplicate: Option<f64>,
+    /// Probability that a frame is held back behind later ones
+    #[arg(long)]
+    reorder: Option<f64>,
+    #[arg(long)]
+    delay_ms: Option<f64>,
+    #[arg(long)]
+    jitter_ms: Option<f64>,
+    /// Nothing arrives from FROM to TO seconds (TO may be left out: forever)
+    #[arg(long, value_name = "FROM..TO")]
+    outage: Vec<String>,
+    /// PHY rate in Mbps
+    #[arg(long)]
+    phy_rate_mbps: Option<f64>,
+}
+
+impl LinkFlags {
+    /// The flags as a scenario `[link]` table, so that they are validated like scenario files.
+    fn to_toml(&self) -> Result<String> {
+        let mut out = String::from("[link]\n");
+        if let Some(preset) = &self.preset {
+            out.push_str(&format!("preset = {preset:?}\n"));
+        }
+        for (key, value) in [
+            ("loss", self.loss),
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+            ("delay_ms", self.delay_ms),
+            ("jitter_ms", self.jitter_ms),
+            ("phy_rate_mbps", self.phy_rate_mbps),
+        ] {
+            if let Some(value) = value {
+                out.push_str(&format!("{key} = {value:?}\n"));
+            }
+        }
+        if let Some(ge) = &self.gilbert_elliott {
+            let parts: Vec<&str> = ge.split(',').map(str::trim).collect();
+            let [p, r, h, k] = parts[..] else {
+                bail!("--gilbert-elliott: expected p,r,h,k, found {ge:?}");
+            };
+            for value in [p, r, h, k] {
+                value
+                    .parse::<f64>()
+                    .with_context(|| format!("--gilbert-elliott: expected a number, found {value:?}"))?;
+            }
+            out.push_str(&format!("gilbert_elliott = {{ p = {p}, r = {r}, h = {h}, k = {k} }}\n"));
+        }
+        for outage in &self.outage {
+            let (from, to) =
+                outage.split_once("..").with_context(|| format!("--outage: expected FROM..TO, found {outage:?}"))?;
+            from.parse::<f64>().with_context(|| format!("--outage: expected seconds, found {from:?}"))?;
+            out.push_str(&format!("[[link.outages]]\nfrom_s = {from}\n"));
+            if !to.is_empty() {
+                to.parse::<f64>().with_context(|| format!("--outage: expected seconds, found {to:?}"))?;
+                out.push_str(&format!("to_s = {to}\n"));
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match (&self.preset, self.loss, &self.gilbert_elliott) {
+            (Some(preset), None, None) if self.outage.is_empty() => preset.clone(),
+            (None, None, None) if self.outage.is_empty() && self.duplicate.is_none() && self.reorder.is_none() => {
+                "lossless".into()
+            }
+            _ => "custom".into(),
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct TransferArgs {
+    /// The JPEG (or any file) to send
+    image: PathBuf,
+    #[command(flatten)]
+    link: LinkFlags,
+    #[arg(long, value_enum, default_value = "nowcam")]
+    protocol: ProtocolArg,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Write the image the receiver stored here
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write every frame on the air here (.pcapng: with drop/duplicate comments; else pcap, radiotap)
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    json: bool,
+    /// Give up after this much virtual time
+    #[arg(long, default_value_t = 1200.0)]
+    time_limit_s: f64,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// A pcap (link type 105 or 127) or pcapng capture
+    capture: PathBuf,
+    /// Write the images here
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Transfer(args) => transfer(args),
+        Command::Replay(args) => replay_command(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn progress(len: u64) -> ProgressBar {
+    let target =
+        if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(Some(len), target);
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn reproduce_command(path: &Path, seed: u64) -> String {
+    format!("nowcam run {} --seeds 1 --seed-start {seed}", path.display())
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let fixtures = FixtureCatalog::load(&args.fixtures).context("reading the fixture manifest")?;
+    let mut scenarios = if args.scenarios.is_empty() {
+        Scenario::load_dir(&args.scenarios_dir, &fixtures)?
+    } else {
+        args.scenarios.iter().map(|p| Scenario::load(p, &fixtures)).collect::<Result<Vec<_>, _>>()?
+    };
+    if let Some((i, n)) = args.shard {
+        scenarios = scenarios.into_iter().enumerate().filter(|(k, _)| k % n == i - 1).map(|(_, s)| s).collect();
+    }
+    let total: u64 = scenarios.iter().map(|s| u64::from(args.seeds.unwrap_or(s.seeds))).sum();
+    let bar = progress(total);
+    let mut runs = Vec::new();
+    let captures = args.report.as_ref().map(|dir| dir.join("captures"));
+    for scenario in &scenarios {
+        let seeds = args.seeds.unwrap_or(scenario.seeds);
+        bar.set_message(scenario.name.clone());
+        let path = scenario.path.display().to_string();
+        if args.target != Target::Sim {
+            let why = match args.target {
+                Target::Wokwi => "the wokwi backend is not built yet (serial-radio adapter and Wokwi runner come with the real-boards work)",
+                _ => "the board backend is not built yet (no board inventory or test-mode console yet)",
+            };
+            for seed in args.seed_start..args.seed_start + u64::from(seeds) {
+                println!("skipped: {} seed {seed} on {}: {why}", scenario.name, args.target.name());
+                runs.push(RunRecord {
+                    scenario: scenario.name.clone(),
+                    path: path.clone(),
+                    seed,
+                    target: args.target.name().into(),
+                    status: Status::Skipped,
+                    message: Some(why.into()),
+                    reproduce: format!("{} --target {}", reproduce_command(&scenario.path, seed), args.target.name()),
+                    capture: None,
+                    result: None,
+                });
+                bar.inc(1);
+            }
+            continue;
+        }
+        let prepared = prepare(scenario, &fixtures)?;
+        for seed in args.seed_start..args.seed_start + u64::from(seeds) {
+            let result = prepared.run(seed, RunOptions::default())?;
+            let reproduce = reproduce_command(&scenario.path, seed);
+            let mut capture = None;
+            if !result.passed {
+                bar.suspend(|| {
+                    eprintln!("FAILED {} seed {seed}: {}", scenario.name, result.failures.join("; "));
+                    eprintln!("  reproduce: {reproduce}");
+                });
+                if let Some(dir) = &captures {
+                    // Runs are deterministic, so running again with the recorder on gives the same trace.
+                    let again = prepared.run(seed, RunOptions { capture: true, keep_images: false })?;
+                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                    let file = dir.join(format!("{}-seed{seed}.pcapng", scenario.name));
+                    let writer = std::io::BufWriter::new(
+                        std::fs::File::create(&file).with_context(|| format!("creating {}", file.display()))?,
+                    );
+                    let channel = scenario.receivers.first().map_or(1, |r| r.channel);
+                    write_capture(writer, CaptureFormat::PcapNg, channel, &again.capture.unwrap_or_default())?;
+                    capture = Some(file.display().to_string());
+                }
+            }
+            runs.push(RunRecord {
+                scenario: scenario.name.clone(),
+                path: path.clone(),
+                seed,
+                target: "sim".into(),
+                status: if result.passed { Status::Passed } else { Status::Failed },
+                message: (!result.passed).then(|| result.failures.join("; ")),
+                reproduce,
+                capture,
+                result: Some(result),
+            });
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let report = Report { target: args.target.name().into(), runs };
+    print!("{}", report.table());
+    if let Some(dir) = &args.report {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let json = serde_json::to_string_pretty(&report)?;
+        for (name, text) in [("report.json", json), ("junit.xml", report.junit()), ("summary.md", report.markdown())] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        println!("reports in {}", dir.display());
+    }
+    let failed: Vec<&RunRecord> = report.runs.iter().filter(|r| r.status == Status::Failed).collect();
+    if !failed.is_empty() {
+        println!("\nreproduce the failures with:");
+        for run in failed {
+            println!("  {}", run.reproduce);
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn transfer(args: TransferArgs) -> Result<ExitCode> {
+    let image = std::fs::read(&args.image).with_context(|| format!("reading {}", args.image.display()))?;
+    let protocol = match args.protocol {
+        ProtocolArg::Nowcam => "nowcam",
+        ProtocolArg::Legacy => "legacy",
+    };
+    let text = format!(
+        "seeds = 1\ntime_limit_s = {}\n{}[[senders]]\nname = \"camera\"\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\nname = \"receiver\"\n",
+        args.time_limit_s,
+        args.link.to_toml()?,
+        image.len()
+    );
+    let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
+    let scenario = Scenario::parse(Path::new("command line"), &text, &catalog)?;
+    let sent: Arc<[u8]> = image.into();
+    let prepared = prepare_with_images(&scenario, vec![vec![sent.clone()]])?;
+    let result = prepared.run(args.seed, RunOptions { capture: args.pcap.is_some(), keep_images: true })?;
+    let received = result.received.first().map(|r| r.bytes.clone());
+    let byte_exact = result.passed && received.as_deref() == Some(&sent[..]);
+    if let (Some(path), Some(bytes)) = (&args.out, &received) {
+        std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.pcap {
+        let writer = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        write_capture(writer, CaptureFormat::from_path(path), 1, result.capture.as_deref().unwrap_or_default())?;
+    }
+    let json = serde_json::json!({
+        "ok": byte_exact,
+        "protocol": protocol,
+        "preset": args.link.describe(),
+        "seed": args.seed,
+        "bytes": sent.len(),
+        "sha256_sent": sha256_hex(&sent),
+        "sha256_received": received.as_deref().map(sha256_hex),
+        "byte_exact": byte_exact,
+        "frames_sent": result.air.frames_sent,
+        "frames_lost": result.air.frames_lost,
+        "frames_duplicated": result.air.frames_duplicated,
+        "retransmissions": result.retransmissions,
+        "sim_time_s": result.sim_time_s,
+        "lower_bound_s": result.lower_bound_s,
+        "efficiency": result.efficiency,
+        "failures": result.failures,
+    });
+    if args.json {
+        println!("{json}");
+    } else {
+        println!(
+            "{}: {} bytes over {} ({protocol}), seed {}: {:.3} s simulated, lower bound {:.3} s, efficiency {:.3}, {} frames sent, {} lost, {} retransmissions",
+            if byte_exact { "byte-exact" } else { "FAILED" },
+            sent.len(),
+            args.link.describe(),
+            args.seed,
+            result.sim_time_s,
+            result.lower_bound_s,
+            result.efficiency,
+            result.air.frames_sent,
+            result.air.frames_lost,
+            result.retransmissions
+        );
+        for failure in &result.failures {
+            println!("  {failure}");
+        }
+    }
+    Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn replay_command(args: ReplayArgs) -> Result<ExitCode> {
+    let file = std::fs::File::open(&args.capture).with_context(|| format!("opening {}", args.capture.display()))?;
+    let frames =
+        read_capture(std::io::BufReader::new(file)).with_context(|| format!("reading {}", args.capture.display()))?;
+    let images = replay(&frames);
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut listed = Vec::new();
+    for (index, image) in images.iter().enumerate() {
+        let name = format!("image-{index:03}-{}.jpg", image.source.to_string().replace(':', ""));
+        if let Some(dir) = &args.out {
+            let path = dir.join(&name);
+            std::fs::write(&path, &image.bytes).with_context(|| format!("writing {}", path.display()))?;
+        }
+        listed.push(serde_json::json!({
+            "file": name,
+            "source": image.source.to_string(),
+            "destination": image.destination.to_string(),
+            "format": image.format,
+            "time_s": image.time_ns as f64 / 1e9,
+            "bytes": image.bytes.len(),
+            "sha256": sha256_hex(&image.bytes),
+        }));
+    }
+    if args.json {
+        println!("{}", serde_json::json!({ "frames": frames.len(), "images": listed }));
+    } else {
+        println!("{} frames, {} images", frames.len(), images.len());
+        for entry in &listed {
+            println!(
+                "  {} {} {} bytes from {} sha256 {}",
+                entry["file"].as_str().unwrap_or(""),
+                entry["format"],
+                entry["bytes"],
+                entry["source"].as_str().unwrap_or(""),
+                entry["sha256"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -10,5 +10,7 @@ pub mod engine;
 pub mod fixtures;
 pub mod nodes;
 pub mod radio;
+pub mod replay;
+pub mod report;
 pub mod run;
 pub mod scenario;

@@ -186,7 +186,7 @@ pub struct RunResult {
     pub images: Vec<ImageRecord>,
     /// From the start to the moment the last sender learned its last outcome.
     pub sim_time_s: f64,
-    /// The airtime lower bound of every nowcam image sent, at the data direction's mean loss.
+    /// The airtime lower bound of every image sent, at the data direction's mean loss.
     pub lower_bound_s: f64,
     /// `lower_bound_s / sim_time_s` (0 when nothing was bounded).
     pub efficiency: f64,
@@ -212,7 +212,6 @@ impl RunResult {
 struct SenderStation {
     node: AppSender,
     name: String,
-    receiver: usize,
     outcomes: Vec<(ImageResult, Option<Instant>)>,
     image_count: usize,
 }
@@ -351,14 +350,12 @@ impl Prepared {
         &self.images
     }
 
-    /// The airtime lower bound of every nowcam image, in nanoseconds.
+    /// The airtime lower bound of every image sent, in nanoseconds.
     pub fn lower_bound_ns(&self) -> u64 {
         let loss = self.link.a_to_b.mean_loss();
-        self.scenario
-            .expanded_senders()
-            .zip(&self.images)
-            .filter(|((_, spec), _)| spec.protocol == Protocol::Nowcam)
-            .flat_map(|(_, images)| images.iter())
+        self.images
+            .iter()
+            .flatten()
             .map(|image| airtime::lower_bound_at(self.link.phy_rate, image.len() as u64, loss).unwrap_or(0))
             .sum()
     }
@@ -393,7 +390,6 @@ impl Prepared {
                     SimStation::Sender(Box::new(SenderStation {
                         node,
                         name: name.clone(),
-                        receiver: spec.to,
                         outcomes: Vec::new(),
                         image_count: images.len(),
                     }))
@@ -511,7 +507,6 @@ impl Prepared {
                             finished_s: finished.map(|f| f.as_micros() as f64 / 1e6),
                         });
                     }
-                    let _ = s.receiver;
                 }
                 SimStation::Legacy(l) => {
                     retransmissions += l.node.retransmissions();
