@@ -1,10 +1,47 @@
-//! `cargo xtask bench`.
+//! `cargo xtask bench`: build `nowcam` in release and run its benchmark,
+//! writing target/nowcam/bench.json.
 
-use anyhow::Result;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Seeds per row for the nowcam sender
+    #[arg(long, default_value_t = 20)]
+    seeds: u64,
+    /// Wall-clock seconds spent measuring host speed
+    #[arg(long, default_value_t = 2.0)]
+    speed_seconds: f64,
+}
 
-pub fn run(_args: Args) -> Result<()> {
-    anyhow::bail!("`cargo xtask bench` is not built yet")
+pub fn run(args: Args) -> Result<()> {
+    let root = crate::project_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .current_dir(&root)
+        .args(["build", "--release", "-p", "nowcam", "--bin", "nowcam"])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("building nowcam failed");
+    }
+    let binary = root.join("target/release/nowcam");
+    let status = Command::new(&binary)
+        .current_dir(&root)
+        .args([
+            "bench",
+            "--seeds",
+            &args.seeds.to_string(),
+            "--speed-seconds",
+            &args.speed_seconds.to_string(),
+            "--json",
+        ])
+        .arg(root.join("target/nowcam/bench.json"))
+        .status()
+        .with_context(|| format!("running {}", binary.display()))?;
+    if !status.success() {
+        bail!("the benchmark failed");
+    }
+    Ok(())
 }

@@ -28,8 +28,11 @@ use crate::scenario::{DirectionSpec, ExpectedOutcome, ImageRef, LinkSpec, LossSp
 pub const RECEIVER_TRANSFERS: usize = 8;
 /// Bitmap words per transfer: 32 × 68 chunks of 241 bytes hold 512 KiB.
 pub const TRANSFER_WORDS: usize = 68;
+/// Simulated cameras track up to 32 × 128 chunks (987 KB), so that an image
+/// above the receiver's limit reaches the receiver and is refused there.
+pub const SENDER_WORDS: usize = 128;
 
-type AppSender = SenderNode<SimRadio, FixtureSource, FixedTelemetry, TRANSFER_WORDS>;
+type AppSender = SenderNode<SimRadio, FixtureSource, FixedTelemetry, SENDER_WORDS>;
 type AppReceiver = ReceiverNode<SimRadio, Store<RamFlash>, FixedTelemetry, RECEIVER_TRANSFERS, TRANSFER_WORDS>;
 
 /// Virtual time the loop keeps running after the last sender finished, so
@@ -186,7 +189,7 @@ pub struct RunResult {
     pub images: Vec<ImageRecord>,
     /// From the start to the moment the last sender learned its last outcome.
     pub sim_time_s: f64,
-    /// The airtime lower bound of every image sent, at the data direction's mean loss.
+    /// The airtime lower bound of every image delivered byte-exact, at the data direction's mean loss.
     pub lower_bound_s: f64,
     /// `lower_bound_s / sim_time_s` (0 when nothing was bounded).
     pub efficiency: f64,
@@ -348,16 +351,6 @@ impl Prepared {
     /// Every expanded sender's images, in order.
     pub fn images(&self) -> &[Vec<Arc<[u8]>>] {
         &self.images
-    }
-
-    /// The airtime lower bound of every image sent, in nanoseconds.
-    pub fn lower_bound_ns(&self) -> u64 {
-        let loss = self.link.a_to_b.mean_loss();
-        self.images
-            .iter()
-            .flatten()
-            .map(|image| airtime::lower_bound_at(self.link.phy_rate, image.len() as u64, loss).unwrap_or(0))
-            .sum()
     }
 
     /// Runs the scenario with one seed.
@@ -546,7 +539,14 @@ impl Prepared {
         }
 
         let sim_time_s = end_ns as f64 / 1e9;
-        let lower_bound_s = self.lower_bound_ns() as f64 / 1e9;
+        // Only delivered images are bounded: a refused offer has no transfer time to compare.
+        let loss = self.link.a_to_b.mean_loss();
+        let lower_bound_s = images
+            .iter()
+            .filter(|i| i.result == ImageResult::ByteExact)
+            .map(|i| airtime::lower_bound_at(self.link.phy_rate, i.bytes as u64, loss).unwrap_or(0))
+            .sum::<u64>() as f64
+            / 1e9;
         let efficiency = if sim_time_s > 0.0 && lower_bound_s > 0.0 { lower_bound_s / sim_time_s } else { 0.0 };
         let expect = &scenario.expect;
         match expect.outcome {

@@ -7,15 +7,8 @@ use nowcam_sim::fixtures::{Fixture, FixtureCatalog};
 use nowcam_sim::scenario::{ExpectedOutcome, ImageRef, LossSpec, Protocol, Scenario};
 
 fn catalog() -> FixtureCatalog {
-    let fixture = |name: &str| Fixture {
-        name: name.to_owned(),
-        bytes: 20_000,
-        sha256: "00".repeat(32),
-    };
-    FixtureCatalog::from_fixtures(
-        Path::new("fixtures"),
-        vec![fixture("vga-q12-20k.jpg"), fixture("uxga-q10.jpg")],
-    )
+    let fixture = |name: &str| Fixture { name: name.to_owned(), bytes: 20_000, sha256: "00".repeat(32) };
+    FixtureCatalog::from_fixtures(Path::new("fixtures"), vec![fixture("vga-q12-20k.jpg"), fixture("uxga-q10.jpg")])
 }
 
 const MINIMAL: &str = r#"
@@ -71,20 +64,11 @@ min_efficiency = 0.85
     assert_eq!(s.link.data.preset.as_deref(), Some("edge30"));
     assert_eq!(s.link.data.loss, None);
     assert_eq!(s.link.status.preset.as_deref(), Some("edge30"));
-    assert_eq!(
-        s.link.status.loss,
-        Some(LossSpec::Bernoulli { probability: 0.1 })
-    );
+    assert_eq!(s.link.status.loss, Some(LossSpec::Bernoulli { probability: 0.1 }));
     assert_eq!(s.link.outages.len(), 1);
     assert_eq!(s.link.outages[0].to.map(|d| d.as_millis()), Some(1_500));
     assert_eq!(s.link.phy_rate_mbps, 2.0);
-    assert_eq!(
-        s.senders[0].images,
-        vec![
-            ImageRef::Fixture("vga-q12-20k".into()),
-            ImageRef::Synthetic(1000)
-        ]
-    );
+    assert_eq!(s.senders[0].images, vec![ImageRef::Fixture("vga-q12-20k".into()), ImageRef::Synthetic(1000)]);
     assert_eq!(s.senders[0].repeat, 3);
     assert_eq!(s.senders[1].protocol, Protocol::Legacy);
     let names: Vec<String> = s.expanded_senders().map(|(n, _)| n).collect();
@@ -142,20 +126,23 @@ fn out_of_range_numbers_name_their_field() {
         &format!("seeds = 0\n{MINIMAL}"),
         "scenarios/x.toml: seeds: expected an integer from 1 to 10000, found 0",
     );
-    check_error(&format!("[link]\nphy_rate_mbps = 3\n{MINIMAL}"), "scenarios/x.toml: link.phy_rate_mbps: expected one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54, found 3");
+    check_error(
+        &format!("[link]\nphy_rate_mbps = 3\n{MINIMAL}"),
+        "scenarios/x.toml: link.phy_rate_mbps: expected one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54, found 3",
+    );
     check_error(
         &format!("[[link.outages]]\nfrom_s = 2\nto_s = 1\n{MINIMAL}"),
         "scenarios/x.toml: link.outages[0].to_s: expected a time after from_s (2), found 1",
     );
-    check_error(&format!("{MINIMAL}[expect]\nmin_efficiency = 1.2\n"), "scenarios/x.toml: expect.min_efficiency: expected a number above 0 and at most 1, found 1.2");
+    check_error(
+        &format!("{MINIMAL}[expect]\nmin_efficiency = 1.2\n"),
+        "scenarios/x.toml: expect.min_efficiency: expected a number above 0 and at most 1, found 1.2",
+    );
 }
 
 #[test]
 fn nodes_are_checked() {
-    check_error(
-        "[[receivers]]\n",
-        "scenarios/x.toml: senders: expected at least one [[senders]] table, found none",
-    );
+    check_error("[[receivers]]\n", "scenarios/x.toml: senders: expected at least one [[senders]] table, found none");
     check_error(
         "[[senders]]\nimages = [\"vga-q12-20k.jpg\"]\n",
         "scenarios/x.toml: receivers: expected at least one [[receivers]] table, found none",
@@ -192,46 +179,23 @@ fn an_unknown_expectation_lists_the_known_ones() {
 
 #[test]
 fn unknown_keys_and_bad_syntax_give_the_position() {
-    let error = Scenario::parse(
-        Path::new("scenarios/x.toml"),
-        &format!("sedes = 3\n{MINIMAL}"),
-        &catalog(),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        error.starts_with("scenarios/x.toml: line 1, column 1: unknown field `sedes`"),
-        "{error}"
-    );
-    let error = Scenario::parse(Path::new("scenarios/x.toml"), "seeds = \n", &catalog())
+    let error = Scenario::parse(Path::new("scenarios/x.toml"), &format!("sedes = 3\n{MINIMAL}"), &catalog())
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("scenarios/x.toml: line 1, column 1: unknown field `sedes`"), "{error}");
+    let error = Scenario::parse(Path::new("scenarios/x.toml"), "seeds = \n", &catalog()).unwrap_err().to_string();
+    assert!(error.starts_with("scenarios/x.toml: line 1, column "), "{error}");
+    let error = Scenario::parse(Path::new("scenarios/x.toml"), &format!("seeds = \"many\"\n{MINIMAL}"), &catalog())
         .unwrap_err()
         .to_string();
     assert!(
-        error.starts_with("scenarios/x.toml: line 1, column "),
-        "{error}"
-    );
-    let error = Scenario::parse(
-        Path::new("scenarios/x.toml"),
-        &format!("seeds = \"many\"\n{MINIMAL}"),
-        &catalog(),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        error.starts_with(
-            "scenarios/x.toml: line 1, column 9: invalid type: string \"many\", expected i64"
-        ),
+        error.starts_with("scenarios/x.toml: line 1, column 9: invalid type: string \"many\", expected i64"),
         "{error}"
     );
 }
 
 #[test]
 fn a_missing_file_is_a_read_error_naming_it() {
-    let error = Scenario::load(Path::new("scenarios/does-not-exist.toml"), &catalog())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.starts_with("scenarios/does-not-exist.toml: cannot read: "),
-        "{error}"
-    );
+    let error = Scenario::load(Path::new("scenarios/does-not-exist.toml"), &catalog()).unwrap_err().to_string();
+    assert!(error.starts_with("scenarios/does-not-exist.toml: cannot read: "), "{error}");
 }

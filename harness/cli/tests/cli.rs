@@ -1,0 +1,166 @@
+//! The `nowcam` binary: `transfer --json`, exit codes, `replay` of what
+//! `transfer --pcap` wrote, and `run` with its reports.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn nowcam() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nowcam"));
+    command.current_dir(root());
+    command
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nowcam-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn transfer_json_reports_a_byte_exact_delivery_and_exits_zero() {
+    let dir = scratch("transfer");
+    let out = dir.join("received.jpg");
+    let output = nowcam()
+        .args(["transfer", "fixtures/vga-q12-20k.jpg", "--preset", "edge30", "--seed", "4", "--json", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for key in [
+        "ok",
+        "protocol",
+        "preset",
+        "seed",
+        "bytes",
+        "sha256_sent",
+        "sha256_received",
+        "byte_exact",
+        "frames_sent",
+        "frames_lost",
+        "frames_duplicated",
+        "retransmissions",
+        "sim_time_s",
+        "lower_bound_s",
+        "efficiency",
+    ] {
+        assert!(json.get(key).is_some(), "missing {key} in {json}");
+    }
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["byte_exact"], true);
+    assert_eq!(json["preset"], "edge30");
+    assert_eq!(json["sha256_sent"], json["sha256_received"]);
+    assert!(json["frames_lost"].as_u64().unwrap() > 0);
+    // A lucky seed may beat the bound, which assumes the preset's mean loss.
+    let efficiency = json["efficiency"].as_f64().unwrap();
+    let expected = json["lower_bound_s"].as_f64().unwrap() / json["sim_time_s"].as_f64().unwrap();
+    assert!((efficiency - expected).abs() < 1e-9 && efficiency > 0.5, "{json}");
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(root().join("fixtures/vga-q12-20k.jpg")).unwrap());
+}
+
+#[test]
+fn a_transfer_that_cannot_finish_exits_non_zero_with_the_typed_error() {
+    let output = nowcam()
+        .args([
+            "transfer",
+            "fixtures/qvga-q12.jpg",
+            "--preset",
+            "clean",
+            "--outage",
+            "0.05..",
+            "--json",
+            "--time-limit-s",
+            "120",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["byte_exact"], false);
+    assert!(json["failures"].to_string().contains("timed out"), "{json}");
+}
+
+#[test]
+fn bad_link_flags_are_refused_with_the_field() {
+    let output = nowcam().args(["transfer", "fixtures/qvga-q12.jpg", "--preset", "lossy"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("link.preset: expected one of clean, random5"), "{stderr}");
+}
+
+#[test]
+fn replay_recovers_what_transfer_captured() {
+    let dir = scratch("replay");
+    for (protocol, capture) in [("nowcam", "run.pcapng"), ("legacy", "run.pcap")] {
+        let capture = dir.join(capture);
+        let status = nowcam()
+            .args(["transfer", "fixtures/qqvga-q25.jpg", "--preset", "random5", "--protocol", protocol, "--pcap"])
+            .arg(&capture)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let images = dir.join(format!("images-{protocol}"));
+        let output = nowcam().arg("replay").arg(&capture).arg("--out").arg(&images).arg("--json").output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(json["images"].as_array().unwrap().len(), 1, "{json}");
+        assert_eq!(json["images"][0]["format"], protocol);
+        let file = images.join(json["images"][0]["file"].as_str().unwrap());
+        assert_eq!(std::fs::read(file).unwrap(), std::fs::read(root().join("fixtures/qqvga-q25.jpg")).unwrap());
+    }
+}
+
+#[test]
+fn run_writes_the_reports_and_other_targets_skip() {
+    let dir = scratch("run");
+    let output = nowcam()
+        .args([
+            "run",
+            "scenarios/preset-clean.toml",
+            "scenarios/refused-receiver-limit.toml",
+            "--seeds",
+            "1",
+            "--report",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("2 passed, 0 failed, 0 skipped"), "{stdout}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("<testcase classname=\"preset-clean\" name=\"seed 0\""), "{junit}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["runs"].as_array().unwrap().len(), 2);
+    assert!(std::fs::read_to_string(dir.join("summary.md")).unwrap().contains("| preset-clean | 1 | passed |"));
+
+    let output =
+        nowcam().args(["run", "scenarios/preset-clean.toml", "--target", "board", "--seeds", "1"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("skipped: preset-clean seed 0 on board"), "{stdout}");
+    assert!(!stdout.contains("1 passed"), "{stdout}");
+}
+
+#[test]
+fn shards_split_the_scenarios_without_overlap() {
+    let list = |shard: &str| {
+        let output = nowcam().args(["run", "--target", "wokwi", "--seeds", "1", "--shard", shard]).output().unwrap();
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| l.starts_with("skipped: "))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let (first, second) = (list("1/2"), list("2/2"));
+    assert!(!first.is_empty() && !second.is_empty());
+    assert!(first.iter().all(|line| !second.contains(line)));
+    let all = list("1/1");
+    assert_eq!(all.len(), first.len() + second.len());
+}

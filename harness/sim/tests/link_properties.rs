@@ -1,0 +1,48 @@
+//! Any loss below 50 % with a finite outage still delivers byte-exact.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use nowcam_sim::fixtures::{synthetic_image, FixtureCatalog};
+use nowcam_sim::run::{prepare_with_images, RunOptions};
+use nowcam_sim::scenario::Scenario;
+use proptest::prelude::*;
+
+fn scenario(text: &str) -> Scenario {
+    let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
+    Scenario::parse(Path::new("property.toml"), text, &catalog).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn lossy_links_with_a_finite_outage_deliver_byte_exact(
+        loss in 0.0f64..0.5,
+        status_loss in 0.0f64..0.5,
+        bursty in any::<bool>(),
+        outage_from in 0.0f64..2.0,
+        outage_len in 0.01f64..3.0,
+        len in 1usize..12_000,
+        seed in any::<u64>(),
+    ) {
+        // A bursty link with the same mean loss: bursts of 1/r frames.
+        let data = if bursty {
+            let r = 0.25;
+            let p = loss * r / (1.0 - loss);
+            format!("gilbert_elliott = {{ p = {p}, r = {r}, h = 1.0, k = 0.0 }}")
+        } else {
+            format!("loss = {loss}")
+        };
+        let text = format!(
+            "time_limit_s = 300\n[link.data]\n{data}\n[link.status]\nloss = {status_loss}\n[[link.outages]]\nfrom_s = {outage_from}\nto_s = {}\n[[senders]]\nimages = [\"synthetic:{len}\"]\n[[receivers]]\n",
+            outage_from + outage_len
+        );
+        let image: Arc<[u8]> = synthetic_image(len).into();
+        let prepared = prepare_with_images(&scenario(&text), vec![vec![image.clone()]]).unwrap();
+        let result = prepared.run(seed, RunOptions { capture: false, keep_images: true }).unwrap();
+        prop_assert!(result.passed, "{:?}", result.failures);
+        prop_assert_eq!(result.received.len(), 1);
+        prop_assert_eq!(&result.received[0].bytes[..], &image[..]);
+    }
+}
