@@ -7,10 +7,9 @@ use std::fmt::Write as _;
 
 use nowcam_proto::wire::control::ControlVariable;
 use nowcam_proto::wire::{
-    flags, AbortReason, ChunkRepr, CompletionResult, ControlCommand, ControlRequestRepr,
-    ControlResponseRepr, ControlStatus, Error, Frame, FrameKind, FrameRepr, OfferRepr, ProbeRepr,
-    StatusRepr, StatusRequestRepr, TelemetryRepr, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN,
-    OFFER_FLAG_JPEG,
+    flags, AbortReason, ChunkRepr, CompletionResult, ControlCommand, ControlRequestRepr, ControlResponseRepr,
+    ControlStatus, Error, Frame, FrameKind, FrameRepr, OfferRepr, ProbeRepr, StatusRepr, StatusRequestRepr,
+    TelemetryRepr, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN, OFFER_FLAG_JPEG,
 };
 use proptest::prelude::*;
 
@@ -32,25 +31,11 @@ fn layout(kind: FrameKind) -> (&'static [(&'static str, usize)], Option<&'static
         ),
         FrameKind::Chunk => (&[("session", 4), ("index", 2)], Some("payload")),
         FrameKind::StatusRequest => (&[("session", 4), ("poll", 2)], None),
-        FrameKind::Status => (
-            &[("session", 4), ("poll", 2), ("lowest_missing", 2)],
-            Some("bitmap"),
-        ),
+        FrameKind::Status => (&[("session", 4), ("poll", 2), ("lowest_missing", 2)], Some("bitmap")),
         FrameKind::Completion => (&[("session", 4), ("result", 1)], None),
         FrameKind::Abort => (&[("session", 4), ("reason", 1)], None),
-        FrameKind::ControlRequest => (
-            &[
-                ("request", 2),
-                ("command", 1),
-                ("variable", 1),
-                ("value", 4),
-            ],
-            None,
-        ),
-        FrameKind::ControlResponse => (
-            &[("request", 2), ("status", 1), ("variable", 1), ("value", 4)],
-            None,
-        ),
+        FrameKind::ControlRequest => (&[("request", 2), ("command", 1), ("variable", 1), ("value", 4)], None),
+        FrameKind::ControlResponse => (&[("request", 2), ("status", 1), ("variable", 1), ("value", 4)], None),
         FrameKind::Telemetry => (
             &[
                 ("uptime_ms", 8),
@@ -88,10 +73,7 @@ fn dump(bytes: &[u8]) -> String {
     let mut line = |name: &str, range: std::ops::Range<usize>| {
         writeln!(out, "{name:<16} {}", hex(&bytes[range])).unwrap();
     };
-    for (name, width) in [("magic", 1), ("version_kind", 1), ("flags", 1)]
-        .into_iter()
-        .chain(fields.iter().copied())
-    {
+    for (name, width) in [("magic", 1), ("version_kind", 1), ("flags", 1)].into_iter().chain(fields.iter().copied()) {
         line(name, at..at + width);
         at += width;
     }
@@ -137,21 +119,8 @@ const TELEMETRY: TelemetryRepr = TelemetryRepr {
 fn every_kind() -> Vec<(&'static str, FrameRepr<'static>)> {
     vec![
         ("offer", FrameRepr::Offer(OFFER)),
-        (
-            "chunk",
-            FrameRepr::Chunk(ChunkRepr {
-                session: 0x1234_5678,
-                index: 0x0102,
-                payload: &PAYLOAD,
-            }),
-        ),
-        (
-            "status_request",
-            FrameRepr::StatusRequest(StatusRequestRepr {
-                session: 0x1234_5678,
-                poll: 7,
-            }),
-        ),
+        ("chunk", FrameRepr::Chunk(ChunkRepr { session: 0x1234_5678, index: 0x0102, payload: &PAYLOAD })),
+        ("status_request", FrameRepr::StatusRequest(StatusRequestRepr { session: 0x1234_5678, poll: 7 })),
         (
             "status",
             FrameRepr::Status(StatusRepr {
@@ -161,20 +130,8 @@ fn every_kind() -> Vec<(&'static str, FrameRepr<'static>)> {
                 bitmap: &BITMAP,
             }),
         ),
-        (
-            "completion",
-            FrameRepr::Completion {
-                session: 0x1234_5678,
-                result: CompletionResult::CrcMismatch,
-            },
-        ),
-        (
-            "abort",
-            FrameRepr::Abort {
-                session: 0x1234_5678,
-                reason: AbortReason::UnknownSession,
-            },
-        ),
+        ("completion", FrameRepr::Completion { session: 0x1234_5678, result: CompletionResult::CrcMismatch }),
+        ("abort", FrameRepr::Abort { session: 0x1234_5678, reason: AbortReason::UnknownSession }),
         (
             "control_request",
             FrameRepr::ControlRequest(ControlRequestRepr {
@@ -194,20 +151,8 @@ fn every_kind() -> Vec<(&'static str, FrameRepr<'static>)> {
             }),
         ),
         ("telemetry", FrameRepr::Telemetry(TELEMETRY)),
-        (
-            "probe",
-            FrameRepr::Probe(ProbeRepr {
-                nonce: 0xdead_beef,
-                role: 0,
-            }),
-        ),
-        (
-            "probe_reply",
-            FrameRepr::ProbeReply(ProbeRepr {
-                nonce: 0xdead_beef,
-                role: 1,
-            }),
-        ),
+        ("probe", FrameRepr::Probe(ProbeRepr { nonce: 0xdead_beef, role: 0 })),
+        ("probe_reply", FrameRepr::ProbeReply(ProbeRepr { nonce: 0xdead_beef, role: 1 })),
     ]
 }
 
@@ -229,12 +174,7 @@ fn every_kind_round_trips() {
 
 /// Parses `bytes` and compares with the expected repr or error.
 fn check(bytes: &[u8], expect: Result<FrameRepr<'_>, Error>) {
-    assert_eq!(
-        FrameRepr::parse_bytes(bytes),
-        expect,
-        "bytes {}",
-        hex(bytes)
-    );
+    assert_eq!(FrameRepr::parse_bytes(bytes), expect, "bytes {}", hex(bytes));
 }
 
 #[test]
@@ -252,34 +192,19 @@ fn literal_frames_parse() {
         Ok(FrameRepr::Offer(OFFER)),
     );
     check(
-        &[
-            0x6e, 0x12, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, b'a', b'b', b'c',
-        ],
-        Ok(FrameRepr::Chunk(ChunkRepr {
-            session: 1,
-            index: 5,
-            payload: b"abc",
-        })),
+        &[0x6e, 0x12, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, b'a', b'b', b'c'],
+        Ok(FrameRepr::Chunk(ChunkRepr { session: 1, index: 5, payload: b"abc" })),
     );
     check(
         &[0x6e, 0x12, 0x00, 0x01, 0x00, 0x00, 0x00, 0xff, 0xff],
-        Ok(FrameRepr::Chunk(ChunkRepr {
-            session: 1,
-            index: 0xffff,
-            payload: &[],
-        })),
+        Ok(FrameRepr::Chunk(ChunkRepr { session: 1, index: 0xffff, payload: &[] })),
     );
     check(
         &[0x6e, 0x13, 0x00, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00],
-        Ok(FrameRepr::StatusRequest(StatusRequestRepr {
-            session: 2,
-            poll: 9,
-        })),
+        Ok(FrameRepr::StatusRequest(StatusRequestRepr { session: 2, poll: 9 })),
     );
     check(
-        &[
-            0x6e, 0x14, 0x00, 0x02, 0x00, 0x00, 0x00, 0xff, 0xff, 0x53, 0x00,
-        ],
+        &[0x6e, 0x14, 0x00, 0x02, 0x00, 0x00, 0x00, 0xff, 0xff, 0x53, 0x00],
         Ok(FrameRepr::Status(StatusRepr {
             session: 2,
             poll: StatusRepr::UNSOLICITED,
@@ -288,48 +213,27 @@ fn literal_frames_parse() {
         })),
     );
     check(
-        &[
-            0x6e, 0x14, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x03, 0x00, 0x05, 0x80,
-        ],
-        Ok(FrameRepr::Status(StatusRepr {
-            session: 2,
-            poll: 1,
-            lowest_missing: 3,
-            bitmap: &[0x05, 0x80],
-        })),
+        &[0x6e, 0x14, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x03, 0x00, 0x05, 0x80],
+        Ok(FrameRepr::Status(StatusRepr { session: 2, poll: 1, lowest_missing: 3, bitmap: &[0x05, 0x80] })),
     );
     check(
         &[0x6e, 0x15, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00],
-        Ok(FrameRepr::Completion {
-            session: 3,
-            result: CompletionResult::Stored,
-        }),
+        Ok(FrameRepr::Completion { session: 3, result: CompletionResult::Stored }),
     );
     check(
         &[0x6e, 0x15, 0x00, 0x03, 0x00, 0x00, 0x00, 0x02],
-        Ok(FrameRepr::Completion {
-            session: 3,
-            result: CompletionResult::StoreFailed,
-        }),
+        Ok(FrameRepr::Completion { session: 3, result: CompletionResult::StoreFailed }),
     );
     check(
         &[0x6e, 0x16, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01],
-        Ok(FrameRepr::Abort {
-            session: 4,
-            reason: AbortReason::TooLarge,
-        }),
+        Ok(FrameRepr::Abort { session: 4, reason: AbortReason::TooLarge }),
     );
     check(
         &[0x6e, 0x16, 0x00, 0x04, 0x00, 0x00, 0x00, 0x07],
-        Ok(FrameRepr::Abort {
-            session: 4,
-            reason: AbortReason::TimedOut,
-        }),
+        Ok(FrameRepr::Abort { session: 4, reason: AbortReason::TimedOut }),
     );
     check(
-        &[
-            0x6e, 0x17, 0x00, 0x01, 0x01, 0x00, 0x00, 0xfe, 0xff, 0xff, 0xff,
-        ],
+        &[0x6e, 0x17, 0x00, 0x01, 0x01, 0x00, 0x00, 0xfe, 0xff, 0xff, 0xff],
         Ok(FrameRepr::ControlRequest(ControlRequestRepr {
             request: 0x0101,
             command: ControlCommand::Set,
@@ -338,9 +242,7 @@ fn literal_frames_parse() {
         })),
     );
     check(
-        &[
-            0x6e, 0x17, 0x00, 0x02, 0x00, 0x02, 0x1a, 0x00, 0x00, 0x00, 0x00,
-        ],
+        &[0x6e, 0x17, 0x00, 0x02, 0x00, 0x02, 0x1a, 0x00, 0x00, 0x00, 0x00],
         Ok(FrameRepr::ControlRequest(ControlRequestRepr {
             request: 2,
             command: ControlCommand::CaptureNow,
@@ -349,9 +251,7 @@ fn literal_frames_parse() {
         })),
     );
     check(
-        &[
-            0x6e, 0x18, 0x00, 0x02, 0x00, 0x04, 0x01, 0x3f, 0x00, 0x00, 0x00,
-        ],
+        &[0x6e, 0x18, 0x00, 0x02, 0x00, 0x04, 0x01, 0x3f, 0x00, 0x00, 0x00],
         Ok(FrameRepr::ControlResponse(ControlResponseRepr {
             request: 2,
             status: ControlStatus::CameraError,
@@ -380,8 +280,8 @@ fn literal_frames_parse() {
     );
     check(
         &[
-            0x6e, 0x19, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-            0x00, 0xc4, 0x09, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x6e, 0x19, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc4, 0x09, 0xb0,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         ],
         Ok(FrameRepr::Telemetry(TelemetryRepr {
             chip_temperature_centi_celsius: Some(2_500),
@@ -391,17 +291,11 @@ fn literal_frames_parse() {
     );
     check(
         &[0x6e, 0x1a, 0x00, 0xef, 0xbe, 0xad, 0xde, 0x00],
-        Ok(FrameRepr::Probe(ProbeRepr {
-            nonce: 0xdead_beef,
-            role: 0,
-        })),
+        Ok(FrameRepr::Probe(ProbeRepr { nonce: 0xdead_beef, role: 0 })),
     );
     check(
         &[0x6e, 0x1b, 0x00, 0xef, 0xbe, 0xad, 0xde, 0x01],
-        Ok(FrameRepr::ProbeReply(ProbeRepr {
-            nonce: 0xdead_beef,
-            role: 1,
-        })),
+        Ok(FrameRepr::ProbeReply(ProbeRepr { nonce: 0xdead_beef, role: 1 })),
     );
 }
 
@@ -418,20 +312,11 @@ fn header_errors() {
     check(&[0x6e], Err(Error::Truncated));
     check(&[0x6e, 0x13], Err(Error::Truncated));
     check(&[0x00, 0x13], Err(Error::Truncated));
-    check(
-        &[0x6d, 0x13, 0x00, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00],
-        Err(Error::BadMagic),
-    );
+    check(&[0x6d, 0x13, 0x00, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00], Err(Error::BadMagic));
     // A legacy data frame for chunk 0x0102 starts with a byte far from the magic.
     check(&[0x01, 0x02, 0xff, 0xd8], Err(Error::BadMagic));
-    check(
-        &[0x6e, 0x23, 0x00, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00],
-        Err(Error::UnsupportedVersion),
-    );
-    check(
-        &[0x6e, 0x03, 0x00, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00],
-        Err(Error::UnsupportedVersion),
-    );
+    check(&[0x6e, 0x23, 0x00, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00], Err(Error::UnsupportedVersion));
+    check(&[0x6e, 0x03, 0x00, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00], Err(Error::UnsupportedVersion));
     check(&[0x6e, 0x10, 0x00], Err(Error::UnknownKind));
     check(&[0x6e, 0x10, 0x00, 0x01, 0x02], Err(Error::UnknownKind));
     check(&[0x6e, 0x1c, 0x00], Err(Error::UnknownKind));
@@ -462,10 +347,7 @@ fn length_errors() {
         if kind == FrameKind::Abort {
             bytes[7] = AbortReason::Busy as u8;
         }
-        assert!(
-            FrameRepr::parse_bytes(&bytes).is_ok(),
-            "{kind:?} at its length"
-        );
+        assert!(FrameRepr::parse_bytes(&bytes).is_ok(), "{kind:?} at its length");
         bytes.push(0);
         check(&bytes, Err(Error::TooLong));
         bytes.truncate(bytes.len() - 2);
@@ -518,36 +400,19 @@ fn emit_errors() {
         assert_eq!(repr.emit(&mut small), Err(Error::BufferTooSmall), "{name}");
     }
     let payload = [0u8; MAX_CHUNK_PAYLOAD + 1];
-    let chunk = FrameRepr::Chunk(ChunkRepr {
-        session: 1,
-        index: 0,
-        payload: &payload,
-    });
+    let chunk = FrameRepr::Chunk(ChunkRepr { session: 1, index: 0, payload: &payload });
     let mut buffer = [0u8; 512];
     assert_eq!(chunk.emit(&mut buffer), Err(Error::TooLong));
     let bitmap = [0u8; MAX_FRAME_LEN - 11 + 1];
-    let status = FrameRepr::Status(StatusRepr {
-        session: 1,
-        poll: 0,
-        lowest_missing: 0,
-        bitmap: &bitmap,
-    });
+    let status = FrameRepr::Status(StatusRepr { session: 1, poll: 0, lowest_missing: 0, bitmap: &bitmap });
     assert_eq!(status.emit(&mut buffer), Err(Error::TooLong));
-    let status = FrameRepr::Status(StatusRepr {
-        session: 1,
-        poll: 0,
-        lowest_missing: 0,
-        bitmap: &bitmap[1..],
-    });
+    let status = FrameRepr::Status(StatusRepr { session: 1, poll: 0, lowest_missing: 0, bitmap: &bitmap[1..] });
     assert_eq!(status.emit(&mut buffer), Ok(MAX_FRAME_LEN));
 }
 
 #[test]
 fn checked_frame_accessors() {
-    let bytes = emit(&FrameRepr::StatusRequest(StatusRequestRepr {
-        session: 0x0403_0201,
-        poll: 0x0605,
-    }));
+    let bytes = emit(&FrameRepr::StatusRequest(StatusRequestRepr { session: 0x0403_0201, poll: 0x0605 }));
     let frame = Frame::new_checked(&bytes[..]).expect("a valid frame");
     assert_eq!(frame.version(), 1);
     assert_eq!(frame.kind(), Some(FrameKind::StatusRequest));
@@ -556,14 +421,8 @@ fn checked_frame_accessors() {
     assert_eq!(frame.body_ref(), &[1, 2, 3, 4, 5, 6]);
     assert_eq!(frame.into_inner(), &bytes[..]);
 
-    assert!(matches!(
-        Frame::new_checked(&bytes[..2]),
-        Err(Error::Truncated)
-    ));
-    assert!(matches!(
-        Frame::new_checked(&[0x6e, 0x1a, 0x80, 0, 0, 0, 0, 0][..]),
-        Err(Error::UnsupportedFlags)
-    ));
+    assert!(matches!(Frame::new_checked(&bytes[..2]), Err(Error::Truncated)));
+    assert!(matches!(Frame::new_checked(&[0x6e, 0x1a, 0x80, 0, 0, 0, 0, 0][..]), Err(Error::UnsupportedFlags)));
 
     let mut buffer = [0u8; HEADER_LEN + 2];
     let mut frame = Frame::new_unchecked(&mut buffer[..]);
@@ -574,12 +433,7 @@ fn checked_frame_accessors() {
 
 #[test]
 fn status_has_and_covered_until() {
-    let status = StatusRepr {
-        session: 1,
-        poll: 0,
-        lowest_missing: 3,
-        bitmap: &[0b0000_0101, 0x80],
-    };
+    let status = StatusRepr { session: 1, poll: 0, lowest_missing: 3, bitmap: &[0b0000_0101, 0x80] };
     let expect = [
         (0, Some(true)),
         (2, Some(true)),
@@ -598,22 +452,12 @@ fn status_has_and_covered_until() {
     }
     assert_eq!(status.covered_until(), 20);
 
-    let everything = StatusRepr {
-        session: 1,
-        poll: 0,
-        lowest_missing: 83,
-        bitmap: &[],
-    };
+    let everything = StatusRepr { session: 1, poll: 0, lowest_missing: 83, bitmap: &[] };
     assert_eq!(everything.has(82), Some(true));
     assert_eq!(everything.has(84), None);
     assert_eq!(everything.covered_until(), 84);
 
-    let last = StatusRepr {
-        session: 1,
-        poll: 0,
-        lowest_missing: u16::MAX,
-        bitmap: &[0xff; MAX_FRAME_LEN - 11],
-    };
+    let last = StatusRepr { session: 1, poll: 0, lowest_missing: u16::MAX, bitmap: &[0xff; MAX_FRAME_LEN - 11] };
     assert_eq!(last.has(u16::MAX), Some(false));
     assert_eq!(last.covered_until(), 65_536 + 239 * 8);
 }
@@ -622,14 +466,8 @@ fn status_has_and_covered_until() {
 fn telemetry_unknowns_travel_as_sentinels() {
     let unknown = TelemetryRepr::default();
     let bytes = emit(&FrameRepr::Telemetry(unknown));
-    assert_eq!(
-        &bytes[HEADER_LEN + 12..HEADER_LEN + 15],
-        &[0x00, 0x80, 0x00]
-    );
-    assert_eq!(
-        FrameRepr::parse_bytes(&bytes),
-        Ok(FrameRepr::Telemetry(unknown))
-    );
+    assert_eq!(&bytes[HEADER_LEN + 12..HEADER_LEN + 15], &[0x00, 0x80, 0x00]);
+    assert_eq!(FrameRepr::parse_bytes(&bytes), Ok(FrameRepr::Telemetry(unknown)));
 }
 
 /// Bytes that often pass the header checks, so the property reaches the bodies.
