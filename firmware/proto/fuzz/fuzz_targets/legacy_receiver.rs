@@ -42,7 +42,7 @@ fn run(data: &[u8]) -> Option<()> {
                 frame[..12].copy_from_slice(&m.emit());
                 12
             }
-            2 | 3 | 4 => {
+            2..=4 => {
                 // A packet of the seeded image, right for the last metadata sent.
                 // Only metadata the receiver would take says which packets exist.
                 let Some(m) = metadata.filter(|m| Metadata::parse(&m.emit()).is_ok()) else { continue };
