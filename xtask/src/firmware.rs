@@ -86,19 +86,10 @@ impl Chip {
     /// The package and binary of `role` on this chip: the ESP32-S3 sends from its camera.
     pub fn binary(self, role: Role) -> Option<Binary> {
         match (self, role) {
-            (Chip::Esp32s3, Role::Sender) => Some(Binary {
-                package: "nowcam-camera-sender",
-                name: "camera-sender",
-            }),
+            (Chip::Esp32s3, Role::Sender) => Some(Binary { package: "nowcam-camera-sender", name: "camera-sender" }),
             (Chip::Esp32s3, Role::Receiver) => None,
-            (_, Role::Sender) => Some(Binary {
-                package: "nowcam-sender",
-                name: "sender",
-            }),
-            (_, Role::Receiver) => Some(Binary {
-                package: "nowcam-receiver",
-                name: "receiver",
-            }),
+            (_, Role::Sender) => Some(Binary { package: "nowcam-sender", name: "sender" }),
+            (_, Role::Receiver) => Some(Binary { package: "nowcam-receiver", name: "receiver" }),
         }
     }
 }
@@ -175,11 +166,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(role) => vec![role],
         None => vec![Role::Sender, Role::Receiver],
     };
-    let profile = if args.release {
-        Profile::Release
-    } else {
-        Profile::Dev
-    };
+    let profile = if args.release { Profile::Release } else { Profile::Dev };
     let mut reports = Vec::new();
     for chip in chips {
         if chip.is_xtensa() && !esp_toolchain_installed() {
@@ -220,9 +207,7 @@ pub fn build_all_checked() -> Result<()> {
     let mut reports = Vec::new();
     for chip in chips {
         for role in [Role::Sender, Role::Receiver] {
-            let binary = chip
-                .binary(role)
-                .context("every RISC-V chip has a sender and a receiver")?;
+            let binary = chip.binary(role).context("every RISC-V chip has a sender and a receiver")?;
             reports.push(build_and_image(chip, role, binary, Profile::Release)?);
         }
     }
@@ -252,40 +237,26 @@ pub fn boards_dir() -> PathBuf {
 
 /// The ELF cargo leaves for `binary` on `chip`.
 fn elf_path(chip: Chip, binary: Binary, profile: Profile) -> PathBuf {
-    boards_dir()
-        .join("target")
-        .join(chip.target_triple())
-        .join(profile.directory())
-        .join(binary.name)
+    boards_dir().join("target").join(chip.target_triple()).join(profile.directory()).join(binary.name)
 }
 
 /// Where the images of `role` on `chip` go.
 pub fn image_dir(chip: Chip) -> PathBuf {
-    boards_dir()
-        .join("target")
-        .join("nowcam")
-        .join(chip.feature())
+    boards_dir().join("target").join("nowcam").join(chip.feature())
 }
 
 fn esp_toolchain_installed() -> bool {
     Command::new("rustup")
         .args(["toolchain", "list"])
         .output()
-        .map(|output| {
-            String::from_utf8_lossy(&output.stdout)
-                .lines()
-                .any(|line| line.starts_with("esp"))
-        })
+        .map(|output| String::from_utf8_lossy(&output.stdout).lines().any(|line| line.starts_with("esp")))
         .unwrap_or(false)
 }
 
 /// Adds the rustup targets of `chips` that the boards' toolchain lacks.
 fn ensure_targets(chips: &[Chip]) -> Result<()> {
-    let wanted: BTreeSet<&str> = chips
-        .iter()
-        .filter(|chip| !chip.is_xtensa())
-        .map(|chip| chip.target_triple())
-        .collect();
+    let wanted: BTreeSet<&str> =
+        chips.iter().filter(|chip| !chip.is_xtensa()).map(|chip| chip.target_triple()).collect();
     if wanted.is_empty() {
         return Ok(());
     }
@@ -298,37 +269,23 @@ fn ensure_targets(chips: &[Chip]) -> Result<()> {
         "`rustup target list --installed` failed: {}",
         String::from_utf8_lossy(&output.stderr).trim()
     );
-    let installed: BTreeSet<String> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| line.trim().to_owned())
-        .collect();
-    let missing: Vec<&str> = wanted
-        .into_iter()
-        .filter(|target| !installed.contains(*target))
-        .collect();
+    let installed: BTreeSet<String> =
+        String::from_utf8_lossy(&output.stdout).lines().map(|line| line.trim().to_owned()).collect();
+    let missing: Vec<&str> = wanted.into_iter().filter(|target| !installed.contains(*target)).collect();
     if missing.is_empty() {
         return Ok(());
     }
     println!("installing rustup targets: {}", missing.join(", "));
-    let status = rustup_in_boards()
-        .args(["target", "add"])
-        .args(&missing)
-        .status()
-        .context("running `rustup target add`")?;
-    ensure!(
-        status.success(),
-        "`rustup target add {}` failed",
-        missing.join(" ")
-    );
+    let status =
+        rustup_in_boards().args(["target", "add"]).args(&missing).status().context("running `rustup target add`")?;
+    ensure!(status.success(), "`rustup target add {}` failed", missing.join(" "));
     Ok(())
 }
 
 /// rustup run where the repository's `rust-toolchain.toml` applies.
 fn rustup_in_boards() -> Command {
     let mut command = Command::new("rustup");
-    command
-        .current_dir(boards_dir())
-        .env_remove("RUSTUP_TOOLCHAIN");
+    command.current_dir(boards_dir()).env_remove("RUSTUP_TOOLCHAIN");
     command
 }
 
@@ -336,14 +293,10 @@ fn cargo_build(chip: Chip, binary: Binary, profile: Profile) -> Result<()> {
     // The rustup proxy, not `$CARGO`: the boards pick their toolchain by file
     // (or `+esp` for Xtensa), and `$CARGO` is the host toolchain's cargo.
     let mut command = Command::new("cargo");
-    command
-        .current_dir(boards_dir())
-        .env_remove("RUSTUP_TOOLCHAIN");
+    command.current_dir(boards_dir()).env_remove("RUSTUP_TOOLCHAIN");
     // The linker scripts come in through the boards' `.cargo/config.toml`;
     // RUSTFLAGS from the environment would replace them and the link would fail.
-    command
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    command.env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
     if chip.is_xtensa() {
         command.arg("+esp");
     }
@@ -364,43 +317,25 @@ fn cargo_build(chip: Chip, binary: Binary, profile: Profile) -> Result<()> {
     if profile == Profile::Release {
         command.arg("--release");
     }
-    println!(
-        "building {} for {chip} ({})",
-        binary.name,
-        profile.directory()
-    );
-    let status = command
-        .status()
-        .with_context(|| format!("running cargo for {} on {chip}", binary.name))?;
-    ensure!(
-        status.success(),
-        "building {} for {chip} failed",
-        binary.name
-    );
+    println!("building {} for {chip} ({})", binary.name, profile.directory());
+    let status = command.status().with_context(|| format!("running cargo for {} on {chip}", binary.name))?;
+    ensure!(status.success(), "building {} for {chip} failed", binary.name);
     Ok(())
 }
 
-fn build_and_image(
-    chip: Chip,
-    role: Role,
-    binary: Binary,
-    profile: Profile,
-) -> Result<ImageReport> {
+fn build_and_image(chip: Chip, role: Role, binary: Binary, profile: Profile) -> Result<ImageReport> {
     cargo_build(chip, binary, profile)?;
     let elf = elf_path(chip, binary, profile);
     let elf_data = std::fs::read(&elf).with_context(|| format!("reading {}", elf.display()))?;
-    let images = make_images(chip, &elf_data)
-        .with_context(|| format!("making the flash images of {}", elf.display()))?;
+    let images =
+        make_images(chip, &elf_data).with_context(|| format!("making the flash images of {}", elf.display()))?;
     let dir = image_dir(chip);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let app_image = dir.join(format!("{}.bin", role.name()));
     let merged_image = dir.join(format!("{}.merged.bin", role.name()));
-    std::fs::write(&app_image, &images.app)
-        .with_context(|| format!("writing {}", app_image.display()))?;
-    std::fs::write(&merged_image, &images.merged)
-        .with_context(|| format!("writing {}", merged_image.display()))?;
-    let ram = static_ram(&elf_data)
-        .with_context(|| format!("reading the sections of {}", elf.display()))?;
+    std::fs::write(&app_image, &images.app).with_context(|| format!("writing {}", app_image.display()))?;
+    std::fs::write(&merged_image, &images.merged).with_context(|| format!("writing {}", merged_image.display()))?;
+    let ram = static_ram(&elf_data).with_context(|| format!("reading the sections of {}", elf.display()))?;
     Ok(ImageReport {
         chip,
         role,
@@ -425,30 +360,15 @@ pub struct Images {
 pub fn make_images(chip: Chip, elf_data: &[u8]) -> Result<Images> {
     let partitions = boards_dir().join("partitions.csv");
     let settings = FlashSettings::new(None, Some(FlashSize::_4Mb), None);
-    let flash_data = FlashData::new(
-        settings,
-        0,
-        None,
-        chip.espflash_chip(),
-        XtalFrequency::_40Mhz,
-    );
-    let format =
-        IdfBootloaderFormat::new(elf_data, &flash_data, Some(&partitions), None, None, None)
-            .context("espflash could not make an ESP-IDF image")?;
-    let segments: Vec<(u32, Vec<u8>)> = format
-        .flash_segments()
-        .map(|segment| (segment.addr, segment.data().to_vec()))
-        .collect();
-    let app = segments
-        .iter()
-        .find(|(address, _)| *address == APP_OFFSET)
-        .map(|(_, data)| data.clone())
-        .with_context(|| format!("no app segment at {APP_OFFSET:#x}: does partitions.csv still put the factory app there?"))?;
-    let merged = merge_segments(
-        segments
-            .iter()
-            .map(|(address, data)| (*address, data.as_slice())),
+    let flash_data = FlashData::new(settings, 0, None, chip.espflash_chip(), XtalFrequency::_40Mhz);
+    let format = IdfBootloaderFormat::new(elf_data, &flash_data, Some(&partitions), None, None, None)
+        .context("espflash could not make an ESP-IDF image")?;
+    let segments: Vec<(u32, Vec<u8>)> =
+        format.flash_segments().map(|segment| (segment.addr, segment.data().to_vec())).collect();
+    let app = segments.iter().find(|(address, _)| *address == APP_OFFSET).map(|(_, data)| data.clone()).with_context(
+        || format!("no app segment at {APP_OFFSET:#x}: does partitions.csv still put the factory app there?"),
     )?;
+    let merged = merge_segments(segments.iter().map(|(address, data)| (*address, data.as_slice())))?;
     Ok(Images { app, merged })
 }
 
@@ -465,7 +385,10 @@ pub fn merge_segments<'a>(segments: impl IntoIterator<Item = (u32, &'a [u8])>) -
             start < other_start + other_len && other_start < end
         });
         if let Some((other, other_len)) = overlapping {
-            bail!("segment at {address:#x} ({} bytes) overlaps the segment at {other:#x} ({other_len} bytes)", data.len());
+            bail!(
+                "segment at {address:#x} ({} bytes) overlaps the segment at {other:#x} ({other_len} bytes)",
+                data.len()
+            );
         }
         if image.len() < end {
             image.resize(end, 0xff);
@@ -501,36 +424,25 @@ pub fn static_ram(elf_data: &[u8]) -> Result<StaticRam> {
         let in_ram = symbol
             .section_index()
             .and_then(|index| file.section_by_index(index).ok())
-            .is_some_and(|section| {
-                matches!(
-                    section.kind(),
-                    SectionKind::Data | SectionKind::UninitializedData
-                )
-            });
-        if !in_ram
-            || largest
-                .as_ref()
-                .is_some_and(|(_, size)| *size >= symbol.size())
-        {
+            .is_some_and(|section| matches!(section.kind(), SectionKind::Data | SectionKind::UninitializedData));
+        if !in_ram || largest.as_ref().is_some_and(|(_, size)| *size >= symbol.size()) {
             continue;
         }
-        let name = symbol.name().unwrap_or("?");
-        largest = Some((
-            format!("{:#}", rustc_demangle::demangle(name)),
-            symbol.size(),
-        ));
+        let name = format!("{:#}", rustc_demangle::demangle(symbol.name().unwrap_or("?")));
+        largest = Some((short_path(&name), symbol.size()));
     }
     ram.largest_object = largest;
     Ok(ram)
 }
 
-/// The last two segments of a Rust path: statics inside `main` have long, unhelpful prefixes.
+/// The crate and the item of a Rust path: statics inside `main` have long,
+/// generated paths in between.
 fn short_path(name: &str) -> String {
-    let segments: Vec<&str> = name
-        .split("::")
-        .filter(|segment| !segment.starts_with("{{"))
-        .collect();
-    segments[segments.len().saturating_sub(2)..].join("::")
+    let segments: Vec<&str> = name.split("::").collect();
+    match segments.as_slice() {
+        [first, .., last] if segments.len() > 2 => format!("{first}::…::{last}"),
+        _ => name.to_owned(),
+    }
 }
 
 fn kb(bytes: u64) -> String {
@@ -544,10 +456,11 @@ pub fn size_table(reports: &[ImageReport]) -> String {
     );
     for report in reports {
         let budget = report.role.budget();
-        let largest = report.ram.largest_object.as_ref().map_or_else(
-            || "-".to_owned(),
-            |(name, size)| format!("{name} ({})", kb(*size)),
-        );
+        let largest = report
+            .ram
+            .largest_object
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |(name, size)| format!("{name} ({})", kb(*size)));
         table.push_str(&format!(
             "| {} | {} | {} | {} | {:.0} % | {} ({} + {}) | {} | {} |\n",
             report.chip,
@@ -562,9 +475,7 @@ pub fn size_table(reports: &[ImageReport]) -> String {
             largest,
         ));
     }
-    table.push_str(
-        "KB = 1024 bytes; flash image = the app image written to the factory partition\n",
-    );
+    table.push_str("KB = 1024 bytes; flash image = the app image written to the factory partition\n");
     table
 }
 
@@ -593,9 +504,7 @@ pub fn check_budgets(reports: &[ImageReport]) -> Result<()> {
 
 /// The ELF of `role` on `chip`, building it first (for `cargo xtask flash`).
 pub fn build_for_flashing(chip: Chip, role: Role) -> Result<PathBuf> {
-    let binary = chip
-        .binary(role)
-        .with_context(|| format!("there is no {} binary for {chip}", role.name()))?;
+    let binary = chip.binary(role).with_context(|| format!("there is no {} binary for {chip}", role.name()))?;
     if chip.is_xtensa() && !esp_toolchain_installed() {
         bail!("{chip} needs the Xtensa toolchain (`espup install`), which is not installed here");
     }
@@ -641,57 +550,28 @@ mod tests {
 
     #[test]
     fn arguments_parse_chip_role_and_profile() {
-        let cli = Cli::try_parse_from([
-            "firmware",
-            "--chip",
-            "esp32c6",
-            "--role",
-            "receiver",
-            "--release",
-        ])
-        .expect("valid arguments parse");
+        let cli = Cli::try_parse_from(["firmware", "--chip", "esp32c6", "--role", "receiver", "--release"])
+            .expect("valid arguments parse");
         assert_eq!(cli.args.chip, Some(Chip::Esp32c6));
         assert_eq!(cli.args.role, Some(Role::Receiver));
         assert!(cli.args.release);
         let defaults = Cli::try_parse_from(["firmware"]).expect("no arguments parse");
-        assert_eq!(
-            (
-                defaults.args.chip,
-                defaults.args.role,
-                defaults.args.release
-            ),
-            (None, None, false)
-        );
+        assert_eq!((defaults.args.chip, defaults.args.role, defaults.args.release), (None, None, false));
     }
 
     #[test]
     fn unknown_chip_is_rejected() {
-        let error = Cli::try_parse_from(["firmware", "--chip", "esp8266"])
-            .err()
-            .expect("esp8266 is not a nowcam chip");
+        let error = Cli::try_parse_from(["firmware", "--chip", "esp8266"]).err().expect("esp8266 is not a nowcam chip");
         assert!(error.to_string().contains("esp8266"), "{error}");
     }
 
     #[test]
     fn chips_map_to_targets_and_binaries() {
         assert_eq!(Chip::Esp32c3.target_triple(), "riscv32imc-unknown-none-elf");
-        assert_eq!(
-            Chip::Esp32c6.target_triple(),
-            "riscv32imac-unknown-none-elf"
-        );
-        assert_eq!(
-            Chip::Esp32s3
-                .binary(Role::Sender)
-                .map(|binary| binary.package),
-            Some("nowcam-camera-sender")
-        );
+        assert_eq!(Chip::Esp32c6.target_triple(), "riscv32imac-unknown-none-elf");
+        assert_eq!(Chip::Esp32s3.binary(Role::Sender).map(|binary| binary.package), Some("nowcam-camera-sender"));
         assert_eq!(Chip::Esp32s3.binary(Role::Receiver), None);
-        assert_eq!(
-            Chip::Esp32c6
-                .binary(Role::Receiver)
-                .map(|binary| binary.name),
-            Some("receiver")
-        );
+        assert_eq!(Chip::Esp32c6.binary(Role::Receiver).map(|binary| binary.name), Some("receiver"));
     }
 
     #[test]
@@ -702,18 +582,11 @@ mod tests {
 
     #[test]
     fn an_image_at_its_budget_passes_and_one_byte_more_fails() {
-        assert!(check_budgets(&[
-            report(Role::Sender, 573_440),
-            report(Role::Receiver, 655_360)
-        ])
-        .is_ok());
-        let error = check_budgets(&[report(Role::Sender, 573_441), report(Role::Receiver, 1000)])
-            .expect_err("over budget");
+        assert!(check_budgets(&[report(Role::Sender, 573_440), report(Role::Receiver, 655_360)]).is_ok());
+        let error =
+            check_budgets(&[report(Role::Sender, 573_441), report(Role::Receiver, 1000)]).expect_err("over budget");
         let message = error.to_string();
-        assert!(
-            message.contains("sender on esp32c3 is 573441 bytes"),
-            "{message}"
-        );
+        assert!(message.contains("sender on esp32c3 is 573441 bytes"), "{message}");
         assert!(message.contains("by 1 bytes"), "{message}");
         assert!(!message.contains("receiver"), "{message}");
     }
@@ -727,28 +600,21 @@ mod tests {
 
     #[test]
     fn long_static_names_keep_their_last_two_segments() {
-        assert_eq!(
-            short_path("sender::__main::task::{{closure}}::HEAP"),
-            "task::HEAP"
-        );
+        assert_eq!(short_path("sender::__main::task::{{closure}}::HEAP"), "sender::…::HEAP");
         assert_eq!(short_path("HEAP"), "HEAP");
+        assert_eq!(short_path("esp_radio::STATE"), "esp_radio::STATE");
     }
 
     #[test]
     fn merged_segments_fill_gaps_with_erased_bytes() {
-        let merged =
-            merge_segments([(0, &[1u8, 2][..]), (4, &[3u8][..])]).expect("disjoint segments merge");
+        let merged = merge_segments([(0, &[1u8, 2][..]), (4, &[3u8][..])]).expect("disjoint segments merge");
         assert_eq!(merged, vec![1, 2, 0xff, 0xff, 3]);
     }
 
     #[test]
     fn overlapping_segments_are_rejected() {
-        let error =
-            merge_segments([(0, &[1u8, 2, 3][..]), (2, &[4u8][..])]).expect_err("segments overlap");
-        assert!(
-            error.to_string().contains("overlaps the segment at 0x0"),
-            "{error}"
-        );
+        let error = merge_segments([(0, &[1u8, 2, 3][..]), (2, &[4u8][..])]).expect_err("segments overlap");
+        assert!(error.to_string().contains("overlaps the segment at 0x0"), "{error}");
     }
 
     #[test]

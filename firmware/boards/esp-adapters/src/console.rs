@@ -11,9 +11,7 @@ pub struct UsbConsole {
 
 impl UsbConsole {
     pub fn new(device: esp_hal::peripherals::USB_DEVICE<'static>) -> Self {
-        UsbConsole {
-            port: UsbSerialJtag::new(device),
-        }
+        UsbConsole { port: UsbSerialJtag::new(device) }
     }
 }
 

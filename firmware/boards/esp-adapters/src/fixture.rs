@@ -14,11 +14,7 @@ pub struct FixtureSource {
 impl FixtureSource {
     /// `frame_size` is what the fixture's dimensions correspond to, reported to `/status`.
     pub const fn new(jpeg: &'static [u8], frame_size: FrameSize) -> Self {
-        FixtureSource {
-            jpeg,
-            frame_size,
-            captured: false,
-        }
+        FixtureSource { jpeg, frame_size, captured: false }
     }
 }
 

@@ -1,9 +1,7 @@
 //! The image partition: found by label in the partition table and handed
 //! to the store as an `embedded-storage` NOR flash.
 
-use esp_bootloader_esp_idf::partitions::{
-    self, FlashRegion, NorFlashRegion, PartitionType, PARTITION_TABLE_MAX_LEN,
-};
+use esp_bootloader_esp_idf::partitions::{self, FlashRegion, NorFlashRegion, PartitionType, PARTITION_TABLE_MAX_LEN};
 use esp_hal::peripherals::FLASH;
 use esp_storage::FlashStorage;
 use static_cell::StaticCell;
@@ -49,23 +47,13 @@ pub fn images_partition(flash: FLASH<'static>) -> Result<ImagesFlash, PartitionE
     static TABLE: StaticCell<[u8; PARTITION_TABLE_MAX_LEN]> = StaticCell::new();
     static REGION: StaticCell<FlashRegion<'static, 'static>> = StaticCell::new();
 
-    let storage = STORAGE
-        .try_init(FlashStorage::new(flash))
-        .ok_or(PartitionError::AlreadyOpen)?;
-    let table_bytes = TABLE
-        .try_init([0; PARTITION_TABLE_MAX_LEN])
-        .ok_or(PartitionError::AlreadyOpen)?;
-    let table = partitions::read_partition_table(storage, table_bytes)
-        .map_err(|_| PartitionError::Table)?;
+    let storage = STORAGE.try_init(FlashStorage::new(flash)).ok_or(PartitionError::AlreadyOpen)?;
+    let table_bytes = TABLE.try_init([0; PARTITION_TABLE_MAX_LEN]).ok_or(PartitionError::AlreadyOpen)?;
+    let table = partitions::read_partition_table(storage, table_bytes).map_err(|_| PartitionError::Table)?;
     let entry = table
         .iter()
-        .find(|entry| {
-            matches!(entry.partition_type(), PartitionType::Data(_))
-                && entry.label_as_str() == IMAGES_LABEL
-        })
+        .find(|entry| matches!(entry.partition_type(), PartitionType::Data(_)) && entry.label_as_str() == IMAGES_LABEL)
         .ok_or(PartitionError::Missing)?;
-    let region = REGION
-        .try_init(entry.as_flash_region(storage))
-        .ok_or(PartitionError::AlreadyOpen)?;
+    let region = REGION.try_init(entry.as_flash_region(storage)).ok_or(PartitionError::AlreadyOpen)?;
     region.as_nor_flash().map_err(|_| PartitionError::Encrypted)
 }

@@ -14,9 +14,7 @@ use embassy_futures::select::{select, Either};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::channel::Channel;
 use embassy_sync::signal::Signal;
-use esp_radio::esp_now::{
-    EspNow, EspNowManager, EspNowReceiver, EspNowSender, EspNowWifiInterface, PeerInfo,
-};
+use esp_radio::esp_now::{EspNow, EspNowManager, EspNowReceiver, EspNowSender, EspNowWifiInterface, PeerInfo};
 use nowcam_ports::radio::MAX_FRAME_LEN;
 use nowcam_ports::{MacAddress, Radio, Received, SendError, SendHandle, SendReport};
 
@@ -91,20 +89,9 @@ impl EspNowRadio {
     /// `channel` is the channel the radio is on now; `tied_to_access_point`
     /// is true when the station is connected (or connecting) to an access
     /// point, which fixes the channel.
-    pub fn new(
-        esp_now: EspNow,
-        address: MacAddress,
-        channel: u8,
-        tied_to_access_point: bool,
-    ) -> (Self, RadioPump) {
+    pub fn new(esp_now: EspNow, address: MacAddress, channel: u8, tied_to_access_point: bool) -> (Self, RadioPump) {
         let (manager, sender, receiver) = esp_now.split();
-        let radio = EspNowRadio {
-            manager,
-            address,
-            channel,
-            tied_to_access_point,
-            next_handle: 0,
-        };
+        let radio = EspNowRadio { manager, address, channel, tied_to_access_point, next_handle: 0 };
         (radio, RadioPump { sender, receiver })
     }
 
@@ -127,16 +114,9 @@ impl EspNowRadio {
         if self.manager.add_peer(info).is_ok() {
             return Ok(());
         }
-        let oldest = self
-            .manager
-            .fetch_peer(true)
-            .map_err(|_| SendError::UnknownPeer)?;
-        self.manager
-            .remove_peer(&oldest.peer_address)
-            .map_err(|_| SendError::UnknownPeer)?;
-        self.manager
-            .add_peer(info)
-            .map_err(|_| SendError::UnknownPeer)
+        let oldest = self.manager.fetch_peer(true).map_err(|_| SendError::UnknownPeer)?;
+        self.manager.remove_peer(&oldest.peer_address).map_err(|_| SendError::UnknownPeer)?;
+        self.manager.add_peer(info).map_err(|_| SendError::UnknownPeer)
     }
 }
 
@@ -158,15 +138,8 @@ impl Radio for EspNowRadio {
         let handle = SendHandle(self.next_handle);
         let mut data = [0; MAX_FRAME_LEN];
         data[..frame.len()].copy_from_slice(frame);
-        let queued = TxFrame {
-            handle,
-            destination: destination.octets(),
-            len: frame.len(),
-            data,
-        };
-        TX_QUEUE
-            .try_send(queued)
-            .map_err(|_| SendError::QueueFull)?;
+        let queued = TxFrame { handle, destination: destination.octets(), len: frame.len(), data };
+        TX_QUEUE.try_send(queued).map_err(|_| SendError::QueueFull)?;
         self.next_handle = self.next_handle.wrapping_add(1);
         Ok(handle)
     }
@@ -196,9 +169,7 @@ impl Radio for EspNowRadio {
         if self.tied_to_access_point {
             return Err(SendError::Driver);
         }
-        self.manager
-            .set_channel(channel)
-            .map_err(|_| SendError::Driver)?;
+        self.manager.set_channel(channel).map_err(|_| SendError::Driver)?;
         self.channel = channel;
         Ok(())
     }
@@ -210,14 +181,8 @@ impl RadioPump {
         loop {
             match select(TX_QUEUE.receive(), self.receiver.receive_async()).await {
                 Either::First(frame) => {
-                    let sent = self
-                        .sender
-                        .send_async(&frame.destination, &frame.data[..frame.len])
-                        .await;
-                    push_report(SendReport {
-                        handle: frame.handle,
-                        acknowledged: sent.is_ok(),
-                    });
+                    let sent = self.sender.send_async(&frame.destination, &frame.data[..frame.len]).await;
+                    push_report(SendReport { handle: frame.handle, acknowledged: sent.is_ok() });
                 }
                 Either::Second(received) => {
                     let data = received.data();
@@ -255,10 +220,7 @@ fn push_report(report: SendReport) {
 /// Adds one to a counter that only the pump writes: a load and a store are
 /// enough, and the ESP32-C3 has no atomic read-modify-write.
 fn count(counter: &AtomicU32) {
-    counter.store(
-        counter.load(Ordering::Relaxed).wrapping_add(1),
-        Ordering::Relaxed,
-    );
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
 }
 
 fn clamp_rssi(rssi: i32) -> i8 {

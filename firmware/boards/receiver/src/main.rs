@@ -1,1 +1,97 @@
-fn main() {}
+//! nowcam receiver (ESP32-C3, ESP32-C6; the classic ESP32 in GitHub Actions):
+//! stores images received over ESP-NOW in the flash partition `images` and
+//! serves them over HTTP.
+//!
+//! Build-time configuration: `NOWCAM_WIFI_SSID` and `NOWCAM_WIFI_PASSWORD`
+//! join an access point (ESP-NOW then runs on the access point's channel);
+//! without them the receiver runs ESP-NOW only, on `NOWCAM_CHANNEL` or
+//! channel 1, and serves no HTTP.
+#![no_std]
+#![no_main]
+
+use embassy_executor::Spawner;
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_sync::mutex::Mutex;
+use embedded_storage::nor_flash::ReadNorFlash;
+use esp_backtrace as _;
+use esp_hal::clock::CpuClock;
+use esp_hal::timer::timg::TimerGroup;
+use esp_println::println;
+use nowcam_app::{ReceiverNode, ReceiverNodeConfig};
+use nowcam_esp_adapters::boot::{random_seed, restart_after, DebugText};
+use nowcam_esp_adapters::{images_partition, wifi, EspNowRadio, EspTelemetry, ImagesFlash, RadioPump};
+use nowcam_store::Store;
+use static_cell::StaticCell;
+
+mod http;
+mod network;
+mod node;
+
+esp_bootloader_esp_idf::esp_app_desc!();
+
+/// The node and everything it owns; the HTTP tasks borrow it between polls.
+pub type Node = ReceiverNode<EspNowRadio, Store<ImagesFlash>, EspTelemetry>;
+pub type SharedNode = Mutex<NoopRawMutex, Node>;
+
+/// The channel for ESP-NOW-only operation, fixed at build time.
+const CHANNEL: Option<u8> = wifi::parse_channel(option_env!("NOWCAM_CHANNEL"));
+
+/// Sectors of the image partition (esp-storage erases 4 KiB at a time).
+const ERASE_SIZE: u32 = 4096;
+
+#[esp_rtos::main]
+async fn main(spawner: Spawner) -> ! {
+    let peripherals = esp_hal::init(esp_hal::Config::default().with_cpu_clock(CpuClock::max()));
+    // WiFi, TCP sockets and ESP-NOW's receive queue allocate from this heap.
+    esp_alloc::heap_allocator!(size: 96 * 1024);
+    let timers = TimerGroup::new(peripherals.TIMG0);
+    esp_rtos::start(timers.timer0, peripherals.FROM_CPU_INTR0);
+    let address = wifi::station_address();
+    println!("nowcam receiver: mac {address}");
+
+    let flash = match images_partition(peripherals.FLASH) {
+        Ok(flash) => flash,
+        Err(error) => restart_after("the image partition did not open", error).await,
+    };
+    let config = ReceiverNodeConfig::default();
+    let max_image = config.receiver.limits.max_image_len;
+    let store_config = match nowcam_store::Config::for_partition(flash.capacity() as u32, ERASE_SIZE, max_image) {
+        Ok(store_config) => store_config,
+        Err(error) => restart_after("the image partition is too small", error).await,
+    };
+    let store = match Store::mount(flash, store_config) {
+        Ok(store) => store,
+        Err(error) => restart_after("the image store did not mount", error).await,
+    };
+    println!(
+        "image store: {} slots of {} KiB, newest image {:?}",
+        store_config.slot_count,
+        store_config.slot_size / 1024,
+        nowcam_ports::ImageStore::newest(&store).map(|info| info.sequence)
+    );
+
+    let link = network::start(spawner, peripherals.WIFI, CHANNEL).await;
+    let (radio, pump) = EspNowRadio::new(link.esp_now, address, link.channel, link.tied_to_access_point);
+    spawner.spawn(radio_pump(pump).expect("the radio pump task is spawned once"));
+    println!("ESP-NOW on channel {}", link.channel);
+
+    let telemetry = EspTelemetry::new(peripherals.TSENS);
+    static NODE: StaticCell<SharedNode> = StaticCell::new();
+    let node: &'static SharedNode =
+        NODE.init(Mutex::new(ReceiverNode::new(config, radio, store, telemetry, random_seed())));
+
+    if let Some(stack) = link.stack {
+        http::spawn(spawner, stack, node);
+    }
+    node::run(node).await
+}
+
+#[embassy_executor::task]
+async fn radio_pump(pump: RadioPump) {
+    pump.run().await
+}
+
+/// Restarts with a message when a driver fails at boot; see [`restart_after`].
+pub async fn fail<E: core::fmt::Debug>(what: &str, error: E) -> ! {
+    restart_after(what, DebugText(error)).await
+}

@@ -10,10 +10,12 @@ use esp_backtrace as _;
 use esp_hal::clock::CpuClock;
 use esp_hal::timer::timg::TimerGroup;
 use esp_println::println;
-use nowcam_esp_adapters::boot::restart_after;
+use nowcam_app::SenderNode;
+use nowcam_esp_adapters::boot::{restart_after, DebugText};
 use nowcam_esp_adapters::wifi;
 use nowcam_esp_adapters::{EspNowRadio, EspTelemetry, FixtureSource, RadioPump};
 use nowcam_proto::wire::control::FrameSize;
+use static_cell::StaticCell;
 
 esp_bootloader_esp_idf::esp_app_desc!();
 
@@ -52,8 +54,13 @@ async fn main(spawner: Spawner) -> ! {
     let source = FixtureSource::new(FIXTURE, FrameSize::Vga);
     let telemetry = EspTelemetry::new(peripherals.TSENS);
     let seed = nowcam_esp_adapters::boot::random_seed();
-    node::run(radio, source, telemetry, seed, CHANNEL).await
+    // In a static rather than in this task's future: the node holds the
+    // transfer state, and the static keeps it out of every stack frame.
+    let node = NODE.init(SenderNode::new(node::config(CHANNEL.is_some()), radio, source, telemetry, seed));
+    node::run(node).await
 }
+
+static NODE: StaticCell<SenderNode<EspNowRadio, FixtureSource, EspTelemetry>> = StaticCell::new();
 
 #[embassy_executor::task]
 async fn radio_pump(pump: RadioPump) {
@@ -61,12 +68,3 @@ async fn radio_pump(pump: RadioPump) {
 }
 
 mod node;
-
-/// Shows a driver error that has only `Debug`.
-struct DebugText<T>(T);
-
-impl<T: core::fmt::Debug> core::fmt::Display for DebugText<T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{:?}", self.0)
-    }
-}

@@ -1,0 +1,49 @@
+//! The receiver's main loop: `nowcam_app::ReceiverNode` driven by the clock and the radio.
+
+use embassy_futures::select::select;
+use embassy_time::Timer;
+use esp_println::println;
+use nowcam_app::ReceiverNodeEvent;
+use nowcam_esp_adapters::clock::{now, to_embassy};
+use nowcam_esp_adapters::radio_event;
+
+use crate::SharedNode;
+
+/// Polls the node whenever its deadline passes or the radio has news, forever.
+///
+/// The lock is held only for one poll, so the HTTP tasks read the store between polls.
+pub async fn run(node: &'static SharedNode) -> ! {
+    loop {
+        let deadline = {
+            let mut node = node.lock().await;
+            let deadline = node.poll(now());
+            while let Some(event) = node.pop_event() {
+                report(event);
+            }
+            deadline
+        };
+        match deadline {
+            Some(deadline) => {
+                select(Timer::at(to_embassy(deadline)), radio_event().wait()).await;
+            }
+            None => radio_event().wait().await,
+        }
+    }
+}
+
+fn report(event: ReceiverNodeEvent) {
+    match event {
+        ReceiverNodeEvent::ImageStored { source, info, legacy } => {
+            let format = if legacy { " (legacy format)" } else { "" };
+            println!("image {} from {source}: {} bytes{format}", info.sequence, info.len)
+        }
+        ReceiverNodeEvent::TransferFailed { source, session } => {
+            println!("transfer {session:08x} from {source} failed")
+        }
+        ReceiverNodeEvent::Control { request, outcome } => {
+            println!("camera control request {request}: {outcome:?}")
+        }
+        // Telemetry arrives every few seconds per camera; /status shows it.
+        ReceiverNodeEvent::Telemetry { .. } => {}
+    }
+}
