@@ -26,7 +26,7 @@ const APP_OFFSET: u32 = 0x10000;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Chip to build for; without it, the ESP32-C3 and the ESP32-C6
+    /// Chip to build for; without it, the ESP32-C3 and the ESP32-C6 (esp32 and esp32s3 need the Xtensa toolchain)
     #[arg(long, value_enum)]
     pub chip: Option<Chip>,
     /// Binary to build; without it, every binary of the chip
@@ -40,6 +40,8 @@ pub struct Args {
 /// A chip nowcam builds for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum Chip {
+    /// The classic ESP32 (receiver only; Xtensa)
+    Esp32,
     Esp32c3,
     Esp32c6,
     Esp32s3,
@@ -56,6 +58,7 @@ impl Chip {
     /// The Cargo feature of the board crates that selects this chip.
     pub fn feature(self) -> &'static str {
         match self {
+            Chip::Esp32 => "esp32",
             Chip::Esp32c3 => "esp32c3",
             Chip::Esp32c6 => "esp32c6",
             Chip::Esp32s3 => "esp32s3",
@@ -64,6 +67,7 @@ impl Chip {
 
     pub fn target_triple(self) -> &'static str {
         match self {
+            Chip::Esp32 => "xtensa-esp32-none-elf",
             Chip::Esp32c3 => "riscv32imc-unknown-none-elf",
             Chip::Esp32c6 => "riscv32imac-unknown-none-elf",
             Chip::Esp32s3 => "xtensa-esp32s3-none-elf",
@@ -72,22 +76,26 @@ impl Chip {
 
     /// Xtensa chips need Espressif's `esp` toolchain, which is not on every machine.
     pub fn is_xtensa(self) -> bool {
-        matches!(self, Chip::Esp32s3)
+        matches!(self, Chip::Esp32 | Chip::Esp32s3)
     }
 
     fn espflash_chip(self) -> espflash::target::Chip {
         match self {
+            Chip::Esp32 => espflash::target::Chip::Esp32,
             Chip::Esp32c3 => espflash::target::Chip::Esp32c3,
             Chip::Esp32c6 => espflash::target::Chip::Esp32c6,
             Chip::Esp32s3 => espflash::target::Chip::Esp32s3,
         }
     }
 
-    /// The package and binary of `role` on this chip: the ESP32-S3 sends from its camera.
+    /// The package and binary of `role` on this chip: the ESP32-S3 sends from
+    /// its camera, the classic ESP32 only receives.
     pub fn binary(self, role: Role) -> Option<Binary> {
         match (self, role) {
             (Chip::Esp32s3, Role::Sender) => Some(Binary { package: "nowcam-camera-sender", name: "camera-sender" }),
             (Chip::Esp32s3, Role::Receiver) => None,
+            // ESP32-CAM boards (classic ESP32) keep the seed's Arduino sketch: esp-hal has no camera driver for them.
+            (Chip::Esp32, Role::Sender) => None,
             (_, Role::Sender) => Some(Binary { package: "nowcam-sender", name: "sender" }),
             (_, Role::Receiver) => Some(Binary { package: "nowcam-receiver", name: "receiver" }),
         }
@@ -571,6 +579,8 @@ mod tests {
         assert_eq!(Chip::Esp32c6.target_triple(), "riscv32imac-unknown-none-elf");
         assert_eq!(Chip::Esp32s3.binary(Role::Sender).map(|binary| binary.package), Some("nowcam-camera-sender"));
         assert_eq!(Chip::Esp32s3.binary(Role::Receiver), None);
+        assert_eq!(Chip::Esp32.binary(Role::Sender), None);
+        assert!(Chip::Esp32.is_xtensa() && Chip::Esp32s3.is_xtensa() && !Chip::Esp32c6.is_xtensa());
         assert_eq!(Chip::Esp32c6.binary(Role::Receiver).map(|binary| binary.name), Some("receiver"));
     }
 

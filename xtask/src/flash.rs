@@ -38,12 +38,7 @@ pub fn run(args: Args) -> Result<()> {
         .arg(&elf)
         .status()
         .with_context(|| format!("running {}", espflash.display()))?;
-    ensure!(
-        status.success(),
-        "espflash failed to flash {} on {}",
-        elf.display(),
-        args.port
-    );
+    ensure!(status.success(), "espflash failed to flash {} on {}", elf.display(), args.port);
     Ok(())
 }
 
@@ -58,10 +53,9 @@ pub fn check_port(port: &str) -> Result<()> {
 /// The `espflash` on the PATH.
 fn find_espflash() -> Result<std::path::PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("espflash"))
-        .find(|candidate| candidate.is_file())
-        .context("espflash is not installed: install it with `cargo install espflash --locked` (it needs libudev-dev on Linux)")
+    std::env::split_paths(&path).map(|dir| dir.join("espflash")).find(|candidate| candidate.is_file()).context(
+        "espflash is not installed: install it with `cargo install espflash --locked` (it needs libudev-dev on Linux)",
+    )
 }
 
 #[cfg(test)]
@@ -82,18 +76,14 @@ mod tests {
         assert_eq!(cli.args.chip, Chip::Esp32c3);
         assert_eq!(cli.args.port, "/dev/ttyACM0");
         assert_eq!(cli.args.role, Role::Receiver);
-        let sender = Cli::try_parse_from([
-            "flash", "--chip", "esp32c6", "--port", "COM3", "--role", "sender",
-        ])
-        .expect("valid arguments parse");
+        let sender = Cli::try_parse_from(["flash", "--chip", "esp32c6", "--port", "COM3", "--role", "sender"])
+            .expect("valid arguments parse");
         assert_eq!(sender.args.role, Role::Sender);
     }
 
     #[test]
     fn missing_port_argument_is_an_error() {
-        let error = Cli::try_parse_from(["flash", "--chip", "esp32c3"])
-            .err()
-            .expect("--port is required");
+        let error = Cli::try_parse_from(["flash", "--chip", "esp32c3"]).err().expect("--port is required");
         assert!(error.to_string().contains("--port"), "{error}");
     }
 
@@ -101,12 +91,11 @@ mod tests {
     fn a_port_that_does_not_exist_fails_before_building() {
         let port = std::env::temp_dir().join("nowcam-no-such-port-ttyACM9");
         let port = port.to_str().expect("the temp dir is UTF-8");
-        let error = run(Args {
-            chip: Chip::Esp32c3,
-            port: port.to_owned(),
-            role: Role::Sender,
-        })
-        .expect_err("the port does not exist");
-        assert_eq!(error.to_string(), format!("no such port: {port} (is the board plugged in? ports are usually /dev/ttyACM0 or /dev/ttyUSB0)"));
+        let error = run(Args { chip: Chip::Esp32c3, port: port.to_owned(), role: Role::Sender })
+            .expect_err("the port does not exist");
+        assert_eq!(
+            error.to_string(),
+            format!("no such port: {port} (is the board plugged in? ports are usually /dev/ttyACM0 or /dev/ttyUSB0)")
+        );
     }
 }

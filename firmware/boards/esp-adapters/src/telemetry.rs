@@ -39,6 +39,13 @@ impl EspTelemetry {
     }
 }
 
+#[cfg(not(any(feature = "esp32c3", feature = "esp32c6", feature = "esp32s3")))]
+impl Default for EspTelemetry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TelemetrySource for EspTelemetry {
     fn sample(&mut self) -> TelemetrySample {
         TelemetrySample {

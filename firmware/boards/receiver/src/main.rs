@@ -75,7 +75,10 @@ async fn main(spawner: Spawner) -> ! {
     spawner.spawn(radio_pump(pump).expect("the radio pump task is spawned once"));
     println!("ESP-NOW on channel {}", link.channel);
 
+    #[cfg(not(feature = "esp32"))]
     let telemetry = EspTelemetry::new(peripherals.TSENS);
+    #[cfg(feature = "esp32")]
+    let telemetry = EspTelemetry::new();
     static NODE: StaticCell<SharedNode> = StaticCell::new();
     let node: &'static SharedNode =
         NODE.init(Mutex::new(ReceiverNode::new(config, radio, store, telemetry, random_seed())));
