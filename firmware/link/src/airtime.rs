@@ -117,10 +117,7 @@ impl PhyRate {
 
     /// Whether this is an OFDM rate (as opposed to DSSS or CCK).
     pub const fn is_ofdm(self) -> bool {
-        !matches!(
-            self,
-            PhyRate::Dsss1Mbps | PhyRate::Dsss2Mbps | PhyRate::Cck5_5Mbps | PhyRate::Cck11Mbps
-        )
+        !matches!(self, PhyRate::Dsss1Mbps | PhyRate::Dsss2Mbps | PhyRate::Cck5_5Mbps | PhyRate::Cck11Mbps)
     }
 
     /// The name used in scenario files and reports: the rate in Mbps.
@@ -149,10 +146,9 @@ impl PhyRate {
             PhyRate::Dsss2Mbps | PhyRate::Cck5_5Mbps | PhyRate::Cck11Mbps => PhyRate::Dsss2Mbps,
             PhyRate::Ofdm6Mbps | PhyRate::Ofdm9Mbps => PhyRate::Ofdm6Mbps,
             PhyRate::Ofdm12Mbps | PhyRate::Ofdm18Mbps => PhyRate::Ofdm12Mbps,
-            PhyRate::Ofdm24Mbps
-            | PhyRate::Ofdm36Mbps
-            | PhyRate::Ofdm48Mbps
-            | PhyRate::Ofdm54Mbps => PhyRate::Ofdm24Mbps,
+            PhyRate::Ofdm24Mbps | PhyRate::Ofdm36Mbps | PhyRate::Ofdm48Mbps | PhyRate::Ofdm54Mbps => {
+                PhyRate::Ofdm24Mbps
+            }
         }
     }
 
@@ -185,9 +181,7 @@ pub struct UnknownPhyRateError;
 
 impl fmt::Display for UnknownPhyRateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            "unknown phy rate, expected one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 (Mbps)",
-        )
+        f.write_str("unknown phy rate, expected one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 (Mbps)")
     }
 }
 
@@ -200,15 +194,10 @@ impl FromStr for PhyRate {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         let number = match s.len().checked_sub(4) {
-            Some(cut) if s.is_char_boundary(cut) && s[cut..].eq_ignore_ascii_case("mbps") => {
-                s[..cut].trim_end()
-            }
+            Some(cut) if s.is_char_boundary(cut) && s[cut..].eq_ignore_ascii_case("mbps") => s[..cut].trim_end(),
             _ => s,
         };
-        PhyRate::ALL
-            .into_iter()
-            .find(|rate| rate.name() == number)
-            .ok_or(UnknownPhyRateError)
+        PhyRate::ALL.into_iter().find(|rate| rate.name() == number).ok_or(UnknownPhyRateError)
     }
 }
 
@@ -250,12 +239,7 @@ pub const fn ack_ns(rate: PhyRate) -> u64 {
 }
 
 /// One air attempt with a given backoff: DIFS, backoff, data, and for unicast SIFS and the ACK.
-pub const fn attempt_ns(
-    rate: PhyRate,
-    payload_len: usize,
-    broadcast: bool,
-    backoff_ns: u64,
-) -> u64 {
+pub const fn attempt_ns(rate: PhyRate, payload_len: usize, broadcast: bool, backoff_ns: u64) -> u64 {
     let sent = DIFS_NS + backoff_ns + data_frame_ns(rate, payload_len);
     if broadcast {
         sent
@@ -281,9 +265,7 @@ pub enum LowerBoundError {
 impl fmt::Display for LowerBoundError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LowerBoundError::MeanLossOutOfRange => {
-                f.write_str("the mean loss is not a number in [0, 1)")
-            }
+            LowerBoundError::MeanLossOutOfRange => f.write_str("the mean loss is not a number in [0, 1)"),
         }
     }
 }
@@ -298,11 +280,7 @@ pub fn lower_bound(image_bytes: u64, mean_loss: f64) -> Result<u64, LowerBoundEr
 }
 
 /// [`lower_bound`] at another PHY rate.
-pub fn lower_bound_at(
-    rate: PhyRate,
-    image_bytes: u64,
-    mean_loss: f64,
-) -> Result<u64, LowerBoundError> {
+pub fn lower_bound_at(rate: PhyRate, image_bytes: u64, mean_loss: f64) -> Result<u64, LowerBoundError> {
     if !(0.0..1.0).contains(&mean_loss) {
         return Err(LowerBoundError::MeanLossOutOfRange);
     }

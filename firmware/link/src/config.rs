@@ -68,11 +68,7 @@ pub struct Reorder {
 
 impl Reorder {
     /// No reordering.
-    pub const NONE: Reorder = Reorder {
-        probability: 0.0,
-        min_slots: 1,
-        max_slots: 4,
-    };
+    pub const NONE: Reorder = Reorder { probability: 0.0, min_slots: 1, max_slots: 4 };
 }
 
 impl Default for Reorder {
@@ -127,20 +123,12 @@ impl DirectionConfig {
         if self.delay.jitter_ns > self.delay.base_ns {
             return Err(LinkConfigError::JitterExceedsBase { direction });
         }
-        check_probability(
-            self.delay.spike_probability,
-            direction,
-            "delay.spike_probability",
-        )?;
+        check_probability(self.delay.spike_probability, direction, "delay.spike_probability")?;
         Ok(())
     }
 }
 
-fn check_probability(
-    value: f64,
-    direction: Direction,
-    field: &'static str,
-) -> Result<(), LinkConfigError> {
+fn check_probability(value: f64, direction: Direction, field: &'static str) -> Result<(), LinkConfigError> {
     if (0.0..=1.0).contains(&value) {
         Ok(())
     } else {
@@ -177,13 +165,7 @@ pub struct Outages {
 impl Outages {
     /// No outages.
     pub const fn new() -> Self {
-        Outages {
-            spans: [Outage {
-                start_ns: 0,
-                end_ns: 0,
-            }; MAX_OUTAGES],
-            len: 0,
-        }
+        Outages { spans: [Outage { start_ns: 0, end_ns: 0 }; MAX_OUTAGES], len: 0 }
     }
 
     /// Adds the outage `[start_ns, end_ns)`; outages may overlap.
@@ -191,10 +173,7 @@ impl Outages {
         if start_ns >= end_ns {
             return Err(LinkConfigError::EmptyOutage { start_ns, end_ns });
         }
-        let slot = self
-            .spans
-            .get_mut(self.len)
-            .ok_or(LinkConfigError::TooManyOutages)?;
+        let slot = self.spans.get_mut(self.len).ok_or(LinkConfigError::TooManyOutages)?;
         *slot = Outage { start_ns, end_ns };
         self.len += 1;
         Ok(())
@@ -207,9 +186,7 @@ impl Outages {
 
     /// Whether any outage covers `time_ns`.
     pub fn contains(&self, time_ns: u64) -> bool {
-        self.as_slice()
-            .iter()
-            .any(|outage| outage.contains(time_ns))
+        self.as_slice().iter().any(|outage| outage.contains(time_ns))
     }
 }
 
@@ -307,9 +284,7 @@ impl LinkConfig {
             return Err(LinkConfigError::QueueLimitZero);
         }
         if self.mac_retries > MAX_MAC_RETRIES {
-            return Err(LinkConfigError::TooManyRetries {
-                retries: self.mac_retries,
-            });
+            return Err(LinkConfigError::TooManyRetries { retries: self.mac_retries });
         }
         Ok(())
     }
@@ -328,10 +303,7 @@ pub(crate) fn check_channel(station: Station, channel: u8) -> Result<(), LinkCon
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum LinkConfigError {
     /// a probability is not a number between 0 and 1
-    Probability {
-        direction: Direction,
-        field: &'static str,
-    },
+    Probability { direction: Direction, field: &'static str },
     /// the Gilbert-Elliott recovery probability r is 0, so a burst would never end
     NoRecovery { direction: Direction },
     /// the delay jitter is larger than the base delay
@@ -363,10 +335,9 @@ impl fmt::Display for LinkConfigError {
             LinkConfigError::JitterExceedsBase { direction } => {
                 write!(f, "{direction}: the delay jitter is larger than the base delay")
             }
-            LinkConfigError::ReorderRange { direction } => write!(
-                f,
-                "{direction}: the reorder range must start at 1 slot or more and not end before it starts"
-            ),
+            LinkConfigError::ReorderRange { direction } => {
+                write!(f, "{direction}: the reorder range must start at 1 slot or more and not end before it starts")
+            }
             LinkConfigError::EmptyOutage { start_ns, end_ns } => {
                 write!(f, "the outage [{start_ns} ns, {end_ns} ns) does not end after it starts")
             }
@@ -439,63 +410,23 @@ impl Preset {
             loss: LossModel::Lossless,
             duplicate: 0.0,
             reorder: Reorder::NONE,
-            delay: Delay {
-                base_ns: 0,
-                jitter_ns: 0,
-                spike_probability: 0.0,
-                spike_ns: 0,
-            },
+            delay: Delay { base_ns: 0, jitter_ns: 0, spike_probability: 0.0, spike_ns: 0 },
         };
         match self {
-            Preset::Clean => DirectionConfig {
-                delay: Delay {
-                    base_ns: 2 * MS,
-                    jitter_ns: MS,
-                    ..none.delay
-                },
-                ..none
-            },
-            Preset::Random5 => DirectionConfig {
-                loss: LossModel::Bernoulli { p: 0.05 },
-                ..none
-            },
-            Preset::Bursty20 => DirectionConfig {
-                loss: LossModel::GilbertElliott {
-                    p: 0.05,
-                    r: 0.20,
-                    h: 1.0,
-                    k: 0.0,
-                },
-                ..none
-            },
-            Preset::Edge30 => DirectionConfig {
-                loss: LossModel::GilbertElliott {
-                    p: 0.10,
-                    r: 0.25,
-                    h: 1.0,
-                    k: 0.02,
-                },
-                ..none
-            },
-            Preset::Dup1 => DirectionConfig {
-                duplicate: 0.01,
-                ..none
-            },
-            Preset::Reorder => DirectionConfig {
-                reorder: Reorder {
-                    probability: 0.02,
-                    min_slots: 1,
-                    max_slots: 4,
-                },
-                ..none
-            },
+            Preset::Clean => DirectionConfig { delay: Delay { base_ns: 2 * MS, jitter_ns: MS, ..none.delay }, ..none },
+            Preset::Random5 => DirectionConfig { loss: LossModel::Bernoulli { p: 0.05 }, ..none },
+            Preset::Bursty20 => {
+                DirectionConfig { loss: LossModel::GilbertElliott { p: 0.05, r: 0.20, h: 1.0, k: 0.0 }, ..none }
+            }
+            Preset::Edge30 => {
+                DirectionConfig { loss: LossModel::GilbertElliott { p: 0.10, r: 0.25, h: 1.0, k: 0.02 }, ..none }
+            }
+            Preset::Dup1 => DirectionConfig { duplicate: 0.01, ..none },
+            Preset::Reorder => {
+                DirectionConfig { reorder: Reorder { probability: 0.02, min_slots: 1, max_slots: 4 }, ..none }
+            }
             Preset::Delay => DirectionConfig {
-                delay: Delay {
-                    base_ns: 2 * MS,
-                    jitter_ns: MS,
-                    spike_probability: 0.01,
-                    spike_ns: 20 * MS,
-                },
+                delay: Delay { base_ns: 2 * MS, jitter_ns: MS, spike_probability: 0.01, spike_ns: 20 * MS },
                 ..none
             },
         }
@@ -535,9 +466,6 @@ impl FromStr for Preset {
     type Err = UnknownPresetError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Preset::ALL
-            .into_iter()
-            .find(|preset| preset.name() == s)
-            .ok_or(UnknownPresetError)
+        Preset::ALL.into_iter().find(|preset| preset.name() == s).ok_or(UnknownPresetError)
     }
 }

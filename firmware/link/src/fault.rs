@@ -38,11 +38,7 @@ struct Side {
 }
 
 impl Side {
-    fn new(
-        config: DirectionConfig,
-        seed: u64,
-        direction: Direction,
-    ) -> Result<Side, LinkConfigError> {
+    fn new(config: DirectionConfig, seed: u64, direction: Direction) -> Result<Side, LinkConfigError> {
         config.validate(direction)?;
         Ok(Side {
             config,
@@ -95,10 +91,7 @@ impl<R: Radio> FaultInjector<R> {
             outgoing: Side::new(outgoing, seed, Direction::AToB)?,
             incoming: Side::new(incoming, seed, Direction::BToA)?,
             in_flight: [None; IN_FLIGHT],
-            dropped_reports: [SendReport {
-                handle: SendHandle(0),
-                acknowledged: false,
-            }; DROPPED_REPORTS],
+            dropped_reports: [SendReport { handle: SendHandle(0), acknowledged: false }; DROPPED_REPORTS],
             dropped_head: 0,
             dropped_len: 0,
             held_duplicate: None,
@@ -156,10 +149,7 @@ impl<R: Radio> Radio for FaultInjector<R> {
             }
             let handle = self.allocate_handle();
             let tail = (self.dropped_head + self.dropped_len) % DROPPED_REPORTS;
-            self.dropped_reports[tail] = SendReport {
-                handle,
-                acknowledged: broadcast,
-            };
+            self.dropped_reports[tail] = SendReport { handle, acknowledged: broadcast };
             self.dropped_len += 1;
             self.outgoing.counters.sent += 1;
             self.outgoing.counters.lost += 1;
@@ -170,11 +160,7 @@ impl<R: Radio> Radio for FaultInjector<R> {
         let slot = self.free_slot().ok_or(SendError::QueueFull)?;
         let inner = self.radio.send(destination, frame)?;
         let handle = self.allocate_handle();
-        self.in_flight[slot] = Some(InFlight {
-            inner,
-            outer: Some(handle),
-            broadcast,
-        });
+        self.in_flight[slot] = Some(InFlight { inner, outer: Some(handle), broadcast });
         self.outgoing.counters.sent += 1;
         self.outgoing.counters.delivered += 1;
         // The duplicate is best effort: when the inner queue or the table is
@@ -182,11 +168,7 @@ impl<R: Radio> Radio for FaultInjector<R> {
         if duplicate {
             if let Some(slot) = self.free_slot() {
                 if let Ok(inner) = self.radio.send(destination, frame) {
-                    self.in_flight[slot] = Some(InFlight {
-                        inner,
-                        outer: None,
-                        broadcast,
-                    });
+                    self.in_flight[slot] = Some(InFlight { inner, outer: None, broadcast });
                     self.outgoing.counters.duplicated += 1;
                 }
             }
@@ -205,10 +187,8 @@ impl<R: Radio> Radio for FaultInjector<R> {
             let report = self.radio.poll_send_report()?;
             // A report for a send that did not go through the injector has no
             // handle the caller knows; it is passed over.
-            let Some(slot) = self
-                .in_flight
-                .iter()
-                .position(|entry| entry.is_some_and(|entry| entry.inner == report.handle))
+            let Some(slot) =
+                self.in_flight.iter().position(|entry| entry.is_some_and(|entry| entry.inner == report.handle))
             else {
                 continue;
             };
@@ -229,10 +209,7 @@ impl<R: Radio> Radio for FaultInjector<R> {
                     }
                 }
             }
-            return Some(SendReport {
-                handle,
-                acknowledged,
-            });
+            return Some(SendReport { handle, acknowledged });
         }
     }
 

@@ -140,11 +140,7 @@ impl fmt::Display for Transmission {
     /// One line of a human-readable trace, for example
     /// `a->b unicast 250B air=2945.5us attempts=1 delivered(+0us) acked`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if self.broadcast {
-            "broadcast"
-        } else {
-            "unicast"
-        };
+        let kind = if self.broadcast { "broadcast" } else { "unicast" };
         write!(
             f,
             "{} {kind} {}B air={} attempts={}",
@@ -281,11 +277,7 @@ impl Link {
             loss: LossState::default(),
             counters: DirectionCounters::default(),
         };
-        Ok(Link {
-            config,
-            seed,
-            states: [state(Direction::AToB), state(Direction::BToA)],
-        })
+        Ok(Link { config, seed, states: [state(Direction::AToB), state(Direction::BToA)] })
     }
 
     pub fn config(&self) -> &LinkConfig {
@@ -344,11 +336,7 @@ impl Link {
         let rate = self.config.phy_rate;
         let reverse = direction.reverse();
         let channels_match = self.config.channel_a == self.config.channel_b;
-        let max_attempts = if broadcast {
-            1
-        } else {
-            1 + u32::from(self.config.mac_retries)
-        };
+        let max_attempts = if broadcast { 1 } else { 1 + u32::from(self.config.mac_retries) };
 
         let mut elapsed = 0u64;
         let mut data_offset = 0u64;
@@ -369,9 +357,7 @@ impl Link {
             };
             elapsed += airtime::DIFS_NS + backoff_ns;
             data_offset = elapsed;
-            let lost_to_model = sender
-                .loss
-                .next_lost(&self.config.direction(direction).loss, &mut sender.stream);
+            let lost_to_model = sender.loss.next_lost(&self.config.direction(direction).loss, &mut sender.stream);
             sender.counters.attempts += 1;
             let data_drop = if !channels_match {
                 Some(DropReason::ChannelMismatch)
@@ -392,9 +378,7 @@ impl Link {
             elapsed += airtime::SIFS_NS;
             let ack_start = now_ns.saturating_add(elapsed);
             let answerer = &mut self.states[reverse.index()];
-            let ack_lost_to_model = answerer
-                .loss
-                .next_lost(&self.config.direction(reverse).loss, &mut answerer.stream);
+            let ack_lost_to_model = answerer.loss.next_lost(&self.config.direction(reverse).loss, &mut answerer.stream);
             elapsed += airtime::ack_ns(rate);
             if data_drop.is_some() {
                 ack_drop = None;
@@ -429,9 +413,7 @@ impl Link {
         let slot_span = u64::from(settings.reorder.max_slots - settings.reorder.min_slots);
         let hold_slots = settings.reorder.min_slots + sender.stream.up_to(slot_span) as u8;
         let mut delay = || {
-            let jitter = sender
-                .stream
-                .up_to(settings.delay.jitter_ns.saturating_mul(2));
+            let jitter = sender.stream.up_to(settings.delay.jitter_ns.saturating_mul(2));
             let spike = sender.stream.chance(settings.delay.spike_probability);
             // Validation keeps the jitter within the base, so this never goes below 0.
             let base = (settings.delay.base_ns - settings.delay.jitter_ns).saturating_add(jitter);
@@ -449,20 +431,13 @@ impl Link {
         let mut hold_back_slots = 0;
         if delivered {
             sender.counters.delivered += 1;
-            copies[0] = Some(Delivery {
-                delay_ns: first_delay,
-                duplicate: false,
-            });
+            copies[0] = Some(Delivery { delay_ns: first_delay, duplicate: false });
             if duplicate {
                 sender.counters.duplicated += 1;
                 // The extra copy stands for a resend, which needs the air
                 // once more and then has a delay of its own.
-                let resend_ns =
-                    airtime::attempt_ns(rate, frame_len, broadcast, airtime::mean_backoff_ns(0));
-                copies[1] = Some(Delivery {
-                    delay_ns: resend_ns.saturating_add(second_delay),
-                    duplicate: true,
-                });
+                let resend_ns = airtime::attempt_ns(rate, frame_len, broadcast, airtime::mean_backoff_ns(0));
+                copies[1] = Some(Delivery { delay_ns: resend_ns.saturating_add(second_delay), duplicate: true });
             }
             if held {
                 sender.counters.reordered += 1;
@@ -488,11 +463,7 @@ impl Link {
             hold_back_slots,
             acknowledged: broadcast || acknowledged,
             drop,
-            ack_drop: if acknowledged || broadcast {
-                None
-            } else {
-                ack_drop
-            },
+            ack_drop: if acknowledged || broadcast { None } else { ack_drop },
         })
     }
 }

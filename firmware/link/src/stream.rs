@@ -71,11 +71,7 @@ impl LossState {
             LossModel::Bernoulli { p } => loss_draw < p,
             LossModel::GilbertElliott { p, r, h, k } => {
                 let lost = loss_draw < if self.bad { h } else { k };
-                self.bad = if self.bad {
-                    transition_draw >= r
-                } else {
-                    transition_draw < p
-                };
+                self.bad = if self.bad { transition_draw >= r } else { transition_draw < p };
                 lost
             }
         }

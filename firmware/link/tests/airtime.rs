@@ -1,8 +1,7 @@
 //! Airtime and lower-bound figures against `shared/ESPNOW-FACTS.md`.
 
 use nowcam_link::airtime::{
-    self, ack_ns, attempt_ns, contention_window, data_frame_ns, exchange_ns, mean_backoff_ns,
-    MAX_PAYLOAD_LEN,
+    self, ack_ns, attempt_ns, contention_window, data_frame_ns, exchange_ns, mean_backoff_ns, MAX_PAYLOAD_LEN,
 };
 use nowcam_link::{lower_bound, lower_bound_at, LowerBoundError, PhyRate, Preset};
 
@@ -24,15 +23,8 @@ fn one_mbps_figures_match_the_facts_table() {
 fn data_frame_follows_the_per_byte_formula() {
     for payload in [0, 1, 12, 100, 249, 250] {
         let expected = (192 + 8 * (payload as u64 + 43)) * US;
-        assert_eq!(
-            data_frame_ns(PhyRate::Dsss1Mbps, payload),
-            expected,
-            "payload {payload}"
-        );
-        assert_eq!(
-            exchange_ns(PhyRate::Dsss1Mbps, payload),
-            28 * US + 67_500 + expected + 10 * US + 304 * US
-        );
+        assert_eq!(data_frame_ns(PhyRate::Dsss1Mbps, payload), expected, "payload {payload}");
+        assert_eq!(exchange_ns(PhyRate::Dsss1Mbps, payload), 28 * US + 67_500 + expected + 10 * US + 304 * US);
     }
 }
 
@@ -70,12 +62,7 @@ fn faster_rates_never_take_longer() {
     let ofdm = &PhyRate::ALL[4..];
     for class in [dsss, ofdm] {
         for pair in class.windows(2) {
-            assert!(
-                exchange_ns(pair[1], 250) <= exchange_ns(pair[0], 250),
-                "{} vs {}",
-                pair[0],
-                pair[1]
-            );
+            assert!(exchange_ns(pair[1], 250) <= exchange_ns(pair[0], 250), "{} vs {}", pair[0], pair[1]);
         }
     }
 }
@@ -102,18 +89,11 @@ fn lower_bound_matches_the_facts_table() {
     for (bytes, loss, unit_ms, expected) in cases {
         let ns = lower_bound(bytes, loss).unwrap();
         let unit_ns = unit_ms * 1_000_000;
-        assert_eq!(
-            (ns + unit_ns / 2) / unit_ns,
-            expected,
-            "{bytes} bytes at {loss}"
-        );
+        assert_eq!((ns + unit_ns / 2) / unit_ns, expected, "{bytes} bytes at {loss}");
     }
     // Exact where the division is exact: 80 frames of 2945.5 µs.
     assert_eq!(lower_bound(20_000, 0.0), Ok(80 * 2_945_500));
-    assert_eq!(
-        lower_bound(20_000, 0.0),
-        lower_bound_at(PhyRate::Dsss1Mbps, 20_000, 0.0)
-    );
+    assert_eq!(lower_bound(20_000, 0.0), lower_bound_at(PhyRate::Dsss1Mbps, 20_000, 0.0));
 }
 
 #[test]
@@ -126,25 +106,15 @@ fn lower_bound_uses_the_preset_mean_loss() {
 fn lower_bound_counts_whole_frames() {
     assert_eq!(lower_bound(0, 0.0), Ok(0));
     assert_eq!(lower_bound(1, 0.0), Ok(2_945_500));
-    assert_eq!(
-        lower_bound(MAX_PAYLOAD_LEN as u64 + 1, 0.0),
-        Ok(2 * 2_945_500)
-    );
+    assert_eq!(lower_bound(MAX_PAYLOAD_LEN as u64 + 1, 0.0), Ok(2 * 2_945_500));
 }
 
 #[test]
 fn lower_bound_refuses_impossible_loss() {
     for loss in [1.0, 1.5, -0.1, f64::NAN, f64::INFINITY] {
-        assert_eq!(
-            lower_bound(20_000, loss),
-            Err(LowerBoundError::MeanLossOutOfRange),
-            "{loss}"
-        );
+        assert_eq!(lower_bound(20_000, loss), Err(LowerBoundError::MeanLossOutOfRange), "{loss}");
     }
-    assert_eq!(
-        LowerBoundError::MeanLossOutOfRange.to_string(),
-        "the mean loss is not a number in [0, 1)"
-    );
+    assert_eq!(LowerBoundError::MeanLossOutOfRange.to_string(), "the mean loss is not a number in [0, 1)");
 }
 
 #[test]

@@ -21,10 +21,7 @@ struct FakeRadio {
 
 impl FakeRadio {
     fn with_inbox(frames: impl IntoIterator<Item = Vec<u8>>) -> Self {
-        FakeRadio {
-            inbox: frames.into_iter().collect(),
-            ..FakeRadio::default()
-        }
+        FakeRadio { inbox: frames.into_iter().collect(), ..FakeRadio::default() }
     }
 }
 
@@ -36,10 +33,7 @@ impl Radio for FakeRadio {
     fn send(&mut self, destination: MacAddress, frame: &[u8]) -> Result<SendHandle, SendError> {
         let handle = SendHandle(1_000 + self.sent.len() as u32);
         self.sent.push((destination, frame.to_vec()));
-        self.reports.push_back(SendReport {
-            handle,
-            acknowledged: true,
-        });
+        self.reports.push_back(SendReport { handle, acknowledged: true });
         Ok(handle)
     }
 
@@ -50,12 +44,7 @@ impl Radio for FakeRadio {
     fn receive(&mut self, buffer: &mut [u8; MAX_FRAME_LEN]) -> Option<Received> {
         let frame = self.inbox.pop_front()?;
         buffer[..frame.len()].copy_from_slice(&frame);
-        Some(Received {
-            source: PEER,
-            destination: OWN,
-            len: frame.len(),
-            rssi: Some(-40),
-        })
+        Some(Received { source: PEER, destination: OWN, len: frame.len(), rssi: Some(-40) })
     }
 
     fn channel(&self) -> u8 {
@@ -69,24 +58,14 @@ impl Radio for FakeRadio {
 }
 
 fn with_loss(p: f64) -> DirectionConfig {
-    DirectionConfig {
-        loss: LossModel::Bernoulli { p },
-        ..DirectionConfig::default()
-    }
+    DirectionConfig { loss: LossModel::Bernoulli { p }, ..DirectionConfig::default() }
 }
 
 fn with_duplicate(duplicate: f64) -> DirectionConfig {
-    DirectionConfig {
-        duplicate,
-        ..DirectionConfig::default()
-    }
+    DirectionConfig { duplicate, ..DirectionConfig::default() }
 }
 
-fn injector(
-    radio: FakeRadio,
-    outgoing: DirectionConfig,
-    incoming: DirectionConfig,
-) -> FaultInjector<FakeRadio> {
+fn injector(radio: FakeRadio, outgoing: DirectionConfig, incoming: DirectionConfig) -> FaultInjector<FakeRadio> {
     FaultInjector::new(radio, outgoing, incoming, 99).unwrap()
 }
 
@@ -96,12 +75,7 @@ fn drain_reports(radio: &mut impl Radio) -> Vec<SendReport> {
 
 fn drain_received(radio: &mut impl Radio) -> Vec<Vec<u8>> {
     let mut buffer = [0; MAX_FRAME_LEN];
-    std::iter::from_fn(|| {
-        radio
-            .receive(&mut buffer)
-            .map(|received| buffer[..received.len].to_vec())
-    })
-    .collect()
+    std::iter::from_fn(|| radio.receive(&mut buffer).map(|received| buffer[..received.len].to_vec())).collect()
 }
 
 #[test]
@@ -116,25 +90,10 @@ fn a_lossless_injector_passes_everything_through() {
     assert_ne!(first, second);
     assert_eq!(
         drain_reports(&mut radio),
-        [
-            SendReport {
-                handle: first,
-                acknowledged: true
-            },
-            SendReport {
-                handle: second,
-                acknowledged: true
-            },
-        ]
+        [SendReport { handle: first, acknowledged: true }, SendReport { handle: second, acknowledged: true },]
     );
     assert_eq!(drain_received(&mut radio), [vec![1, 2, 3], vec![4]]);
-    assert_eq!(
-        radio.inner().sent,
-        [
-            (PEER, b"hello".to_vec()),
-            (MacAddress::BROADCAST, b"all".to_vec())
-        ]
-    );
+    assert_eq!(radio.inner().sent, [(PEER, b"hello".to_vec()), (MacAddress::BROADCAST, b"all".to_vec())]);
     assert_eq!(radio.address(), OWN);
     radio.set_channel(6).unwrap();
     assert_eq!(radio.channel(), 6);
@@ -142,41 +101,21 @@ fn a_lossless_injector_passes_everything_through() {
 
 #[test]
 fn dropped_sends_never_reach_the_radio_and_report_like_esp_now() {
-    let mut radio = injector(
-        FakeRadio::default(),
-        with_loss(1.0),
-        DirectionConfig::default(),
-    );
+    let mut radio = injector(FakeRadio::default(), with_loss(1.0), DirectionConfig::default());
     let unicast = radio.send(PEER, b"lost").unwrap();
     let broadcast = radio.send(MacAddress::BROADCAST, b"lost too").unwrap();
     assert!(radio.inner().sent.is_empty());
     assert_eq!(
         drain_reports(&mut radio),
-        [
-            SendReport {
-                handle: unicast,
-                acknowledged: false
-            },
-            SendReport {
-                handle: broadcast,
-                acknowledged: true
-            },
-        ]
+        [SendReport { handle: unicast, acknowledged: false }, SendReport { handle: broadcast, acknowledged: true },]
     );
     let counters = radio.outgoing_counters();
-    assert_eq!(
-        (counters.sent, counters.lost, counters.delivered),
-        (2, 2, 0)
-    );
+    assert_eq!((counters.sent, counters.lost, counters.delivered), (2, 2, 0));
 }
 
 #[test]
 fn too_many_unpolled_drops_fill_the_queue() {
-    let mut radio = injector(
-        FakeRadio::default(),
-        with_loss(1.0),
-        DirectionConfig::default(),
-    );
+    let mut radio = injector(FakeRadio::default(), with_loss(1.0), DirectionConfig::default());
     for _ in 0..32 {
         radio.send(PEER, b"x").unwrap();
     }
@@ -187,26 +126,13 @@ fn too_many_unpolled_drops_fill_the_queue() {
 
 #[test]
 fn a_lost_ack_fails_a_delivered_unicast_send() {
-    let mut radio = injector(
-        FakeRadio::default(),
-        DirectionConfig::default(),
-        with_loss(1.0),
-    );
+    let mut radio = injector(FakeRadio::default(), DirectionConfig::default(), with_loss(1.0));
     let unicast = radio.send(PEER, b"arrives").unwrap();
     let broadcast = radio.send(MacAddress::BROADCAST, b"arrives").unwrap();
     assert_eq!(radio.inner().sent.len(), 2);
     assert_eq!(
         drain_reports(&mut radio),
-        [
-            SendReport {
-                handle: unicast,
-                acknowledged: false
-            },
-            SendReport {
-                handle: broadcast,
-                acknowledged: true
-            },
-        ]
+        [SendReport { handle: unicast, acknowledged: false }, SendReport { handle: broadcast, acknowledged: true },]
     );
     let counters = radio.incoming_counters();
     assert_eq!((counters.acks_sent, counters.acks_lost), (1, 1));
@@ -214,11 +140,8 @@ fn a_lost_ack_fails_a_delivered_unicast_send() {
 
 #[test]
 fn incoming_loss_hides_received_frames() {
-    let mut radio = injector(
-        FakeRadio::with_inbox((0..10u8).map(|index| vec![index])),
-        DirectionConfig::default(),
-        with_loss(1.0),
-    );
+    let mut radio =
+        injector(FakeRadio::with_inbox((0..10u8).map(|index| vec![index])), DirectionConfig::default(), with_loss(1.0));
     assert!(drain_received(&mut radio).is_empty());
     assert!(radio.inner().inbox.is_empty());
     assert_eq!(radio.incoming_counters().lost, 10);
@@ -226,47 +149,24 @@ fn incoming_loss_hides_received_frames() {
 
 #[test]
 fn incoming_duplicates_arrive_twice_with_the_same_bytes() {
-    let mut radio = injector(
-        FakeRadio::with_inbox([vec![7; 250], vec![8; 3]]),
-        DirectionConfig::default(),
-        with_duplicate(1.0),
-    );
-    assert_eq!(
-        drain_received(&mut radio),
-        [vec![7; 250], vec![7; 250], vec![8; 3], vec![8; 3]]
-    );
+    let mut radio =
+        injector(FakeRadio::with_inbox([vec![7; 250], vec![8; 3]]), DirectionConfig::default(), with_duplicate(1.0));
+    assert_eq!(drain_received(&mut radio), [vec![7; 250], vec![7; 250], vec![8; 3], vec![8; 3]]);
     assert_eq!(radio.incoming_counters().duplicated, 2);
 }
 
 #[test]
 fn outgoing_duplicates_go_twice_but_report_once() {
-    let mut radio = injector(
-        FakeRadio::default(),
-        with_duplicate(1.0),
-        DirectionConfig::default(),
-    );
+    let mut radio = injector(FakeRadio::default(), with_duplicate(1.0), DirectionConfig::default());
     let handle = radio.send(PEER, b"twice").unwrap();
-    assert_eq!(
-        radio.inner().sent,
-        [(PEER, b"twice".to_vec()), (PEER, b"twice".to_vec())]
-    );
-    assert_eq!(
-        drain_reports(&mut radio),
-        [SendReport {
-            handle,
-            acknowledged: true
-        }]
-    );
+    assert_eq!(radio.inner().sent, [(PEER, b"twice".to_vec()), (PEER, b"twice".to_vec())]);
+    assert_eq!(drain_reports(&mut radio), [SendReport { handle, acknowledged: true }]);
     assert_eq!(radio.outgoing_counters().duplicated, 1);
 }
 
 #[test]
 fn frames_over_250_bytes_are_refused() {
-    let mut radio = injector(
-        FakeRadio::default(),
-        DirectionConfig::default(),
-        DirectionConfig::default(),
-    );
+    let mut radio = injector(FakeRadio::default(), DirectionConfig::default(), DirectionConfig::default());
     assert_eq!(radio.send(PEER, &[0; 251]), Err(SendError::FrameTooLong));
     assert!(radio.inner().sent.is_empty());
 }
@@ -291,32 +191,8 @@ fn random_loss_is_seeded_and_near_its_rate() {
 
 #[test]
 fn invalid_models_are_refused() {
-    let error = FaultInjector::new(
-        FakeRadio::default(),
-        with_loss(2.0),
-        DirectionConfig::default(),
-        0,
-    )
-    .err();
-    assert_eq!(
-        error,
-        Some(LinkConfigError::Probability {
-            direction: Direction::AToB,
-            field: "loss.p"
-        })
-    );
-    let error = FaultInjector::new(
-        FakeRadio::default(),
-        DirectionConfig::default(),
-        with_duplicate(-1.0),
-        0,
-    )
-    .err();
-    assert_eq!(
-        error,
-        Some(LinkConfigError::Probability {
-            direction: Direction::BToA,
-            field: "duplicate"
-        })
-    );
+    let error = FaultInjector::new(FakeRadio::default(), with_loss(2.0), DirectionConfig::default(), 0).err();
+    assert_eq!(error, Some(LinkConfigError::Probability { direction: Direction::AToB, field: "loss.p" }));
+    let error = FaultInjector::new(FakeRadio::default(), DirectionConfig::default(), with_duplicate(-1.0), 0).err();
+    assert_eq!(error, Some(LinkConfigError::Probability { direction: Direction::BToA, field: "duplicate" }));
 }

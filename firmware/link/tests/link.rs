@@ -5,9 +5,8 @@ use std::fmt::Write as _;
 
 use nowcam_link::airtime::{self, mean_backoff_ns};
 use nowcam_link::{
-    Backoff, Delay, Direction, DirectionConfig, DropReason, Link, LinkConfig, LinkConfigError,
-    LinkError, LossModel, Outages, Preset, Reorder, Station, Transmission, TxQueue,
-    DEFAULT_TX_QUEUE_LIMIT, MAX_OUTAGES,
+    Backoff, Delay, Direction, DirectionConfig, DropReason, Link, LinkConfig, LinkConfigError, LinkError, LossModel,
+    Outages, Preset, Reorder, Station, Transmission, TxQueue, DEFAULT_TX_QUEUE_LIMIT, MAX_OUTAGES,
 };
 
 const MS: u64 = 1_000_000;
@@ -19,11 +18,7 @@ fn run(link: &mut Link, count: usize, every: usize, len: usize) -> Vec<(u64, Tra
     let mut now = 0;
     let mut trace = Vec::with_capacity(count);
     for index in 0..count {
-        let direction = if every != 0 && index % every == every - 1 {
-            Direction::BToA
-        } else {
-            Direction::AToB
-        };
+        let direction = if every != 0 && index % every == every - 1 { Direction::BToA } else { Direction::AToB };
         let transmission = link.transmit(now, direction, len, false).unwrap();
         trace.push((now, transmission));
         now += transmission.airtime_ns;
@@ -46,13 +41,7 @@ fn same_seed_gives_the_same_trace() {
 
 #[test]
 fn different_seeds_give_different_traces() {
-    for preset in [
-        Preset::Random5,
-        Preset::Bursty20,
-        Preset::Edge30,
-        Preset::Clean,
-        Preset::Delay,
-    ] {
+    for preset in [Preset::Random5, Preset::Bursty20, Preset::Edge30, Preset::Clean, Preset::Delay] {
         let first = run(&mut link(preset.config(), 1), 2_000, 3, 250);
         let second = run(&mut link(preset.config(), 2), 2_000, 3, 250);
         assert_ne!(first, second, "{preset}");
@@ -71,11 +60,7 @@ fn presets_have_their_documented_mean_loss() {
         (Preset::Delay, 0.0),
     ];
     for (preset, loss) in documented {
-        assert!(
-            (preset.mean_loss() - loss).abs() < 1e-12,
-            "{preset}: {}",
-            preset.mean_loss()
-        );
+        assert!((preset.mean_loss() - loss).abs() < 1e-12, "{preset}: {}", preset.mean_loss());
     }
 }
 
@@ -112,9 +97,7 @@ fn acks_are_lost_at_the_reverse_direction_rate() {
     let mut link = link(config, 9);
     let mut unacknowledged = 0;
     for index in 0..FRAMES {
-        let transmission = link
-            .transmit(index as u64 * 3 * MS, Direction::AToB, 250, false)
-            .unwrap();
+        let transmission = link.transmit(index as u64 * 3 * MS, Direction::AToB, 250, false).unwrap();
         assert!(transmission.delivered());
         if !transmission.acknowledged {
             unacknowledged += 1;
@@ -135,10 +118,7 @@ fn loss_runs(config: DirectionConfig, seed: u64, frames: usize) -> Vec<u64> {
     let mut runs = Vec::new();
     let mut current = 0;
     for _ in 0..frames {
-        let lost = !link
-            .transmit(0, Direction::AToB, 250, true)
-            .unwrap()
-            .delivered();
+        let lost = !link.transmit(0, Direction::AToB, 250, true).unwrap().delivered();
         if lost {
             current += 1;
         } else if current > 0 {
@@ -153,20 +133,12 @@ fn loss_runs(config: DirectionConfig, seed: u64, frames: usize) -> Vec<u64> {
 fn gilbert_elliott_bursts_last_one_over_r_frames() {
     for r in [0.2, 0.5, 0.8] {
         let config = DirectionConfig {
-            loss: LossModel::GilbertElliott {
-                p: 0.05,
-                r,
-                h: 1.0,
-                k: 0.0,
-            },
+            loss: LossModel::GilbertElliott { p: 0.05, r, h: 1.0, k: 0.0 },
             ..DirectionConfig::default()
         };
         let runs = loss_runs(config, 3, 200_000);
         let mean = runs.iter().sum::<u64>() as f64 / runs.len() as f64;
-        assert!(
-            (mean - 1.0 / r).abs() < 0.05 / r,
-            "r = {r}: mean burst {mean}"
-        );
+        assert!((mean - 1.0 / r).abs() < 0.05 / r, "r = {r}: mean burst {mean}");
     }
 }
 
@@ -180,43 +152,20 @@ fn bernoulli_losses_come_one_at_a_time_mostly() {
 
 /// A transmission without what the other direction decides (its ACK).
 fn without_ack(transmission: &Transmission) -> Transmission {
-    Transmission {
-        acknowledged: false,
-        ack_drop: None,
-        ..*transmission
-    }
+    Transmission { acknowledged: false, ack_drop: None, ..*transmission }
 }
 
 #[test]
 fn one_direction_does_not_change_the_others_draws() {
     let b_to_a = DirectionConfig {
-        loss: LossModel::GilbertElliott {
-            p: 0.1,
-            r: 0.3,
-            h: 0.9,
-            k: 0.01,
-        },
+        loss: LossModel::GilbertElliott { p: 0.1, r: 0.3, h: 0.9, k: 0.01 },
         duplicate: 0.05,
-        reorder: Reorder {
-            probability: 0.1,
-            min_slots: 1,
-            max_slots: 4,
-        },
-        delay: Delay {
-            base_ns: 2 * MS,
-            jitter_ns: MS,
-            spike_probability: 0.05,
-            spike_ns: 20 * MS,
-        },
+        reorder: Reorder { probability: 0.1, min_slots: 1, max_slots: 4 },
+        delay: Delay { base_ns: 2 * MS, jitter_ns: MS, spike_probability: 0.05, spike_ns: 20 * MS },
     };
     let mut reference = None;
     for a_to_b in Preset::ALL.map(Preset::direction_config) {
-        let config = LinkConfig {
-            a_to_b,
-            b_to_a,
-            backoff: Backoff::Sampled,
-            ..LinkConfig::default()
-        };
+        let config = LinkConfig { a_to_b, b_to_a, backoff: Backoff::Sampled, ..LinkConfig::default() };
         let trace = run(&mut link(config, 77), 3_000, 3, 200);
         let ours: Vec<Transmission> = trace
             .iter()
@@ -235,18 +184,9 @@ fn one_direction_does_not_change_the_others_draws() {
 #[test]
 fn changing_duplication_keeps_the_loss_pattern() {
     let lost = |duplicate| {
-        let config = DirectionConfig {
-            duplicate,
-            ..Preset::Edge30.direction_config()
-        };
+        let config = DirectionConfig { duplicate, ..Preset::Edge30.direction_config() };
         let mut link = link(LinkConfig::symmetric(config), 5);
-        (0..5_000)
-            .map(|_| {
-                link.transmit(0, Direction::AToB, 250, false)
-                    .unwrap()
-                    .delivered()
-            })
-            .collect::<Vec<_>>()
+        (0..5_000).map(|_| link.transmit(0, Direction::AToB, 250, false).unwrap().delivered()).collect::<Vec<_>>()
     };
     assert_eq!(lost(0.0), lost(0.5));
 }
@@ -255,33 +195,19 @@ fn changing_duplication_keeps_the_loss_pattern() {
 fn outages_drop_everything_in_their_window() {
     let mut outages = Outages::new();
     outages.push(10 * MS, 20 * MS).unwrap();
-    let mut link = link(
-        LinkConfig {
-            outages,
-            ..Preset::Clean.config()
-        },
-        1,
-    );
+    let mut link = link(LinkConfig { outages, ..Preset::Clean.config() }, 1);
     // Data frames start 95.5 µs (DIFS and mean backoff) after the send.
     let data_start = airtime::DIFS_NS + mean_backoff_ns(0);
     for direction in Direction::ALL {
         for broadcast in [false, true] {
             for start in [10 * MS, 12 * MS, 20 * MS - 1] {
-                let transmission = link
-                    .transmit(start - data_start, direction, 250, broadcast)
-                    .unwrap();
-                assert_eq!(
-                    transmission.drop,
-                    Some(DropReason::Outage),
-                    "{direction} at {start}"
-                );
+                let transmission = link.transmit(start - data_start, direction, 250, broadcast).unwrap();
+                assert_eq!(transmission.drop, Some(DropReason::Outage), "{direction} at {start}");
                 assert!(!transmission.delivered());
                 assert_eq!(transmission.acknowledged, broadcast);
             }
             for start in [10 * MS - 1, 20 * MS, 40 * MS] {
-                let transmission = link
-                    .transmit(start - data_start, direction, 250, broadcast)
-                    .unwrap();
+                let transmission = link.transmit(start - data_start, direction, 250, broadcast).unwrap();
                 assert_eq!(transmission.drop, None, "{direction} at {start}");
                 assert!(transmission.delivered());
             }
@@ -296,13 +222,7 @@ fn outages_drop_everything_in_their_window() {
 fn an_outage_can_swallow_just_the_ack() {
     let mut outages = Outages::new();
     outages.push(10 * MS, 20 * MS).unwrap();
-    let mut link = link(
-        LinkConfig {
-            outages,
-            ..LinkConfig::default()
-        },
-        1,
-    );
+    let mut link = link(LinkConfig { outages, ..LinkConfig::default() }, 1);
     // The ACK starts 2641.5 µs after the send: DIFS, backoff, data, SIFS.
     let now = 10 * MS - 2_641_500;
     let transmission = link.transmit(now, Direction::AToB, 250, false).unwrap();
@@ -316,27 +236,12 @@ fn an_outage_can_swallow_just_the_ack() {
 #[test]
 fn outages_are_checked_when_added() {
     let mut outages = Outages::new();
-    assert_eq!(
-        outages.push(5, 5),
-        Err(LinkConfigError::EmptyOutage {
-            start_ns: 5,
-            end_ns: 5
-        })
-    );
-    assert_eq!(
-        outages.push(6, 5),
-        Err(LinkConfigError::EmptyOutage {
-            start_ns: 6,
-            end_ns: 5
-        })
-    );
+    assert_eq!(outages.push(5, 5), Err(LinkConfigError::EmptyOutage { start_ns: 5, end_ns: 5 }));
+    assert_eq!(outages.push(6, 5), Err(LinkConfigError::EmptyOutage { start_ns: 6, end_ns: 5 }));
     for index in 0..MAX_OUTAGES as u64 {
         outages.push(index * 10, index * 10 + 5).unwrap();
     }
-    assert_eq!(
-        outages.push(1_000, 2_000),
-        Err(LinkConfigError::TooManyOutages)
-    );
+    assert_eq!(outages.push(1_000, 2_000), Err(LinkConfigError::TooManyOutages));
     assert_eq!(outages.as_slice().len(), MAX_OUTAGES);
     assert!(outages.contains(10));
     assert!(!outages.contains(15));
@@ -344,13 +249,7 @@ fn outages_are_checked_when_added() {
 
 #[test]
 fn channel_mismatch_delivers_nothing() {
-    let mut link = link(
-        LinkConfig {
-            channel_b: 6,
-            ..LinkConfig::default()
-        },
-        1,
-    );
+    let mut link = link(LinkConfig { channel_b: 6, ..LinkConfig::default() }, 1);
     for direction in Direction::ALL {
         for broadcast in [false, true] {
             let transmission = link.transmit(0, direction, 100, broadcast).unwrap();
@@ -364,34 +263,16 @@ fn channel_mismatch_delivers_nothing() {
     let transmission = link.transmit(0, Direction::AToB, 100, false).unwrap();
     assert!(transmission.delivered());
     assert!(transmission.acknowledged);
-    assert_eq!(
-        link.set_channel(Station::A, 15),
-        Err(LinkConfigError::Channel {
-            station: Station::A,
-            channel: 15
-        })
-    );
-    assert_eq!(
-        link.set_channel(Station::B, 0),
-        Err(LinkConfigError::Channel {
-            station: Station::B,
-            channel: 0
-        })
-    );
+    assert_eq!(link.set_channel(Station::A, 15), Err(LinkConfigError::Channel { station: Station::A, channel: 15 }));
+    assert_eq!(link.set_channel(Station::B, 0), Err(LinkConfigError::Channel { station: Station::B, channel: 0 }));
     assert_eq!(link.config().channel_a, 6);
 }
 
 #[test]
 fn payloads_over_250_bytes_are_refused() {
     let mut link = link(LinkConfig::default(), 1);
-    assert_eq!(
-        link.transmit(0, Direction::AToB, 251, false),
-        Err(LinkError::FrameTooLong { len: 251 })
-    );
-    assert_eq!(
-        link.transmit(0, Direction::BToA, 1_470, true),
-        Err(LinkError::FrameTooLong { len: 1_470 })
-    );
+    assert_eq!(link.transmit(0, Direction::AToB, 251, false), Err(LinkError::FrameTooLong { len: 251 }));
+    assert_eq!(link.transmit(0, Direction::BToA, 1_470, true), Err(LinkError::FrameTooLong { len: 1_470 }));
     assert_eq!(link.counters(Direction::AToB).sent, 0);
     assert!(link.transmit(0, Direction::AToB, 250, false).is_ok());
     assert!(link.transmit(0, Direction::AToB, 0, false).is_ok());
@@ -410,10 +291,7 @@ fn broadcast_never_reports_an_ack_failure() {
         assert!(transmission.acknowledged);
         assert_eq!(transmission.ack_drop, None);
         assert_eq!(transmission.attempts, 1);
-        assert_eq!(
-            transmission.airtime_ns,
-            airtime::attempt_ns(transmission_rate(&link), 250, true, 67_500)
-        );
+        assert_eq!(transmission.airtime_ns, airtime::attempt_ns(transmission_rate(&link), 250, true, 67_500));
         lost += usize::from(!transmission.delivered());
     }
     assert!(lost > 2_000, "the frames themselves are still lost: {lost}");
@@ -431,51 +309,24 @@ fn unicast_exchange_takes_the_documented_airtime() {
     assert_eq!(transmission.airtime_ns, 2_945_500);
     assert_eq!(transmission.data_offset_ns, 95_500);
     assert_eq!(transmission.attempts, 1);
-    assert_eq!(
-        transmission.copies,
-        [
-            Some(nowcam_link::Delivery {
-                delay_ns: 0,
-                duplicate: false
-            }),
-            None
-        ]
-    );
-    assert_eq!(
-        transmission.to_string(),
-        "a->b unicast 250B air=2945.5us attempts=1 delivered(+0us) acked"
-    );
+    assert_eq!(transmission.copies, [Some(nowcam_link::Delivery { delay_ns: 0, duplicate: false }), None]);
+    assert_eq!(transmission.to_string(), "a->b unicast 250B air=2945.5us attempts=1 delivered(+0us) acked");
 }
 
 #[test]
 fn mac_retries_spend_attempts_with_a_doubling_window() {
-    let config = LinkConfig {
-        mac_retries: 2,
-        channel_b: 11,
-        ..LinkConfig::default()
-    };
+    let config = LinkConfig { mac_retries: 2, channel_b: 11, ..LinkConfig::default() };
     let mut link = link(config, 1);
     let transmission = link.transmit(0, Direction::AToB, 250, false).unwrap();
     assert_eq!(transmission.attempts, 3);
     let without_backoff = 28 * US + 2_536 * US + 10 * US + 304 * US;
-    assert_eq!(
-        transmission.airtime_ns,
-        3 * without_backoff + 67_500 + 139_500 + 283_500
-    );
-    assert_eq!(
-        transmission.data_offset_ns,
-        2 * without_backoff + 67_500 + 139_500 + 28 * US + 283_500
-    );
+    assert_eq!(transmission.airtime_ns, 3 * without_backoff + 67_500 + 139_500 + 283_500);
+    assert_eq!(transmission.data_offset_ns, 2 * without_backoff + 67_500 + 139_500 + 28 * US + 283_500);
     assert!(!transmission.acknowledged);
     assert_eq!(link.counters(Direction::AToB).attempts, 3);
 
     // Broadcast is never retried.
-    assert_eq!(
-        link.transmit(0, Direction::AToB, 250, true)
-            .unwrap()
-            .attempts,
-        1
-    );
+    assert_eq!(link.transmit(0, Direction::AToB, 250, true).unwrap().attempts, 1);
 }
 
 #[test]
@@ -495,18 +346,12 @@ fn mac_retries_recover_lost_frames() {
     // Each attempt fails when the data (5 %) or the ACK (5 %) is lost: 9.75 %.
     // Four attempts all failing on the data alone is 0.05^4.
     assert!(counters.lost < 5, "{counters:?}");
-    assert!(
-        attempts_seen[2] > 4_000 && attempts_seen[4] > 10,
-        "{attempts_seen:?}"
-    );
+    assert!(attempts_seen[2] > 4_000 && attempts_seen[4] > 10, "{attempts_seen:?}");
 }
 
 #[test]
 fn sampled_backoff_is_uniform_over_the_window() {
-    let config = LinkConfig {
-        backoff: Backoff::Sampled,
-        ..LinkConfig::default()
-    };
+    let config = LinkConfig { backoff: Backoff::Sampled, ..LinkConfig::default() };
     let mut link = link(config, 8);
     let mut seen = [0u32; 16];
     let mut total = 0;
@@ -549,10 +394,7 @@ fn reorder_holds_two_percent_back_one_to_four_slots() {
         let transmission = link.transmit(0, Direction::AToB, 250, false).unwrap();
         slots_seen[usize::from(transmission.hold_back_slots)] += 1;
     }
-    assert!(
-        slots_seen[1..].iter().all(|&count| count > 350),
-        "{slots_seen:?}"
-    );
+    assert!(slots_seen[1..].iter().all(|&count| count > 350), "{slots_seen:?}");
     let reordered = link.counters(Direction::AToB).reordered as f64 / FRAMES as f64;
     assert!((reordered - 0.02).abs() < 0.002, "{reordered}");
 }
@@ -563,12 +405,7 @@ fn delay_preset_jitters_and_spikes() {
     const FRAMES: u64 = 100_000;
     let mut spikes = 0;
     for _ in 0..FRAMES {
-        let delay = link
-            .transmit(0, Direction::BToA, 250, false)
-            .unwrap()
-            .copies[0]
-            .unwrap()
-            .delay_ns;
+        let delay = link.transmit(0, Direction::BToA, 250, false).unwrap().copies[0].unwrap().delay_ns;
         if delay > 3 * MS {
             assert!((21 * MS..=23 * MS).contains(&delay), "{delay}");
             spikes += 1;
@@ -584,13 +421,7 @@ fn delay_preset_jitters_and_spikes() {
 fn clean_preset_delays_two_plus_or_minus_one_ms() {
     let mut link = link(Preset::Clean.config(), 24);
     let delays: Vec<u64> = (0..10_000)
-        .map(|_| {
-            link.transmit(0, Direction::AToB, 250, false)
-                .unwrap()
-                .copies[0]
-                .unwrap()
-                .delay_ns
-        })
+        .map(|_| link.transmit(0, Direction::AToB, 250, false).unwrap().copies[0].unwrap().delay_ns)
         .collect();
     assert!(delays.iter().all(|delay| (MS..=3 * MS).contains(delay)));
     let mean = delays.iter().sum::<u64>() as f64 / delays.len() as f64;
@@ -643,107 +474,47 @@ fn invalid_configurations_are_refused() {
     let ge = |p, r, h, k| LossModel::GilbertElliott { p, r, h, k };
     check_invalid(
         |c| c.a_to_b.loss = LossModel::Bernoulli { p: 1.5 },
-        LinkConfigError::Probability {
-            direction: AToB,
-            field: "loss.p",
-        },
+        LinkConfigError::Probability { direction: AToB, field: "loss.p" },
     );
     check_invalid(
         |c| c.b_to_a.loss = LossModel::Bernoulli { p: f64::NAN },
-        LinkConfigError::Probability {
-            direction: BToA,
-            field: "loss.p",
-        },
+        LinkConfigError::Probability { direction: BToA, field: "loss.p" },
     );
-    check_invalid(
-        |c| c.a_to_b.loss = ge(0.1, 0.0, 1.0, 0.0),
-        LinkConfigError::NoRecovery { direction: AToB },
-    );
+    check_invalid(|c| c.a_to_b.loss = ge(0.1, 0.0, 1.0, 0.0), LinkConfigError::NoRecovery { direction: AToB });
     check_invalid(
         |c| c.a_to_b.loss = ge(0.1, 0.2, -0.1, 0.0),
-        LinkConfigError::Probability {
-            direction: AToB,
-            field: "loss.h",
-        },
+        LinkConfigError::Probability { direction: AToB, field: "loss.h" },
     );
     check_invalid(
         |c| c.b_to_a.loss = ge(0.1, 0.2, 1.0, 2.0),
-        LinkConfigError::Probability {
-            direction: BToA,
-            field: "loss.k",
-        },
+        LinkConfigError::Probability { direction: BToA, field: "loss.k" },
     );
     check_invalid(
         |c| c.b_to_a.loss = ge(0.1, 1.2, 1.0, 0.0),
-        LinkConfigError::Probability {
-            direction: BToA,
-            field: "loss.r",
-        },
+        LinkConfigError::Probability { direction: BToA, field: "loss.r" },
     );
-    check_invalid(
-        |c| c.a_to_b.duplicate = -0.01,
-        LinkConfigError::Probability {
-            direction: AToB,
-            field: "duplicate",
-        },
-    );
+    check_invalid(|c| c.a_to_b.duplicate = -0.01, LinkConfigError::Probability { direction: AToB, field: "duplicate" });
     check_invalid(
         |c| c.a_to_b.reorder.probability = 2.0,
-        LinkConfigError::Probability {
-            direction: AToB,
-            field: "reorder.probability",
-        },
+        LinkConfigError::Probability { direction: AToB, field: "reorder.probability" },
     );
+    check_invalid(|c| c.b_to_a.reorder.min_slots = 0, LinkConfigError::ReorderRange { direction: BToA });
     check_invalid(
-        |c| c.b_to_a.reorder.min_slots = 0,
+        |c| c.b_to_a.reorder = Reorder { probability: 0.1, min_slots: 5, max_slots: 4 },
         LinkConfigError::ReorderRange { direction: BToA },
     );
     check_invalid(
-        |c| {
-            c.b_to_a.reorder = Reorder {
-                probability: 0.1,
-                min_slots: 5,
-                max_slots: 4,
-            }
-        },
-        LinkConfigError::ReorderRange { direction: BToA },
-    );
-    check_invalid(
-        |c| {
-            c.a_to_b.delay = Delay {
-                base_ns: MS,
-                jitter_ns: 2 * MS,
-                ..Delay::default()
-            }
-        },
+        |c| c.a_to_b.delay = Delay { base_ns: MS, jitter_ns: 2 * MS, ..Delay::default() },
         LinkConfigError::JitterExceedsBase { direction: AToB },
     );
     check_invalid(
         |c| c.a_to_b.delay.spike_probability = 1.01,
-        LinkConfigError::Probability {
-            direction: AToB,
-            field: "delay.spike_probability",
-        },
+        LinkConfigError::Probability { direction: AToB, field: "delay.spike_probability" },
     );
-    check_invalid(
-        |c| c.channel_a = 0,
-        LinkConfigError::Channel {
-            station: Station::A,
-            channel: 0,
-        },
-    );
-    check_invalid(
-        |c| c.channel_b = 15,
-        LinkConfigError::Channel {
-            station: Station::B,
-            channel: 15,
-        },
-    );
+    check_invalid(|c| c.channel_a = 0, LinkConfigError::Channel { station: Station::A, channel: 0 });
+    check_invalid(|c| c.channel_b = 15, LinkConfigError::Channel { station: Station::B, channel: 15 });
     check_invalid(|c| c.tx_queue_limit = 0, LinkConfigError::QueueLimitZero);
-    check_invalid(
-        |c| c.mac_retries = 16,
-        LinkConfigError::TooManyRetries { retries: 16 },
-    );
+    check_invalid(|c| c.mac_retries = 16, LinkConfigError::TooManyRetries { retries: 16 });
 }
 
 #[test]
@@ -772,17 +543,8 @@ fn edge_probabilities_are_exact() {
     config.b_to_a.duplicate = 1.0;
     let mut link = link(config, 3);
     for _ in 0..1_000 {
-        assert!(!link
-            .transmit(0, Direction::AToB, 10, false)
-            .unwrap()
-            .delivered());
-        assert_eq!(
-            link.transmit(0, Direction::BToA, 10, false)
-                .unwrap()
-                .deliveries()
-                .count(),
-            2
-        );
+        assert!(!link.transmit(0, Direction::AToB, 10, false).unwrap().delivered());
+        assert_eq!(link.transmit(0, Direction::BToA, 10, false).unwrap().deliveries().count(), 2);
     }
 }
 
@@ -792,11 +554,7 @@ fn edge30_trace_snapshot() {
     let mut text = String::new();
     let mut now = 0;
     for index in 0..40 {
-        let (direction, len) = if index % 8 == 7 {
-            (Direction::BToA, 12)
-        } else {
-            (Direction::AToB, 250)
-        };
+        let (direction, len) = if index % 8 == 7 { (Direction::BToA, 12) } else { (Direction::AToB, 250) };
         let transmission = link.transmit(now, direction, len, false).unwrap();
         writeln!(text, "{:>9}us {transmission}", now / US).unwrap();
         now += transmission.airtime_ns;
@@ -815,17 +573,8 @@ fn every_feature_trace_snapshot() {
         a_to_b: DirectionConfig {
             loss: Preset::Edge30.direction_config().loss,
             duplicate: 0.15,
-            reorder: Reorder {
-                probability: 0.15,
-                min_slots: 1,
-                max_slots: 4,
-            },
-            delay: Delay {
-                base_ns: 2 * MS,
-                jitter_ns: MS,
-                spike_probability: 0.1,
-                spike_ns: 20 * MS,
-            },
+            reorder: Reorder { probability: 0.15, min_slots: 1, max_slots: 4 },
+            delay: Delay { base_ns: 2 * MS, jitter_ns: MS, spike_probability: 0.1, spike_ns: 20 * MS },
         },
         b_to_a: Preset::Bursty20.direction_config(),
         backoff: Backoff::Sampled,

@@ -92,10 +92,7 @@ pub struct Config {
 impl Default for Config {
     /// VGA at quality 12, esp32-camera's usual start.
     fn default() -> Self {
-        Config {
-            frame_size: FrameSize::Vga,
-            quality: 12,
-        }
+        Config { frame_size: FrameSize::Vga, quality: 12 }
     }
 }
 
@@ -123,18 +120,10 @@ impl Window {
         let (output_width, output_height) = frame_size.dimensions();
         let mode = Mode::covering(output_width, output_height);
         let (full_width, full_height) = mode.size();
-        let (ow, oh, fw, fh) = (
-            output_width as u32,
-            output_height as u32,
-            full_width as u32,
-            full_height as u32,
-        );
+        let (ow, oh, fw, fh) = (output_width as u32, output_height as u32, full_width as u32, full_height as u32);
         // Compare the aspect ratios by cross-multiplying, to stay in integers.
-        let (width, height) = if ow * fh >= oh * fw {
-            (fw, round_down_to_4(fw * oh / ow))
-        } else {
-            (round_down_to_4(fh * ow / oh), fh)
-        };
+        let (width, height) =
+            if ow * fh >= oh * fw { (fw, round_down_to_4(fw * oh / ow)) } else { (round_down_to_4(fh * ow / oh), fh) };
         Window {
             mode,
             offset_x: ((fw - width) / 2) as u16,
@@ -269,13 +258,7 @@ impl<I2C: I2c, D: DelayNs> Ov2640<I2C, D> {
 
     /// A driver at another 7-bit address.
     pub fn with_address(i2c: I2C, delay: D, address: u8) -> Self {
-        Ov2640 {
-            i2c,
-            delay,
-            address,
-            bank: None,
-            settings: Settings::after_set_up(Config::default()),
-        }
+        Ov2640 { i2c, delay, address, bank: None, settings: Settings::after_set_up(Config::default()) }
     }
 
     /// Gives the bus and the delay back.
@@ -292,11 +275,7 @@ impl<I2C: I2c, D: DelayNs> Ov2640<I2C, D> {
         }
         let high = self.read(Bank::Sensor, sensor::MIDH)?;
         let low = self.read(Bank::Sensor, sensor::MIDL)?;
-        Ok(ChipId {
-            product,
-            version,
-            manufacturer: u16::from_be_bytes([high, low]),
-        })
+        Ok(ChipId { product, version, manufacturer: u16::from_be_bytes([high, low]) })
     }
 
     /// Soft-resets the sensor: every register returns to its power-on value.
@@ -337,11 +316,7 @@ impl<I2C: I2c, D: DelayNs> Ov2640<I2C, D> {
         // never sees a half-configured frame.
         self.write(Bank::Dsp, dsp::R_BYPASS, dsp::R_BYPASS_RAW)?;
 
-        let color_bar = if self.settings.color_bar {
-            sensor::COM7_COLOR_BAR
-        } else {
-            0
-        };
+        let color_bar = if self.settings.color_bar { sensor::COM7_COLOR_BAR } else { 0 };
         self.write(Bank::Sensor, sensor::COM7, mode.com7() | color_bar)?;
         for &(register, value) in mode.sensor_writes() {
             self.write(Bank::Sensor, register, value)?;
@@ -351,11 +326,7 @@ impl<I2C: I2c, D: DelayNs> Ov2640<I2C, D> {
         let window_x4 = (window.width / 4, window.height / 4);
         let output_x4 = (window.output_width / 4, window.output_height / 4);
         let (ox, oy) = (window.offset_x, window.offset_y);
-        let downsize = if self.settings.downsize {
-            dsp::CTRL2_DCW
-        } else {
-            0
-        };
+        let downsize = if self.settings.downsize { dsp::CTRL2_DCW } else { 0 };
         let ctrli = match mode {
             Mode::Cif | Mode::Svga => dsp::CTRLI_LP_DP,
             Mode::Uxga => 0,
@@ -379,10 +350,7 @@ impl<I2C: I2c, D: DelayNs> Ov2640<I2C, D> {
             (dsp::TEST, ((window_x4.0 >> 2) & 0x80) as u8),
             (dsp::ZMOW, output_x4.0 as u8),
             (dsp::ZMOH, output_x4.1 as u8),
-            (
-                dsp::ZMHH,
-                ((output_x4.1 >> 6) & 0x04) as u8 | ((output_x4.0 >> 8) & 0x03) as u8,
-            ),
+            (dsp::ZMHH, ((output_x4.1 >> 6) & 0x04) as u8 | ((output_x4.0 >> 8) & 0x03) as u8),
             (dsp::CTRL2, dsp::CTRL2_PIPELINE | downsize),
             (dsp::CTRLI, ctrli),
         ];
@@ -416,11 +384,7 @@ impl<I2C: I2c, D: DelayNs> Ov2640<I2C, D> {
     /// Applies one esp32-camera `/control` setting, with esp32-camera's
     /// meaning. `sharpness`, `denoise` and `led_intensity` are not the
     /// sensor's (the OV2640 has no such register; the LED is the board's).
-    pub fn set_control(
-        &mut self,
-        variable: ControlVariable,
-        value: i32,
-    ) -> Result<(), Ov2640Error<I2C::Error>> {
+    pub fn set_control(&mut self, variable: ControlVariable, value: i32) -> Result<(), Ov2640Error<I2C::Error>> {
         use ControlVariable as V;
         if matches!(variable, V::Sharpness | V::Denoise | V::LedIntensity) {
             return Err(Ov2640Error::Unsupported);
@@ -605,8 +569,7 @@ impl<I2C: I2c, D: DelayNs> Ov2640<I2C, D> {
             | (u16::from(aec) << 2)
             | u16::from(reg04 & sensor::REG04_AEC_LOW);
         self.settings.gain_value = agc_gain_from_register(gain);
-        self.settings.exposure_value =
-            exposure.min(ControlVariable::ExposureValue.range().1 as u16);
+        self.settings.exposure_value = exposure.min(ControlVariable::ExposureValue.range().1 as u16);
         Ok(())
     }
 
@@ -644,24 +607,12 @@ impl<I2C: I2c, D: DelayNs> Ov2640<I2C, D> {
         Ok(())
     }
 
-    fn update_flag(
-        &mut self,
-        bank: Bank,
-        register: u8,
-        mask: u8,
-        on: bool,
-    ) -> Result<(), Ov2640Error<I2C::Error>> {
+    fn update_flag(&mut self, bank: Bank, register: u8, mask: u8, on: bool) -> Result<(), Ov2640Error<I2C::Error>> {
         self.update(bank, register, mask, if on { mask } else { 0 })
     }
 
     /// Read-modify-write: replaces the bits under `mask` with `bits`.
-    fn update(
-        &mut self,
-        bank: Bank,
-        register: u8,
-        mask: u8,
-        bits: u8,
-    ) -> Result<(), Ov2640Error<I2C::Error>> {
+    fn update(&mut self, bank: Bank, register: u8, mask: u8, bits: u8) -> Result<(), Ov2640Error<I2C::Error>> {
         let current = self.read(bank, register)?;
         self.write(bank, register, (current & !mask) | (bits & mask))
     }
@@ -672,36 +623,23 @@ impl<I2C: I2c, D: DelayNs> Ov2640<I2C, D> {
         }
         // Until the write is known to have landed, the bank is unknown.
         self.bank = None;
-        self.i2c
-            .write(self.address, &[BANK_SEL, bank as u8])
-            .map_err(Ov2640Error::I2c)?;
+        self.i2c.write(self.address, &[BANK_SEL, bank as u8]).map_err(Ov2640Error::I2c)?;
         self.bank = Some(bank);
         Ok(())
     }
 
-    fn write(
-        &mut self,
-        bank: Bank,
-        register: u8,
-        value: u8,
-    ) -> Result<(), Ov2640Error<I2C::Error>> {
+    fn write(&mut self, bank: Bank, register: u8, value: u8) -> Result<(), Ov2640Error<I2C::Error>> {
         self.select(bank)?;
-        self.i2c
-            .write(self.address, &[register, value])
-            .map_err(Ov2640Error::I2c)
+        self.i2c.write(self.address, &[register, value]).map_err(Ov2640Error::I2c)
     }
 
     /// SCCB reads are a write of the address, a stop, then a one-byte read:
     /// the OV2640 does not promise to handle a repeated start.
     fn read(&mut self, bank: Bank, register: u8) -> Result<u8, Ov2640Error<I2C::Error>> {
         self.select(bank)?;
-        self.i2c
-            .write(self.address, &[register])
-            .map_err(Ov2640Error::I2c)?;
+        self.i2c.write(self.address, &[register]).map_err(Ov2640Error::I2c)?;
         let mut value = [0];
-        self.i2c
-            .read(self.address, &mut value)
-            .map_err(Ov2640Error::I2c)?;
+        self.i2c.read(self.address, &mut value).map_err(Ov2640Error::I2c)?;
         Ok(value[0])
     }
 }

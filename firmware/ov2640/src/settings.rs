@@ -25,14 +25,8 @@ pub(crate) const SENSOR_BASE: Block = Block {
         (sensor::CLKRC, 0x01),
         (sensor::COM2, sensor::COM2_DRIVE_3X),
         (sensor::REG04, sensor::REG04_DEFAULT),
-        (
-            sensor::COM8,
-            sensor::COM8_DEFAULT | sensor::COM8_BANDING | sensor::COM8_AGC | sensor::COM8_AEC,
-        ),
-        (
-            sensor::COM9,
-            sensor::COM9_DEFAULT | (INITIAL_GAIN_CEILING << sensor::COM9_CEILING_SHIFT),
-        ),
+        (sensor::COM8, sensor::COM8_DEFAULT | sensor::COM8_BANDING | sensor::COM8_AGC | sensor::COM8_AEC),
+        (sensor::COM9, sensor::COM9_DEFAULT | (INITIAL_GAIN_CEILING << sensor::COM9_CEILING_SHIFT)),
         (0x2C, 0x0C),
         (0x33, 0x78),
         (0x3A, 0x33),
@@ -185,10 +179,7 @@ pub(crate) const JPEG_OUTPUT: Block = Block {
     bank: Bank::Dsp,
     writes: &[
         (dsp::RESET, dsp::RESET_JPEG | dsp::RESET_DVP),
-        (
-            dsp::IMAGE_MODE,
-            dsp::IMAGE_MODE_JPEG | dsp::IMAGE_MODE_HREF_VSYNC,
-        ),
+        (dsp::IMAGE_MODE, dsp::IMAGE_MODE_JPEG | dsp::IMAGE_MODE_HREF_VSYNC),
         (0xD7, 0x03),
         (0xE1, 0x77),
         (0xE5, 0x1F),
@@ -341,21 +332,12 @@ impl SensorMode {
 
 /// Manual white-balance gains (red, green, blue) for `wb_mode` 1 to 4:
 /// sunny, cloudy, office, home.
-pub(crate) const WHITE_BALANCE_GAINS: [[u8; 3]; 4] = [
-    [0x5E, 0x41, 0x54],
-    [0x65, 0x41, 0x4F],
-    [0x52, 0x41, 0x66],
-    [0x42, 0x3F, 0x71],
-];
+pub(crate) const WHITE_BALANCE_GAINS: [[u8; 3]; 4] =
+    [[0x5E, 0x41, 0x54], [0x65, 0x41, 0x4F], [0x52, 0x41, 0x66], [0x42, 0x3F, 0x71]];
 
 /// Exposure targets (AEW, AEB, VV) for `ae_level` -2 to 2.
-pub(crate) const EXPOSURE_TARGETS: [[u8; 3]; 5] = [
-    [0x20, 0x18, 0x60],
-    [0x34, 0x1C, 0x00],
-    [0x3E, 0x38, 0x81],
-    [0x48, 0x40, 0x81],
-    [0x58, 0x50, 0x92],
-];
+pub(crate) const EXPOSURE_TARGETS: [[u8; 3]; 5] =
+    [[0x20, 0x18, 0x60], [0x34, 0x1C, 0x00], [0x3E, 0x38, 0x81], [0x48, 0x40, 0x81], [0x58, 0x50, 0x92]];
 
 /// Fixed U and V for `special_effect` 0 to 6: none, negative, grayscale,
 /// red tint, green tint, blue tint, sepia. The SDE control bits go with them.

@@ -20,16 +20,10 @@ fn the_last_marker_wins_over_a_thumbnail_s_marker() {
 #[test]
 fn frames_without_markers_are_refused() {
     check(&[], Err(JpegError::MissingStart));
-    check(
-        &[0x00, 0xFF, 0xD8, 0xFF, 0xD9],
-        Err(JpegError::MissingStart),
-    );
+    check(&[0x00, 0xFF, 0xD8, 0xFF, 0xD9], Err(JpegError::MissingStart));
     check(&[0xFF, 0xD8, 0x00, 0x00], Err(JpegError::MissingEnd));
     // The start marker's own 0xD8 byte cannot pair with a following 0xD9.
     check(&[0xFF, 0xD8, 0xD9], Err(JpegError::MissingEnd));
     check(&[0xFF, 0xD8], Err(JpegError::MissingEnd));
-    assert_eq!(
-        JpegError::MissingEnd.to_string(),
-        "the frame has no JPEG end-of-image marker"
-    );
+    assert_eq!(JpegError::MissingEnd.to_string(), "the frame has no JPEG end-of-image marker");
 }

@@ -10,8 +10,8 @@ use std::rc::Rc;
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, NoAcknowledgeSource, Operation};
 use nowcam_ov2640::{
-    agc_gain_from_register, gain_register, ChipId, Config, ControlVariable, FrameSize, Ov2640,
-    Ov2640Error, SensorMode, Window, SCCB_ADDRESS,
+    agc_gain_from_register, gain_register, ChipId, Config, ControlVariable, FrameSize, Ov2640, Ov2640Error, SensorMode,
+    Window, SCCB_ADDRESS,
 };
 
 type Log = Rc<RefCell<Vec<String>>>;
@@ -51,14 +51,7 @@ impl FakeSccb {
         sensor[0x10] = 0x40;
         sensor[0x45] = 0x00;
         banks[0][0xC2] = 0x0C;
-        FakeSccb {
-            log: log.clone(),
-            banks,
-            bank: 0,
-            pointer: 0,
-            transactions_before_failure: None,
-            fail_once: false,
-        }
+        FakeSccb { log: log.clone(), banks, bank: 0, pointer: 0, transactions_before_failure: None, fail_once: false }
     }
 
     fn register(&self, bank: usize, register: u8) -> u8 {
@@ -79,11 +72,7 @@ impl ErrorType for FakeSccb {
 }
 
 impl I2c for FakeSccb {
-    fn transaction(
-        &mut self,
-        address: u8,
-        operations: &mut [Operation<'_>],
-    ) -> Result<(), Self::Error> {
+    fn transaction(&mut self, address: u8, operations: &mut [Operation<'_>]) -> Result<(), Self::Error> {
         assert_eq!(address, SCCB_ADDRESS, "the driver addressed another device");
         match self.transactions_before_failure {
             Some(0) => {
@@ -100,25 +89,16 @@ impl I2c for FakeSccb {
             match operation {
                 Operation::Write([0xFF, bank]) => {
                     self.bank = usize::from(*bank & 1);
-                    self.log
-                        .borrow_mut()
-                        .push(format!("bank {}", bank_name(self.bank)));
+                    self.log.borrow_mut().push(format!("bank {}", bank_name(self.bank)));
                 }
                 Operation::Write([register, value]) => {
                     self.banks[self.bank][usize::from(*register)] = *value;
-                    self.log.borrow_mut().push(format!(
-                        "{} {register:02x} <- {value:02x}",
-                        bank_name(self.bank)
-                    ));
+                    self.log.borrow_mut().push(format!("{} {register:02x} <- {value:02x}", bank_name(self.bank)));
                 }
                 Operation::Write([register]) => self.pointer = *register,
                 Operation::Read([value]) => {
                     *value = self.banks[self.bank][usize::from(self.pointer)];
-                    self.log.borrow_mut().push(format!(
-                        "{} {:02x} -> {value:02x}",
-                        bank_name(self.bank),
-                        self.pointer
-                    ));
+                    self.log.borrow_mut().push(format!("{} {:02x} -> {value:02x}", bank_name(self.bank), self.pointer));
                 }
                 other => {
                     panic!("SCCB carries one- or two-byte writes and one-byte reads, not {other:?}")
@@ -135,9 +115,7 @@ struct FakeDelay {
 
 impl DelayNs for FakeDelay {
     fn delay_ns(&mut self, ns: u32) {
-        self.log
-            .borrow_mut()
-            .push(format!("delay {} ms", ns / 1_000_000));
+        self.log.borrow_mut().push(format!("delay {} ms", ns / 1_000_000));
     }
 }
 
@@ -183,14 +161,7 @@ const SENSOR: usize = 1;
 fn init_jpeg_vga_writes_the_reference_set_up() {
     let mut rig = Rig::new();
     let id = rig.camera.init_jpeg(Config::default()).unwrap();
-    assert_eq!(
-        id,
-        ChipId {
-            product: 0x26,
-            version: 0x42,
-            manufacturer: 0x7FA2
-        }
-    );
+    assert_eq!(id, ChipId { product: 0x26, version: 0x42, manufacturer: 0x7FA2 });
     assert_eq!(rig.camera.frame_size(), FrameSize::Vga);
     insta::assert_snapshot!(rig.take_log());
 }
@@ -201,21 +172,12 @@ fn init_reads_back_the_exposure_and_gain_it_starts_from() {
     // GAIN 0x30 is 4x (agc_gain 3); AEC 0x40 with the low bits of REG04
     // (0x28) clear and REG45 clear is 0x40 << 2.
     assert_eq!(rig.camera.control(ControlVariable::GainValue), Some(3));
-    assert_eq!(
-        rig.camera.control(ControlVariable::ExposureValue),
-        Some(256)
-    );
+    assert_eq!(rig.camera.control(ControlVariable::ExposureValue), Some(256));
     assert_eq!(rig.camera.control(ControlVariable::Quality), Some(12));
     assert_eq!(rig.camera.control(ControlVariable::FrameSize), Some(8));
-    assert_eq!(
-        rig.camera.control(ControlVariable::AutoWhiteBalance),
-        Some(1)
-    );
+    assert_eq!(rig.camera.control(ControlVariable::AutoWhiteBalance), Some(1));
     assert_eq!(rig.camera.control(ControlVariable::LensCorrection), Some(0));
-    assert_eq!(
-        rig.camera.control(ControlVariable::WhitePixelCorrection),
-        Some(1)
-    );
+    assert_eq!(rig.camera.control(ControlVariable::WhitePixelCorrection), Some(1));
     assert_eq!(rig.camera.control(ControlVariable::GainCeiling), Some(2));
     assert_eq!(rig.camera.control(ControlVariable::Sharpness), None);
 }
@@ -224,11 +186,7 @@ fn init_reads_back_the_exposure_and_gain_it_starts_from() {
 fn init_leaves_the_jpeg_path_and_vga_scaler_in_the_registers() {
     let rig = Rig::initialised(Config::default());
     let bus = rig.camera.release().0;
-    assert_eq!(
-        bus.register(DSP, 0xDA),
-        0x12,
-        "IMAGE_MODE: JPEG, HREF timing"
-    );
+    assert_eq!(bus.register(DSP, 0xDA), 0x12, "IMAGE_MODE: JPEG, HREF timing");
     assert_eq!(bus.register(DSP, 0x44), 12, "QS");
     assert_eq!(bus.register(DSP, 0x5A), 160, "ZMOW: 640 / 4");
     assert_eq!(bus.register(DSP, 0x5B), 120, "ZMOH: 480 / 4");
@@ -248,17 +206,11 @@ fn a_frame_size_change_moves_to_the_uxga_read_out_for_hd() {
 #[test]
 fn the_frame_size_control_is_the_frame_size_change() {
     let mut by_control = Rig::initialised(Config::default());
-    by_control
-        .camera
-        .set_control(ControlVariable::FrameSize, FrameSize::Qvga.code().into())
-        .unwrap();
+    by_control.camera.set_control(ControlVariable::FrameSize, FrameSize::Qvga.code().into()).unwrap();
     let mut by_method = Rig::initialised(Config::default());
     by_method.camera.set_frame_size(FrameSize::Qvga).unwrap();
     assert_eq!(by_control.take_log(), by_method.take_log());
-    assert_eq!(
-        by_control.camera.control(ControlVariable::FrameSize),
-        Some(5)
-    );
+    assert_eq!(by_control.camera.control(ControlVariable::FrameSize), Some(5));
 }
 
 #[test]
@@ -287,12 +239,7 @@ fn controls_write_what_esp32_camera_means() {
         (ControlVariable::BlackPixelCorrection, 1),
     ] {
         rig.camera.set_control(variable, value).unwrap();
-        assert_eq!(
-            rig.camera.control(variable),
-            Some(value),
-            "{}",
-            variable.name()
-        );
+        assert_eq!(rig.camera.control(variable), Some(value), "{}", variable.name());
         log.push_str(&format!("# {} = {value}\n", variable.name()));
         log.push_str(&rig.take_log());
         log.push('\n');
@@ -303,18 +250,10 @@ fn controls_write_what_esp32_camera_means() {
 #[test]
 fn flag_controls_keep_the_other_bits_of_their_register() {
     let mut rig = Rig::initialised(Config::default());
-    rig.camera
-        .set_control(ControlVariable::ExposureValue, 3)
-        .unwrap();
-    rig.camera
-        .set_control(ControlVariable::HorizontalMirror, 1)
-        .unwrap();
-    rig.camera
-        .set_control(ControlVariable::VerticalFlip, 1)
-        .unwrap();
-    rig.camera
-        .set_control(ControlVariable::VerticalFlip, 0)
-        .unwrap();
+    rig.camera.set_control(ControlVariable::ExposureValue, 3).unwrap();
+    rig.camera.set_control(ControlVariable::HorizontalMirror, 1).unwrap();
+    rig.camera.set_control(ControlVariable::VerticalFlip, 1).unwrap();
+    rig.camera.set_control(ControlVariable::VerticalFlip, 0).unwrap();
     // REG04: the default 0x28, mirror 0x80, exposure low bits 0x03, no flip.
     assert_eq!(rig.register(SENSOR, 0x04), 0x28 | 0x80 | 0x03);
 }
@@ -322,38 +261,22 @@ fn flag_controls_keep_the_other_bits_of_their_register() {
 #[test]
 fn a_frame_size_change_keeps_the_colour_bar_and_downsize_settings() {
     let mut rig = Rig::initialised(Config::default());
-    rig.camera
-        .set_control(ControlVariable::ColorBar, 1)
-        .unwrap();
-    rig.camera
-        .set_control(ControlVariable::Downsize, 0)
-        .unwrap();
+    rig.camera.set_control(ControlVariable::ColorBar, 1).unwrap();
+    rig.camera.set_control(ControlVariable::Downsize, 0).unwrap();
     rig.camera.set_frame_size(FrameSize::Uxga).unwrap();
     let bus = rig.camera.release().0;
-    assert_eq!(
-        bus.register(SENSOR, 0x12),
-        0x02,
-        "COM7: UXGA with the colour bar"
-    );
+    assert_eq!(bus.register(SENSOR, 0x12), 0x02, "COM7: UXGA with the colour bar");
     assert_eq!(bus.register(DSP, 0x86), 0x1D, "CTRL2 without DCW");
 }
 
 #[test]
 fn picture_adjustments_combine_in_the_sde_control_byte() {
     let mut rig = Rig::initialised(Config::default());
-    rig.camera
-        .set_control(ControlVariable::SpecialEffect, 1)
-        .unwrap();
-    rig.camera
-        .set_control(ControlVariable::Saturation, -1)
-        .unwrap();
-    rig.camera
-        .set_control(ControlVariable::Brightness, -2)
-        .unwrap();
+    rig.camera.set_control(ControlVariable::SpecialEffect, 1).unwrap();
+    rig.camera.set_control(ControlVariable::Saturation, -1).unwrap();
+    rig.camera.set_control(ControlVariable::Brightness, -2).unwrap();
     rig.take_log();
-    rig.camera
-        .set_control(ControlVariable::SpecialEffect, 0)
-        .unwrap();
+    rig.camera.set_control(ControlVariable::SpecialEffect, 0).unwrap();
     // Clearing the effect keeps saturation (0x02) and luma (0x04) on.
     insta::assert_snapshot!(rig.take_log(), @r"
     dsp 7c <- 00
@@ -371,17 +294,8 @@ fn a_chip_with_another_id_is_refused_before_any_write() {
         bus.banks[SENSOR][0x0B] = 0x40;
     });
     let error = rig.camera.init_jpeg(Config::default()).unwrap_err();
-    assert_eq!(
-        error,
-        Ov2640Error::WrongChip {
-            product: 0x56,
-            version: 0x40
-        }
-    );
-    assert_eq!(
-        error.to_string(),
-        "the chip is not an OV2640: id 0x56 0x40, expected 0x26 0x42"
-    );
+    assert_eq!(error, Ov2640Error::WrongChip { product: 0x56, version: 0x40 });
+    assert_eq!(error.to_string(), "the chip is not an OV2640: id 0x56 0x40, expected 0x26 0x42");
     insta::assert_snapshot!(rig.take_log(), @r"
     bank sensor
     sensor 0a -> 56
@@ -392,13 +306,7 @@ fn a_chip_with_another_id_is_refused_before_any_write() {
 #[test]
 fn a_wrong_version_is_refused_too() {
     let mut rig = Rig::with_bus(|bus| bus.banks[SENSOR][0x0B] = 0x41);
-    assert_eq!(
-        rig.camera.probe(),
-        Err(Ov2640Error::WrongChip {
-            product: 0x26,
-            version: 0x41
-        })
-    );
+    assert_eq!(rig.camera.probe(), Err(Ov2640Error::WrongChip { product: 0x26, version: 0x41 }));
 }
 
 #[test]
@@ -408,10 +316,7 @@ fn a_bus_error_is_returned_and_stops_the_set_up() {
     let mut rig = Rig::with_bus(|bus| bus.transactions_before_failure = Some(5));
     let error = rig.camera.init_jpeg(Config::default()).unwrap_err();
     assert_eq!(error, Ov2640Error::I2c(FakeError));
-    assert_eq!(
-        error.to_string(),
-        "the SCCB bus failed: The device did not acknowledge its address"
-    );
+    assert_eq!(error.to_string(), "the SCCB bus failed: The device did not acknowledge its address");
     let log = rig.take_log();
     assert!(log.ends_with("sensor 0b -> 42\nbus error"), "{log}");
 }
@@ -424,10 +329,7 @@ fn a_failed_bank_switch_is_repeated_on_the_next_write() {
     bus_and_delay.0.transactions_before_failure = Some(0);
     bus_and_delay.0.fail_once = true;
     let mut camera = Ov2640::new(bus_and_delay.0, bus_and_delay.1);
-    assert_eq!(
-        camera.set_control(ControlVariable::Quality, 20),
-        Err(Ov2640Error::I2c(FakeError))
-    );
+    assert_eq!(camera.set_control(ControlVariable::Quality, 20), Err(Ov2640Error::I2c(FakeError)));
     camera.set_control(ControlVariable::Quality, 20).unwrap();
     rig.camera = camera;
     insta::assert_snapshot!(rig.take_log(), @r"
@@ -440,17 +342,8 @@ fn a_failed_bank_switch_is_repeated_on_the_next_write() {
 #[test]
 fn unsupported_and_out_of_range_controls_touch_nothing() {
     let mut rig = Rig::initialised(Config::default());
-    for variable in [
-        ControlVariable::Sharpness,
-        ControlVariable::Denoise,
-        ControlVariable::LedIntensity,
-    ] {
-        assert_eq!(
-            rig.camera.set_control(variable, 0),
-            Err(Ov2640Error::Unsupported),
-            "{}",
-            variable.name()
-        );
+    for variable in [ControlVariable::Sharpness, ControlVariable::Denoise, ControlVariable::LedIntensity] {
+        assert_eq!(rig.camera.set_control(variable, 0), Err(Ov2640Error::Unsupported), "{}", variable.name());
         assert_eq!(rig.camera.control(variable), None);
     }
     for (variable, value) in [
@@ -473,18 +366,9 @@ fn unsupported_and_out_of_range_controls_touch_nothing() {
             variable.name()
         );
     }
-    assert_eq!(
-        rig.camera.init_jpeg(Config {
-            frame_size: FrameSize::Vga,
-            quality: 2
-        }),
-        Err(Ov2640Error::OutOfRange)
-    );
+    assert_eq!(rig.camera.init_jpeg(Config { frame_size: FrameSize::Vga, quality: 2 }), Err(Ov2640Error::OutOfRange));
     assert_eq!(rig.take_log(), "");
-    assert_eq!(
-        Ov2640Error::<FakeError>::OutOfRange.to_string(),
-        "the value is out of range"
-    );
+    assert_eq!(Ov2640Error::<FakeError>::OutOfRange.to_string(), "the value is out of range");
 }
 
 #[test]
@@ -523,9 +407,8 @@ fn read_out_modes_follow_esp32_camera_boundaries() {
 #[test]
 fn gain_register_encodes_gain_plus_one_and_decodes_back() {
     let expected = [
-        0x00, 0x10, 0x18, 0x30, 0x34, 0x38, 0x3C, 0x70, 0x72, 0x74, 0x76, 0x78, 0x7A, 0x7C, 0x7E,
-        0xF0, 0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE,
-        0xFF,
+        0x00, 0x10, 0x18, 0x30, 0x34, 0x38, 0x3C, 0x70, 0x72, 0x74, 0x76, 0x78, 0x7A, 0x7C, 0x7E, 0xF0, 0xF1, 0xF2,
+        0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF,
     ];
     for (agc_gain, register) in (0u8..=30).zip(expected) {
         assert_eq!(gain_register(agc_gain), register, "agc_gain {agc_gain}");

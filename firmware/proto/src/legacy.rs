@@ -115,7 +115,7 @@ impl Metadata {
         if u32::from(index) >= self.packet_count {
             return None;
         }
-        Some((self.image_len - start).min(self.packet_size) as usize)
+        Some(self.image_len.checked_sub(start)?.min(self.packet_size) as usize)
     }
 }
 
@@ -204,11 +204,13 @@ impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WOR
             return Err(LegacyError::WrongLength);
         }
         transfer.last_heard = now;
-        if !transfer.received.insert(usize::from(data.index)) {
+        if transfer.received.contains(usize::from(data.index)) {
             return Ok(LegacyEvent::Duplicate { index: data.index });
         }
+        // Marked received only once written, so a packet whose write failed is taken again.
         let offset = u32::from(data.index) * transfer.metadata.packet_size;
         store.write_at(transfer.slot, offset, data.payload).map_err(|_| LegacyError::Store)?;
+        transfer.received.insert(usize::from(data.index));
         transfer.received_count += 1;
         if transfer.received_count < transfer.metadata.packet_count {
             return Ok(LegacyEvent::Placed { index: data.index });
@@ -241,9 +243,9 @@ impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WOR
             }
         }
         // The seed resends metadata only until its MAC sees an acknowledgement,
-        // which takes one 500 ms gap; a match later than that is a new image.
+        // one 500 ms gap later; a match later than that is a new image.
         if let Some((stored, at)) = self.last_stored {
-            if stored == metadata && now < at + Duration::from_millis(400) {
+            if stored == metadata && now < at + Duration::from_millis(600) {
                 return Ok(LegacyEvent::RepeatedMetadata);
             }
         }
@@ -330,7 +332,9 @@ impl LegacySender {
         Self::new(image_len, SEED_PACKET_SIZE, Duration::from_millis(500), now)
     }
 
+    /// A packet size outside 1..=248 is clamped into it.
     pub fn new(image_len: u32, packet_size: u32, gap: Duration, now: Instant) -> Self {
+        let packet_size = packet_size.clamp(1, MAX_PACKET_SIZE);
         Self {
             metadata: Metadata::for_image(image_len, packet_size),
             gap,

@@ -292,6 +292,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
             // A repeated offer: the first answer was lost. Answer with where the transfer stands.
             let transfer = self.transfers[position].as_mut().ok_or(ReceiveError::UnknownSession)?;
             if transfer.reassembler.offer() != offer {
+                emit(&FrameRepr::Abort { session: offer.session, reason: AbortReason::BadOffer }, reply);
                 return Err(ReceiveError::Refused(AbortReason::BadOffer));
             }
             transfer.last_heard = now;

@@ -49,8 +49,8 @@ impl Default for SenderConfig {
             max_in_flight: 4,
             poll_interval: 48,
             initial_rto: Duration::from_millis(100),
-            min_rto: Duration::from_millis(10),
-            max_rto: Duration::from_secs(2),
+            min_rto: Duration::from_millis(5),
+            max_rto: Duration::from_millis(250),
             deadline: Duration::from_secs(60),
         }
     }
@@ -123,6 +123,8 @@ pub struct SenderStats {
     pub status_requests: u32,
     pub rto_expiries: u32,
     pub send_reports_unacknowledged: u32,
+    /// Times the transfer started over because the receiver had forgotten it.
+    pub restarts: u32,
 }
 
 /// The sending side of one transfer, tracking up to `32 × WORDS` chunks.
@@ -141,6 +143,8 @@ pub struct Sender<const WORDS: usize> {
     before_poll: ChunkBitmap<WORDS>,
     /// Sent after the outstanding poll.
     after_poll: ChunkBitmap<WORDS>,
+    /// Repeated while waiting for the outstanding poll's answer.
+    speculated: ChunkBitmap<WORDS>,
     /// Whether each chunk has been sent at least once, to count retransmissions.
     sent_once: ChunkBitmap<WORDS>,
     /// What each frame handed to the radio and not yet reported was, oldest first.
@@ -160,11 +164,15 @@ pub struct Sender<const WORDS: usize> {
     consecutive_expiries: u8,
     /// When the radio reported the last offer sent.
     offer_sent: Option<Instant>,
+    restarts: u8,
     stats: SenderStats,
 }
 
 /// Timeouts in a row repeated at the same retransmission timeout before it backs off.
-const PATIENT_EXPIRIES: u8 = 4;
+const PATIENT_EXPIRIES: u8 = 32;
+
+/// How often a sender starts over when the receiver has forgotten its session.
+const MAX_RESTARTS: u8 = 3;
 
 impl<const WORDS: usize> Sender<WORDS> {
     /// Starts a transfer of `image` under `session` (a random number the caller draws).
@@ -194,6 +202,7 @@ impl<const WORDS: usize> Sender<WORDS> {
             to_send,
             before_poll: ChunkBitmap::new(),
             after_poll: ChunkBitmap::new(),
+            speculated: ChunkBitmap::new(),
             sent_once: ChunkBitmap::new(),
             in_flight: InFlight::new(),
             chunks_since_poll: 0,
@@ -209,6 +218,7 @@ impl<const WORDS: usize> Sender<WORDS> {
             last_transmit: None,
             consecutive_expiries: 0,
             offer_sent: None,
+            restarts: 0,
             stats: SenderStats::default(),
         })
     }
@@ -269,13 +279,32 @@ impl<const WORDS: usize> Sender<WORDS> {
                     let request = StatusRequestRepr { session: self.offer.session, poll };
                     return Some((FrameRepr::StatusRequest(request), Transmit::StatusRequest { poll }));
                 }
-                let index = chunk_next? as u16;
+                let index = match chunk_next {
+                    Some(index) => index as u16,
+                    None => self.speculative_chunk()?,
+                };
                 let frame = self.chunker.chunk(self.offer.session, index, image)?;
                 let retransmission = self.sent_once.contains(usize::from(index));
                 Some((frame, Transmit::Chunk { index, retransmission }))
             }
             _ => None,
         }
+    }
+
+    /// With every chunk sent and an answer awaited, the air would idle: repeat
+    /// the oldest unconfirmed chunk instead, once per round. On a bursty link
+    /// the chunks sent last are the likeliest lost, and a repeat costs less
+    /// than the round trip that would otherwise find it missing.
+    fn speculative_chunk(&mut self) -> Option<u16> {
+        if self.outstanding_poll.is_none() || self.in_flight.len() != 0 {
+            return None;
+        }
+        let mut candidates = self.before_poll.clone();
+        candidates.union(&self.after_poll);
+        candidates.subtract(&self.speculated);
+        let index = candidates.next_set(0).filter(|i| *i < usize::from(self.offer.chunk_count))?;
+        self.speculated.insert(index);
+        Some(index as u16)
     }
 
     fn commit_transmit(&mut self, now: Instant, transmit: Transmit) {
@@ -294,6 +323,8 @@ impl<const WORDS: usize> Sender<WORDS> {
                 self.to_send.remove(index);
                 self.sent_once.insert(index);
                 if self.outstanding_poll.is_some() {
+                    // Its last copy left after the poll: the answer cannot tell it lost.
+                    self.before_poll.remove(index);
                     self.after_poll.insert(index);
                 } else {
                     self.before_poll.insert(index);
@@ -396,6 +427,12 @@ impl<const WORDS: usize> Sender<WORDS> {
                 };
                 self.retry_at = None;
             }
+            FrameRepr::Abort { reason: AbortReason::UnknownSession, .. }
+                if self.state != SenderState::Offering && self.restarts < MAX_RESTARTS =>
+            {
+                // The receiver lost the transfer (idle too long, or rebooted): offer it again.
+                self.restart();
+            }
             FrameRepr::Abort { reason, .. } => {
                 self.state = SenderState::Failed(SendError::Refused(*reason));
                 self.retry_at = None;
@@ -446,6 +483,7 @@ impl<const WORDS: usize> Sender<WORDS> {
             lost.union(&self.after_poll);
             self.before_poll = lost;
             self.after_poll.clear();
+            self.speculated.clear();
             self.retry_at = None;
         }
         if usize::from(status.lowest_missing) >= count && self.acknowledged.count() >= count {
@@ -455,6 +493,23 @@ impl<const WORDS: usize> Sender<WORDS> {
             // The completion frame follows the last status; poll again if it does not.
             self.retry_at = Some(now + self.rto);
         }
+    }
+
+    fn restart(&mut self) {
+        self.restarts += 1;
+        self.stats.restarts += 1;
+        self.state = SenderState::Offering;
+        self.offer_due = true;
+        self.offer_sent = None;
+        self.acknowledged.clear();
+        self.to_send.fill(usize::from(self.offer.chunk_count));
+        self.before_poll.clear();
+        self.after_poll.clear();
+        self.speculated.clear();
+        self.outstanding_poll = None;
+        self.poll_due = false;
+        self.retry_at = None;
+        self.chunks_since_poll = 0;
     }
 
     fn confirm(&mut self, index: usize) {

@@ -456,3 +456,21 @@ fn seed_sender_to_receiver_over_a_lossy_channel() {
     assert!(retransmissions > 10, "the channel lost {retransmissions} frames");
     assert!(harness.store.abandoned.is_empty());
 }
+
+#[test]
+fn failed_write_leaves_the_packet_missing() {
+    let image = image(1_000);
+    let (metadata, data) = seed_frames(&image);
+    let mut harness = Harness::new();
+    harness.send(0, &metadata).unwrap();
+    harness.store.fail_writes = 1;
+    assert_eq!(harness.send(500, &data[0]), Err(LegacyError::Store));
+    assert_eq!(harness.receiver.progress().map(|(_, n)| n), Some(0));
+    // The seed resends nothing the MAC acknowledged, but a resend after a
+    // failed write must be written, not dropped as a duplicate.
+    assert_eq!(harness.send(1_000, &data[0]), Ok(LegacyEvent::Placed { index: 0 }));
+    for frame in &data[1..] {
+        harness.send(1_500, frame).unwrap();
+    }
+    assert_eq!(harness.store.committed, [(image.clone(), crc32(&image))]);
+}
