@@ -48,7 +48,7 @@ impl Default for SenderConfig {
             chunk_size: MAX_CHUNK_PAYLOAD as u16,
             max_in_flight: 4,
             poll_interval: 48,
-            initial_rto: Duration::from_millis(100),
+            initial_rto: Duration::from_millis(20),
             min_rto: Duration::from_millis(5),
             max_rto: Duration::from_millis(250),
             deadline: Duration::from_secs(60),
