@@ -207,8 +207,6 @@ pub fn run(args: Args) -> Result<()> {
 /// Builds every ESP32-C3 and ESP32-C6 binary in release, makes the images
 /// and fails when one is over its budget; installs missing rustup targets
 /// first. This is what `cargo xtask test` runs.
-// `cargo xtask test` (test.rs) is wired up separately; until then nothing here calls it.
-#[allow(dead_code)]
 pub fn build_all_checked() -> Result<()> {
     let chips = [Chip::Esp32c3, Chip::Esp32c6];
     ensure_targets(&chips)?;
