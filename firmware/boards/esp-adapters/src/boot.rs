@@ -22,12 +22,3 @@ pub async fn restart_after(what: &str, error: impl Display) -> ! {
     embassy_time::Timer::after(embassy_time::Duration::from_secs(5)).await;
     esp_hal::system::software_reset()
 }
-
-/// Shows a driver error that has only `Debug`, for [`restart_after`].
-pub struct DebugText<T>(pub T);
-
-impl<T: core::fmt::Debug> Display for DebugText<T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{:?}", self.0)
-    }
-}

@@ -18,7 +18,7 @@ use esp_hal::clock::CpuClock;
 use esp_hal::timer::timg::TimerGroup;
 use esp_println::println;
 use nowcam_app::{ReceiverNode, ReceiverNodeConfig};
-use nowcam_esp_adapters::boot::{random_seed, restart_after, DebugText};
+use nowcam_esp_adapters::boot::{random_seed, restart_after};
 use nowcam_esp_adapters::{images_partition, wifi, EspNowRadio, EspTelemetry, ImagesFlash, RadioPump};
 use nowcam_store::Store;
 use static_cell::StaticCell;
@@ -64,10 +64,13 @@ async fn main(spawner: Spawner) -> ! {
         Err(error) => restart_after("the image store did not mount", error).await,
     };
     println!(
-        "image store: {} slots of {} KiB, newest image {:?}",
+        "image store: {} slots of {} KiB, {}",
         store_config.slot_count,
         store_config.slot_size / 1024,
-        nowcam_ports::ImageStore::newest(&store).map(|info| info.sequence)
+        match nowcam_ports::ImageStore::newest(&store) {
+            Some(info) => NewestImage::Sequence(info.sequence),
+            None => NewestImage::None,
+        }
     );
 
     let link = network::start(spawner, peripherals.WIFI, CHANNEL).await;
@@ -89,12 +92,22 @@ async fn main(spawner: Spawner) -> ! {
     node::run(node).await
 }
 
+/// The boot line's description of the newest stored image.
+enum NewestImage {
+    Sequence(u32),
+    None,
+}
+
+impl core::fmt::Display for NewestImage {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            NewestImage::Sequence(sequence) => write!(f, "newest image {sequence}"),
+            NewestImage::None => f.write_str("no image stored"),
+        }
+    }
+}
+
 #[embassy_executor::task]
 async fn radio_pump(pump: RadioPump) {
     pump.run().await
-}
-
-/// Restarts with a message when a driver fails at boot; see [`restart_after`].
-pub async fn fail<E: core::fmt::Debug>(what: &str, error: E) -> ! {
-    restart_after(what, DebugText(error)).await
 }

@@ -8,11 +8,9 @@ use esp_println::println;
 use esp_radio::esp_now::EspNow;
 use esp_radio::wifi::sta::StationConfig;
 use esp_radio::wifi::{AuthenticationMethodConfig, Config, ControllerConfig, Interface, WifiController};
-use nowcam_esp_adapters::boot::random_seed;
+use nowcam_esp_adapters::boot::{random_seed, restart_after};
 use nowcam_esp_adapters::wifi;
 use static_cell::StaticCell;
-
-use crate::fail;
 
 /// The access point to join, from the build environment; never in source.
 const SSID: Option<&str> = option_env!("NOWCAM_WIFI_SSID");
@@ -46,12 +44,12 @@ async fn esp_now_only(device: esp_hal::peripherals::WIFI<'static>, fixed_channel
     println!("no NOWCAM_WIFI_SSID at build time: running ESP-NOW only, without HTTP");
     let controller = match wifi::start(device, ControllerConfig::default()) {
         Ok(controller) => controller,
-        Err(error) => fail("the WiFi driver did not start", error).await,
+        Err(error) => restart_after("the WiFi driver did not start", error).await,
     };
     let esp_now = controller.esp_now();
     let channel = fixed_channel.unwrap_or(1);
     if let Err(error) = esp_now.set_channel(channel) {
-        fail("ESP-NOW refused the channel", error).await;
+        restart_after("ESP-NOW refused the channel", error).await;
     }
     // ESP-NOW needs the driver for as long as it runs.
     static CONTROLLER: StaticCell<WifiController<'static>> = StaticCell::new();
@@ -63,19 +61,19 @@ async fn join(spawner: Spawner, device: esp_hal::peripherals::WIFI<'static>, ssi
     let authentication = match PASSWORD {
         Some(password) if !password.is_empty() => match password.try_into() {
             Ok(password) => AuthenticationMethodConfig::Wpa2Personal(password),
-            Err(error) => fail("NOWCAM_WIFI_PASSWORD is not a valid WiFi password", error).await,
+            Err(error) => restart_after("NOWCAM_WIFI_PASSWORD is not a valid WiFi password", error).await,
         },
         _ => AuthenticationMethodConfig::Open,
     };
     let ssid_config = match ssid.try_into() {
         Ok(ssid) => ssid,
-        Err(error) => fail("NOWCAM_WIFI_SSID is not a valid SSID", error).await,
+        Err(error) => restart_after("NOWCAM_WIFI_SSID is not a valid SSID", error).await,
     };
     let station = StationConfig::default().with_ssid(ssid_config).with_authentication(authentication);
     let config = ControllerConfig::default().with_initial_config(Config::Station(station));
     let mut controller = match wifi::start(device, config) {
         Ok(controller) => controller,
-        Err(error) => fail("the WiFi driver did not start", error).await,
+        Err(error) => restart_after("the WiFi driver did not start", error).await,
     };
 
     static RESOURCES: StaticCell<StackResources<SOCKETS>> = StaticCell::new();
@@ -95,7 +93,7 @@ async fn join(spawner: Spawner, device: esp_hal::peripherals::WIFI<'static>, ssi
                 break info.channel;
             }
             Err(error) => {
-                println!("could not join {ssid}: {error:?}; retrying in {} s", RETRY.as_secs());
+                println!("could not join {ssid}: {error}; retrying in {} s", RETRY.as_secs());
                 Timer::after(RETRY).await;
             }
         }
@@ -115,10 +113,11 @@ async fn net_task(mut runner: Runner<'static, Interface>) {
 #[embassy_executor::task]
 async fn stay_connected(mut controller: WifiController<'static>, ssid: &'static str) {
     loop {
-        let reason = controller.wait_for_disconnect_async().await;
-        println!("left {ssid}: {reason:?}");
+        // The reason code matters less than rejoining; the console shows the join errors.
+        let _ = controller.wait_for_disconnect_async().await;
+        println!("left {ssid}; rejoining");
         while let Err(error) = controller.connect_async().await {
-            println!("could not rejoin {ssid}: {error:?}; retrying in {} s", RETRY.as_secs());
+            println!("could not rejoin {ssid}: {error}; retrying in {} s", RETRY.as_secs());
             Timer::after(RETRY).await;
         }
         println!("rejoined {ssid}");

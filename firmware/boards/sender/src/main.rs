@@ -11,7 +11,7 @@ use esp_hal::clock::CpuClock;
 use esp_hal::timer::timg::TimerGroup;
 use esp_println::println;
 use nowcam_app::SenderNode;
-use nowcam_esp_adapters::boot::{restart_after, DebugText};
+use nowcam_esp_adapters::boot::restart_after;
 use nowcam_esp_adapters::wifi;
 use nowcam_esp_adapters::{EspNowRadio, EspTelemetry, FixtureSource, RadioPump};
 use nowcam_proto::wire::control::FrameSize;
@@ -34,12 +34,12 @@ async fn main(spawner: Spawner) -> ! {
 
     let controller = match wifi::start(peripherals.WIFI, Default::default()) {
         Ok(controller) => controller,
-        Err(error) => restart_after("the WiFi driver did not start", DebugText(error)).await,
+        Err(error) => restart_after("the WiFi driver did not start", error).await,
     };
     let esp_now = controller.esp_now();
     let channel = CHANNEL.unwrap_or(1);
     if let Err(error) = esp_now.set_channel(channel) {
-        restart_after("ESP-NOW refused the channel", DebugText(error)).await;
+        restart_after("ESP-NOW refused the channel", error).await;
     }
     let address = wifi::station_address();
     let (radio, pump) = EspNowRadio::new(esp_now, address, channel, false);
