@@ -51,9 +51,8 @@ async fn esp_now_only(device: esp_hal::peripherals::WIFI<'static>, fixed_channel
     if let Err(error) = esp_now.set_channel(channel) {
         restart_after("ESP-NOW refused the channel", error).await;
     }
-    // ESP-NOW needs the driver for as long as it runs.
-    static CONTROLLER: StaticCell<WifiController<'static>> = StaticCell::new();
-    CONTROLLER.init(controller);
+    // ESP-NOW holds its own reference to the driver, so the controller may go.
+    drop(controller);
     Link { esp_now, channel, tied_to_access_point: false, stack: None }
 }
 
