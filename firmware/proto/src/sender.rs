@@ -281,7 +281,7 @@ impl<const WORDS: usize> Sender<WORDS> {
                 }
                 let index = match chunk_next {
                     Some(index) => index as u16,
-                    None => self.speculative_chunk()?,
+                    None => self.speculative_chunk(now)?,
                 };
                 let frame = self.chunker.chunk(self.offer.session, index, image)?;
                 let retransmission = self.sent_once.contains(usize::from(index));
@@ -295,16 +295,34 @@ impl<const WORDS: usize> Sender<WORDS> {
     /// the oldest unconfirmed chunk instead, once per round. On a bursty link
     /// the chunks sent last are the likeliest lost, and a repeat costs less
     /// than the round trip that would otherwise find it missing.
-    fn speculative_chunk(&mut self) -> Option<u16> {
-        if self.outstanding_poll.is_none() || self.in_flight.len() != 0 {
+    ///
+    /// It waits two round trips after the poll left, so on a clean link the
+    /// answer comes first and nothing is repeated.
+    fn speculative_chunk(&mut self, now: Instant) -> Option<u16> {
+        if self.in_flight.len() != 0 || self.speculate_at().is_none_or(|at| now < at) {
             return None;
         }
+        let index = self.speculation_candidate()?;
+        self.speculated.insert(index);
+        Some(index as u16)
+    }
+
+    /// The oldest unconfirmed chunk not yet repeated in this round.
+    fn speculation_candidate(&self) -> Option<usize> {
         let mut candidates = self.before_poll.clone();
         candidates.union(&self.after_poll);
         candidates.subtract(&self.speculated);
-        let index = candidates.next_set(0).filter(|i| *i < usize::from(self.offer.chunk_count))?;
-        self.speculated.insert(index);
-        Some(index as u16)
+        candidates.next_set(0).filter(|i| *i < usize::from(self.offer.chunk_count))
+    }
+
+    /// When a speculative repeat may go, if a poll is outstanding and reported sent.
+    fn speculate_at(&self) -> Option<Instant> {
+        let (_, sent) = self.outstanding_poll?;
+        if self.in_flight.len() != 0 || self.speculation_candidate().is_none() {
+            return None;
+        }
+        let rtt = self.smoothed_rtt.unwrap_or(self.config.min_rto);
+        Some(sent + rtt.saturating_mul(2))
     }
 
     fn commit_transmit(&mut self, now: Instant, transmit: Transmit) {
@@ -580,7 +598,12 @@ impl<const WORDS: usize> Sender<WORDS> {
             return None;
         }
         let deadline = self.started + self.config.deadline;
-        Some(self.retry_at.map_or(deadline, |at| at.min(deadline)))
+        let at = self.retry_at.map_or(deadline, |at| at.min(deadline));
+        let unsent = self.to_send.next_set(0).is_some_and(|i| i < usize::from(self.offer.chunk_count));
+        match self.speculate_at() {
+            Some(speculate) if !unsent => Some(at.min(speculate)),
+            _ => Some(at),
+        }
     }
 
     /// Gives up: the next `poll_transmit` sends an abort.
