@@ -17,16 +17,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let root = crate::project_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args(["build", "--release", "-p", "nowcam", "--bin", "nowcam"])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("building nowcam failed");
-    }
-    let binary = root.join("target/release/nowcam");
+    let binary = crate::hil::build_nowcam()?;
     let status = Command::new(&binary)
         .current_dir(&root)
         .args([

@@ -25,16 +25,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let root = crate::project_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args(["build", "--release", "-p", "nowcam", "--bin", "nowcam"])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("building nowcam failed");
-    }
-    let binary = root.join("target/release/nowcam");
+    let binary = build_nowcam()?;
     let report = root.join("target/nowcam");
     let mut command = Command::new(&binary);
     command.current_dir(&root).arg("run").arg("--target").arg(&args.target).arg("--report").arg(&report);
@@ -61,4 +52,19 @@ pub fn run(args: Args) -> Result<()> {
         bail!("scenarios failed; reports in {}", report.display());
     }
     Ok(())
+}
+
+/// Builds the `nowcam` binary in release and returns its path.
+pub fn build_nowcam() -> Result<std::path::PathBuf> {
+    let root = crate::project_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .current_dir(&root)
+        .args(["build", "--release", "-p", "nowcam", "--bin", "nowcam"])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("building nowcam failed");
+    }
+    Ok(root.join("target/release/nowcam"))
 }

@@ -12,7 +12,7 @@ use nowcam_proto::receiver::{
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::control::ControlVariable;
 use nowcam_proto::wire::{
-    ControlCommand, ControlRequestRepr, ControlStatus, FrameRepr, ProbeRepr, TelemetryRepr, MAGIC,
+    ControlCommand, ControlRequestRepr, ControlStatus, FrameKind, FrameRepr, ProbeRepr, TelemetryRepr, MAGIC,
 };
 
 use crate::random::SplitMix64;
@@ -136,7 +136,6 @@ pub struct ReceiverNode<R, S, T, const TRANSFERS: usize = 4, const WORDS: usize 
     radio: R,
     store: S,
     telemetry: T,
-    random: SplitMix64,
     receiver: Receiver<WriteHandle, TRANSFERS, WORDS>,
     legacy: Vec<(MacAddress, LegacyReceiver<WriteHandle, WORDS>), LEGACY_SOURCES>,
     cameras: Vec<CameraInfo, CAMERAS>,
@@ -150,14 +149,12 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
     ReceiverNode<R, S, T, TRANSFERS, WORDS>
 {
     pub fn new(config: ReceiverNodeConfig, radio: R, store: S, telemetry: T, seed: u64) -> Self {
-        let mut random = SplitMix64::new(seed);
-        let next_request = random.next_u32() as u16;
+        let next_request = SplitMix64::new(seed).next_u32() as u16;
         Self {
             config,
             radio,
             store,
             telemetry,
-            random,
             receiver: Receiver::new(config.receiver),
             legacy: Vec::new(),
             cameras: Vec::new(),
@@ -183,10 +180,6 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
 
     pub fn store_mut(&mut self) -> &mut S {
         &mut self.store
-    }
-
-    pub fn telemetry_source_mut(&mut self) -> &mut T {
-        &mut self.telemetry
     }
 
     pub fn stats(&self) -> ReceiverNodeStats {
@@ -258,19 +251,24 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
     }
 
     fn handle_nowcam(&mut self, now: Instant, source: MacAddress, bytes: &[u8]) {
-        match FrameRepr::parse_bytes(bytes) {
-            Ok(FrameRepr::Probe(probe)) if probe.role != ROLE_RECEIVER => {
+        // Transfer frames, the bulk of the traffic, go to the protocol receiver
+        // without being parsed twice; only the application's own kinds are parsed here.
+        let kind = bytes.get(1).and_then(|b| FrameKind::from_code(b & 0x0f));
+        let is_application = matches!(kind, Some(FrameKind::Probe | FrameKind::Telemetry | FrameKind::ControlResponse));
+        let parsed = if is_application { FrameRepr::parse_bytes(bytes).ok() } else { None };
+        match parsed {
+            Some(FrameRepr::Probe(probe)) if probe.role != ROLE_RECEIVER => {
                 self.reply(source, &FrameRepr::ProbeReply(ProbeRepr { nonce: probe.nonce, role: ROLE_RECEIVER }));
                 return;
             }
-            Ok(FrameRepr::Telemetry(telemetry)) => {
+            Some(FrameRepr::Telemetry(telemetry)) => {
                 if let Some(camera) = self.cameras.iter_mut().find(|c| c.address == source) {
                     camera.telemetry = Some(telemetry);
                 }
                 self.push_event(ReceiverNodeEvent::Telemetry { source, telemetry });
                 return;
             }
-            Ok(FrameRepr::ControlResponse(response)) => {
+            Some(FrameRepr::ControlResponse(response)) => {
                 if let Some(position) =
                     self.controls.iter().position(|(id, camera, _)| *id == response.request && *camera == source)
                 {
@@ -436,10 +434,5 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
     /// Samples this node's own health (for `/status`).
     pub fn own_telemetry(&mut self) -> nowcam_ports::TelemetrySample {
         self.telemetry.sample()
-    }
-
-    /// A fresh random value, for request ids and the like.
-    pub fn random_u32(&mut self) -> u32 {
-        self.random.next_u32()
     }
 }
