@@ -169,6 +169,12 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
         &self.radio
     }
 
+    /// Takes the node apart, keeping its radio, store and telemetry source
+    /// (a test console rebuilds the node around the same store).
+    pub fn into_parts(self) -> (R, S, T) {
+        (self.radio, self.store, self.telemetry)
+    }
+
     pub fn radio_mut(&mut self) -> &mut R {
         &mut self.radio
     }

@@ -135,6 +135,11 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         &self.radio
     }
 
+    /// Takes the node apart, keeping its radio, frame source and telemetry source.
+    pub fn into_parts(self) -> (R, F, T) {
+        (self.radio, self.source, self.telemetry)
+    }
+
     pub fn radio_mut(&mut self) -> &mut R {
         &mut self.radio
     }
