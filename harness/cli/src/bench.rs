@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use nowcam_sim::fixtures::FixtureCatalog;
-use nowcam_sim::run::{prepare_with_images, Prepared, RunOptions};
+use nowcam_sim::run::RunOptions;
 use nowcam_sim::scenario::Scenario;
+use nowcam_sim::setup::{prepare_with_images, Prepared};
 
 const PRESETS: [&str; 4] = ["clean", "random5", "bursty20", "edge30"];
 /// The ~20 KB and ~100 KB fixtures.

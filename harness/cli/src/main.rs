@@ -13,8 +13,9 @@ use nowcam_sim::capture::{read_capture, write_capture, CaptureFormat};
 use nowcam_sim::fixtures::{sha256_hex, FixtureCatalog};
 use nowcam_sim::replay::replay;
 use nowcam_sim::report::{Report, RunRecord, Status};
-use nowcam_sim::run::{prepare, prepare_with_images, RunOptions};
+use nowcam_sim::run::RunOptions;
 use nowcam_sim::scenario::Scenario;
+use nowcam_sim::setup::{prepare, prepare_with_images};
 
 mod bench;
 

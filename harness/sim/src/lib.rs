@@ -14,3 +14,5 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod setup;
+pub mod verdict;

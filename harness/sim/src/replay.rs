@@ -9,7 +9,7 @@ use nowcam_proto::wire::MAX_FRAME_LEN;
 use nowcam_proto::MacAddress;
 
 use crate::capture::{CapturedFrame, Fate};
-use crate::run::TRANSFER_WORDS;
+use crate::setup::TRANSFER_WORDS;
 
 /// The format a replayed image arrived in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

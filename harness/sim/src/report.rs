@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::run::RunResult;
+use crate::verdict::RunResult;
 
 /// How one scenario and seed ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use nowcam_sim::capture::{read_capture, write_capture, CaptureFormat, Fate};
 use nowcam_sim::fixtures::{synthetic_image, FixtureCatalog};
 use nowcam_sim::replay::{replay, Format};
-use nowcam_sim::run::{prepare_with_images, RunOptions};
+use nowcam_sim::run::RunOptions;
 use nowcam_sim::scenario::Scenario;
+use nowcam_sim::setup::prepare_with_images;
 
 fn run_with_capture(preset: &str, protocols: &[&str], images: &[Arc<[u8]>]) -> Vec<nowcam_sim::capture::CapturedFrame> {
     let mut text = format!("[link]\npreset = \"{preset}\"\n");

@@ -4,8 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use nowcam_sim::fixtures::{synthetic_image, FixtureCatalog};
-use nowcam_sim::run::{prepare_with_images, RunOptions};
+use nowcam_sim::run::RunOptions;
 use nowcam_sim::scenario::Scenario;
+use nowcam_sim::setup::prepare_with_images;
 use proptest::prelude::*;
 
 fn scenario(text: &str) -> Scenario {

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use nowcam_sim::fixtures::FixtureCatalog;
 use nowcam_sim::report::{Report, RunRecord, Status};
-use nowcam_sim::run::{prepare, RunOptions};
+use nowcam_sim::run::RunOptions;
 use nowcam_sim::scenario::Scenario;
+use nowcam_sim::setup::prepare;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

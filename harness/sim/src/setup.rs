@@ -1,0 +1,264 @@
+//! Setting up a scenario run: the images each sender sends, the link
+//! configuration, the receivers' image stores and the stations themselves.
+
+use std::sync::Arc;
+
+use nowcam_app::{ReceiverNode, ReceiverNodeConfig, SenderNode, SenderNodeConfig};
+use nowcam_link::{Delay, DirectionConfig, Link, LinkConfig, LossModel, Outages, PhyRate, Preset};
+use nowcam_proto::reassembler::Limits;
+use nowcam_proto::receiver::ReceiverConfig;
+use nowcam_proto::time::Duration;
+use nowcam_proto::wire::control::FrameSize;
+use nowcam_store::ram::RamFlash;
+use nowcam_store::{Config as StoreConfig, Store, DATA_OFFSET};
+
+use crate::engine::{station_address, Engine};
+use crate::fixtures::{synthetic_image, FixtureCatalog, FixtureError};
+use crate::nodes::{FixedTelemetry, FixtureSource, LegacyStation};
+use crate::radio::SimRadio;
+use crate::run::{LegacySenderStation, ReceiverStation, RunOptions, SenderStation, SimStation};
+use crate::scenario::{DirectionSpec, ImageRef, LinkSpec, LossSpec, Protocol, Scenario};
+
+/// Concurrent transfers a simulated receiver tracks: eight cameras into one receiver.
+pub const RECEIVER_TRANSFERS: usize = 8;
+/// Bitmap words per transfer: 32 × 68 chunks of 241 bytes hold 512 KiB.
+pub const TRANSFER_WORDS: usize = 68;
+/// Simulated cameras track up to 32 × 128 chunks (987 KB), so that an image
+/// above the receiver's limit reaches the receiver and is refused there.
+pub const SENDER_WORDS: usize = 128;
+
+pub(crate) type AppSender = SenderNode<SimRadio, FixtureSource, FixedTelemetry, SENDER_WORDS>;
+pub(crate) type AppReceiver =
+    ReceiverNode<SimRadio, Store<RamFlash>, FixedTelemetry, RECEIVER_TRANSFERS, TRANSFER_WORDS>;
+
+/// Why a run could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
+    #[error("{scenario}: link: {message}")]
+    Link { scenario: String, message: String },
+    #[error("{scenario}: receiver {receiver}: image store: {message}")]
+    Store { scenario: String, receiver: String, message: String },
+}
+
+/// A scenario with its images read, ready to run with any seed.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub scenario: Scenario,
+    /// Per expanded sender, the images it sends, in order (repeats included).
+    pub(crate) images: Vec<Vec<Arc<[u8]>>>,
+    pub(crate) link: LinkConfig,
+}
+
+/// Resolves the images of a scenario and checks its link settings.
+pub fn prepare(scenario: &Scenario, fixtures: &FixtureCatalog) -> Result<Prepared, SetupError> {
+    let mut cache: Vec<(ImageRef, Arc<[u8]>)> = Vec::new();
+    let mut images = Vec::new();
+    for (_, sender) in scenario.expanded_senders() {
+        let mut list = Vec::new();
+        for _ in 0..sender.repeat {
+            for image in &sender.images {
+                let bytes = match cache.iter().find(|(r, _)| r == image) {
+                    Some((_, bytes)) => bytes.clone(),
+                    None => {
+                        let bytes: Arc<[u8]> = match image {
+                            ImageRef::Fixture(name) => fixtures.read(name)?.into(),
+                            ImageRef::Synthetic(len) => synthetic_image(*len as usize).into(),
+                        };
+                        cache.push((image.clone(), bytes.clone()));
+                        bytes
+                    }
+                };
+                list.push(bytes);
+            }
+        }
+        images.push(list);
+    }
+    prepare_with_images(scenario, images)
+}
+
+/// Like [`prepare`], with the images given per expanded sender (for images outside fixtures/).
+pub fn prepare_with_images(scenario: &Scenario, images: Vec<Vec<Arc<[u8]>>>) -> Result<Prepared, SetupError> {
+    let link =
+        link_config(&scenario.link).map_err(|message| SetupError::Link { scenario: scenario.name.clone(), message })?;
+    Ok(Prepared { scenario: scenario.clone(), images, link })
+}
+
+fn direction_config(spec: &DirectionSpec) -> Result<DirectionConfig, String> {
+    let mut config = match &spec.preset {
+        Some(name) => name.parse::<Preset>().map_err(|e| e.to_string())?.direction_config(),
+        None => DirectionConfig::default(),
+    };
+    if let Some(loss) = spec.loss {
+        config.loss = match loss {
+            LossSpec::Bernoulli { probability } if probability == 0.0 => LossModel::Lossless,
+            LossSpec::Bernoulli { probability } => LossModel::Bernoulli { p: probability },
+            LossSpec::GilbertElliott { p, r, h, k } => LossModel::GilbertElliott { p, r, h, k },
+        };
+    }
+    if let Some(duplicate) = spec.duplicate {
+        config.duplicate = duplicate;
+    }
+    if let Some(reorder) = spec.reorder {
+        config.reorder.probability = reorder;
+    }
+    if let Some(slots) = spec.reorder_slots {
+        config.reorder.max_slots = slots.clamp(1, 255) as u8;
+        config.reorder.min_slots = config.reorder.min_slots.min(config.reorder.max_slots);
+    }
+    let ms = |v: f64| (v * 1e6).round() as u64;
+    let delay = config.delay;
+    config.delay = Delay {
+        base_ns: spec.delay_ms.map_or(delay.base_ns, ms),
+        jitter_ns: spec.jitter_ms.map_or(delay.jitter_ns, ms),
+        spike_probability: spec.spike_probability.unwrap_or(delay.spike_probability),
+        spike_ns: spec.spike_ms.map_or(delay.spike_ns, ms),
+    };
+    Ok(config)
+}
+
+fn phy_rate(mbps: f64) -> Result<PhyRate, String> {
+    PhyRate::ALL
+        .into_iter()
+        .find(|rate| rate.name().parse::<f64>().ok() == Some(mbps))
+        .ok_or_else(|| format!("no PHY rate of {mbps} Mbps"))
+}
+
+/// The link model's configuration for a scenario's link: A is the sender, B the receiver.
+pub fn link_config(spec: &LinkSpec) -> Result<LinkConfig, String> {
+    let mut config = LinkConfig::symmetric(DirectionConfig::default());
+    config.a_to_b = direction_config(&spec.data)?;
+    config.b_to_a = direction_config(&spec.status)?;
+    config.phy_rate = phy_rate(spec.phy_rate_mbps)?;
+    let mut outages = Outages::new();
+    for outage in &spec.outages {
+        let start = outage.from.as_micros().saturating_mul(1_000);
+        let end = outage.to.map_or(u64::MAX, |to| to.as_micros().saturating_mul(1_000));
+        outages.push(start, end).map_err(|e| e.to_string())?;
+    }
+    config.outages = outages;
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+pub(crate) fn mix(seed: u64, stream: u64) -> u64 {
+    let mut z = seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Prepared {
+    /// Every expanded sender's images, in order.
+    pub fn images(&self) -> &[Vec<Arc<[u8]>>] {
+        &self.images
+    }
+
+    /// Builds the stations and links of one run with one seed.
+    pub(crate) fn build(&self, seed: u64, options: RunOptions) -> Result<Engine<SimStation>, SetupError> {
+        let scenario = &self.scenario;
+        let senders: Vec<_> = scenario.expanded_senders().collect();
+        let receiver_base = senders.len();
+        let mut stations = Vec::with_capacity(senders.len() + scenario.receivers.len());
+        for (index, ((name, spec), images)) in senders.iter().zip(&self.images).enumerate() {
+            let radio = SimRadio::new(station_address(index), spec.channel, self.link.tx_queue_limit);
+            let destination = station_address(receiver_base + spec.to);
+            let station = match spec.protocol {
+                Protocol::Nowcam => {
+                    let config = SenderNodeConfig {
+                        receiver: Some(destination),
+                        hop_channels: false,
+                        capture_interval: Some(Duration::ZERO),
+                        image_limit: Some(images.len() as u32),
+                        pause_between_images: Duration::ZERO,
+                        ..SenderNodeConfig::default()
+                    };
+                    let source = FixtureSource::new(images.clone(), FrameSize::Uxga);
+                    let node = SenderNode::new(
+                        config,
+                        radio,
+                        source,
+                        FixedTelemetry::default(),
+                        mix(seed, 1_000 + index as u64),
+                    );
+                    SimStation::Sender(Box::new(SenderStation {
+                        node,
+                        name: name.clone(),
+                        outcomes: Vec::new(),
+                        image_count: images.len(),
+                    }))
+                }
+                Protocol::Legacy => SimStation::Legacy(Box::new(LegacySenderStation {
+                    node: LegacyStation::new(radio, destination, images.clone()),
+                    name: name.clone(),
+                    receiver: spec.to,
+                    image_count: images.len(),
+                })),
+            };
+            stations.push(station);
+        }
+        for (index, spec) in scenario.receivers.iter().enumerate() {
+            let address = station_address(receiver_base + index);
+            let mut expected = Vec::new();
+            let mut largest = 4096u32;
+            let mut feeding = 0u32;
+            for (sender, ((_, sender_spec), images)) in senders.iter().zip(&self.images).enumerate() {
+                if sender_spec.to == index {
+                    feeding += 1;
+                    expected.push((station_address(sender), images.clone(), 0));
+                    largest = largest.max(images.iter().map(|i| i.len() as u32).max().unwrap_or(0));
+                }
+            }
+            let limit = spec.max_image_bytes.unwrap_or(Limits::default().max_image_len);
+            let store = receiver_store(largest.min(limit), feeding).map_err(|message| SetupError::Store {
+                scenario: scenario.name.clone(),
+                receiver: spec.name.clone(),
+                message,
+            })?;
+            let config = ReceiverNodeConfig {
+                receiver: ReceiverConfig { limits: Limits { max_image_len: limit }, ..ReceiverConfig::default() },
+                ..ReceiverNodeConfig::default()
+            };
+            let radio = SimRadio::new(address, spec.channel, self.link.tx_queue_limit);
+            let node =
+                ReceiverNode::new(config, radio, store, FixedTelemetry::default(), mix(seed, 2_000 + index as u64));
+            stations.push(SimStation::Receiver(Box::new(ReceiverStation {
+                node,
+                stored: Vec::new(),
+                read_buffer: Vec::new(),
+                keep_images: options.keep_images,
+                kept: Vec::new(),
+                expected,
+                corrupt: Vec::new(),
+            })));
+        }
+
+        let mut engine = Engine::new(stations, self.link.phy_rate);
+        for (index, (_, spec)) in senders.iter().enumerate() {
+            let mut config = self.link;
+            config.channel_a = spec.channel;
+            config.channel_b = scenario.receivers[spec.to].channel;
+            let link = Link::new(config, mix(seed, index as u64))
+                .map_err(|e| SetupError::Link { scenario: scenario.name.clone(), message: e.to_string() })?;
+            engine.connect(index, receiver_base + spec.to, link);
+        }
+        if options.capture {
+            engine.enable_capture();
+        }
+
+        Ok(engine)
+    }
+}
+
+/// An image store on a RAM flash, sized for images up to `largest` bytes and
+/// `senders` concurrent transfers, keeping the two newest images.
+fn receiver_store(largest: u32, senders: u32) -> Result<Store<RamFlash>, String> {
+    const SECTOR: u32 = 4096;
+    let slot_size = (DATA_OFFSET + largest).div_ceil(SECTOR) * SECTOR;
+    let slots = (2 + senders.clamp(1, nowcam_store::MAX_PENDING as u32)).max(3);
+    let partition = slot_size * slots;
+    let config = StoreConfig::for_partition(partition, SECTOR, largest).map_err(|e| e.to_string())?;
+    let flash = RamFlash::new(partition as usize).map_err(|e| e.to_string())?;
+    Store::mount(flash, config).map_err(|e| e.to_string())
+}
