@@ -18,6 +18,7 @@ use nowcam_sim::scenario::Scenario;
 use nowcam_sim::setup::{prepare, prepare_with_images};
 
 mod bench;
+mod boards;
 
 #[derive(Parser)]
 #[command(name = "nowcam", version, about = "Move JPEGs over a simulated ESP-NOW link, byte-exact, and prove it")]
@@ -36,6 +37,8 @@ enum Command {
     Replay(ReplayArgs),
     /// Measure efficiency against the airtime bound, the legacy sender, and host speed
     Bench(bench::Args),
+    /// Stand in for a board: the chip's node and test console on a pseudo-terminal, with a serial radio
+    VirtualBoard(boards::VirtualBoardArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -224,6 +227,7 @@ fn main() -> ExitCode {
         Command::Transfer(args) => transfer(args),
         Command::Replay(args) => replay_command(args),
         Command::Bench(args) => bench::run(args),
+        Command::VirtualBoard(args) => boards::virtual_board(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,494 @@
+//! A scenario run on boards: real ones, virtual ones, or Wokwi simulations.
+//!
+//! The run loads each sender's images over the test console, starts the
+//! transfers, relays the frames of serial-radio boards through the link
+//! model, reads every image the receiver stored back over the console, and
+//! hands the bytes to the simulator's verdict.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nowcam_console::{HostMessage, RadioKind, Role, StoredImage, TransferOutcome, MAX_DATA_LEN};
+use nowcam_link::Preset;
+use nowcam_proto::chunker::crc32;
+use nowcam_proto::MacAddress;
+use nowcam_sim::scenario::{DirectionSpec, ExpectedOutcome, Protocol, Scenario};
+use nowcam_sim::setup::link_config;
+
+use crate::connect::{open_serial, start_virtual, start_wokwi, ConnectError, Connection, WokwiSimulation};
+use crate::console::{ConsoleLinkError, ConsoleWriter, Reply, Transmit};
+use crate::inventory::{Board, BoardKind, BoardRole, Inventory};
+use crate::relay::{Action, Relay, RelayCounters, RelayNode};
+
+/// How long a board has to answer its first `Hello` after the port opens.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often the run asks the boards how far they are.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The longest a board run waits for its transfers, whatever the scenario's virtual time limit.
+pub const MAX_RUN_TIME: Duration = Duration::from_secs(300);
+
+/// Where the boards of a run come from.
+#[derive(Debug, Clone)]
+pub enum Boards {
+    /// The boards of an inventory; `exe` is the `nowcam` binary that runs virtual boards.
+    Inventory { inventory: Inventory, exe: PathBuf },
+    /// One Wokwi simulation per board: the receiver, then the senders.
+    Wokwi { receiver: WokwiSimulation, sender: WokwiSimulation, senders: usize },
+}
+
+/// Why a run on boards failed before it could be judged.
+#[derive(Debug, thiserror::Error)]
+pub enum BoardRunError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    Console(#[from] ConsoleLinkError),
+    #[error("board {board}: the inventory says {expected}, the board says {found}")]
+    Mismatch { board: String, expected: String, found: String },
+    #[error("{scenario}: link: {message}")]
+    Link { scenario: String, message: String },
+}
+
+/// What became of one image a sender was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderOutcome {
+    /// The sender heard the receiver's completion.
+    Delivered,
+    /// The sender's transfer failed.
+    Failed(String),
+    /// The run ended first.
+    Unfinished,
+}
+
+/// One image of one sender, with what the sender said and what was read back.
+#[derive(Debug, Clone)]
+pub struct ImageEvidence {
+    pub sender: String,
+    pub index: usize,
+    pub sent: Arc<[u8]>,
+    pub outcome: SenderOutcome,
+    /// Seconds from the start of the run to the sender's outcome.
+    pub finished_s: Option<f64>,
+    /// The bytes read back from the receiver's store, attributed to this image.
+    pub read_back: Option<Vec<u8>>,
+    pub retransmissions: u32,
+}
+
+/// A run on boards, ready to be judged.
+#[derive(Debug, Clone)]
+pub struct BoardEvidence {
+    pub images: Vec<ImageEvidence>,
+    /// Images the receiver stored that no sender's image accounts for.
+    pub unexpected: Vec<(MacAddress, usize)>,
+    pub wall_time_s: f64,
+    pub relay: RelayCounters,
+    /// Each board's name and serial log.
+    pub logs: Vec<(String, String)>,
+}
+
+/// The outcome of asking for a run.
+#[derive(Debug)]
+pub enum BoardRun {
+    Skipped(String),
+    Ran(BoardEvidence),
+}
+
+/// Why these boards cannot run this scenario, if they cannot.
+pub fn skip_reason(scenario: &Scenario, boards: &Boards) -> Option<String> {
+    let senders = scenario.expanded_senders().count();
+    if scenario.senders.iter().any(|s| s.protocol == Protocol::Legacy) {
+        return Some("no board runs the seed's legacy Arduino sketch".into());
+    }
+    if scenario.receivers.len() != 1 {
+        return Some(format!("needs {} receivers; a board run drives one", scenario.receivers.len()));
+    }
+    if scenario.receivers[0].max_image_bytes.is_some() {
+        return Some("needs a receiver with a smaller image limit; boards run the default build".into());
+    }
+    if scenario.expect.outcome != ExpectedOutcome::ByteExact {
+        return Some(format!("expects {}, which costs the sender's deadline in real time", scenario.expect.outcome));
+    }
+    match boards {
+        Boards::Inventory { inventory, .. } => {
+            let have = inventory.with_role(BoardRole::Sender).count();
+            if have < senders {
+                return Some(format!("needs {senders} senders; {} lists {have}", inventory.path.display()));
+            }
+            if inventory.with_role(BoardRole::Receiver).next().is_none() {
+                return Some(format!("needs a receiver; {} lists none", inventory.path.display()));
+            }
+            let real = inventory.boards.iter().any(|b| matches!(b.kind, BoardKind::Serial(_)));
+            if real && preset_only(scenario).is_none() {
+                return Some(
+                    "a real radio takes link faults only as a named preset on both directions, without outages".into(),
+                );
+            }
+        }
+        Boards::Wokwi { senders: have, .. } => {
+            if *have < senders {
+                return Some(format!("needs {senders} senders; the Wokwi run starts {have}"));
+            }
+        }
+    }
+    None
+}
+
+/// The preset a scenario's link is, when it is exactly one named preset.
+fn preset_only(scenario: &Scenario) -> Option<&str> {
+    let link = &scenario.link;
+    let plain = |d: &DirectionSpec| {
+        d.loss.is_none()
+            && d.duplicate.is_none()
+            && d.reorder.is_none()
+            && d.reorder_slots.is_none()
+            && d.delay_ms.is_none()
+            && d.jitter_ms.is_none()
+            && d.spike_probability.is_none()
+            && d.spike_ms.is_none()
+    };
+    if !link.outages.is_empty() || !plain(&link.data) || !plain(&link.status) || link.data.preset != link.status.preset
+    {
+        return None;
+    }
+    match link.data.preset.as_deref() {
+        None => Some("clean"),
+        Some(name) => name.parse::<Preset>().ok().map(|_| name),
+    }
+}
+
+struct Node {
+    name: String,
+    connection: Connection,
+    role: BoardRole,
+    mac: MacAddress,
+    radio: RadioKind,
+}
+
+struct SenderState {
+    node: usize,
+    name: String,
+    images: Vec<Arc<[u8]>>,
+    /// The image being sent, and how many results the board had before it started.
+    current: Option<(usize, usize)>,
+    outcomes: Vec<(SenderOutcome, Option<f64>, u32)>,
+}
+
+/// Runs one scenario with one seed on `boards`.
+pub fn run(
+    boards: &Boards,
+    scenario: &Scenario,
+    images: &[Vec<Arc<[u8]>>],
+    seed: u64,
+    log_dir: Option<&std::path::Path>,
+) -> Result<BoardRun, BoardRunError> {
+    if let Some(reason) = skip_reason(scenario, boards) {
+        return Ok(BoardRun::Skipped(reason));
+    }
+    let sender_count = scenario.expanded_senders().count();
+    let channel = scenario.receivers[0].channel;
+    let (radio_tx, radio_rx) = mpsc::channel::<Transmit>();
+
+    let mut nodes = connect_all(boards, sender_count, channel, seed, &radio_tx)?;
+    drop(radio_tx);
+    for node in &mut nodes {
+        if let Some(dir) = log_dir {
+            let file = format!("{}-seed{seed}-{}.log", scenario.name, node.name);
+            node.connection.console.keep_log(&dir.join(file));
+        }
+        let info = node.connection.console.handshake(READY_TIMEOUT)?;
+        let expected = match node.role {
+            BoardRole::Sender => Role::Sender,
+            BoardRole::Receiver => Role::Receiver,
+        };
+        if info.role != expected {
+            return Err(BoardRunError::Mismatch {
+                board: node.name.clone(),
+                expected: format!("role {}", node.role),
+                found: format!("role {:?}", info.role),
+            });
+        }
+        if info.capacities != info.chip.capacities() {
+            return Err(BoardRunError::Mismatch {
+                board: node.name.clone(),
+                expected: format!("the {} build's capacities {:?}", info.chip, info.chip.capacities()),
+                found: format!("{:?} (flash the current firmware)", info.capacities),
+            });
+        }
+        node.mac = info.mac;
+        node.radio = info.radio;
+    }
+
+    let started = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let relay_thread = start_relay(scenario, seed, &nodes, radio_rx, started, stop.clone())?;
+
+    if let Some(preset) = preset_only(scenario) {
+        for node in nodes.iter_mut().filter(|n| n.radio == RadioKind::EspNow) {
+            node.connection.console.expect_ack("set faults", &HostMessage::SetFaults { seed, preset })?;
+        }
+    }
+    let receiver = 0;
+    let receiver_mac = nodes[receiver].mac;
+    let mut known: BTreeSet<u32> = list_images(&mut nodes[receiver])?.iter().map(|i| i.sequence).collect();
+    let mut read_back: Vec<(u32, MacAddress, Vec<u8>)> = Vec::new();
+
+    let mut senders: Vec<SenderState> = scenario
+        .expanded_senders()
+        .zip(images)
+        .enumerate()
+        .map(|(k, ((name, _), images))| SenderState {
+            node: k + 1,
+            name,
+            images: images.clone(),
+            current: None,
+            outcomes: Vec::new(),
+        })
+        .collect();
+    // Load every sender's first image before any transfer starts, so that they start together.
+    for sender in &mut senders {
+        let node = &mut nodes[sender.node];
+        node.connection.console.expect_ack("set peer", &HostMessage::SetPeer { receiver: receiver_mac.0, channel })?;
+        if let Some(image) = sender.images.first() {
+            load_image(node, image)?;
+        }
+    }
+    for sender in &mut senders {
+        if !sender.images.is_empty() {
+            let before = read_results(&mut nodes[sender.node])?.len();
+            nodes[sender.node].connection.console.expect_ack("start", &HostMessage::StartTransfer { count: 1 })?;
+            sender.current = Some((0, before));
+        }
+    }
+
+    let limit = Duration::from_micros(scenario.time_limit.as_micros()).min(MAX_RUN_TIME);
+    while started.elapsed() < limit && senders.iter().any(|s| s.current.is_some()) {
+        std::thread::sleep(POLL_INTERVAL);
+        collect_images(&mut nodes[receiver], &mut known, &mut read_back)?;
+        for sender in &mut senders {
+            let Some((index, before)) = sender.current else { continue };
+            let results = read_results(&mut nodes[sender.node])?;
+            let Some(result) = results.get(before) else { continue };
+            let outcome = match result.outcome {
+                TransferOutcome::Stored => SenderOutcome::Delivered,
+                TransferOutcome::Refused => SenderOutcome::Failed("refused".into()),
+                TransferOutcome::TimedOut => SenderOutcome::Failed("timed out".into()),
+                TransferOutcome::Failed => SenderOutcome::Failed("failed".into()),
+            };
+            sender.outcomes.push((outcome, Some(started.elapsed().as_secs_f64()), result.retransmissions));
+            sender.current = None;
+            let next = index + 1;
+            if let Some(image) = sender.images.get(next).cloned() {
+                let node = &mut nodes[sender.node];
+                load_image(node, &image)?;
+                let before = read_results(node)?.len();
+                node.connection.console.expect_ack("start", &HostMessage::StartTransfer { count: 1 })?;
+                sender.current = Some((next, before));
+            }
+        }
+    }
+    collect_images(&mut nodes[receiver], &mut known, &mut read_back)?;
+    let wall_time_s = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let relay = relay_thread.join().unwrap_or_default();
+
+    let mut evidence = Vec::new();
+    let mut used = vec![false; read_back.len()];
+    for sender in &senders {
+        let mac = nodes[sender.node].mac;
+        let mut stored = read_back.iter().enumerate().filter(|(_, (_, source, _))| *source == mac);
+        for (index, sent) in sender.images.iter().enumerate() {
+            let (outcome, finished_s, retransmissions) =
+                sender.outcomes.get(index).cloned().unwrap_or((SenderOutcome::Unfinished, None, 0));
+            let bytes = stored.next().map(|(k, (_, _, bytes))| {
+                used[k] = true;
+                bytes.clone()
+            });
+            evidence.push(ImageEvidence {
+                sender: sender.name.clone(),
+                index,
+                sent: sent.clone(),
+                outcome,
+                finished_s,
+                read_back: bytes,
+                retransmissions,
+            });
+        }
+    }
+    let unexpected = read_back
+        .iter()
+        .zip(&used)
+        .filter(|(_, used)| !**used)
+        .map(|((_, source, bytes), _)| (*source, bytes.len()))
+        .collect();
+    let logs = nodes
+        .iter()
+        .map(|node| {
+            let _ = node.connection.console.save_log();
+            (node.name.clone(), node.connection.console.log_text())
+        })
+        .collect();
+    Ok(BoardRun::Ran(BoardEvidence { images: evidence, unexpected, wall_time_s, relay, logs }))
+}
+
+fn connect_all(
+    boards: &Boards,
+    senders: usize,
+    channel: u8,
+    seed: u64,
+    radio: &mpsc::Sender<Transmit>,
+) -> Result<Vec<Node>, BoardRunError> {
+    let mut nodes = Vec::with_capacity(senders + 1);
+    match boards {
+        Boards::Inventory { inventory, exe } => {
+            let receiver = inventory.with_role(BoardRole::Receiver).next();
+            let chosen: Vec<&Board> =
+                receiver.into_iter().chain(inventory.with_role(BoardRole::Sender).take(senders)).collect();
+            for (index, board) in chosen.into_iter().enumerate() {
+                let connection = match &board.kind {
+                    BoardKind::Serial(port) => open_serial(board, port, index, None)?,
+                    BoardKind::Virtual => start_virtual(exe, board, index, channel, seed, Some(radio.clone()))?,
+                };
+                nodes.push(Node {
+                    name: board.name.clone(),
+                    connection,
+                    role: board.role,
+                    mac: MacAddress([0; 6]),
+                    radio: RadioKind::EspNow,
+                });
+            }
+        }
+        Boards::Wokwi { receiver, sender, .. } => {
+            for index in 0..=senders {
+                let (simulation, role, name) = if index == 0 {
+                    (receiver, BoardRole::Receiver, "receiver".to_owned())
+                } else {
+                    (sender, BoardRole::Sender, format!("sender-{index}"))
+                };
+                let mut simulation = simulation.clone();
+                simulation.serial_log = simulation.serial_log.with_file_name(format!("wokwi-{name}.log"));
+                let connection = start_wokwi(&simulation, &name, index, Some(radio.clone()))?;
+                nodes.push(Node { name, connection, role, mac: MacAddress([0; 6]), radio: RadioKind::Serial });
+            }
+        }
+    }
+    Ok(nodes)
+}
+
+fn start_relay(
+    scenario: &Scenario,
+    seed: u64,
+    nodes: &[Node],
+    transmits: Receiver<Transmit>,
+    started: Instant,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<RelayCounters>, BoardRunError> {
+    let config = link_config(&scenario.link)
+        .map_err(|message| BoardRunError::Link { scenario: scenario.name.clone(), message })?;
+    let relay_nodes: Vec<RelayNode> =
+        nodes.iter().map(|n| RelayNode { address: n.mac, channel: scenario.receivers[0].channel }).collect();
+    let pairs: Vec<(usize, usize)> = (1..nodes.len()).map(|sender| (sender, 0)).collect();
+    let mut relay = Relay::new(relay_nodes, &pairs, config, seed)
+        .map_err(|error| BoardRunError::Link { scenario: scenario.name.clone(), message: error.to_string() })?;
+    let writers: Vec<ConsoleWriter> = nodes.iter().map(|n| n.connection.console.writer()).collect();
+    Ok(std::thread::spawn(move || {
+        let now_ns = || started.elapsed().as_nanos() as u64;
+        while !stop.load(Ordering::Relaxed) {
+            while let Some(action) = relay.due(now_ns()) {
+                let _ = match action {
+                    Action::Deliver { to, source, destination, data } => writers[to].send(&HostMessage::RadioDeliver {
+                        source: source.0,
+                        destination: destination.0,
+                        rssi: -60,
+                        data: &data,
+                    }),
+                    Action::Report { to, handle, acknowledged } => {
+                        writers[to].send(&HostMessage::RadioReport { handle, acknowledged })
+                    }
+                };
+            }
+            let wait = relay
+                .next_due_ns()
+                .map_or(Duration::from_millis(20), |due| Duration::from_nanos(due.saturating_sub(now_ns())))
+                .min(Duration::from_millis(20));
+            match transmits.recv_timeout(wait) {
+                Ok(frame) => {
+                    let at = frame.at.saturating_duration_since(started).as_nanos() as u64;
+                    relay.transmit(at, frame.board, frame.handle, frame.destination, &frame.data);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        relay.counters()
+    }))
+}
+
+fn load_image(node: &mut Node, image: &[u8]) -> Result<(), ConsoleLinkError> {
+    let console = &mut node.connection.console;
+    console.expect_ack("load begin", &HostMessage::LoadBegin { len: image.len() as u32 })?;
+    for (k, piece) in image.chunks(MAX_DATA_LEN).enumerate() {
+        let offset = (k * MAX_DATA_LEN) as u32;
+        console.expect_ack("load chunk", &HostMessage::LoadChunk { offset, data: piece })?;
+    }
+    console.expect_ack("load end", &HostMessage::LoadEnd { crc32: crc32(image) })
+}
+
+fn read_results(node: &mut Node) -> Result<Vec<nowcam_console::TransferResult>, ConsoleLinkError> {
+    match node.connection.console.request("read results", &HostMessage::ReadResults, crate::console::REPLY_TIMEOUT)? {
+        Reply::Results(results) => Ok(results),
+        other => Err(unexpected(node, "read results", other)),
+    }
+}
+
+fn list_images(node: &mut Node) -> Result<Vec<StoredImage>, ConsoleLinkError> {
+    match node.connection.console.request("list images", &HostMessage::ListImages, crate::console::REPLY_TIMEOUT)? {
+        Reply::Images(images) => Ok(images),
+        other => Err(unexpected(node, "list images", other)),
+    }
+}
+
+fn unexpected(node: &Node, request: &'static str, reply: Reply) -> ConsoleLinkError {
+    ConsoleLinkError::Unexpected { board: node.name.clone(), request, reply: format!("{reply:?}") }
+}
+
+/// Reads back every image the receiver stored that was not read yet, oldest first.
+fn collect_images(
+    node: &mut Node,
+    known: &mut BTreeSet<u32>,
+    read_back: &mut Vec<(u32, MacAddress, Vec<u8>)>,
+) -> Result<(), ConsoleLinkError> {
+    let mut fresh: Vec<StoredImage> =
+        list_images(node)?.into_iter().filter(|image| !known.contains(&image.sequence)).collect();
+    fresh.sort_by_key(|image| image.sequence);
+    for image in fresh {
+        let bytes = read_image(node, &image)?;
+        known.insert(image.sequence);
+        read_back.push((image.sequence, MacAddress(image.source), bytes));
+    }
+    Ok(())
+}
+
+/// Reads one stored image in pieces. The board's own SHA-256 is not trusted:
+/// the verdict hashes the bytes that crossed the console.
+fn read_image(node: &mut Node, image: &StoredImage) -> Result<Vec<u8>, ConsoleLinkError> {
+    let mut bytes = Vec::with_capacity(image.len as usize);
+    while bytes.len() < image.len as usize {
+        let offset = bytes.len() as u32;
+        let len = (image.len as usize - bytes.len()).min(MAX_DATA_LEN) as u16;
+        let request = HostMessage::ReadImage { sequence: image.sequence, offset, len };
+        match node.connection.console.request("read image", &request, crate::console::REPLY_TIMEOUT)? {
+            Reply::ImageData { data, offset: got, .. } if got == offset && !data.is_empty() => {
+                bytes.extend_from_slice(&data)
+            }
+            Reply::ImageData { .. } => break,
+            other => return Err(unexpected(node, "read image", other)),
+        }
+    }
+    Ok(bytes)
+}
