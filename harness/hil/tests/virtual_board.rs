@@ -1,0 +1,86 @@
+//! A virtual board served over in-memory pipes, driven through the harness's
+//! console: the same messages a chip answers.
+
+use std::time::Duration;
+
+use nowcam_console::{ConsoleError, HostMessage, RadioKind, Role, MAX_DATA_LEN};
+use nowcam_hil::console::{BoardConsole, ConsoleLinkError, Reply, REPLY_TIMEOUT};
+use nowcam_hil::virtual_board::{serve, BoardConfig, VirtualBoard, CAPACITIES};
+use nowcam_proto::MacAddress;
+
+fn start(role: Role) -> BoardConsole {
+    let (host_reader, board_writer) = std::io::pipe().unwrap();
+    let (board_reader, host_writer) = std::io::pipe().unwrap();
+    let config = BoardConfig { role, mac: MacAddress([0x02, 0, 0, 0, 0, 7]), channel: 6, seed: 1 };
+    let board = VirtualBoard::new(config).unwrap();
+    std::thread::spawn(move || serve(board, Box::new(board_reader), Box::new(board_writer)));
+    BoardConsole::new("vb", 0, Box::new(host_reader), Box::new(host_writer), None)
+}
+
+#[test]
+fn a_virtual_board_says_who_it_is() {
+    let mut console = start(Role::Receiver);
+    let info = console.handshake(Duration::from_secs(5)).unwrap();
+    assert_eq!(info.role, Role::Receiver);
+    assert_eq!(info.mac, MacAddress([0x02, 0, 0, 0, 0, 7]));
+    assert_eq!(info.channel, 6);
+    assert_eq!(info.radio, RadioKind::Serial);
+    assert_eq!(info.capacities, CAPACITIES);
+    assert_eq!(info.capacities, info.chip.capacities(), "a virtual board runs its chip's build numbers");
+}
+
+#[test]
+fn a_loaded_image_is_checked_against_its_crc() {
+    let mut console = start(Role::Sender);
+    let image: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+    console.expect_ack("begin", &HostMessage::LoadBegin { len: image.len() as u32 }).unwrap();
+    for (k, piece) in image.chunks(MAX_DATA_LEN).enumerate() {
+        let offset = (k * MAX_DATA_LEN) as u32;
+        console.expect_ack("chunk", &HostMessage::LoadChunk { offset, data: piece }).unwrap();
+    }
+    let wrong = nowcam_proto::chunker::crc32(&image) ^ 1;
+    match console.expect_ack("end", &HostMessage::LoadEnd { crc32: wrong }) {
+        Err(ConsoleLinkError::Refused { error: ConsoleError::CrcMismatch, .. }) => {}
+        other => panic!("expected a CRC mismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn requests_out_of_range_or_for_the_wrong_role_get_typed_errors() {
+    let mut sender = start(Role::Sender);
+    let check = |console: &mut BoardConsole, message: HostMessage<'_>, expected: ConsoleError| match console.request(
+        "request",
+        &message,
+        REPLY_TIMEOUT,
+    ) {
+        Err(ConsoleLinkError::Refused { error, .. }) => assert_eq!(error, expected, "{message:?}"),
+        other => panic!("{message:?}: expected {expected:?}, got {other:?}"),
+    };
+    check(&mut sender, HostMessage::LoadChunk { offset: 0, data: b"x" }, ConsoleError::NoImageLoaded);
+    check(&mut sender, HostMessage::LoadBegin { len: u32::MAX }, ConsoleError::OutOfRange);
+    check(&mut sender, HostMessage::StartTransfer { count: 1 }, ConsoleError::NoImageLoaded);
+    check(&mut sender, HostMessage::ListImages, ConsoleError::WrongRole);
+    check(&mut sender, HostMessage::SetFaults { seed: 1, preset: "stormy" }, ConsoleError::OutOfRange);
+    check(&mut sender, HostMessage::SetPeer { receiver: [2; 6], channel: 14 }, ConsoleError::OutOfRange);
+    let mut receiver = start(Role::Receiver);
+    check(&mut receiver, HostMessage::ReadResults, ConsoleError::WrongRole);
+    check(&mut receiver, HostMessage::ReadImage { sequence: 9, offset: 0, len: 16 }, ConsoleError::NotFound);
+    match receiver.request("list", &HostMessage::ListImages, REPLY_TIMEOUT).unwrap() {
+        Reply::Images(images) => assert!(images.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    receiver.expect_ack("faults", &HostMessage::SetFaults { seed: 3, preset: "edge30" }).unwrap();
+}
+
+#[test]
+fn bytes_that_are_not_a_message_never_hang_the_board() {
+    use std::io::Write;
+    let (host_reader, board_writer) = std::io::pipe().unwrap();
+    let (board_reader, mut host_writer) = std::io::pipe().unwrap();
+    let config = BoardConfig { role: Role::Receiver, mac: MacAddress([2; 6]), channel: 1, seed: 1 };
+    let board = VirtualBoard::new(config).unwrap();
+    std::thread::spawn(move || serve(board, Box::new(board_reader), Box::new(board_writer)));
+    host_writer.write_all(b"\0garbage that is no message\0\xff\xfe\0").unwrap();
+    let mut console = BoardConsole::new("vb", 0, Box::new(host_reader), Box::new(host_writer), None);
+    console.handshake(Duration::from_secs(5)).unwrap();
+}
