@@ -38,8 +38,8 @@ pub const MAX_RUN_TIME: Duration = Duration::from_secs(300);
 pub enum Boards {
     /// The boards of an inventory; `exe` is the `nowcam` binary that runs virtual boards.
     Inventory { inventory: Inventory, exe: PathBuf },
-    /// One Wokwi simulation per board: the receiver, then the senders.
-    Wokwi { receiver: WokwiSimulation, sender: WokwiSimulation, senders: usize },
+    /// One Wokwi simulation per board: the receiver, then one per sender diagram.
+    Wokwi { receiver: WokwiSimulation, senders: Vec<WokwiSimulation> },
 }
 
 /// Why a run on boards failed before it could be judged.
@@ -131,8 +131,8 @@ pub fn skip_reason(scenario: &Scenario, boards: &Boards) -> Option<String> {
             }
         }
         Boards::Wokwi { senders: have, .. } => {
-            if *have < senders {
-                return Some(format!("needs {senders} senders; the Wokwi run starts {have}"));
+            if have.len() < senders {
+                return Some(format!("needs {senders} senders; the Wokwi projects have {}", have.len()));
             }
         }
     }
@@ -363,16 +363,15 @@ fn connect_all(
                 });
             }
         }
-        Boards::Wokwi { receiver, sender, .. } => {
-            for index in 0..=senders {
-                let (simulation, role, name) = if index == 0 {
-                    (receiver, BoardRole::Receiver, "receiver".to_owned())
+        Boards::Wokwi { receiver, senders: simulations } => {
+            let chosen = std::iter::once(receiver).chain(simulations.iter().take(senders));
+            for (index, simulation) in chosen.enumerate() {
+                let (role, name) = if index == 0 {
+                    (BoardRole::Receiver, "receiver".to_owned())
                 } else {
-                    (sender, BoardRole::Sender, format!("sender-{index}"))
+                    (BoardRole::Sender, format!("sender-{index}"))
                 };
-                let mut simulation = simulation.clone();
-                simulation.serial_log = simulation.serial_log.with_file_name(format!("wokwi-{name}.log"));
-                let connection = start_wokwi(&simulation, &name, index, Some(radio.clone()))?;
+                let connection = start_wokwi(simulation, &name, index, Some(radio.clone()))?;
                 nodes.push(Node { name, connection, role, mac: MacAddress([0; 6]), radio: RadioKind::Serial });
             }
         }

@@ -182,6 +182,8 @@ pub struct WokwiSimulation {
     /// Simulated milliseconds before wokwi-cli gives up.
     pub timeout_ms: u64,
     pub serial_log: PathBuf,
+    /// Another diagram in the project (a second sender with its own MAC address).
+    pub diagram: Option<String>,
 }
 
 /// The environment variable that holds the Wokwi CI token.
@@ -202,6 +204,7 @@ pub fn start_wokwi(
         .arg("--serial-log-file")
         .arg(&simulation.serial_log)
         .args(["--fail-text", "panicked at"])
+        .args(simulation.diagram.iter().flat_map(|diagram| ["--diagram-file", diagram.as_str()]))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -4,6 +4,7 @@
 //! - [`console`]: the harness's side of the test console, over any byte stream.
 //! - [`connect`]: opening a real board's serial port, starting a virtual board
 //!   on a pseudo-terminal, or a Wokwi simulation through `wokwi-cli`.
+//! - [`flash`]: writing the firmware to a real board with the espflash library.
 //! - [`virtual_board`]: a host process that runs the chip's node and test
 //!   console, with a serial radio.
 //! - [`relay`]: the air between serial-radio boards, through the link model.
@@ -15,6 +16,7 @@
 pub mod backend;
 pub mod connect;
 pub mod console;
+pub mod flash;
 pub mod inventory;
 pub mod relay;
 pub mod virtual_board;
