@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use nowcam_console::codec::{MAGIC, MAX_FRAME_LEN};
+use nowcam_console::codec::{MAGIC, MAX_RUN_LEN};
 use nowcam_console::{
     check_frame, decode_board, decode_host, BoardMessage, ConsoleError, DecodeError, EncodeError, HostMessage,
     StoredImage, TransferOutcome, MAX_DATA_LEN, MAX_ENCODED_LEN, MAX_LIST_LEN,
@@ -82,7 +82,7 @@ fn bad_frames_get_typed_errors() {
     check(&bad_crc, Err(DecodeError::Crc));
 
     check(&frame_of(&[0xC6, 1, 1, 0]), Err(DecodeError::Magic));
-    check(&vec![0x01; MAX_FRAME_LEN + 1], Err(DecodeError::TooLong));
+    check(&vec![0x01; MAX_RUN_LEN + 1], Err(DecodeError::TooLong));
 }
 
 #[test]
