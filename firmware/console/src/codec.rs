@@ -22,7 +22,7 @@ pub const MAGIC: u8 = 0xC7;
 pub const DELIMITER: u8 = 0x00;
 
 /// The longest run of bytes between two delimiters that can be a message.
-pub const MAX_FRAME_LEN: usize = MAX_ENCODED_LEN - 2;
+pub const MAX_RUN_LEN: usize = MAX_ENCODED_LEN - 2;
 
 const CRC_LEN: usize = 4;
 
@@ -229,7 +229,7 @@ fn cobs_decode_in_place(frame: &mut [u8]) -> Result<usize, DecodeError> {
 /// version: COBS, length, CRC-32 and magic. This is what tells a message
 /// from log text.
 pub fn check_frame(frame: &[u8]) -> Result<(), DecodeError> {
-    if frame.len() > MAX_FRAME_LEN {
+    if frame.len() > MAX_RUN_LEN {
         return Err(DecodeError::TooLong);
     }
     let len = cobs_walk(frame, |_| {})?;
@@ -265,7 +265,7 @@ pub fn check_frame(frame: &[u8]) -> Result<(), DecodeError> {
 /// Decodes the frame in place and checks everything up to the version;
 /// returns the id and the body's bytes.
 fn open(frame: &mut [u8]) -> Result<(u16, &[u8]), DecodeError> {
-    if frame.len() > MAX_FRAME_LEN {
+    if frame.len() > MAX_RUN_LEN {
         return Err(DecodeError::TooLong);
     }
     let len = cobs_decode_in_place(frame)?;
