@@ -18,5 +18,7 @@ pub mod connect;
 pub mod console;
 pub mod flash;
 pub mod inventory;
+#[cfg(feature = "probe-rs")]
+pub mod probe;
 pub mod relay;
 pub mod virtual_board;
