@@ -173,7 +173,8 @@ pub struct Attribution<'a> {
 /// of its images by order: the images a source stored follow the order it
 /// sent them, but one it gave up on may be missing. So a stored image goes
 /// to the first image not yet assigned whose bytes it equals; failing that
-/// (it is corrupt), to the first one of the same length, else to the next one.
+/// (it is corrupt), to the one of the same length that differs in the fewest
+/// bytes (a damaged image stays closest to its original), else to the next one.
 pub fn attribute<'a>(senders: &[SentImages<'_>], stored: &[ReadBack<'a>]) -> Attribution<'a> {
     let mut received: Vec<Vec<Option<&'a [u8]>>> = senders.iter().map(|s| vec![None; s.images.len()]).collect();
     let mut next = vec![0usize; senders.len()];
@@ -188,7 +189,11 @@ pub fn attribute<'a>(senders: &[SentImages<'_>], stored: &[ReadBack<'a>]) -> Att
         let slot = rest
             .clone()
             .find(|&k| images[k] == read.bytes)
-            .or_else(|| rest.clone().find(|&k| images[k].len() == read.bytes.len()))
+            .or_else(|| {
+                rest.clone()
+                    .filter(|&k| images[k].len() == read.bytes.len())
+                    .min_by_key(|&k| images[k].iter().zip(read.bytes).filter(|(a, b)| a != b).count())
+            })
             .or_else(|| rest.clone().next());
         match slot {
             Some(k) => {
@@ -267,5 +272,173 @@ fn describe(result: &ImageResult) -> String {
         ImageResult::Missing => "a delivery the receiver's store does not hold".to_owned(),
         ImageResult::Failed { error } => error.clone(),
         ImageResult::Unfinished => "no outcome before the time limit".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAMERA: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const OTHER: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    fn observe<'a>(sent: &'a [u8], outcome: SenderOutcome, received: Option<&'a [u8]>) -> ImageRecord {
+        judge_image(ImageObservation { sender: "cam", image: 3, sent, outcome, received, finished_s: Some(1.5) })
+    }
+
+    fn byte_exact() -> Expectation {
+        Expectation { outcome: ExpectedOutcome::ByteExact, max_sim_time: None, min_efficiency: None }
+    }
+
+    #[test]
+    fn the_same_bytes_read_back_are_byte_exact() {
+        let image = observe(b"jpeg bytes", SenderOutcome::Delivered, Some(b"jpeg bytes"));
+        assert_eq!(image.result, ImageResult::ByteExact);
+        assert!(image.byte_exact);
+        assert_eq!(image.sha256_received.as_deref(), Some(image.sha256_sent.as_str()));
+        assert_eq!(image.bytes_received, Some(10));
+        assert_eq!(image.problem(Duration::from_secs(1)), None);
+    }
+
+    #[test]
+    fn different_bytes_of_the_same_length_are_corrupt_whatever_the_sender_heard() {
+        let image = observe(b"jpeg bytes", SenderOutcome::Delivered, Some(b"jpeg bytez"));
+        assert_eq!(image.result, ImageResult::Corrupt);
+        assert!(!image.byte_exact);
+        assert_ne!(image.sha256_received.as_deref(), Some(image.sha256_sent.as_str()));
+        let problem = image.problem(Duration::from_secs(1)).unwrap();
+        assert!(problem.starts_with("cam image 3: read back 10 bytes with sha256 "), "{problem}");
+    }
+
+    #[test]
+    fn a_short_read_back_is_corrupt_with_its_length() {
+        let image = observe(b"jpeg bytes", SenderOutcome::Delivered, Some(b"jpeg"));
+        assert_eq!(image.result, ImageResult::Corrupt);
+        assert_eq!((image.bytes, image.bytes_received), (10, Some(4)));
+        assert!(!image.byte_exact);
+    }
+
+    #[test]
+    fn nothing_read_back_is_never_byte_exact() {
+        let delivered = observe(b"jpeg", SenderOutcome::Delivered, None);
+        assert_eq!(delivered.result, ImageResult::Missing);
+        assert_eq!((delivered.byte_exact, delivered.sha256_received.clone()), (false, None));
+        let failed = observe(b"jpeg", SenderOutcome::Failed("timed out".into()), None);
+        assert_eq!(failed.result, ImageResult::Failed { error: "timed out".into() });
+        let unfinished = observe(b"jpeg", SenderOutcome::Unfinished, None);
+        assert_eq!(unfinished.result, ImageResult::Unfinished);
+        assert!(!unfinished.byte_exact);
+    }
+
+    #[test]
+    fn a_corrupt_image_is_attributed_to_its_sender_and_index() {
+        let (a0, a1, b0, b1) = (&b"a0-image"[..], &b"a1-image"[..], &b"b0-picture"[..], &b"b1-picture"[..]);
+        let senders =
+            [SentImages { source: CAMERA, images: vec![a0, a1] }, SentImages { source: OTHER, images: vec![b0, b1] }];
+        // The other camera's image 0 never arrived; its image 1 arrived with one byte changed.
+        let stored = [
+            ReadBack { source: CAMERA, bytes: a0 },
+            ReadBack { source: OTHER, bytes: b"b1-pictura" },
+            ReadBack { source: CAMERA, bytes: a1 },
+        ];
+        let attribution = attribute(&senders, &stored);
+        assert_eq!(attribution.received, vec![vec![Some(a0), Some(a1)], vec![None, Some(&b"b1-pictura"[..])]]);
+        assert!(attribution.unattributed.is_empty());
+        let image = judge_image(ImageObservation {
+            sender: "other",
+            image: 1,
+            sent: b1,
+            outcome: SenderOutcome::Delivered,
+            received: attribution.received[1][1],
+            finished_s: None,
+        });
+        assert_eq!(image.result, ImageResult::Corrupt);
+        let failures = judge_expectation(&byte_exact(), Duration::from_secs(1), &[image], 1.0, 0.0);
+        assert_eq!(failures.len(), 1);
+        assert!(failures[0].starts_with("other image 1: read back 10 bytes"), "{failures:?}");
+    }
+
+    #[test]
+    fn an_image_given_up_on_leaves_a_gap_and_the_next_one_keeps_its_index() {
+        let images = vec![&b"first"[..], &b"second"[..], &b"third"[..]];
+        let senders = [SentImages { source: CAMERA, images }];
+        let stored = [ReadBack { source: CAMERA, bytes: b"third" }];
+        let attribution = attribute(&senders, &stored);
+        assert_eq!(attribution.received, vec![vec![None, None, Some(&b"third"[..])]]);
+    }
+
+    #[test]
+    fn an_image_from_an_unknown_source_or_one_too_many_is_unattributed() {
+        let senders = [SentImages { source: CAMERA, images: vec![&b"only"[..]] }];
+        let stored = [
+            ReadBack { source: CAMERA, bytes: b"only" },
+            ReadBack { source: CAMERA, bytes: b"only" },
+            ReadBack { source: OTHER, bytes: b"stray" },
+        ];
+        let attribution = attribute(&senders, &stored);
+        assert_eq!(attribution.unattributed.len(), 2);
+        let failures = attribution.failures();
+        assert_eq!(
+            failures[1],
+            "the receiver stored an image of 5 bytes from 02:00:00:00:00:02 that no sender image accounts for"
+        );
+    }
+
+    #[test]
+    fn the_expectation_is_judged_from_plain_data() {
+        let delivered = observe(b"jpeg", SenderOutcome::Delivered, Some(b"jpeg"));
+        let refused = observe(b"jpeg", SenderOutcome::Failed("refused: too large".into()), None);
+        let mut expect = byte_exact();
+        expect.max_sim_time = Some(Duration::from_secs(2));
+        expect.min_efficiency = Some(0.5);
+        let limit = Duration::from_secs(10);
+        assert!(judge_expectation(&expect, limit, std::slice::from_ref(&delivered), 1.0, 0.9).is_empty());
+        assert_eq!(
+            judge_expectation(&expect, limit, std::slice::from_ref(&delivered), 3.0, 0.9),
+            ["run time 3.000 s is over the bound of 2.000 s"]
+        );
+        assert_eq!(
+            judge_expectation(&expect, limit, std::slice::from_ref(&delivered), 1.0, 0.25),
+            ["efficiency 0.250 is under the bound of 0.5"]
+        );
+        let unfinished = observe(b"jpeg", SenderOutcome::Unfinished, None);
+        assert_eq!(
+            judge_expectation(&expect, limit, &[unfinished], 1.0, 0.9),
+            ["cam image 3: not delivered within 10.000000s"]
+        );
+
+        let refuse =
+            Expectation { outcome: ExpectedOutcome::RefusedTooLarge, max_sim_time: None, min_efficiency: None };
+        assert!(judge_expectation(&refuse, limit, std::slice::from_ref(&refused), 1.0, 0.0).is_empty());
+        assert_eq!(
+            judge_expectation(&refuse, limit, &[delivered], 1.0, 0.0),
+            ["cam image 3: expected refused: too large, got an image in the receiver's store"]
+        );
+    }
+
+    #[test]
+    fn report_json_gives_every_image_field() {
+        let json = serde_json::to_value(observe(b"jpeg", SenderOutcome::Failed("timed out".into()), None)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "sender": "cam",
+                "image": 3,
+                "bytes": 4,
+                "sha256_sent": sha256_hex(b"jpeg"),
+                "bytes_received": null,
+                "sha256_received": null,
+                "byte_exact": false,
+                "result": "failed",
+                "error": "timed out",
+                "finished_s": 1.5,
+            })
+        );
+        let json = serde_json::to_value(observe(b"jpeg", SenderOutcome::Delivered, Some(b"jpeg"))).unwrap();
+        assert_eq!(
+            (&json["result"], &json["byte_exact"]),
+            (&serde_json::json!("byte-exact"), &serde_json::json!(true))
+        );
+        assert_eq!(json["sha256_received"], json["sha256_sent"]);
     }
 }
