@@ -1,6 +1,8 @@
 //! `cargo xtask hil`: build `nowcam` in release, then run every scenario and
-//! write the reports under target/nowcam/.
+//! write the reports under target/nowcam/. Every failure prints a line that
+//! runs exactly that scenario and seed again with this same command.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -19,8 +21,28 @@ pub struct Args {
     /// sim (default), wokwi or board
     #[arg(long, default_value = "sim")]
     target: String,
+    /// The board inventory (TOML), passed on to `nowcam run --inventory`
+    #[arg(long)]
+    inventory: Option<PathBuf>,
     /// Scenario files; default every scenarios/*.toml
-    scenarios: Vec<String>,
+    scenarios: Vec<PathBuf>,
+}
+
+/// Exit status of `nowcam run` when nothing was verified (every run skipped).
+const EXIT_NOTHING_VERIFIED: i32 = 3;
+
+/// `nowcam` runs from the root of the clone: a path given relative to the
+/// caller's directory becomes relative to the root (or absolute outside it),
+/// so that the reproduction lines it prints work from the root.
+fn from_root(path: &Path, root: &Path) -> Result<PathBuf> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().context("reading the working directory")?.join(path)
+    };
+    let absolute = absolute.canonicalize().with_context(|| format!("reading {}", path.display()))?;
+    let root = root.canonicalize().with_context(|| format!("reading {}", root.display()))?;
+    Ok(absolute.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(absolute))
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -38,7 +60,12 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(shard) = &args.shard {
         command.arg("--shard").arg(shard);
     }
-    command.args(&args.scenarios);
+    if let Some(inventory) = &args.inventory {
+        command.arg("--inventory").arg(from_root(inventory, &root)?);
+    }
+    for scenario in &args.scenarios {
+        command.arg(from_root(scenario, &root)?);
+    }
     let status = command.status().with_context(|| format!("running {}", binary.display()))?;
     if let Ok(summary) = std::env::var("GITHUB_STEP_SUMMARY") {
         let markdown = std::fs::read_to_string(report.join("summary.md")).unwrap_or_default();
@@ -47,6 +74,10 @@ pub fn run(args: Args) -> Result<()> {
             .create(true)
             .open(summary)
             .and_then(|mut f| std::io::Write::write_all(&mut f, markdown.as_bytes()));
+    }
+    if status.code() == Some(EXIT_NOTHING_VERIFIED) {
+        eprintln!("skipped: nothing was verified on target {}; reports in {}", args.target, report.display());
+        std::process::exit(EXIT_NOTHING_VERIFIED);
     }
     if !status.success() {
         bail!("scenarios failed; reports in {}", report.display());

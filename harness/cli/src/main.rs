@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nowcam_sim::capture::{read_capture, write_capture, CaptureFormat};
 use nowcam_sim::fixtures::{sha256_hex, FixtureCatalog};
 use nowcam_sim::replay::replay;
-use nowcam_sim::report::{Report, RunRecord, Status};
+use nowcam_sim::report::{reproduce_line, Report, RunRecord, Status};
 use nowcam_sim::run::RunOptions;
 use nowcam_sim::scenario::Scenario;
 use nowcam_sim::setup::{prepare, prepare_with_images};
@@ -30,6 +30,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run scenarios (default: every scenarios/*.toml) and report
+    ///
+    /// Exit status: 0 when every run that ran passed, 1 when a run failed,
+    /// 2 on an error, 3 when nothing was verified (every run was skipped,
+    /// or there was nothing to run): a skipped run never counts as passed.
     Run(RunArgs),
     /// Send one image through the simulated link
     Transfer(TransferArgs),
@@ -67,6 +71,9 @@ struct RunArgs {
     scenarios: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "sim")]
     target: Target,
+    /// The board inventory (TOML) for --target board; named in the reproduction lines
+    #[arg(long)]
+    inventory: Option<PathBuf>,
     /// Seeds per scenario (default: each scenario's own `seeds`)
     #[arg(long)]
     seeds: Option<u32>,
@@ -248,8 +255,14 @@ fn progress(len: u64) -> ProgressBar {
     bar
 }
 
-fn reproduce_command(path: &Path, seed: u64) -> String {
-    format!("nowcam run {} --seeds 1 --seed-start {seed}", path.display())
+/// Exit status of a run in which nothing was verified: every run skipped, or nothing to run.
+const EXIT_NOTHING_VERIFIED: u8 = 3;
+
+/// A path as the reproduction line shows it: relative to the working
+/// directory (the root of the clone under `cargo xtask hil`) when it lies below it.
+fn shown_path(path: &Path) -> String {
+    let relative = std::env::current_dir().ok().and_then(|dir| path.strip_prefix(dir).ok().map(Path::to_path_buf));
+    relative.as_deref().unwrap_or(path).display().to_string()
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
@@ -269,7 +282,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     for scenario in &scenarios {
         let seeds = args.seeds.unwrap_or(scenario.seeds);
         bar.set_message(scenario.name.clone());
-        let path = scenario.path.display().to_string();
+        let path = shown_path(&scenario.path);
+        let inventory = args.inventory.as_deref().map(shown_path);
+        let reproduce = |seed| reproduce_line(&path, seed, args.target.name(), inventory.as_deref());
         if args.target != Target::Sim {
             let why = match args.target {
                 Target::Wokwi => "the wokwi backend is not built yet (serial-radio adapter and Wokwi runner come with the real-boards work)",
@@ -277,17 +292,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             };
             for seed in args.seed_start..args.seed_start + u64::from(seeds) {
                 println!("skipped: {} seed {seed} on {}: {why}", scenario.name, args.target.name());
-                runs.push(RunRecord {
-                    scenario: scenario.name.clone(),
-                    path: path.clone(),
-                    seed,
-                    target: args.target.name().into(),
-                    status: Status::Skipped,
-                    message: Some(why.into()),
-                    reproduce: format!("{} --target {}", reproduce_command(&scenario.path, seed), args.target.name()),
-                    capture: None,
-                    result: None,
-                });
+                runs.push(RunRecord::skipped(&scenario.name, &path, seed, args.target.name(), why, reproduce(seed)));
                 bar.inc(1);
             }
             continue;
@@ -295,11 +300,14 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         let prepared = prepare(scenario, &fixtures)?;
         for seed in args.seed_start..args.seed_start + u64::from(seeds) {
             let result = prepared.run(seed, RunOptions::default())?;
-            let reproduce = reproduce_command(&scenario.path, seed);
+            let reproduce = reproduce(seed);
             let mut capture = None;
             if !result.passed {
                 bar.suspend(|| {
-                    eprintln!("FAILED {} seed {seed}: {}", scenario.name, result.failures.join("; "));
+                    eprintln!("FAILED {} seed {seed}:", scenario.name);
+                    for failure in &result.failures {
+                        eprintln!("  {failure}");
+                    }
                     eprintln!("  reproduce: {reproduce}");
                 });
                 if let Some(dir) = &captures {
@@ -315,17 +323,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                     capture = Some(file.display().to_string());
                 }
             }
-            runs.push(RunRecord {
-                scenario: scenario.name.clone(),
-                path: path.clone(),
-                seed,
-                target: "sim".into(),
-                status: if result.passed { Status::Passed } else { Status::Failed },
-                message: (!result.passed).then(|| result.failures.join("; ")),
-                reproduce,
-                capture,
-                result: Some(result),
-            });
+            runs.push(RunRecord::from_sim(&path, reproduce, capture, &result));
             bar.inc(1);
         }
     }
@@ -349,6 +347,14 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::FAILURE);
     }
+    if report.passed() == 0 {
+        println!(
+            "nothing was verified on {}: {} runs skipped, none passed (exit status {EXIT_NOTHING_VERIFIED})",
+            report.target,
+            report.skipped()
+        );
+        return Ok(ExitCode::from(EXIT_NOTHING_VERIFIED));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -369,8 +375,10 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
     let sent: Arc<[u8]> = image.into();
     let prepared = prepare_with_images(&scenario, vec![vec![sent.clone()]])?;
     let result = prepared.run(args.seed, RunOptions { capture: args.pcap.is_some(), keep_images: true })?;
+    // The verdict judged the one image from the bytes sent and the bytes read back from the receiver's store.
+    let image = result.images.first().context("the run judged no image")?;
+    let byte_exact = result.passed && image.byte_exact;
     let received = result.received.first().map(|r| r.bytes.clone());
-    let byte_exact = result.passed && received.as_deref() == Some(&sent[..]);
     if let (Some(path), Some(bytes)) = (&args.out, &received) {
         std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
     }
@@ -385,9 +393,9 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         "protocol": protocol,
         "preset": args.link.describe(),
         "seed": args.seed,
-        "bytes": sent.len(),
-        "sha256_sent": sha256_hex(&sent),
-        "sha256_received": received.as_deref().map(sha256_hex),
+        "bytes": image.bytes,
+        "sha256_sent": image.sha256_sent,
+        "sha256_received": image.sha256_received,
         "byte_exact": byte_exact,
         "frames_sent": result.air.frames_sent,
         "frames_lost": result.air.frames_lost,

@@ -135,17 +135,60 @@ fn run_writes_the_reports_and_other_targets_skip() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("2 passed, 0 failed, 0 skipped"), "{stdout}");
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
-    assert!(junit.contains("<testcase classname=\"preset-clean\" name=\"seed 0\""), "{junit}");
+    assert!(junit.contains("<testcase name=\"seed 0\" classname=\"preset-clean\""), "{junit}");
+    assert!(
+        junit.contains("reproduce: cargo xtask hil scenarios/preset-clean.toml --seeds 1 --seed-start 0"),
+        "{junit}"
+    );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["runs"].as_array().unwrap().len(), 2);
+    let clean = &report["runs"][0];
+    assert_eq!(clean["reproduce"], "cargo xtask hil scenarios/preset-clean.toml --seeds 1 --seed-start 0");
+    let image = &clean["images"][0];
+    assert_eq!(image["sender"], "cam");
+    assert_eq!(image["image"], 0);
+    assert_eq!(image["byte_exact"], true);
+    assert_eq!(image["result"], "byte-exact");
+    assert_eq!(image["sha256_sent"], image["sha256_received"]);
+    let refused = &report["runs"][1]["images"][0];
+    assert_eq!(refused["result"], "failed");
+    assert_eq!(refused["error"], "refused: too large");
+    assert_eq!(refused["sha256_received"], serde_json::Value::Null);
+    assert_eq!(refused["byte_exact"], false);
     assert!(std::fs::read_to_string(dir.join("summary.md")).unwrap().contains("| preset-clean | 1 | passed |"));
+}
 
-    let output =
-        nowcam().args(["run", "scenarios/preset-clean.toml", "--target", "board", "--seeds", "1"]).output().unwrap();
+#[test]
+fn a_run_of_only_skipped_scenarios_exits_3_and_reports_them_skipped() {
+    let dir = scratch("skipped");
+    let output = nowcam()
+        .args(["run", "scenarios/preset-clean.toml", "--target", "board", "--seeds", "1", "--seed-start", "5"])
+        .args(["--inventory", "boards.toml", "--report"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("skipped: preset-clean seed 0 on board"), "{stdout}");
-    assert!(!stdout.contains("1 passed"), "{stdout}");
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("skipped: preset-clean seed 5 on board"), "{stdout}");
+    assert!(stdout.contains("0 passed, 0 failed, 1 skipped"), "{stdout}");
+    assert!(stdout.contains("nothing was verified on board"), "{stdout}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("<skipped message=\"skipped: the board backend is not built yet"), "{junit}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["runs"][0]["status"], "skipped");
+    assert_eq!(
+        report["runs"][0]["reproduce"],
+        "cargo xtask hil scenarios/preset-clean.toml --seeds 1 --seed-start 5 --target board --inventory boards.toml"
+    );
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(summary.contains("| preset-clean | 1 | skipped |"), "{summary}");
+    assert!(summary.contains("### Skipped (not passed)"), "{summary}");
+
+    let help = nowcam().args(["run", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("3 when nothing was verified"), "{help}");
 }
 
 #[test]

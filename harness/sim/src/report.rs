@@ -4,7 +4,10 @@
 
 use std::fmt::Write as _;
 
-use crate::verdict::RunResult;
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+
+use crate::run::RunResult;
+use crate::verdict::{ImageRecord, ImageResult};
 
 /// How one scenario and seed ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -16,7 +19,7 @@ pub enum Status {
     Skipped,
 }
 
-/// One scenario run with one seed, as the reports show it.
+/// One scenario run with one seed, as the reports show it, on any target.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunRecord {
     pub scenario: String,
@@ -26,11 +29,98 @@ pub struct RunRecord {
     pub status: Status,
     /// Why it failed or was skipped.
     pub message: Option<String>,
-    /// The command line that runs exactly this scenario and seed again.
+    /// Every unmet expectation, each naming the sender and image it is about.
+    pub failures: Vec<String>,
+    /// The command line that runs exactly this scenario and seed again, from the root of a clone.
     pub reproduce: String,
     /// The capture written for a failed run.
     pub capture: Option<String>,
-    pub result: Option<RunResult>,
+    /// Every image of every sender, judged by [`crate::verdict`]; empty when skipped.
+    pub images: Vec<ImageRecord>,
+    /// Counters of the run; `None` when skipped.
+    pub metrics: Option<Metrics>,
+}
+
+/// Counters and times of one run, plain numbers any backend can fill in.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct Metrics {
+    pub frames_sent: u64,
+    pub frames_lost: u64,
+    pub frames_duplicated: u64,
+    pub sends_refused: u64,
+    pub retransmissions: u64,
+    /// From the start to the moment the last sender learned its last outcome (virtual time on the simulator).
+    pub sim_time_s: f64,
+    /// The airtime lower bound of every image delivered byte-exact.
+    pub lower_bound_s: f64,
+    /// `lower_bound_s / sim_time_s` (0 when nothing was bounded).
+    pub efficiency: f64,
+}
+
+impl From<&RunResult> for Metrics {
+    fn from(result: &RunResult) -> Metrics {
+        Metrics {
+            frames_sent: result.air.frames_sent,
+            frames_lost: result.air.frames_lost,
+            frames_duplicated: result.air.frames_duplicated,
+            sends_refused: result.air.sends_refused,
+            retransmissions: result.retransmissions,
+            sim_time_s: result.sim_time_s,
+            lower_bound_s: result.lower_bound_s,
+            efficiency: result.efficiency,
+        }
+    }
+}
+
+/// The command that runs one scenario with one seed again, as it stands on a
+/// fresh clone: `cargo xtask hil` builds the harness first. `path` is the
+/// scenario file relative to the root of the clone; `target` other than
+/// `sim` and an inventory file are passed on.
+pub fn reproduce_line(path: &str, seed: u64, target: &str, inventory: Option<&str>) -> String {
+    let mut line = format!("cargo xtask hil {path} --seeds 1 --seed-start {seed}");
+    if target != "sim" {
+        line.push_str(&format!(" --target {target}"));
+    }
+    if let Some(inventory) = inventory {
+        line.push_str(&format!(" --inventory {inventory}"));
+    }
+    line
+}
+
+impl RunRecord {
+    /// A simulator run, judged by the verdict.
+    pub fn from_sim(path: &str, reproduce: String, capture: Option<String>, result: &RunResult) -> RunRecord {
+        RunRecord {
+            scenario: result.scenario.clone(),
+            path: path.to_owned(),
+            seed: result.seed,
+            target: "sim".to_owned(),
+            status: if result.passed { Status::Passed } else { Status::Failed },
+            message: (!result.passed).then(|| result.failures.join("; ")),
+            failures: result.failures.clone(),
+            reproduce,
+            capture,
+            images: result.images.clone(),
+            metrics: Some(Metrics::from(result)),
+        }
+    }
+
+    /// A run the target could not do, with the reason.
+    pub fn skipped(scenario: &str, path: &str, seed: u64, target: &str, reason: &str, reproduce: String) -> RunRecord {
+        RunRecord {
+            scenario: scenario.to_owned(),
+            path: path.to_owned(),
+            seed,
+            target: target.to_owned(),
+            status: Status::Skipped,
+            message: Some(format!("skipped: {reason}")),
+            failures: Vec::new(),
+            reproduce,
+            capture: None,
+            images: Vec::new(),
+            metrics: None,
+        }
+    }
 }
 
 /// Everything one `nowcam run` did.
@@ -111,12 +201,12 @@ impl Report {
                 Status::Failed => summary.failed += 1,
                 Status::Skipped => summary.skipped += 1,
             }
-            if let Some(result) = &run.result {
-                summary.frames += result.air.frames_sent;
-                summary.retransmissions += result.retransmissions;
-                times[index].0 += result.sim_time_s;
+            if let Some(metrics) = &run.metrics {
+                summary.frames += metrics.frames_sent;
+                summary.retransmissions += metrics.retransmissions;
+                times[index].0 += metrics.sim_time_s;
                 times[index].1 += 1;
-                summary.efficiency = summary.efficiency.min(result.efficiency);
+                summary.efficiency = summary.efficiency.min(metrics.efficiency);
             }
         }
         for (summary, (total, count)) in summaries.iter_mut().zip(times) {
@@ -200,91 +290,90 @@ impl Report {
         if !failures.is_empty() {
             let _ = writeln!(out, "\n### Failures\n");
             for run in failures {
-                let _ = writeln!(
-                    out,
-                    "- `{}` seed {}: {}",
-                    run.scenario,
-                    run.seed,
-                    run.message.as_deref().unwrap_or("failed")
-                );
-                let _ = writeln!(out, "  reproduce: `{}`", run.reproduce);
+                let _ = writeln!(out, "- `{}` seed {}:", run.scenario, run.seed);
+                let message = run.message.iter().filter(|_| run.failures.is_empty());
+                for failure in run.failures.iter().chain(message) {
+                    let _ = writeln!(out, "  - {failure}");
+                }
+                let _ = writeln!(out, "  - reproduce: `{}`", run.reproduce);
+                if let Some(capture) = &run.capture {
+                    let _ = writeln!(out, "  - capture: `{capture}`");
+                }
+            }
+        }
+        let mut skipped: Vec<(&str, &str)> = Vec::new();
+        for run in self.runs.iter().filter(|r| r.status == Status::Skipped) {
+            let entry = (run.scenario.as_str(), run.message.as_deref().unwrap_or("skipped"));
+            if !skipped.contains(&entry) {
+                skipped.push(entry);
+            }
+        }
+        if !skipped.is_empty() {
+            let _ = writeln!(out, "\n### Skipped (not passed)\n");
+            for (scenario, reason) in skipped {
+                let _ = writeln!(out, "- `{scenario}`: {reason}");
             }
         }
         out
     }
 
-    /// JUnit XML: one testsuite per scenario, one testcase per seed.
+    /// JUnit XML through quick-junit: one testsuite per scenario, one
+    /// testcase per seed; a failure carries every unmet expectation, a skip
+    /// its reason, and system-out the reproduction line and every image.
     pub fn junit(&self) -> String {
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let _ = writeln!(
-            out,
-            "<testsuites name=\"nowcam {}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
-            xml(&self.target),
-            self.runs.len(),
-            self.failed(),
-            self.skipped()
-        );
+        let mut report = quick_junit::Report::new(format!("nowcam {}", self.target));
         for summary in self.summaries() {
-            let _ = writeln!(
-                out,
-                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
-                xml(&summary.scenario),
-                summary.seeds,
-                summary.failed,
-                summary.skipped
-            );
+            let mut suite = TestSuite::new(summary.scenario.as_str());
             for run in self.runs.iter().filter(|r| r.scenario == summary.scenario) {
-                let time = run.result.as_ref().map_or(0.0, |r| r.sim_time_s);
-                let _ = write!(
-                    out,
-                    "    <testcase classname=\"{}\" name=\"seed {}\" time=\"{time:.6}\"",
-                    xml(&run.scenario),
-                    run.seed
-                );
-                match run.status {
-                    Status::Passed => out.push_str("/>\n"),
+                let status = match run.status {
+                    Status::Passed => TestCaseStatus::success(),
                     Status::Failed => {
-                        let message = run.message.as_deref().unwrap_or("failed");
-                        let _ = writeln!(out, ">");
-                        let _ = writeln!(
-                            out,
-                            "      <failure message=\"{}\">reproduce: {}</failure>",
-                            xml(message),
-                            xml(&run.reproduce)
-                        );
-                        if let Some(capture) = &run.capture {
-                            let _ = writeln!(out, "      <system-out>capture: {}</system-out>", xml(capture));
-                        }
-                        out.push_str("    </testcase>\n");
+                        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        status.set_message(run.message.as_deref().unwrap_or("failed"));
+                        status.set_type("verdict");
+                        status.set_description(run.failures.join("\n"));
+                        status
                     }
                     Status::Skipped => {
-                        let _ = writeln!(
-                            out,
-                            ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                            xml(run.message.as_deref().unwrap_or("skipped"))
-                        );
+                        let mut status = TestCaseStatus::skipped();
+                        status.set_message(run.message.as_deref().unwrap_or("skipped"));
+                        status
                     }
+                };
+                let mut case = TestCase::new(format!("seed {}", run.seed), status);
+                case.set_classname(run.scenario.as_str());
+                if let Some(metrics) = &run.metrics {
+                    case.set_time(std::time::Duration::from_secs_f64(metrics.sim_time_s.max(0.0)));
                 }
+                let mut out = format!("target: {}\nreproduce: {}\n", run.target, run.reproduce);
+                if let Some(capture) = &run.capture {
+                    let _ = writeln!(out, "capture: {capture}");
+                }
+                for image in &run.images {
+                    let _ = writeln!(out, "{}", image_line(image));
+                }
+                case.set_system_out(out);
+                suite.add_test_case(case);
             }
-            out.push_str("  </testsuite>\n");
+            report.add_test_suite(suite);
         }
-        out.push_str("</testsuites>\n");
-        out
+        // Serializing an in-memory report to a String fails only on a writer error, which a String never gives.
+        report.to_string().unwrap_or_default()
     }
 }
 
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+/// One image in one line: sender, index, lengths, hashes and the result.
+pub fn image_line(image: &ImageRecord) -> String {
+    let received = match (&image.bytes_received, &image.sha256_received) {
+        (Some(bytes), Some(sha256)) => format!("{bytes} bytes sha256 {sha256}"),
+        _ => "nothing".to_owned(),
+    };
+    let result = match &image.result {
+        ImageResult::Failed { error } => format!("failed: {error}"),
+        other => other.name().to_owned(),
+    };
+    format!(
+        "{} image {}: {result}; sent {} bytes sha256 {}, read back {received}",
+        image.sender, image.image, image.bytes, image.sha256_sent
+    )
 }

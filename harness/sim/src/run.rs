@@ -1,45 +1,81 @@
 //! One scenario run: the event loop that drives the stations built by
-//! [`crate::setup`] until every sender finished or the time limit passed.
-
-use std::sync::Arc;
+//! [`crate::setup`] until every sender finished or the time limit passed,
+//! reading every image a receiver stores back through the store's read path,
+//! then handing what was sent and what was read back to [`crate::verdict`].
 
 use nowcam_app::{ReceiverNodeEvent, SenderNodeEvent};
+use nowcam_link::airtime;
 use nowcam_ports::store::ImageStore;
 use nowcam_proto::time::{Duration, Instant};
 use nowcam_proto::MacAddress;
 
-use crate::engine::Station;
+use crate::capture::CapturedFrame;
+use crate::engine::{station_address, AirCounters, Engine, Station};
 use crate::nodes::LegacyStation;
 use crate::radio::SimRadio;
 use crate::setup::{AppReceiver, AppSender, Prepared, SetupError};
-use crate::verdict::{error_name, ImageResult, ReceivedImage, RunResult};
+use crate::verdict::{
+    attribute, error_name, judge_expectation, judge_image, ImageObservation, ImageRecord, ImageResult, ReadBack,
+    SenderOutcome, SentImages,
+};
 
 /// Virtual time the loop keeps running after the last sender finished, so
 /// that frames still in flight (delays, held-back frames) land.
 const GRACE: Duration = Duration::from_millis(200);
 
+/// The result of one run of one scenario with one seed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunResult {
+    pub scenario: String,
+    pub seed: u64,
+    pub passed: bool,
+    /// Why the run failed its expectation, empty when it passed.
+    pub failures: Vec<String>,
+    #[serde(flatten)]
+    pub air: AirCounters,
+    pub retransmissions: u64,
+    pub images: Vec<ImageRecord>,
+    /// From the start to the moment the last sender learned its last outcome.
+    pub sim_time_s: f64,
+    /// The airtime lower bound of every image delivered byte-exact, at the data direction's mean loss.
+    pub lower_bound_s: f64,
+    /// `lower_bound_s / sim_time_s` (0 when nothing was bounded).
+    pub efficiency: f64,
+    #[serde(skip)]
+    pub capture: Option<Vec<CapturedFrame>>,
+    #[serde(skip)]
+    pub received: Vec<ReceivedImage>,
+}
+
+/// An image a receiver stored, as read back from its store (kept only when asked for).
+#[derive(Debug, Clone)]
+pub struct ReceivedImage {
+    pub source: MacAddress,
+    pub bytes: Vec<u8>,
+}
+
+impl RunResult {
+    pub fn images_byte_exact(&self) -> usize {
+        self.images.iter().filter(|i| i.result == ImageResult::ByteExact).count()
+    }
+}
+
 pub(crate) struct SenderStation {
     pub(crate) node: AppSender,
     pub(crate) name: String,
-    pub(crate) outcomes: Vec<(ImageResult, Option<Instant>)>,
+    pub(crate) outcomes: Vec<(SenderOutcome, Option<Instant>)>,
     pub(crate) image_count: usize,
 }
 
 pub(crate) struct ReceiverStation {
     pub(crate) node: AppReceiver,
-    pub(crate) stored: Vec<(MacAddress, u32)>,
-    pub(crate) read_buffer: Vec<u8>,
-    pub(crate) keep_images: bool,
-    pub(crate) kept: Vec<ReceivedImage>,
-    /// Per source: the images it sends and how many were checked so far.
-    pub(crate) expected: Vec<(MacAddress, Vec<Arc<[u8]>>, usize)>,
-    pub(crate) corrupt: Vec<MacAddress>,
+    /// Every image the store committed, read back at once (the store keeps only the newest few).
+    stored: Vec<ReceivedImage>,
 }
 
 pub(crate) struct LegacySenderStation {
     pub(crate) node: LegacyStation,
     pub(crate) name: String,
-    pub(crate) receiver: usize,
     pub(crate) image_count: usize,
 }
 
@@ -57,10 +93,10 @@ impl Station for SimStation {
                 while let Some(event) = s.node.pop_event() {
                     match event {
                         SenderNodeEvent::TransferDone { finished, .. } => {
-                            s.outcomes.push((ImageResult::ByteExact, Some(finished)))
+                            s.outcomes.push((SenderOutcome::Delivered, Some(finished)))
                         }
                         SenderNodeEvent::TransferFailed { error, .. } => {
-                            s.outcomes.push((ImageResult::Failed { error: error_name(error) }, Some(now)))
+                            s.outcomes.push((SenderOutcome::Failed(error_name(error)), Some(now)))
                         }
                         _ => {}
                     }
@@ -71,7 +107,7 @@ impl Station for SimStation {
                 let next = r.node.poll(now);
                 while let Some(event) = r.node.pop_event() {
                     if let ReceiverNodeEvent::ImageStored { source, info, .. } = event {
-                        r.check(source, info.sequence, info.len);
+                        r.read_back(source, info.sequence, info.len);
                     }
                 }
                 next
@@ -98,33 +134,24 @@ impl Station for SimStation {
 }
 
 impl ReceiverStation {
-    /// Reads a newly stored image back and compares it with the one its sender sent next.
-    fn check(&mut self, source: MacAddress, sequence: u32, len: u32) {
-        self.read_buffer.clear();
-        self.read_buffer.resize(len as usize, 0);
+    pub(crate) fn new(node: AppReceiver) -> ReceiverStation {
+        ReceiverStation { node, stored: Vec::new() }
+    }
+
+    /// Reads a newly stored image back through the store's read path. A
+    /// read that fails or ends early keeps what it got, so the verdict sees
+    /// the wrong length.
+    fn read_back(&mut self, source: MacAddress, sequence: u32, len: u32) {
+        let mut bytes = vec![0; len as usize];
         let mut offset = 0usize;
-        while offset < self.read_buffer.len() {
-            match self.node.store_mut().read_at(sequence, offset as u32, &mut self.read_buffer[offset..]) {
+        while offset < bytes.len() {
+            match self.node.store_mut().read_at(sequence, offset as u32, &mut bytes[offset..]) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => offset += n,
             }
         }
-        let intact = offset == self.read_buffer.len();
-        self.stored.push((source, sequence));
-        let matched = match self.expected.iter_mut().find(|(address, _, _)| *address == source) {
-            Some((_, images, next)) => {
-                let expected = images.get(*next);
-                *next += 1;
-                intact && expected.is_some_and(|image| image[..] == self.read_buffer[..])
-            }
-            None => false,
-        };
-        if !matched {
-            self.corrupt.push(source);
-        }
-        if self.keep_images {
-            self.kept.push(ReceivedImage { source, bytes: self.read_buffer.clone() });
-        }
+        bytes.truncate(offset);
+        self.stored.push(ReceivedImage { source, bytes });
     }
 }
 
@@ -160,7 +187,96 @@ impl Prepared {
             }
         }
         let end_ns = finished_ns.unwrap_or(limit_ns.max(engine.now_ns()));
-        Ok(self.judge(seed, &mut engine, end_ns, options))
+        Ok(self.verdict(seed, &mut engine, end_ns, options))
+    }
+
+    /// Gathers what each sender reported and what each receiver read back, and has the verdict judge it.
+    fn verdict(&self, seed: u64, engine: &mut Engine<SimStation>, end_ns: u64, options: RunOptions) -> RunResult {
+        let scenario = &self.scenario;
+        let seconds = |at: Instant| at.as_micros() as f64 / 1e6;
+        let mut retransmissions = 0u64;
+        let mut reported: Vec<(usize, &str, Vec<(SenderOutcome, Option<f64>)>)> = Vec::new();
+        let mut received = Vec::new();
+        for (index, station) in engine.stations().enumerate() {
+            match station {
+                SimStation::Sender(s) => {
+                    retransmissions += u64::from(s.node.stats().retransmissions);
+                    let outcomes: Vec<_> = (0..s.image_count)
+                        .map(|k| s.outcomes.get(k).cloned().unwrap_or((SenderOutcome::Unfinished, None)))
+                        .map(|(outcome, finished)| (outcome, finished.map(seconds)))
+                        .collect();
+                    reported.push((index, s.name.as_str(), outcomes));
+                }
+                SimStation::Legacy(l) => {
+                    // The seed's sender hears no confirmation: it delivered what it finished sending.
+                    retransmissions += l.node.retransmissions();
+                    let outcomes: Vec<_> = (0..l.image_count)
+                        .map(|k| {
+                            let outcome = if k < l.node.images_sent() {
+                                SenderOutcome::Delivered
+                            } else {
+                                SenderOutcome::Unfinished
+                            };
+                            let finished = (k + 1 == l.image_count).then(|| l.node.finished_at()).flatten();
+                            (outcome, finished.map(seconds))
+                        })
+                        .collect();
+                    reported.push((index, l.name.as_str(), outcomes));
+                }
+                SimStation::Receiver(r) => received.extend(r.stored.iter()),
+            }
+        }
+        let sent: Vec<SentImages> = reported
+            .iter()
+            .map(|(index, _, _)| SentImages {
+                source: station_address(*index).0,
+                images: self.images[*index].iter().map(|image| &image[..]).collect(),
+            })
+            .collect();
+        let stored: Vec<ReadBack> =
+            received.iter().map(|image| ReadBack { source: image.source.0, bytes: &image.bytes }).collect();
+        let attribution = attribute(&sent, &stored);
+        let mut images = Vec::new();
+        for (((_, name, outcomes), sent), read) in reported.iter().zip(&sent).zip(&attribution.received) {
+            for (k, (outcome, finished_s)) in outcomes.iter().enumerate() {
+                images.push(judge_image(ImageObservation {
+                    sender: name,
+                    image: k,
+                    sent: sent.images[k],
+                    outcome: outcome.clone(),
+                    received: read[k],
+                    finished_s: *finished_s,
+                }));
+            }
+        }
+
+        let sim_time_s = end_ns as f64 / 1e9;
+        // Only delivered images are bounded: a refused offer has no transfer time to compare.
+        let loss = self.link.a_to_b.mean_loss();
+        let lower_bound_s = images
+            .iter()
+            .filter(|i| i.result == ImageResult::ByteExact)
+            .map(|i| airtime::lower_bound_at(self.link.phy_rate, i.bytes as u64, loss).unwrap_or(0))
+            .sum::<u64>() as f64
+            / 1e9;
+        let efficiency = if sim_time_s > 0.0 && lower_bound_s > 0.0 { lower_bound_s / sim_time_s } else { 0.0 };
+        let mut failures = attribution.failures();
+        failures.extend(judge_expectation(&scenario.expect, scenario.time_limit, &images, sim_time_s, efficiency));
+        let received = if options.keep_images { received.into_iter().cloned().collect() } else { Vec::new() };
+        RunResult {
+            scenario: scenario.name.clone(),
+            seed,
+            passed: failures.is_empty(),
+            failures,
+            air: engine.counters(),
+            retransmissions,
+            images,
+            sim_time_s,
+            lower_bound_s,
+            efficiency,
+            capture: options.capture.then(|| engine.take_capture()),
+            received,
+        }
     }
 }
 

@@ -192,7 +192,6 @@ impl Prepared {
                 Protocol::Legacy => SimStation::Legacy(Box::new(LegacySenderStation {
                     node: LegacyStation::new(radio, destination, images.clone()),
                     name: name.clone(),
-                    receiver: spec.to,
                     image_count: images.len(),
                 })),
             };
@@ -200,13 +199,11 @@ impl Prepared {
         }
         for (index, spec) in scenario.receivers.iter().enumerate() {
             let address = station_address(receiver_base + index);
-            let mut expected = Vec::new();
             let mut largest = 4096u32;
             let mut feeding = 0u32;
-            for (sender, ((_, sender_spec), images)) in senders.iter().zip(&self.images).enumerate() {
+            for ((_, sender_spec), images) in senders.iter().zip(&self.images) {
                 if sender_spec.to == index {
                     feeding += 1;
-                    expected.push((station_address(sender), images.clone(), 0));
                     largest = largest.max(images.iter().map(|i| i.len() as u32).max().unwrap_or(0));
                 }
             }
@@ -223,15 +220,7 @@ impl Prepared {
             let radio = SimRadio::new(address, spec.channel, self.link.tx_queue_limit);
             let node =
                 ReceiverNode::new(config, radio, store, FixedTelemetry::default(), mix(seed, 2_000 + index as u64));
-            stations.push(SimStation::Receiver(Box::new(ReceiverStation {
-                node,
-                stored: Vec::new(),
-                read_buffer: Vec::new(),
-                keep_images: options.keep_images,
-                kept: Vec::new(),
-                expected,
-                corrupt: Vec::new(),
-            })));
+            stations.push(SimStation::Receiver(Box::new(ReceiverStation::new(node))));
         }
 
         let mut engine = Engine::new(stations, self.link.phy_rate);
@@ -261,4 +250,64 @@ fn receiver_store(largest: u32, senders: u32) -> Result<Store<RamFlash>, String>
     let config = StoreConfig::for_partition(partition, SECTOR, largest).map_err(|e| e.to_string())?;
     let flash = RamFlash::new(partition as usize).map_err(|e| e.to_string())?;
     Store::mount(flash, config).map_err(|e| e.to_string())
+}
+
+/// What a scenario needs from a target, so that a target that cannot
+/// provide it reports the scenario as skipped with a reason, never as passed.
+/// The same struct describes what a target offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Needs {
+    /// Senders, after expanding `count`.
+    pub senders: usize,
+    pub receivers: usize,
+    /// Loss, duplication, reordering or delay on the link (anything but a clean link).
+    pub link_faults: bool,
+    /// A sender of the seed project's legacy format.
+    pub legacy: bool,
+    /// Link outages.
+    pub outages: bool,
+}
+
+impl Needs {
+    /// Why a target offering `offered` cannot run a scenario that needs `self`; `None` when it can.
+    pub fn unmet_by(&self, offered: &Needs) -> Option<String> {
+        let mut missing = Vec::new();
+        if self.senders > offered.senders {
+            missing.push(format!("{} senders, the target has {}", self.senders, offered.senders));
+        }
+        if self.receivers > offered.receivers {
+            missing.push(format!("{} receivers, the target has {}", self.receivers, offered.receivers));
+        }
+        for (needed, offered, what) in [
+            (self.link_faults, offered.link_faults, "link faults"),
+            (self.legacy, offered.legacy, "a legacy sender"),
+            (self.outages, offered.outages, "link outages"),
+        ] {
+            if needed && !offered {
+                missing.push(format!("{what}, which the target cannot provide"));
+            }
+        }
+        (!missing.is_empty()).then(|| format!("needs {}", missing.join("; ")))
+    }
+}
+
+impl Scenario {
+    /// What this scenario needs from a target.
+    pub fn needs(&self) -> Needs {
+        let faulty = |spec: &DirectionSpec| {
+            let positive = |value: Option<f64>| value.is_some_and(|v| v > 0.0);
+            spec.preset.as_deref().is_some_and(|preset| preset != "clean")
+                || spec.loss.is_some_and(|loss| loss.mean_loss() > 0.0)
+                || [spec.duplicate, spec.reorder, spec.delay_ms, spec.jitter_ms, spec.spike_probability]
+                    .into_iter()
+                    .any(positive)
+        };
+        Needs {
+            senders: self.expanded_senders().count(),
+            receivers: self.receivers.len(),
+            link_faults: faulty(&self.link.data) || faulty(&self.link.status),
+            legacy: self.senders.iter().any(|sender| sender.protocol == Protocol::Legacy),
+            outages: !self.link.outages.is_empty(),
+        }
+    }
 }

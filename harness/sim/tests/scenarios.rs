@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use nowcam_sim::fixtures::FixtureCatalog;
-use nowcam_sim::report::{Report, RunRecord, Status};
+use nowcam_sim::report::{reproduce_line, Report, RunRecord, Status};
 use nowcam_sim::run::RunOptions;
 use nowcam_sim::scenario::Scenario;
 use nowcam_sim::setup::prepare;
@@ -21,17 +21,8 @@ fn run(scenario: &Scenario, seeds: std::ops::Range<u64>, fixtures: &FixtureCatal
     seeds
         .map(|seed| {
             let result = prepared.run(seed, RunOptions::default()).unwrap();
-            RunRecord {
-                scenario: scenario.name.clone(),
-                path: format!("scenarios/{}.toml", scenario.name),
-                seed,
-                target: "sim".into(),
-                status: if result.passed { Status::Passed } else { Status::Failed },
-                message: (!result.passed).then(|| result.failures.join("; ")),
-                reproduce: format!("nowcam run scenarios/{}.toml --seeds 1 --seed-start {seed}", scenario.name),
-                capture: None,
-                result: Some(result),
-            }
+            let path = format!("scenarios/{}.toml", scenario.name);
+            RunRecord::from_sim(&path, reproduce_line(&path, seed, "sim", None), None, &result)
         })
         .collect()
 }
