@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use nowcam_app::{ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent, SenderNode, SenderNodeConfig, SenderNodeEvent};
+use nowcam_chips::Capacities;
 use nowcam_link::{airtime, Delay, DirectionConfig, Link, LinkConfig, LossModel, Outages, PhyRate, Preset};
 use nowcam_ports::store::ImageStore;
 use nowcam_proto::reassembler::Limits;
@@ -20,20 +21,24 @@ use nowcam_store::{Config as StoreConfig, Store, DATA_OFFSET};
 use crate::capture::CapturedFrame;
 use crate::engine::{station_address, AirCounters, Engine, Station};
 use crate::fixtures::{synthetic_image, FixtureCatalog, FixtureError};
-use crate::nodes::{FixedTelemetry, FixtureSource, LegacyStation};
+use crate::nodes::{receiver_busy_ns, FixedTelemetry, FixtureSource, LegacyStation};
 use crate::radio::SimRadio;
 use crate::scenario::{DirectionSpec, ExpectedOutcome, ImageRef, LinkSpec, LossSpec, Protocol, Scenario};
 
-/// Concurrent transfers a simulated receiver tracks: eight cameras into one receiver.
-pub const RECEIVER_TRANSFERS: usize = 8;
-/// Bitmap words per transfer: 32 × 68 chunks of 241 bytes hold 512 KiB.
-pub const TRANSFER_WORDS: usize = 68;
-/// Simulated cameras track up to 32 × 128 chunks (987 KB), so that an image
-/// above the receiver's limit reaches the receiver and is refused there.
-pub const SENDER_WORDS: usize = 128;
+/// The capacities the simulator's node types are compiled with: the ESP32-C3
+/// build's, so that a simulated result is one the chip can reproduce.
+pub const NODE_CAPACITIES: Capacities = nowcam_chips::ESP32C3;
+/// Bitmap words per receiving transfer (the replay's receiver uses it too).
+pub const TRANSFER_WORDS: usize = NODE_CAPACITIES.transfer_words;
 
-type AppSender = SenderNode<SimRadio, FixtureSource, FixedTelemetry, SENDER_WORDS>;
-type AppReceiver = ReceiverNode<SimRadio, Store<RamFlash>, FixedTelemetry, RECEIVER_TRANSFERS, TRANSFER_WORDS>;
+type AppSender = SenderNode<SimRadio, FixtureSource, FixedTelemetry, { nowcam_chips::ESP32C3.sender_words }>;
+type AppReceiver = ReceiverNode<
+    SimRadio,
+    Store<RamFlash>,
+    FixedTelemetry,
+    { nowcam_chips::ESP32C3.receiver_transfers },
+    { nowcam_chips::ESP32C3.transfer_words },
+>;
 
 /// Virtual time the loop keeps running after the last sender finished, so
 /// that frames still in flight (delays, held-back frames) land.
@@ -48,6 +53,9 @@ pub enum SetupError {
     Link { scenario: String, message: String },
     #[error("{scenario}: receiver {receiver}: image store: {message}")]
     Store { scenario: String, receiver: String, message: String },
+    /// The run asks for node capacities other than those the simulator's node types are compiled with.
+    #[error("{scenario}: capacities {requested:?} differ from the {compiled:?} the simulated nodes are built with")]
+    Capacities { scenario: String, requested: Capacities, compiled: Capacities },
 }
 
 /// A scenario with its images read, ready to run with any seed.
@@ -57,6 +65,9 @@ pub struct Prepared {
     /// Per expanded sender, the images it sends, in order (repeats included).
     images: Vec<Vec<Arc<[u8]>>>,
     link: LinkConfig,
+    /// The chip build the nodes stand for: its queue depths size the radios,
+    /// and `run` refuses capacities the node types were not compiled with.
+    capacities: Capacities,
 }
 
 /// Resolves the images of a scenario and checks its link settings.
@@ -90,7 +101,7 @@ pub fn prepare(scenario: &Scenario, fixtures: &FixtureCatalog) -> Result<Prepare
 pub fn prepare_with_images(scenario: &Scenario, images: Vec<Vec<Arc<[u8]>>>) -> Result<Prepared, SetupError> {
     let link =
         link_config(&scenario.link).map_err(|message| SetupError::Link { scenario: scenario.name.clone(), message })?;
-    Ok(Prepared { scenario: scenario.clone(), images, link })
+    Ok(Prepared { scenario: scenario.clone(), images, link, capacities: NODE_CAPACITIES })
 }
 
 fn direction_config(spec: &DirectionSpec) -> Result<DirectionConfig, String> {
@@ -228,6 +239,8 @@ struct ReceiverStation {
     /// Per source: the images it sends and how many were checked so far.
     expected: Vec<(MacAddress, Vec<Arc<[u8]>>, usize)>,
     corrupt: Vec<MacAddress>,
+    /// How long the last poll keeps the node busy: see [`receiver_busy_ns`].
+    busy_ns: u64,
 }
 
 struct LegacySenderStation {
@@ -262,7 +275,11 @@ impl Station for SimStation {
                 next
             }
             SimStation::Receiver(r) => {
+                let waiting = r.node.radio().waiting();
+                let flash = r.node.store().flash().counters();
                 let next = r.node.poll(now);
+                let read = waiting.saturating_sub(r.node.radio().waiting());
+                r.busy_ns = receiver_busy_ns(read, flash, r.node.store().flash().counters());
                 while let Some(event) = r.node.pop_event() {
                     if let ReceiverNodeEvent::ImageStored { source, info, .. } = event {
                         r.check(source, info.sequence, info.len);
@@ -271,6 +288,14 @@ impl Station for SimStation {
                 next
             }
             SimStation::Legacy(l) => l.node.poll(now),
+        }
+    }
+
+    fn take_busy_ns(&mut self) -> u64 {
+        match self {
+            SimStation::Receiver(r) => std::mem::take(&mut r.busy_ns),
+            // A camera reads only status frames and reports; its work is small next to the air.
+            SimStation::Sender(_) | SimStation::Legacy(_) => 0,
         }
     }
 
@@ -353,20 +378,40 @@ impl Prepared {
         &self.images
     }
 
+    /// The same scenario for the nodes of another chip build; [`Prepared::run`]
+    /// refuses it unless the simulator's node types hold the same capacities.
+    pub fn with_capacities(mut self, capacities: Capacities) -> Prepared {
+        self.capacities = capacities;
+        self
+    }
+
+    pub fn capacities(&self) -> Capacities {
+        self.capacities
+    }
+
     /// Runs the scenario with one seed.
     pub fn run(&self, seed: u64, options: RunOptions) -> Result<RunResult, SetupError> {
         let scenario = &self.scenario;
+        if self.capacities != NODE_CAPACITIES {
+            return Err(SetupError::Capacities {
+                scenario: scenario.name.clone(),
+                requested: self.capacities,
+                compiled: NODE_CAPACITIES,
+            });
+        }
         let senders: Vec<_> = scenario.expanded_senders().collect();
         let receiver_base = senders.len();
         let mut stations = Vec::with_capacity(senders.len() + scenario.receivers.len());
         for (index, ((name, spec), images)) in senders.iter().zip(&self.images).enumerate() {
-            let radio = SimRadio::new(station_address(index), spec.channel, self.link.tx_queue_limit);
+            let radio = SimRadio::new(station_address(index), spec.channel, self.capacities);
             let destination = station_address(receiver_base + spec.to);
             let station = match spec.protocol {
                 Protocol::Nowcam => {
+                    // With discovery the camera probes and hops channels until its receiver
+                    // answers, as the chip starts; a pinned camera knows the receiver and stays put.
                     let config = SenderNodeConfig {
-                        receiver: Some(destination),
-                        hop_channels: false,
+                        receiver: (!spec.discovery).then_some(destination),
+                        hop_channels: spec.discovery,
                         capture_interval: Some(Duration::ZERO),
                         image_limit: Some(images.len() as u32),
                         pause_between_images: Duration::ZERO,
@@ -418,7 +463,7 @@ impl Prepared {
                 receiver: ReceiverConfig { limits: Limits { max_image_len: limit }, ..ReceiverConfig::default() },
                 ..ReceiverNodeConfig::default()
             };
-            let radio = SimRadio::new(address, spec.channel, self.link.tx_queue_limit);
+            let radio = SimRadio::new(address, spec.channel, self.capacities);
             let node =
                 ReceiverNode::new(config, radio, store, FixedTelemetry::default(), mix(seed, 2_000 + index as u64));
             stations.push(SimStation::Receiver(Box::new(ReceiverStation {
@@ -429,6 +474,7 @@ impl Prepared {
                 kept: Vec::new(),
                 expected,
                 corrupt: Vec::new(),
+                busy_ns: 0,
             })));
         }
 

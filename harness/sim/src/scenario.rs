@@ -152,7 +152,12 @@ pub struct SenderSpec {
     pub count: u32,
     /// Index into [`Scenario::receivers`].
     pub to: usize,
+    /// The channel the sender starts on.
     pub channel: u8,
+    /// Find the receiver by probing, hopping channels until it answers (the
+    /// chip's start-up). `false` pins the sender to `channel` with the
+    /// receiver's address known; legacy senders are always pinned.
+    pub discovery: bool,
 }
 
 /// One receiver node.
@@ -306,6 +311,7 @@ struct RawSender {
     count: Option<i64>,
     to: Option<String>,
     channel: Option<i64>,
+    discovery: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -571,7 +577,18 @@ impl Scenario {
                 })?,
             };
             let channel = check.count(&field("channel"), sender.channel, u32::from(DEFAULT_CHANNEL), 1, 14)? as u8;
-            senders.push(SenderSpec { name, protocol, images, repeat, count, to, channel });
+            let discovery = match (protocol, sender.discovery) {
+                (Protocol::Legacy, Some(true)) => {
+                    return Err(check.invalid(
+                        field("discovery"),
+                        "false or nothing for a legacy sender (the seed's sender knows its receiver)",
+                        "true",
+                    ))
+                }
+                (Protocol::Legacy, _) => false,
+                (Protocol::Nowcam, discovery) => discovery.unwrap_or(true),
+            };
+            senders.push(SenderSpec { name, protocol, images, repeat, count, to, channel, discovery });
         }
 
         let raw_expect = raw.expect.unwrap_or(RawExpect { result: None, max_sim_time_s: None, min_efficiency: None });
