@@ -4,6 +4,13 @@
 //! A bad file gets one error that names the file, the field and what was
 //! expected, e.g. `scenarios/x.toml: link.preset: expected one of clean,
 //! random5, bursty20, edge30, dup1, reorder, delay, found "lossy"`.
+//!
+//! A `[[senders]]` table's `channel` is where the camera starts (default 1).
+//! By default the camera then finds its receiver as the chip does: it
+//! probes, and hops through channels 1 to 13 until the receiver answers.
+//! `discovery = false` pins it instead: it knows the receiver's address and
+//! stays on `channel`, so a receiver tuned elsewhere never hears it. The
+//! seed's (legacy) sender is always pinned.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use nowcam_chips::{Capacities, Chip};
+use nowcam_proto::wire::{AbortReason, FrameRepr};
 use nowcam_sim::fixtures::FixtureCatalog;
 use nowcam_sim::run::{prepare, ImageResult, Prepared, RunOptions, SetupError, NODE_CAPACITIES};
 use nowcam_sim::scenario::Scenario;
@@ -104,10 +105,20 @@ fn a_burst_of_eight_cameras_overflows_the_receive_queue_and_still_arrives() {
     let scenario = Scenario::load(&root().join("scenarios/burst8.toml"), &fixtures).unwrap();
     let prepared = prepare(&scenario, &fixtures).unwrap();
     for seed in 0..2 {
-        let result = prepared.run(seed, RunOptions { capture: false, keep_images: true }).unwrap();
+        let result = prepared.run(seed, RunOptions { capture: true, keep_images: true }).unwrap();
         assert!(result.passed, "seed {seed}: {:?}", result.failures);
         assert_eq!(result.images_byte_exact(), 8);
         assert_eq!(result.received.len(), 8);
         assert!(result.air.frames_dropped_rx_queue > 0, "seed {seed}: {:?}", result.air);
+        // Four transfers at a time: the other cameras were answered Busy and came back.
+        let busy = result
+            .capture
+            .iter()
+            .flatten()
+            .filter(|f| {
+                matches!(FrameRepr::parse_bytes(&f.body), Ok(FrameRepr::Abort { reason: AbortReason::Busy, .. }))
+            })
+            .count();
+        assert!(busy >= 4, "seed {seed}: {busy} Busy answers");
     }
 }
