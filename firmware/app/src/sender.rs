@@ -9,7 +9,8 @@ use nowcam_ports::{
 use nowcam_proto::sender::{SendError, Sender, SenderConfig, SenderState, Transmit};
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::{
-    ControlCommand, ControlRequestRepr, ControlResponseRepr, ControlStatus, FrameRepr, ProbeRepr, TelemetryRepr,
+    AbortReason, ControlCommand, ControlRequestRepr, ControlResponseRepr, ControlStatus, FrameRepr, ProbeRepr,
+    TelemetryRepr,
 };
 
 use crate::random::SplitMix64;
@@ -37,6 +38,12 @@ pub struct SenderNodeConfig {
     pub pause_between_images: Duration,
     /// Send a telemetry frame this often; `None` never.
     pub telemetry_interval: Option<Duration>,
+    /// After a receiver answers an offer with Busy (all its transfers taken),
+    /// offer the same image again after this long, plus up to as much again
+    /// at random so that refused cameras do not come back together.
+    pub busy_backoff: Duration,
+    /// Offers of one image refused as Busy before the transfer counts as failed.
+    pub busy_retries: u32,
 }
 
 impl Default for SenderNodeConfig {
@@ -50,6 +57,8 @@ impl Default for SenderNodeConfig {
             image_limit: None,
             pause_between_images: Duration::ZERO,
             telemetry_interval: Some(Duration::from_secs(5)),
+            busy_backoff: Duration::from_millis(100),
+            busy_retries: 100,
         }
     }
 }
@@ -104,6 +113,10 @@ pub struct SenderNode<R, F, T, const WORDS: usize = 68> {
     events: Deque<SenderNodeEvent, 16>,
     stats: SenderNodeStats,
     started: Option<Instant>,
+    /// When to offer the current image again after a Busy answer.
+    busy_retry: Option<Instant>,
+    /// Busy answers to offers of the current image.
+    busy_refusals: u32,
 }
 
 impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNode<R, F, T, WORDS> {
@@ -128,6 +141,8 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             events: Deque::new(),
             stats: SenderNodeStats::default(),
             started: None,
+            busy_retry: None,
+            busy_refusals: 0,
         }
     }
 
@@ -164,6 +179,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
     /// Whether every image asked for has been sent (or failed) and nothing is in progress.
     pub fn is_idle(&self) -> bool {
         self.transfer.is_none()
+            && self.busy_retry.is_none()
             && !self.capture_requested
             && self.config.image_limit.is_some_and(|limit| self.images_started >= limit)
     }
@@ -347,6 +363,14 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         if self.transfer.is_some() {
             return;
         }
+        if let Some(at) = self.busy_retry {
+            if now >= at {
+                // The same captured image, under a new session.
+                self.busy_retry = None;
+                self.offer_frame(now);
+            }
+            return;
+        }
         let within_limit = self.config.image_limit.is_none_or(|limit| self.images_started < limit);
         let due =
             self.next_capture.is_some_and(|at| now >= at) && within_limit && self.config.capture_interval.is_some();
@@ -355,12 +379,18 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         }
         self.capture_requested = false;
         self.images_started += 1;
+        self.busy_refusals = 0;
         self.next_capture = self.config.capture_interval.map(|interval| now + interval);
         if let Err(error) = self.source.capture() {
             self.stats.images_failed += 1;
             self.push_event(SenderNodeEvent::CaptureFailed(error));
             return;
         }
+        self.offer_frame(now);
+    }
+
+    /// Starts a transfer of the captured frame under a new session.
+    fn offer_frame(&mut self, now: Instant) {
         let session = self.random.next_u32();
         match Sender::new(self.config.transfer, session, self.source.frame(), now) {
             Ok(transfer) => {
@@ -420,6 +450,16 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                 self.stats.images_sent += 1;
                 SenderNodeEvent::TransferDone { session, len, started: self.transfer_started, finished: now }
             }
+            SenderState::Failed(SendError::Refused(AbortReason::Busy))
+                if self.busy_refusals < self.config.busy_retries =>
+            {
+                self.busy_refusals += 1;
+                let backoff = self.config.busy_backoff.as_micros();
+                let jitter = self.random.next_u32() as u64 % backoff.max(1);
+                self.busy_retry = Some(now + Duration::from_micros(backoff + jitter));
+                self.transfer = None;
+                return;
+            }
             SenderState::Failed(error) => {
                 self.stats.images_failed += 1;
                 SenderNodeEvent::TransferFailed { session, error }
@@ -445,7 +485,8 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             return at;
         }
         consider(self.transfer.as_ref().and_then(|t| t.poll_at()));
-        if self.transfer.is_none() {
+        consider(self.busy_retry);
+        if self.transfer.is_none() && self.busy_retry.is_none() {
             let within_limit = self.config.image_limit.is_none_or(|limit| self.images_started < limit);
             if within_limit && self.config.capture_interval.is_some() {
                 consider(self.next_capture);

@@ -25,7 +25,7 @@ mod stream;
 
 pub use airtime::{lower_bound, lower_bound_at, Backoff, LowerBoundError, PhyRate, UnknownPhyRateError};
 pub use config::{
-    Delay, DirectionConfig, LinkConfig, LinkConfigError, LossModel, Outage, Outages, Preset, Reorder,
+    Delay, DirectionConfig, LinkConfig, LinkConfigError, LossModel, MacRetry, Outage, Outages, Preset, Reorder,
     UnknownPresetError, DEFAULT_TX_QUEUE_LIMIT, MAX_MAC_RETRIES, MAX_OUTAGES,
 };
 pub use direction::{Direction, Station};

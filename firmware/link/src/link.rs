@@ -7,7 +7,7 @@
 use core::fmt;
 
 use crate::airtime::{self, Backoff, MAX_PAYLOAD_LEN};
-use crate::config::{check_channel, LinkConfig, LinkConfigError};
+use crate::config::{check_channel, LinkConfig, LinkConfigError, MacRetry};
 use crate::direction::{Direction, Station};
 use crate::stream::{LossState, Stream};
 
@@ -319,9 +319,8 @@ impl Link {
     /// Each attempt draws a backoff and a loss decision from the sender's
     /// stream and, for unicast, an ACK loss decision from the reverse
     /// direction's stream, whether or not the data arrived: an attempt is a
-    /// slot in both directions. So with the default of no MAC retries, how
-    /// the other direction's channel evolves does not depend on this one's
-    /// parameters. After the attempts come the duplication, reordering and
+    /// slot in both directions. So with [`MacRetry::Off`], how the other
+    /// direction's channel evolves does not depend on this one's parameters. After the attempts come the duplication, reordering and
     /// delay draws, also made every time.
     pub fn transmit(
         &mut self,
@@ -336,7 +335,7 @@ impl Link {
         let rate = self.config.phy_rate;
         let reverse = direction.reverse();
         let channels_match = self.config.channel_a == self.config.channel_b;
-        let max_attempts = if broadcast { 1 } else { 1 + u32::from(self.config.mac_retries) };
+        let retry = if broadcast { MacRetry::Off } else { self.config.mac_retry };
 
         let mut elapsed = 0u64;
         let mut data_offset = 0u64;
@@ -346,8 +345,16 @@ impl Link {
         let mut drop = None;
         let mut ack_drop = None;
 
-        for attempt in 0..max_attempts {
-            attempts += 1;
+        // `attempt` counts from 0; the loop ends on an ACK, on a broadcast, or
+        // when the retry policy gives up after `attempt` failed attempts.
+        let mut attempt = 0u32;
+        loop {
+            if attempt > 0 && !retry.retries_after(attempt, elapsed) {
+                break;
+            }
+            attempt += 1;
+            attempts = attempts.saturating_add(1);
+            let attempt = attempt - 1;
             let window = airtime::contention_window(attempt);
             let sender = &mut self.states[direction.index()];
             let sampled_slots = sender.stream.up_to(u64::from(window));

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use nowcam_link::airtime::{self, mean_backoff_ns};
 use nowcam_link::{
     Backoff, Delay, Direction, DirectionConfig, DropReason, Link, LinkConfig, LinkConfigError, LinkError, LossModel,
-    Outages, Preset, Reorder, Station, Transmission, TxQueue, DEFAULT_TX_QUEUE_LIMIT, MAX_OUTAGES,
+    MacRetry, Outages, Preset, Reorder, Station, Transmission, TxQueue, DEFAULT_TX_QUEUE_LIMIT, MAX_OUTAGES,
 };
 
 const MS: u64 = 1_000_000;
@@ -69,7 +69,8 @@ fn presets_lose_their_mean_loss_in_the_long_run() {
     const FRAMES: usize = 200_000;
     for preset in Preset::ALL {
         for direction in Direction::ALL {
-            let mut link = link(preset.config(), 0x5eed);
+            // Per attempt: the loss model's own rate, without MAC retries hiding it.
+            let mut link = link(LinkConfig { mac_retry: MacRetry::Off, ..preset.config() }, 0x5eed);
             let mut now = 0;
             for _ in 0..FRAMES {
                 let transmission = link.transmit(now, direction, 250, false).unwrap();
@@ -92,7 +93,8 @@ fn presets_lose_their_mean_loss_in_the_long_run() {
 #[test]
 fn acks_are_lost_at_the_reverse_direction_rate() {
     const FRAMES: usize = 100_000;
-    let mut config = LinkConfig::default();
+    // One attempt per send, so that every ACK draw is seen.
+    let mut config = LinkConfig { mac_retry: MacRetry::Off, ..LinkConfig::default() };
     config.b_to_a.loss = LossModel::Bernoulli { p: 0.1 };
     let mut link = link(config, 9);
     let mut unacknowledged = 0;
@@ -165,7 +167,8 @@ fn one_direction_does_not_change_the_others_draws() {
     };
     let mut reference = None;
     for a_to_b in Preset::ALL.map(Preset::direction_config) {
-        let config = LinkConfig { a_to_b, b_to_a, backoff: Backoff::Sampled, ..LinkConfig::default() };
+        let config =
+            LinkConfig { a_to_b, b_to_a, backoff: Backoff::Sampled, mac_retry: MacRetry::Off, ..LinkConfig::default() };
         let trace = run(&mut link(config, 77), 3_000, 3, 200);
         let ours: Vec<Transmission> = trace
             .iter()
@@ -195,7 +198,7 @@ fn changing_duplication_keeps_the_loss_pattern() {
 fn outages_drop_everything_in_their_window() {
     let mut outages = Outages::new();
     outages.push(10 * MS, 20 * MS).unwrap();
-    let mut link = link(LinkConfig { outages, ..Preset::Clean.config() }, 1);
+    let mut link = link(LinkConfig { outages, mac_retry: MacRetry::Off, ..Preset::Clean.config() }, 1);
     // Data frames start 95.5 µs (DIFS and mean backoff) after the send.
     let data_start = airtime::DIFS_NS + mean_backoff_ns(0);
     for direction in Direction::ALL {
@@ -222,7 +225,7 @@ fn outages_drop_everything_in_their_window() {
 fn an_outage_can_swallow_just_the_ack() {
     let mut outages = Outages::new();
     outages.push(10 * MS, 20 * MS).unwrap();
-    let mut link = link(LinkConfig { outages, ..LinkConfig::default() }, 1);
+    let mut link = link(LinkConfig { outages, mac_retry: MacRetry::Off, ..LinkConfig::default() }, 1);
     // The ACK starts 2641.5 µs after the send: DIFS, backoff, data, SIFS.
     let now = 10 * MS - 2_641_500;
     let transmission = link.transmit(now, Direction::AToB, 250, false).unwrap();
@@ -315,7 +318,7 @@ fn unicast_exchange_takes_the_documented_airtime() {
 
 #[test]
 fn mac_retries_spend_attempts_with_a_doubling_window() {
-    let config = LinkConfig { mac_retries: 2, channel_b: 11, ..LinkConfig::default() };
+    let config = LinkConfig { mac_retry: MacRetry::Fixed(2), channel_b: 11, ..LinkConfig::default() };
     let mut link = link(config, 1);
     let transmission = link.transmit(0, Direction::AToB, 250, false).unwrap();
     assert_eq!(transmission.attempts, 3);
@@ -332,7 +335,7 @@ fn mac_retries_spend_attempts_with_a_doubling_window() {
 #[test]
 fn mac_retries_recover_lost_frames() {
     let mut config = Preset::Random5.config();
-    config.mac_retries = 3;
+    config.mac_retry = MacRetry::Fixed(3);
     let mut link = link(config, 4);
     let mut attempts_seen = [0u32; 5];
     for _ in 0..50_000 {
@@ -514,7 +517,7 @@ fn invalid_configurations_are_refused() {
     check_invalid(|c| c.channel_a = 0, LinkConfigError::Channel { station: Station::A, channel: 0 });
     check_invalid(|c| c.channel_b = 15, LinkConfigError::Channel { station: Station::B, channel: 15 });
     check_invalid(|c| c.tx_queue_limit = 0, LinkConfigError::QueueLimitZero);
-    check_invalid(|c| c.mac_retries = 16, LinkConfigError::TooManyRetries { retries: 16 });
+    check_invalid(|c| c.mac_retry = MacRetry::Fixed(16), LinkConfigError::TooManyRetries { retries: 16 });
 }
 
 #[test]
@@ -550,7 +553,7 @@ fn edge_probabilities_are_exact() {
 
 #[test]
 fn edge30_trace_snapshot() {
-    let mut link = link(Preset::Edge30.config(), 2024);
+    let mut link = link(LinkConfig { mac_retry: MacRetry::Off, ..Preset::Edge30.config() }, 2024);
     let mut text = String::new();
     let mut now = 0;
     for index in 0..40 {
@@ -578,7 +581,7 @@ fn every_feature_trace_snapshot() {
         },
         b_to_a: Preset::Bursty20.direction_config(),
         backoff: Backoff::Sampled,
-        mac_retries: 2,
+        mac_retry: MacRetry::Fixed(2),
         outages,
         ..LinkConfig::default()
     };
@@ -593,4 +596,46 @@ fn every_feature_trace_snapshot() {
     }
     writeln!(text, "a->b: {:?}", link.counters(Direction::AToB)).unwrap();
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn the_chip_mac_retry_is_the_default() {
+    assert_eq!(LinkConfig::default().mac_retry, MacRetry::Chip);
+    for preset in Preset::ALL {
+        assert_eq!(preset.config().mac_retry, MacRetry::Chip, "{preset}");
+    }
+}
+
+#[test]
+fn the_chip_retries_5_to_11_times_over_about_20_ms() {
+    // Channel mismatch: no attempt is ever acknowledged.
+    let config = LinkConfig { channel_b: 6, ..LinkConfig::default() };
+    let full = link(config, 1).transmit(0, Direction::AToB, 250, false).unwrap();
+    assert_eq!(full.attempts, 6, "{full}");
+    assert!((20 * MS..24 * MS).contains(&full.airtime_ns), "{full}");
+    let short = link(config, 1).transmit(0, Direction::AToB, 16, false).unwrap();
+    assert!((5..=11).contains(&short.attempts), "{short}");
+    assert!(short.attempts > full.attempts, "{short}");
+    assert!(short.airtime_ns >= 20 * MS, "{short}");
+    // Broadcast is never retried.
+    let broadcast = link(config, 1).transmit(0, Direction::AToB, 250, true).unwrap();
+    assert_eq!(broadcast.attempts, 1);
+}
+
+#[test]
+fn the_chip_retry_stops_at_the_first_ack() {
+    let mut config = LinkConfig::default();
+    config.a_to_b.loss = LossModel::Bernoulli { p: 0.5 };
+    let mut link = link(config, 3);
+    let mut retried = 0;
+    for k in 0..200u64 {
+        let t = link.transmit(k * 30 * MS, Direction::AToB, 250, false).unwrap();
+        if t.acknowledged {
+            assert!(t.drop.is_none() && t.airtime_ns <= 24 * MS, "{t}");
+        }
+        retried += u64::from(t.attempts > 1);
+    }
+    assert!(retried > 50, "{retried}");
+    // With half the attempts lost and 6 tries, almost every frame gets through.
+    assert!(link.counters(Direction::AToB).delivered >= 195);
 }

@@ -2,14 +2,22 @@
 //! one shared medium per WiFi channel, and a seeded link model per pair of
 //! stations.
 //!
-//! A frame holds the air for its whole exchange (backoff, data, SIFS, ACK);
-//! frames of every station on a channel queue behind each other, so data and
-//! the receiver's status share the air as they do on a half-duplex radio.
+//! A frame holds the air for its whole exchange (backoff, data, SIFS, ACK,
+//! and every MAC retry); frames of every station on a channel queue behind
+//! each other, so data and the receiver's status share the air as they do on
+//! a half-duplex radio. A station has one send in flight: its next frame waits
+//! for the send report of the one before.
+//!
+//! A frame reaches only the stations whose radio is tuned to the channel it
+//! was sent on, at the moment it goes on the air. It lands in the receiving
+//! radio's queue; a station that is still busy with its last poll (see
+//! [`Station::take_busy_ns`]) reads it only when that work is done, and a
+//! frame arriving at a full queue is dropped.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 
-use nowcam_link::{airtime, Direction, Link, PhyRate};
+use nowcam_link::{airtime, Direction, Link, PhyRate, Station as LinkStation};
 use nowcam_ports::radio::{Radio, SendReport};
 use nowcam_proto::time::Instant;
 use nowcam_proto::MacAddress;
@@ -22,6 +30,11 @@ pub trait Station {
     /// Runs the station's state machine at `now`; returns when to call again
     /// if no frame or report arrives first.
     fn poll(&mut self, now: Instant) -> Option<Instant>;
+    /// How long the last poll keeps the node busy, in nanoseconds: it reads
+    /// no frame and no report before that time has passed. 0 by default.
+    fn take_busy_ns(&mut self) -> u64 {
+        0
+    }
     fn radio(&self) -> &SimRadio;
     fn radio_mut(&mut self) -> &mut SimRadio;
 }
@@ -37,6 +50,8 @@ pub struct AirCounters {
     pub frames_duplicated: u64,
     /// Sends refused with `QueueFull`.
     pub sends_refused: u64,
+    /// Frames that arrived at a full receive queue (esp-radio's) and were dropped.
+    pub frames_dropped_rx_queue: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +101,8 @@ struct Slot<S> {
     station: S,
     /// When the pending `Wake` event is due (`u64::MAX`: none).
     wake_at_ns: u64,
+    /// Until when the station works through its last poll.
+    busy_until_ns: u64,
     waiting_for_air: bool,
 }
 
@@ -126,7 +143,7 @@ impl<S: Station> Engine<S> {
             media: (0..CHANNELS).map(|_| Medium::default()).collect(),
             stations: stations
                 .into_iter()
-                .map(|station| Slot { station, wake_at_ns: u64::MAX, waiting_for_air: false })
+                .map(|station| Slot { station, wake_at_ns: u64::MAX, busy_until_ns: 0, waiting_for_air: false })
                 .collect(),
             links: Vec::new(),
             routes: vec![None; n * n],
@@ -170,6 +187,7 @@ impl<S: Station> Engine<S> {
     pub fn counters(&self) -> AirCounters {
         let mut counters = self.counters;
         counters.sends_refused = self.stations.iter().map(|s| s.station.radio().refused()).sum();
+        counters.frames_dropped_rx_queue = self.stations.iter().map(|s| s.station.radio().dropped()).sum();
         counters
     }
 
@@ -235,7 +253,8 @@ impl<S: Station> Engine<S> {
                 EventKind::Deliver { slot, station } => {
                     let frame = self.in_transit[slot];
                     self.free_transit.push(slot);
-                    self.stations[station].station.radio_mut().received.push_back(frame);
+                    // A full queue drops the frame; the radio counts it.
+                    self.stations[station].station.radio_mut().deliver(frame);
                     self.poll_station(station);
                     return Some(station);
                 }
@@ -245,23 +264,40 @@ impl<S: Station> Engine<S> {
 
     fn poll_station(&mut self, index: usize) {
         let now_us = self.now_ns / 1_000;
-        let slot = &mut self.stations[index];
-        let next = slot.station.poll(Instant::from_micros(now_us));
-        if let Some(at) = next {
-            // A deadline in the past means "as soon as possible": the next microsecond,
-            // so that a station cannot stall the clock.
-            let at_ns = at.as_micros().max(now_us + 1).saturating_mul(1_000);
-            if at_ns < slot.wake_at_ns {
-                slot.wake_at_ns = at_ns;
-                self.schedule(at_ns, EventKind::Wake { station: index });
+        let busy_until_ns = self.stations[index].busy_until_ns;
+        if self.now_ns < busy_until_ns {
+            // Still working through its last poll: it reads what arrived once done.
+            self.wake_at(index, busy_until_ns);
+        } else {
+            let slot = &mut self.stations[index];
+            let next = slot.station.poll(Instant::from_micros(now_us));
+            let busy_ns = slot.station.take_busy_ns();
+            if busy_ns > 0 {
+                slot.busy_until_ns = self.now_ns + busy_ns;
+                self.wake_at(index, self.now_ns + busy_ns);
+            }
+            if let Some(at) = next {
+                // A deadline in the past means "as soon as possible": the next microsecond,
+                // so that a station cannot stall the clock.
+                let at_ns = at.as_micros().max(now_us + 1).saturating_mul(1_000);
+                self.wake_at(index, at_ns);
             }
         }
+        // The radio sends what is queued whether or not the node is busy.
         let slot = &mut self.stations[index];
         if slot.station.radio().wants_air() && !slot.waiting_for_air {
             slot.waiting_for_air = true;
             let channel = usize::from(slot.station.radio().channel()).min(CHANNELS - 1);
             self.media[channel].waiting.push_back(index);
             self.start_next(channel);
+        }
+    }
+
+    /// Makes sure the station is polled no later than `at_ns`.
+    fn wake_at(&mut self, index: usize, at_ns: u64) {
+        if at_ns < self.stations[index].wake_at_ns {
+            self.stations[index].wake_at_ns = at_ns;
+            self.schedule(at_ns, EventKind::Wake { station: index });
         }
     }
 
@@ -303,10 +339,27 @@ impl<S: Station> Engine<S> {
             }
             matched = true;
             let Some(route) = self.routes[from * n + to] else {
-                // No link between these two: the frame uses the air and reaches no one.
-                self.counters.frames_lost += 1;
+                // No link between these two: a unicast uses the air and reaches no one;
+                // a broadcast is simply not for that station.
+                if !broadcast {
+                    self.counters.frames_lost += 1;
+                }
                 continue;
             };
+            // The link drops the frame (and, for unicast, every MAC retry) when the
+            // receiving radio is not tuned to the channel the frame goes out on.
+            let (sending_side, receiving_side) = match route.direction {
+                Direction::AToB => (LinkStation::A, LinkStation::B),
+                Direction::BToA => (LinkStation::B, LinkStation::A),
+            };
+            let receiving_channel = self.stations[to].station.radio().channel();
+            let link = &mut self.links[route.link];
+            if link.set_channel(sending_side, channel as u8).is_err()
+                || link.set_channel(receiving_side, receiving_channel).is_err()
+            {
+                self.counters.frames_lost += 1;
+                continue;
+            }
             let Ok(transmission) = self.links[route.link].transmit(self.now_ns, route.direction, len, broadcast) else {
                 self.counters.frames_lost += 1;
                 continue;

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 
+use nowcam_chips::Capacities;
 use nowcam_ports::radio::{Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN};
 use nowcam_proto::MacAddress;
 
@@ -25,35 +26,44 @@ pub(crate) struct Queued {
     pub frame: Frame,
 }
 
-/// An ESP-NOW radio in the simulator.
+/// An ESP-NOW radio in the simulator, with the queues of the chip build.
 ///
-/// `send` queues at most `tx_queue_limit` frames (the frame on the air
-/// included) and answers `QueueFull` past that, as ESP-NOW answers NO_MEM.
+/// `send` queues at most `radio_send_queue` frames besides the
+/// `sends_in_flight` on the air, and answers `QueueFull` past that, as the
+/// board's send queue does. The engine puts the next frame on the air only
+/// after the send report of the one before. Received frames wait in a queue
+/// of `radio_receive_queue` (esp-radio's ESP-NOW receive queue) until the
+/// node reads them; a frame arriving at a full queue is dropped and counted.
 pub struct SimRadio {
     address: MacAddress,
     channel: u8,
-    tx_queue_limit: usize,
+    send_limit: usize,
+    receive_limit: usize,
     next_handle: u32,
     pub(crate) transmit: VecDeque<Queued>,
     /// Whether the head of `transmit` is on the air.
     pub(crate) on_air: bool,
     pub(crate) reports: VecDeque<SendReport>,
-    pub(crate) received: VecDeque<Frame>,
+    received: VecDeque<Frame>,
     pub(crate) refused: u64,
+    dropped: u64,
 }
 
 impl SimRadio {
-    pub fn new(address: MacAddress, channel: u8, tx_queue_limit: usize) -> SimRadio {
+    pub fn new(address: MacAddress, channel: u8, capacities: Capacities) -> SimRadio {
+        let send_limit = capacities.radio_send_queue + capacities.sends_in_flight;
         SimRadio {
             address,
             channel,
-            tx_queue_limit,
+            send_limit,
+            receive_limit: capacities.radio_receive_queue,
             next_handle: 0,
-            transmit: VecDeque::with_capacity(tx_queue_limit),
+            transmit: VecDeque::with_capacity(send_limit),
             on_air: false,
-            reports: VecDeque::with_capacity(tx_queue_limit),
-            received: VecDeque::with_capacity(64),
+            reports: VecDeque::with_capacity(send_limit),
+            received: VecDeque::with_capacity(capacities.radio_receive_queue),
             refused: 0,
+            dropped: 0,
         }
     }
 
@@ -62,9 +72,29 @@ impl SimRadio {
         self.refused
     }
 
+    /// How many received frames were dropped because the receive queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Received frames waiting for the node.
+    pub fn waiting(&self) -> usize {
+        self.received.len()
+    }
+
     /// Whether a frame waits for the air that is not on it yet.
     pub(crate) fn wants_air(&self) -> bool {
         !self.on_air && !self.transmit.is_empty()
+    }
+
+    /// A frame arrives from the air; returns false (and counts it) when the receive queue is full.
+    pub(crate) fn deliver(&mut self, frame: Frame) -> bool {
+        if self.received.len() >= self.receive_limit {
+            self.dropped += 1;
+            return false;
+        }
+        self.received.push_back(frame);
+        true
     }
 }
 
@@ -77,7 +107,7 @@ impl Radio for SimRadio {
         if frame.len() > MAX_FRAME_LEN {
             return Err(SendError::FrameTooLong);
         }
-        if self.transmit.len() >= self.tx_queue_limit {
+        if self.transmit.len() >= self.send_limit {
             self.refused += 1;
             return Err(SendError::QueueFull);
         }

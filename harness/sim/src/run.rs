@@ -11,7 +11,7 @@ use nowcam_proto::MacAddress;
 
 use crate::capture::CapturedFrame;
 use crate::engine::{station_address, AirCounters, Engine, Station};
-use crate::nodes::LegacyStation;
+use crate::nodes::{receiver_busy_ns, LegacyStation};
 use crate::radio::SimRadio;
 use crate::setup::{AppReceiver, AppSender, Prepared, SetupError};
 use crate::verdict::{
@@ -71,6 +71,8 @@ pub(crate) struct ReceiverStation {
     pub(crate) node: AppReceiver,
     /// Every image the store committed, read back at once (the store keeps only the newest few).
     stored: Vec<ReceivedImage>,
+    /// How long the last poll keeps the node busy: see [`receiver_busy_ns`].
+    busy_ns: u64,
 }
 
 pub(crate) struct LegacySenderStation {
@@ -104,7 +106,11 @@ impl Station for SimStation {
                 next
             }
             SimStation::Receiver(r) => {
+                let waiting = r.node.radio().waiting();
+                let flash = r.node.store().flash().counters();
                 let next = r.node.poll(now);
+                let read = waiting.saturating_sub(r.node.radio().waiting());
+                r.busy_ns = receiver_busy_ns(read, flash, r.node.store().flash().counters());
                 while let Some(event) = r.node.pop_event() {
                     if let ReceiverNodeEvent::ImageStored { source, info, .. } = event {
                         r.read_back(source, info.sequence, info.len);
@@ -113,6 +119,14 @@ impl Station for SimStation {
                 next
             }
             SimStation::Legacy(l) => l.node.poll(now),
+        }
+    }
+
+    fn take_busy_ns(&mut self) -> u64 {
+        match self {
+            SimStation::Receiver(r) => std::mem::take(&mut r.busy_ns),
+            // A camera reads only status frames and reports; its work is small next to the air.
+            SimStation::Sender(_) | SimStation::Legacy(_) => 0,
         }
     }
 
@@ -135,7 +149,7 @@ impl Station for SimStation {
 
 impl ReceiverStation {
     pub(crate) fn new(node: AppReceiver) -> ReceiverStation {
-        ReceiverStation { node, stored: Vec::new() }
+        ReceiverStation { node, stored: Vec::new(), busy_ns: 0 }
     }
 
     /// Reads a newly stored image back through the store's read path. A

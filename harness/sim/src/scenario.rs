@@ -4,6 +4,13 @@
 //! A bad file gets one error that names the file, the field and what was
 //! expected, e.g. `scenarios/x.toml: link.preset: expected one of clean,
 //! random5, bursty20, edge30, dup1, reorder, delay, found "lossy"`.
+//!
+//! A `[[senders]]` table's `channel` is where the camera starts (default 1).
+//! By default the camera then finds its receiver as the chip does: it
+//! probes, and hops through channels 1 to 13 until the receiver answers.
+//! `discovery = false` pins it instead: it knows the receiver's address and
+//! stays on `channel`, so a receiver tuned elsewhere never hears it. The
+//! seed's (legacy) sender is always pinned.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -152,7 +159,12 @@ pub struct SenderSpec {
     pub count: u32,
     /// Index into [`Scenario::receivers`].
     pub to: usize,
+    /// The channel the sender starts on.
     pub channel: u8,
+    /// Find the receiver by probing, hopping channels until it answers (the
+    /// chip's start-up). `false` pins the sender to `channel` with the
+    /// receiver's address known; legacy senders are always pinned.
+    pub discovery: bool,
 }
 
 /// One receiver node.
@@ -306,6 +318,7 @@ struct RawSender {
     count: Option<i64>,
     to: Option<String>,
     channel: Option<i64>,
+    discovery: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -571,7 +584,18 @@ impl Scenario {
                 })?,
             };
             let channel = check.count(&field("channel"), sender.channel, u32::from(DEFAULT_CHANNEL), 1, 14)? as u8;
-            senders.push(SenderSpec { name, protocol, images, repeat, count, to, channel });
+            let discovery = match (protocol, sender.discovery) {
+                (Protocol::Legacy, Some(true)) => {
+                    return Err(check.invalid(
+                        field("discovery"),
+                        "false or nothing for a legacy sender (the seed's sender knows its receiver)",
+                        "true",
+                    ))
+                }
+                (Protocol::Legacy, _) => false,
+                (Protocol::Nowcam, discovery) => discovery.unwrap_or(true),
+            };
+            senders.push(SenderSpec { name, protocol, images, repeat, count, to, channel, discovery });
         }
 
         let raw_expect = raw.expect.unwrap_or(RawExpect { result: None, max_sim_time_s: None, min_efficiency: None });

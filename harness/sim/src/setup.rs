@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use nowcam_app::{ReceiverNode, ReceiverNodeConfig, SenderNode, SenderNodeConfig};
+use nowcam_chips::Capacities;
 use nowcam_link::{Delay, DirectionConfig, Link, LinkConfig, LossModel, Outages, PhyRate, Preset};
 use nowcam_proto::reassembler::Limits;
 use nowcam_proto::receiver::ReceiverConfig;
@@ -19,17 +20,20 @@ use crate::radio::SimRadio;
 use crate::run::{LegacySenderStation, ReceiverStation, RunOptions, SenderStation, SimStation};
 use crate::scenario::{DirectionSpec, ImageRef, LinkSpec, LossSpec, Protocol, Scenario};
 
-/// Concurrent transfers a simulated receiver tracks: eight cameras into one receiver.
-pub const RECEIVER_TRANSFERS: usize = 8;
-/// Bitmap words per transfer: 32 × 68 chunks of 241 bytes hold 512 KiB.
-pub const TRANSFER_WORDS: usize = 68;
-/// Simulated cameras track up to 32 × 128 chunks (987 KB), so that an image
-/// above the receiver's limit reaches the receiver and is refused there.
-pub const SENDER_WORDS: usize = 128;
+/// The capacities the simulator's node types are compiled with: the ESP32-C3
+/// build's, so that a simulated result is one the chip can reproduce.
+pub const NODE_CAPACITIES: Capacities = nowcam_chips::ESP32C3;
+/// Bitmap words per receiving transfer (the replay's receiver uses it too).
+pub const TRANSFER_WORDS: usize = NODE_CAPACITIES.transfer_words;
 
-pub(crate) type AppSender = SenderNode<SimRadio, FixtureSource, FixedTelemetry, SENDER_WORDS>;
-pub(crate) type AppReceiver =
-    ReceiverNode<SimRadio, Store<RamFlash>, FixedTelemetry, RECEIVER_TRANSFERS, TRANSFER_WORDS>;
+pub(crate) type AppSender = SenderNode<SimRadio, FixtureSource, FixedTelemetry, { NODE_CAPACITIES.sender_words }>;
+pub(crate) type AppReceiver = ReceiverNode<
+    SimRadio,
+    Store<RamFlash>,
+    FixedTelemetry,
+    { NODE_CAPACITIES.receiver_transfers },
+    { NODE_CAPACITIES.transfer_words },
+>;
 
 /// Why a run could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +44,9 @@ pub enum SetupError {
     Link { scenario: String, message: String },
     #[error("{scenario}: receiver {receiver}: image store: {message}")]
     Store { scenario: String, receiver: String, message: String },
+    /// The run asks for node capacities other than those the simulator's node types are compiled with.
+    #[error("{scenario}: capacities {requested:?} differ from the {compiled:?} the simulated nodes are built with")]
+    Capacities { scenario: String, requested: Capacities, compiled: Capacities },
 }
 
 /// A scenario with its images read, ready to run with any seed.
@@ -49,6 +56,9 @@ pub struct Prepared {
     /// Per expanded sender, the images it sends, in order (repeats included).
     pub(crate) images: Vec<Vec<Arc<[u8]>>>,
     pub(crate) link: LinkConfig,
+    /// The chip build the nodes stand for: its queue depths size the radios,
+    /// and `run` refuses capacities the node types were not compiled with.
+    pub(crate) capacities: Capacities,
 }
 
 /// Resolves the images of a scenario and checks its link settings.
@@ -82,7 +92,7 @@ pub fn prepare(scenario: &Scenario, fixtures: &FixtureCatalog) -> Result<Prepare
 pub fn prepare_with_images(scenario: &Scenario, images: Vec<Vec<Arc<[u8]>>>) -> Result<Prepared, SetupError> {
     let link =
         link_config(&scenario.link).map_err(|message| SetupError::Link { scenario: scenario.name.clone(), message })?;
-    Ok(Prepared { scenario: scenario.clone(), images, link })
+    Ok(Prepared { scenario: scenario.clone(), images, link, capacities: NODE_CAPACITIES })
 }
 
 fn direction_config(spec: &DirectionSpec) -> Result<DirectionConfig, String> {
@@ -155,20 +165,40 @@ impl Prepared {
         &self.images
     }
 
+    /// The same scenario for the nodes of another chip build; [`Prepared::run`]
+    /// refuses it unless the simulator's node types hold the same capacities.
+    pub fn with_capacities(mut self, capacities: Capacities) -> Prepared {
+        self.capacities = capacities;
+        self
+    }
+
+    pub fn capacities(&self) -> Capacities {
+        self.capacities
+    }
+
     /// Builds the stations and links of one run with one seed.
     pub(crate) fn build(&self, seed: u64, options: RunOptions) -> Result<Engine<SimStation>, SetupError> {
         let scenario = &self.scenario;
+        if self.capacities != NODE_CAPACITIES {
+            return Err(SetupError::Capacities {
+                scenario: scenario.name.clone(),
+                requested: self.capacities,
+                compiled: NODE_CAPACITIES,
+            });
+        }
         let senders: Vec<_> = scenario.expanded_senders().collect();
         let receiver_base = senders.len();
         let mut stations = Vec::with_capacity(senders.len() + scenario.receivers.len());
         for (index, ((name, spec), images)) in senders.iter().zip(&self.images).enumerate() {
-            let radio = SimRadio::new(station_address(index), spec.channel, self.link.tx_queue_limit);
+            let radio = SimRadio::new(station_address(index), spec.channel, self.capacities);
             let destination = station_address(receiver_base + spec.to);
             let station = match spec.protocol {
                 Protocol::Nowcam => {
+                    // With discovery the camera probes and hops channels until its receiver
+                    // answers, as the chip starts; a pinned camera knows the receiver and stays put.
                     let config = SenderNodeConfig {
-                        receiver: Some(destination),
-                        hop_channels: false,
+                        receiver: (!spec.discovery).then_some(destination),
+                        hop_channels: spec.discovery,
                         capture_interval: Some(Duration::ZERO),
                         image_limit: Some(images.len() as u32),
                         pause_between_images: Duration::ZERO,
@@ -217,7 +247,7 @@ impl Prepared {
                 receiver: ReceiverConfig { limits: Limits { max_image_len: limit }, ..ReceiverConfig::default() },
                 ..ReceiverNodeConfig::default()
             };
-            let radio = SimRadio::new(address, spec.channel, self.link.tx_queue_limit);
+            let radio = SimRadio::new(address, spec.channel, self.capacities);
             let node =
                 ReceiverNode::new(config, radio, store, FixedTelemetry::default(), mix(seed, 2_000 + index as u64));
             stations.push(SimStation::Receiver(Box::new(ReceiverStation::new(node))));

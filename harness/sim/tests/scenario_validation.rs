@@ -87,7 +87,24 @@ fn defaults_fill_what_a_minimal_scenario_leaves_out() {
     assert_eq!(s.senders[0].protocol, Protocol::Nowcam);
     assert_eq!(s.senders[0].to, 0);
     assert_eq!(s.senders[0].channel, 1);
+    assert!(s.senders[0].discovery, "cameras find their receiver by probing unless pinned");
     assert_eq!(s.expect.outcome, ExpectedOutcome::ByteExact);
+}
+
+#[test]
+fn discovery_can_be_switched_off_and_never_on_for_legacy() {
+    let pinned = "[[senders]]\nimages = [\"vga-q12-20k.jpg\"]\nchannel = 6\ndiscovery = false\n[[receivers]]\n";
+    let s = Scenario::parse(Path::new("s.toml"), pinned, &catalog()).unwrap();
+    assert!(!s.senders[0].discovery);
+    assert_eq!(s.senders[0].channel, 6);
+    let legacy = "[[senders]]\nprotocol = \"legacy\"\nimages = [\"vga-q12-20k.jpg\"]\n[[receivers]]\n";
+    let s = Scenario::parse(Path::new("s.toml"), legacy, &catalog()).unwrap();
+    assert!(!s.senders[0].discovery, "the seed's sender is always pinned");
+    check_error(
+        "[[senders]]\nprotocol = \"legacy\"\ndiscovery = true\nimages = [\"vga-q12-20k.jpg\"]\n[[receivers]]\n",
+        "scenarios/x.toml: senders[0].discovery: expected false or nothing for a legacy sender (the seed's sender \
+         knows its receiver), found true",
+    );
 }
 
 #[test]

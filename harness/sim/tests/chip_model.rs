@@ -1,0 +1,126 @@
+//! The simulator runs the chip's nodes: the ESP32-C3 build's capacities and
+//! queues, discovery by probing and channel hopping, and frames that reach
+//! only the radios tuned to their channel.
+
+use std::path::{Path, PathBuf};
+
+use nowcam_chips::{Capacities, Chip};
+use nowcam_proto::wire::{AbortReason, FrameRepr};
+use nowcam_sim::fixtures::FixtureCatalog;
+use nowcam_sim::run::RunOptions;
+use nowcam_sim::setup::{prepare, Prepared, SetupError, NODE_CAPACITIES};
+use nowcam_sim::verdict::ImageResult;
+use nowcam_sim::scenario::Scenario;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixtures() -> FixtureCatalog {
+    FixtureCatalog::load(&root().join("fixtures")).unwrap()
+}
+
+fn prepared(text: &str) -> Prepared {
+    let fixtures = fixtures();
+    let scenario = Scenario::parse(Path::new("scenarios/test.toml"), text, &fixtures).unwrap();
+    prepare(&scenario, &fixtures).unwrap()
+}
+
+const ONE_CAMERA: &str = r#"
+[link]
+preset = "clean"
+[[senders]]
+name = "cam"
+images = ["qvga-q12.jpg"]
+[[receivers]]
+name = "rx"
+"#;
+
+#[test]
+fn the_simulated_nodes_hold_the_c3_builds_capacities() {
+    assert_eq!(NODE_CAPACITIES, Chip::Esp32C3.capacities());
+    assert_eq!(NODE_CAPACITIES, nowcam_chips::ESP32C3);
+    let prepared = prepared(ONE_CAMERA);
+    assert_eq!(prepared.capacities(), nowcam_chips::ESP32C3);
+    assert!(prepared.run(0, RunOptions::default()).unwrap().passed);
+}
+
+#[test]
+fn capacities_other_than_the_compiled_ones_are_refused() {
+    let eight = Capacities { receiver_transfers: 8, ..nowcam_chips::ESP32C3 };
+    let deeper = Capacities { radio_receive_queue: 32, ..nowcam_chips::ESP32C3 };
+    for capacities in [eight, deeper] {
+        let prepared = prepared(ONE_CAMERA).with_capacities(capacities);
+        match prepared.run(0, RunOptions::default()) {
+            Err(SetupError::Capacities { requested, compiled, .. }) => {
+                assert_eq!(requested, capacities);
+                assert_eq!(compiled, nowcam_chips::ESP32C3);
+            }
+            other => panic!("expected a capacities error, got {:?}", other.map(|r| r.passed)),
+        }
+    }
+    let error = prepared(ONE_CAMERA).with_capacities(eight).run(0, RunOptions::default()).unwrap_err();
+    assert!(error.to_string().starts_with("test: capacities "), "{error}");
+}
+
+const CHANNELS: &str = r#"
+[link]
+preset = "clean"
+[[senders]]
+name = "cam"
+images = ["qvga-q12.jpg"]
+channel = 6
+DISCOVERY
+[[receivers]]
+name = "rx"
+channel = 11
+"#;
+
+#[test]
+fn a_camera_with_discovery_hops_to_the_receivers_channel() {
+    let prepared = prepared(&CHANNELS.replace("DISCOVERY", ""));
+    let options = RunOptions { capture: false, keep_images: true };
+    let result = prepared.run(3, options).unwrap();
+    assert!(result.passed, "{:?}", result.failures);
+    assert_eq!(result.images_byte_exact(), 1);
+    assert_eq!(result.received.len(), 1);
+    assert_eq!(&result.received[0].bytes[..], &prepared.images()[0][0][..]);
+    // Probes on channels 6 to 10 went unanswered, 30 ms each.
+    assert!(result.sim_time_s > 0.15, "{}", result.sim_time_s);
+}
+
+#[test]
+fn a_pinned_camera_on_the_wrong_channel_delivers_nothing() {
+    let prepared =
+        prepared(&CHANNELS.replace("DISCOVERY", "discovery = false").replace("[link]", "time_limit_s = 20\n[link]"));
+    let result = prepared.run(3, RunOptions { capture: false, keep_images: true }).unwrap();
+    assert!(!result.passed);
+    assert_eq!(result.images_byte_exact(), 0);
+    assert!(result.received.is_empty());
+    assert!(matches!(result.images[0].result, ImageResult::Failed { .. } | ImageResult::Unfinished));
+    assert!(result.air.frames_sent > 0 && result.air.frames_lost == result.air.frames_sent, "{:?}", result.air);
+}
+
+#[test]
+fn a_burst_of_eight_cameras_overflows_the_receive_queue_and_still_arrives() {
+    let fixtures = fixtures();
+    let scenario = Scenario::load(&root().join("scenarios/burst8.toml"), &fixtures).unwrap();
+    let prepared = prepare(&scenario, &fixtures).unwrap();
+    for seed in 0..2 {
+        let result = prepared.run(seed, RunOptions { capture: true, keep_images: true }).unwrap();
+        assert!(result.passed, "seed {seed}: {:?}", result.failures);
+        assert_eq!(result.images_byte_exact(), 8);
+        assert_eq!(result.received.len(), 8);
+        assert!(result.air.frames_dropped_rx_queue > 0, "seed {seed}: {:?}", result.air);
+        // Four transfers at a time: the other cameras were answered Busy and came back.
+        let busy = result
+            .capture
+            .iter()
+            .flatten()
+            .filter(|f| {
+                matches!(FrameRepr::parse_bytes(&f.body), Ok(FrameRepr::Abort { reason: AbortReason::Busy, .. }))
+            })
+            .count();
+        assert!(busy >= 4, "seed {seed}: {busy} Busy answers");
+    }
+}
