@@ -16,8 +16,13 @@ use nowcam_console::{HostMessage, RadioKind, Role, StoredImage, TransferOutcome,
 use nowcam_link::Preset;
 use nowcam_proto::chunker::crc32;
 use nowcam_proto::MacAddress;
-use nowcam_sim::scenario::{DirectionSpec, ExpectedOutcome, Protocol, Scenario};
-use nowcam_sim::setup::link_config;
+use nowcam_link::airtime;
+use nowcam_sim::report::{Metrics, RunRecord, Status};
+use nowcam_sim::scenario::{DirectionSpec, ExpectedOutcome, Scenario};
+use nowcam_sim::setup::{link_config, Needs};
+use nowcam_sim::verdict::{
+    attribute, judge_expectation, judge_image, ImageObservation, ImageResult, ReadBack, SenderOutcome, SentImages,
+};
 
 use crate::connect::{open_serial, start_virtual, start_wokwi, ConnectError, Connection, WokwiSimulation};
 use crate::console::{ConsoleLinkError, ConsoleWriter, Reply, Transmit};
@@ -55,37 +60,22 @@ pub enum BoardRunError {
     Link { scenario: String, message: String },
 }
 
-/// What became of one image a sender was given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SenderOutcome {
-    /// The sender heard the receiver's completion.
-    Delivered,
-    /// The sender's transfer failed.
-    Failed(String),
-    /// The run ended first.
-    Unfinished,
-}
-
-/// One image of one sender, with what the sender said and what was read back.
+/// What one sender of a board run sent, and what it heard back.
 #[derive(Debug, Clone)]
-pub struct ImageEvidence {
-    pub sender: String,
-    pub index: usize,
-    pub sent: Arc<[u8]>,
-    pub outcome: SenderOutcome,
-    /// Seconds from the start of the run to the sender's outcome.
-    pub finished_s: Option<f64>,
-    /// The bytes read back from the receiver's store, attributed to this image.
-    pub read_back: Option<Vec<u8>>,
-    pub retransmissions: u32,
+pub struct SenderEvidence {
+    pub name: String,
+    pub mac: MacAddress,
+    pub images: Vec<Arc<[u8]>>,
+    /// Per image: the outcome, when it came (seconds from the start), and the retransmissions it took.
+    pub outcomes: Vec<(SenderOutcome, Option<f64>, u32)>,
 }
 
 /// A run on boards, ready to be judged.
 #[derive(Debug, Clone)]
 pub struct BoardEvidence {
-    pub images: Vec<ImageEvidence>,
-    /// Images the receiver stored that no sender's image accounts for.
-    pub unexpected: Vec<(MacAddress, usize)>,
+    pub senders: Vec<SenderEvidence>,
+    /// Every image read back from the receiver's store, in commit order, with its source.
+    pub read_back: Vec<(MacAddress, Vec<u8>)>,
     pub wall_time_s: f64,
     pub relay: RelayCounters,
     /// Each board's name and serial log.
@@ -99,11 +89,98 @@ pub enum BoardRun {
     Ran(BoardEvidence),
 }
 
+impl BoardEvidence {
+    /// Judges the run with the simulator's verdict: every image from the bytes
+    /// read back over the console, then the scenario's expectation.
+    pub fn judge(&self, scenario: &Scenario, seed: u64, target: &str, path: &str, reproduce: String) -> RunRecord {
+        let sent: Vec<SentImages<'_>> = self
+            .senders
+            .iter()
+            .map(|s| SentImages { source: s.mac.0, images: s.images.iter().map(|i| &i[..]).collect() })
+            .collect();
+        let stored: Vec<ReadBack<'_>> =
+            self.read_back.iter().map(|(source, bytes)| ReadBack { source: source.0, bytes }).collect();
+        let attribution = attribute(&sent, &stored);
+        let mut images = Vec::new();
+        let mut retransmissions = 0u64;
+        for (k, sender) in self.senders.iter().enumerate() {
+            for (index, bytes) in sender.images.iter().enumerate() {
+                let (outcome, finished_s, retries) =
+                    sender.outcomes.get(index).cloned().unwrap_or((SenderOutcome::Unfinished, None, 0));
+                retransmissions += u64::from(retries);
+                images.push(judge_image(ImageObservation {
+                    sender: &sender.name,
+                    image: index,
+                    sent: bytes,
+                    outcome,
+                    received: attribution.received[k][index],
+                    finished_s,
+                }));
+            }
+        }
+        let loss = link_config(&scenario.link).map_or(0.0, |config| config.a_to_b.mean_loss());
+        let rate = link_config(&scenario.link).map_or(nowcam_link::PhyRate::Dsss1Mbps, |config| config.phy_rate);
+        let lower_bound_s = images
+            .iter()
+            .filter(|i| i.result == ImageResult::ByteExact)
+            .map(|i| airtime::lower_bound_at(rate, i.bytes as u64, loss).unwrap_or(0))
+            .sum::<u64>() as f64
+            / 1e9;
+        let efficiency =
+            if self.wall_time_s > 0.0 && lower_bound_s > 0.0 { lower_bound_s / self.wall_time_s } else { 0.0 };
+        let mut failures =
+            judge_expectation(&scenario.expect, scenario.time_limit, &images, self.wall_time_s, efficiency);
+        failures.extend(attribution.failures());
+        let passed = failures.is_empty();
+        RunRecord {
+            scenario: scenario.name.clone(),
+            path: path.to_owned(),
+            seed,
+            target: target.to_owned(),
+            status: if passed { Status::Passed } else { Status::Failed },
+            message: (!passed).then(|| failures.join("; ")),
+            failures,
+            reproduce,
+            capture: None,
+            images,
+            metrics: Some(Metrics {
+                frames_sent: self.relay.frames_sent,
+                frames_lost: self.relay.frames_lost,
+                frames_duplicated: self.relay.frames_duplicated,
+                sends_refused: 0,
+                retransmissions,
+                sim_time_s: self.wall_time_s,
+                lower_bound_s,
+                efficiency,
+            }),
+        }
+    }
+}
+
+/// What these boards offer a scenario.
+pub fn offered(boards: &Boards) -> Needs {
+    match boards {
+        Boards::Inventory { inventory, .. } => {
+            let real = inventory.boards.iter().any(|b| matches!(b.kind, BoardKind::Serial(_)));
+            Needs {
+                senders: inventory.with_role(BoardRole::Sender).count(),
+                receivers: usize::from(inventory.with_role(BoardRole::Receiver).next().is_some()),
+                // Real radios take faults only as on-device presets (checked below); the relay applies any.
+                link_faults: true,
+                legacy: false,
+                outages: !real,
+            }
+        }
+        Boards::Wokwi { senders, .. } => {
+            Needs { senders: senders.len(), receivers: 1, link_faults: true, legacy: false, outages: true }
+        }
+    }
+}
+
 /// Why these boards cannot run this scenario, if they cannot.
 pub fn skip_reason(scenario: &Scenario, boards: &Boards) -> Option<String> {
-    let senders = scenario.expanded_senders().count();
-    if scenario.senders.iter().any(|s| s.protocol == Protocol::Legacy) {
-        return Some("no board runs the seed's legacy Arduino sketch".into());
+    if let Some(reason) = scenario.needs().unmet_by(&offered(boards)) {
+        return Some(reason);
     }
     if scenario.receivers.len() != 1 {
         return Some(format!("needs {} receivers; a board run drives one", scenario.receivers.len()));
@@ -114,26 +191,10 @@ pub fn skip_reason(scenario: &Scenario, boards: &Boards) -> Option<String> {
     if scenario.expect.outcome != ExpectedOutcome::ByteExact {
         return Some(format!("expects {}, which costs the sender's deadline in real time", scenario.expect.outcome));
     }
-    match boards {
-        Boards::Inventory { inventory, .. } => {
-            let have = inventory.with_role(BoardRole::Sender).count();
-            if have < senders {
-                return Some(format!("needs {senders} senders; {} lists {have}", inventory.path.display()));
-            }
-            if inventory.with_role(BoardRole::Receiver).next().is_none() {
-                return Some(format!("needs a receiver; {} lists none", inventory.path.display()));
-            }
-            let real = inventory.boards.iter().any(|b| matches!(b.kind, BoardKind::Serial(_)));
-            if real && preset_only(scenario).is_none() {
-                return Some(
-                    "a real radio takes link faults only as a named preset on both directions, without outages".into(),
-                );
-            }
-        }
-        Boards::Wokwi { senders: have, .. } => {
-            if have.len() < senders {
-                return Some(format!("needs {senders} senders; the Wokwi projects have {}", have.len()));
-            }
+    if let Boards::Inventory { inventory, .. } = boards {
+        let real = inventory.boards.iter().any(|b| matches!(b.kind, BoardKind::Serial(_)));
+        if real && preset_only(scenario).is_none() {
+            return Some("a real radio takes link faults only as a named preset on both directions".into());
         }
     }
     None
@@ -297,35 +358,6 @@ pub fn run(
     stop.store(true, Ordering::Relaxed);
     let relay = relay_thread.join().unwrap_or_default();
 
-    let mut evidence = Vec::new();
-    let mut used = vec![false; read_back.len()];
-    for sender in &senders {
-        let mac = nodes[sender.node].mac;
-        let mut stored = read_back.iter().enumerate().filter(|(_, (_, source, _))| *source == mac);
-        for (index, sent) in sender.images.iter().enumerate() {
-            let (outcome, finished_s, retransmissions) =
-                sender.outcomes.get(index).cloned().unwrap_or((SenderOutcome::Unfinished, None, 0));
-            let bytes = stored.next().map(|(k, (_, _, bytes))| {
-                used[k] = true;
-                bytes.clone()
-            });
-            evidence.push(ImageEvidence {
-                sender: sender.name.clone(),
-                index,
-                sent: sent.clone(),
-                outcome,
-                finished_s,
-                read_back: bytes,
-                retransmissions,
-            });
-        }
-    }
-    let unexpected = read_back
-        .iter()
-        .zip(&used)
-        .filter(|(_, used)| !**used)
-        .map(|((_, source, bytes), _)| (*source, bytes.len()))
-        .collect();
     let logs = nodes
         .iter()
         .map(|node| {
@@ -333,7 +365,17 @@ pub fn run(
             (node.name.clone(), node.connection.console.log_text())
         })
         .collect();
-    Ok(BoardRun::Ran(BoardEvidence { images: evidence, unexpected, wall_time_s, relay, logs }))
+    let senders = senders
+        .into_iter()
+        .map(|sender| SenderEvidence {
+            mac: nodes[sender.node].mac,
+            name: sender.name,
+            images: sender.images,
+            outcomes: sender.outcomes,
+        })
+        .collect();
+    let read_back = read_back.into_iter().map(|(_, source, bytes)| (source, bytes)).collect();
+    Ok(BoardRun::Ran(BoardEvidence { senders, read_back, wall_time_s, relay, logs }))
 }
 
 fn connect_all(
