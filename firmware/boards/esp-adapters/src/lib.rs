@@ -11,6 +11,7 @@
 extern crate alloc;
 
 pub mod boot;
+pub mod chip;
 pub mod clock;
 #[cfg(any(feature = "esp32c3", feature = "esp32c6", feature = "esp32s3"))]
 pub mod console;
@@ -20,6 +21,7 @@ pub mod radio;
 pub mod telemetry;
 pub mod wifi;
 
+pub use chip::{CAPACITIES, CHIP};
 pub use clock::now;
 pub use fixture::FixtureSource;
 pub use flash::{images_partition, ImagesFlash, PartitionError};

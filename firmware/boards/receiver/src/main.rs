@@ -30,7 +30,13 @@ mod node;
 esp_bootloader_esp_idf::esp_app_desc!();
 
 /// The node and everything it owns; the HTTP tasks borrow it between polls.
-pub type Node = ReceiverNode<EspNowRadio, Store<ImagesFlash>, EspTelemetry>;
+pub type Node = ReceiverNode<
+    EspNowRadio,
+    Store<ImagesFlash>,
+    EspTelemetry,
+    { nowcam_esp_adapters::chip::RECEIVER_TRANSFERS },
+    { nowcam_esp_adapters::chip::TRANSFER_WORDS },
+>;
 pub type SharedNode = Mutex<NoopRawMutex, Node>;
 
 /// The channel for ESP-NOW-only operation, fixed at build time.

@@ -60,7 +60,7 @@ async fn main(spawner: Spawner) -> ! {
     node::run(node).await
 }
 
-static NODE: StaticCell<SenderNode<EspNowRadio, FixtureSource, EspTelemetry>> = StaticCell::new();
+static NODE: StaticCell<node::Node> = StaticCell::new();
 
 #[embassy_executor::task]
 async fn radio_pump(pump: RadioPump) {

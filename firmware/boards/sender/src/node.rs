@@ -7,7 +7,7 @@ use nowcam_app::{SenderNode, SenderNodeConfig, SenderNodeEvent};
 use nowcam_esp_adapters::clock::{now, to_embassy};
 use nowcam_esp_adapters::{radio_event, EspNowRadio, EspTelemetry, FixtureSource};
 
-type Node = SenderNode<EspNowRadio, FixtureSource, EspTelemetry>;
+pub type Node = SenderNode<EspNowRadio, FixtureSource, EspTelemetry, { nowcam_esp_adapters::chip::SENDER_WORDS }>;
 
 /// Polls the node whenever its deadline passes or the radio has news, forever.
 pub async fn run(node: &mut Node) -> ! {
