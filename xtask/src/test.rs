@@ -17,8 +17,16 @@ const NO_STD_TARGET: &str = "riscv32imc-unknown-none-elf";
 /// Every target the tests build for.
 const TARGETS: [&str; 2] = ["riscv32imc-unknown-none-elf", "riscv32imac-unknown-none-elf"];
 /// The crates shared by chip and host, which must build without std.
-const NO_STD_CRATES: [&str; 7] =
-    ["nowcam-proto", "nowcam-ports", "nowcam-app", "nowcam-link", "nowcam-store", "nowcam-ov2640", "nowcam-chips"];
+const NO_STD_CRATES: [&str; 8] = [
+    "nowcam-proto",
+    "nowcam-ports",
+    "nowcam-app",
+    "nowcam-link",
+    "nowcam-store",
+    "nowcam-ov2640",
+    "nowcam-chips",
+    "nowcam-console",
+];
 
 #[derive(clap::Args)]
 pub struct Args {
