@@ -33,9 +33,13 @@ const APP_OFFSET: u32 = 0x10000;
 /// The factory app partition's size in `partitions.csv` (1.5 MB): no budget may pass it.
 const FACTORY_PARTITION: u64 = 0x180000;
 
-/// Budgets of the app images (see [`Role::budget`]).
-const RECEIVER_BUDGET: u64 = 640 * KB;
-const SENDER_BUDGET: u64 = 560 * KB;
+/// Budgets of the app images (see [`Role::budget`]). The test console (its
+/// codec, SHA-256, the link model's fault injector, the UART driver) added
+/// about 45 KB to every image, which put the ESP32-C6 builds (the largest:
+/// its WiFi library is bigger) over the old 640 / 560 KB; the budgets now
+/// leave them about 10 % of room, at half the factory partition.
+const RECEIVER_BUDGET: u64 = 768 * KB;
+const SENDER_BUDGET: u64 = 640 * KB;
 const _: () = assert!(RECEIVER_BUDGET <= FACTORY_PARTITION && SENDER_BUDGET <= FACTORY_PARTITION);
 
 #[derive(clap::Args, Debug)]
@@ -700,18 +704,18 @@ mod tests {
     }
 
     #[test]
-    fn budgets_are_640_and_560_kb_of_1024_bytes() {
-        assert_eq!(Role::Receiver.budget(), 655_360);
-        assert_eq!(Role::Sender.budget(), 573_440);
+    fn budgets_are_768_and_640_kb_of_1024_bytes() {
+        assert_eq!(Role::Receiver.budget(), 786_432);
+        assert_eq!(Role::Sender.budget(), 655_360);
     }
 
     #[test]
     fn an_image_at_its_budget_passes_and_one_byte_more_fails() {
-        assert!(check_budgets(&[report(Role::Sender, 573_440), report(Role::Receiver, 655_360)]).is_ok());
+        assert!(check_budgets(&[report(Role::Sender, 655_360), report(Role::Receiver, 786_432)]).is_ok());
         let error =
-            check_budgets(&[report(Role::Sender, 573_441), report(Role::Receiver, 1000)]).expect_err("over budget");
+            check_budgets(&[report(Role::Sender, 655_361), report(Role::Receiver, 1000)]).expect_err("over budget");
         let message = error.to_string();
-        assert!(message.contains("sender on esp32c3 (standard variant) is 573441 bytes"), "{message}");
+        assert!(message.contains("sender on esp32c3 (standard variant) is 655361 bytes"), "{message}");
         assert!(message.contains("by 1 bytes"), "{message}");
         assert!(!message.contains("receiver"), "{message}");
     }
@@ -719,7 +723,7 @@ mod tests {
     #[test]
     fn size_table_shows_kb_and_percent() {
         let table = size_table(&[report(Role::Receiver, 327_680)]);
-        assert!(table.contains("| esp32c3 | standard | receiver | 320.0 KB | 640.0 KB | 50 % | 6.0 KB (2.0 KB + 4.0 KB) | 8.0 KB | HEAP (1.0 KB) |"), "{table}");
+        assert!(table.contains("| esp32c3 | standard | receiver | 320.0 KB | 768.0 KB | 42 % | 6.0 KB (2.0 KB + 4.0 KB) | 8.0 KB | HEAP (1.0 KB) |"), "{table}");
         assert!(table.contains("KB = 1024 bytes"), "{table}");
     }
 
