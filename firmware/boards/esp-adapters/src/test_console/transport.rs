@@ -16,6 +16,7 @@
 //! on UART0; Wokwi's serial monitor is UART0 by default), and the other
 //! stays quiet.
 
+#[cfg(any(feature = "esp32c3", feature = "esp32c6", feature = "esp32s3"))]
 use embassy_futures::select::{select, Either};
 use esp_hal::uart::{self, UartRx};
 use esp_hal::Async;
