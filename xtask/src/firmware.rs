@@ -4,7 +4,13 @@
 //! The app image (`<role>.bin`, flashed at the factory partition) and the
 //! merged image (`<role>.merged.bin`: bootloader, partition table and app,
 //! gaps filled with `0xff`, flashed at 0) are made offline with the espflash
-//! library and land in `firmware/boards/target/nowcam/<chip>/`.
+//! library and land in `firmware/boards/target/nowcam/<chip>/`, next to a
+//! copy of the ELF (`<role>.elf`).
+//!
+//! The Wokwi variant (`--variant wokwi`) is the ESP32-C3 build with the
+//! boards' `serial-radio` feature: no WiFi, radio frames over the test
+//! console, because Wokwi has no radio between simulations. It lands in
+//! `target/nowcam/esp32c3-wokwi/`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -24,6 +30,18 @@ const KB: u64 = 1024;
 /// Where the factory app partition starts in `partitions.csv`.
 const APP_OFFSET: u32 = 0x10000;
 
+/// The factory app partition's size in `partitions.csv` (1.5 MB): no budget may pass it.
+const FACTORY_PARTITION: u64 = 0x180000;
+
+/// Budgets of the app images (see [`Role::budget`]). The test console (its
+/// codec, SHA-256, the link model's fault injector, the UART driver) added
+/// about 45 KB to every image, which put the ESP32-C6 builds (the largest:
+/// its WiFi library is bigger) over the old 640 / 560 KB; the budgets now
+/// leave them about 10 % of room, at half the factory partition.
+const RECEIVER_BUDGET: u64 = 768 * KB;
+const SENDER_BUDGET: u64 = 640 * KB;
+const _: () = assert!(RECEIVER_BUDGET <= FACTORY_PARTITION && SENDER_BUDGET <= FACTORY_PARTITION);
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Chip to build for; without it, the ESP32-C3 and the ESP32-C6 (esp32 and esp32s3 need the Xtensa toolchain)
@@ -35,6 +53,44 @@ pub struct Args {
     /// Build with the release profile (budgets are checked on release builds only)
     #[arg(long)]
     pub release: bool,
+    /// Which build: `standard` (ESP-NOW) or `wokwi` (ESP32-C3, serial radio);
+    /// without it, both where they exist
+    #[arg(long, value_enum)]
+    pub variant: Option<Variant>,
+}
+
+/// Which build of a binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Variant {
+    /// ESP-NOW over the chip's radio
+    Standard,
+    /// The ESP32-C3 build for Wokwi: WiFi off, radio frames over the test console (`serial-radio`)
+    Wokwi,
+}
+
+impl Variant {
+    /// The extra Cargo feature of the board crates.
+    fn feature(self) -> Option<&'static str> {
+        match self {
+            Variant::Standard => None,
+            Variant::Wokwi => Some("serial-radio"),
+        }
+    }
+
+    /// Whether this variant is built for `chip`: Wokwi runs the ESP32-C3 build.
+    pub fn exists_for(self, chip: Chip) -> bool {
+        match self {
+            Variant::Standard => true,
+            Variant::Wokwi => chip == Chip::Esp32c3,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Standard => "standard",
+            Variant::Wokwi => "wokwi",
+        }
+    }
 }
 
 /// A chip nowcam builds for.
@@ -110,10 +166,13 @@ impl fmt::Display for Chip {
 
 impl Role {
     /// The largest app image allowed, in bytes.
+    ///
+    /// The factory partition holds 1.5 MB; the budgets sit well under it so
+    /// that growth shows up here long before the partition is full.
     pub fn budget(self) -> u64 {
         match self {
-            Role::Receiver => 640 * KB,
-            Role::Sender => 560 * KB,
+            Role::Receiver => RECEIVER_BUDGET,
+            Role::Sender => SENDER_BUDGET,
         }
     }
 
@@ -136,6 +195,7 @@ pub struct Binary {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageReport {
     pub chip: Chip,
+    pub variant: Variant,
     pub role: Role,
     pub binary: &'static str,
     pub image_bytes: u64,
@@ -175,6 +235,17 @@ pub fn run(args: Args) -> Result<()> {
         None => vec![Role::Sender, Role::Receiver],
     };
     let profile = if args.release { Profile::Release } else { Profile::Dev };
+    let variants = match args.variant {
+        Some(variant) => vec![variant],
+        None => vec![Variant::Standard, Variant::Wokwi],
+    };
+    if let (Some(variant), Some(chip)) = (args.variant, args.chip) {
+        ensure!(
+            variant.exists_for(chip),
+            "the {} variant is built for the esp32c3 only, not for {chip}",
+            variant.name()
+        );
+    }
     let mut reports = Vec::new();
     for chip in chips {
         if chip.is_xtensa() && !esp_toolchain_installed() {
@@ -184,12 +255,14 @@ pub fn run(args: Args) -> Result<()> {
             continue;
         }
         ensure_targets(&[chip])?;
-        for &role in &roles {
-            let Some(binary) = chip.binary(role) else {
-                println!("{chip}: no {} binary", role.name());
-                continue;
-            };
-            reports.push(build_and_image(chip, role, binary, profile)?);
+        for &variant in variants.iter().filter(|variant| variant.exists_for(chip)) {
+            for &role in &roles {
+                let Some(binary) = chip.binary(role) else {
+                    println!("{chip}: no {} binary", role.name());
+                    continue;
+                };
+                reports.push(build_and_image(chip, variant, role, binary, profile)?);
+            }
         }
     }
     if reports.is_empty() {
@@ -204,17 +277,20 @@ pub fn run(args: Args) -> Result<()> {
     }
 }
 
-/// Builds every ESP32-C3 and ESP32-C6 binary in release, makes the images
-/// and fails when one is over its budget; installs missing rustup targets
-/// first. This is what `cargo xtask test` runs.
+/// Builds every ESP32-C3 and ESP32-C6 binary in release, and the Wokwi
+/// variant of the ESP32-C3 ones, makes the images and fails when one is over
+/// its budget; installs missing rustup targets first. This is what
+/// `cargo xtask test` runs.
 pub fn build_all_checked() -> Result<()> {
     let chips = [Chip::Esp32c3, Chip::Esp32c6];
     ensure_targets(&chips)?;
     let mut reports = Vec::new();
     for chip in chips {
-        for role in [Role::Sender, Role::Receiver] {
-            let binary = chip.binary(role).context("every RISC-V chip has a sender and a receiver")?;
-            reports.push(build_and_image(chip, role, binary, Profile::Release)?);
+        for variant in [Variant::Standard, Variant::Wokwi].into_iter().filter(|variant| variant.exists_for(chip)) {
+            for role in [Role::Sender, Role::Receiver] {
+                let binary = chip.binary(role).context("every RISC-V chip has a sender and a receiver")?;
+                reports.push(build_and_image(chip, variant, role, binary, Profile::Release)?);
+            }
         }
     }
     print!("{}", size_table(&reports));
@@ -246,9 +322,25 @@ fn elf_path(chip: Chip, binary: Binary, profile: Profile) -> PathBuf {
     boards_dir().join("target").join(chip.target_triple()).join(profile.directory()).join(binary.name)
 }
 
-/// Where the images of `role` on `chip` go.
-pub fn image_dir(chip: Chip) -> PathBuf {
-    boards_dir().join("target").join("nowcam").join(chip.feature())
+/// Where the images of a variant's binaries on `chip` go: `esp32c3`, `esp32c3-wokwi`.
+pub fn image_dir(chip: Chip, variant: Variant) -> PathBuf {
+    let name = match variant {
+        Variant::Standard => chip.feature().to_owned(),
+        Variant::Wokwi => format!("{}-wokwi", chip.feature()),
+    };
+    boards_dir().join("target").join("nowcam").join(name)
+}
+
+/// The short commit hash of the checkout, for the firmware version the test
+/// console reports; `None` outside a git checkout.
+fn git_hash() -> Option<String> {
+    let output = Command::new("git")
+        .args(["rev-parse", "--short=10", "HEAD"])
+        .current_dir(crate::project_root())
+        .output()
+        .ok()?;
+    let hash = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    (output.status.success() && !hash.is_empty()).then_some(hash)
 }
 
 fn esp_toolchain_installed() -> bool {
@@ -295,7 +387,7 @@ fn rustup_in_boards() -> Command {
     command
 }
 
-fn cargo_build(chip: Chip, binary: Binary, profile: Profile) -> Result<()> {
+fn cargo_build(chip: Chip, variant: Variant, binary: Binary, profile: Profile) -> Result<()> {
     // The rustup proxy, not `$CARGO`: the boards pick their toolchain by file
     // (or `+esp` for Xtensa), and `$CARGO` is the host toolchain's cargo.
     let mut command = Command::new("cargo");
@@ -306,6 +398,15 @@ fn cargo_build(chip: Chip, binary: Binary, profile: Profile) -> Result<()> {
     if chip.is_xtensa() {
         command.arg("+esp");
     }
+    // Read by the test console's ready message (`option_env!`), never stored in source.
+    match git_hash() {
+        Some(hash) => command.env("NOWCAM_GIT_HASH", hash),
+        None => command.env_remove("NOWCAM_GIT_HASH"),
+    };
+    let features = match variant.feature() {
+        Some(feature) => format!("{},{feature}", chip.feature()),
+        None => chip.feature().to_owned(),
+    };
     command.args([
         "build",
         "--package",
@@ -315,7 +416,7 @@ fn cargo_build(chip: Chip, binary: Binary, profile: Profile) -> Result<()> {
         "--target",
         chip.target_triple(),
         "--features",
-        chip.feature(),
+        &features,
     ]);
     if chip.is_xtensa() {
         command.args(["-Z", "build-std=core,alloc"]);
@@ -323,27 +424,31 @@ fn cargo_build(chip: Chip, binary: Binary, profile: Profile) -> Result<()> {
     if profile == Profile::Release {
         command.arg("--release");
     }
-    println!("building {} for {chip} ({})", binary.name, profile.directory());
+    println!("building {} for {chip}, {} variant ({})", binary.name, variant.name(), profile.directory());
     let status = command.status().with_context(|| format!("running cargo for {} on {chip}", binary.name))?;
-    ensure!(status.success(), "building {} for {chip} failed", binary.name);
+    ensure!(status.success(), "building {} for {chip} ({} variant) failed", binary.name, variant.name());
     Ok(())
 }
 
-fn build_and_image(chip: Chip, role: Role, binary: Binary, profile: Profile) -> Result<ImageReport> {
-    cargo_build(chip, binary, profile)?;
-    let elf = elf_path(chip, binary, profile);
-    let elf_data = std::fs::read(&elf).with_context(|| format!("reading {}", elf.display()))?;
+fn build_and_image(chip: Chip, variant: Variant, role: Role, binary: Binary, profile: Profile) -> Result<ImageReport> {
+    cargo_build(chip, variant, binary, profile)?;
+    let built = elf_path(chip, binary, profile);
+    let elf_data = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
     let images =
-        make_images(chip, &elf_data).with_context(|| format!("making the flash images of {}", elf.display()))?;
-    let dir = image_dir(chip);
+        make_images(chip, &elf_data).with_context(|| format!("making the flash images of {}", built.display()))?;
+    let dir = image_dir(chip, variant);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Both variants build to the same cargo path, so each keeps its own copy of the ELF.
+    let elf = dir.join(format!("{}.elf", role.name()));
     let app_image = dir.join(format!("{}.bin", role.name()));
     let merged_image = dir.join(format!("{}.merged.bin", role.name()));
+    std::fs::write(&elf, &elf_data).with_context(|| format!("writing {}", elf.display()))?;
     std::fs::write(&app_image, &images.app).with_context(|| format!("writing {}", app_image.display()))?;
     std::fs::write(&merged_image, &images.merged).with_context(|| format!("writing {}", merged_image.display()))?;
     let ram = static_ram(&elf_data).with_context(|| format!("reading the sections of {}", elf.display()))?;
     Ok(ImageReport {
         chip,
+        variant,
         role,
         binary: binary.name,
         image_bytes: images.app.len() as u64,
@@ -458,7 +563,7 @@ fn kb(bytes: u64) -> String {
 /// The size table, in KB of 1024 bytes.
 pub fn size_table(reports: &[ImageReport]) -> String {
     let mut table = String::from(
-        "| chip | role | flash image | budget | used | static RAM (.data + .bss) | stack region | largest static object |\n|---|---|---|---|---|---|---|---|\n",
+        "| chip | variant | role | flash image | budget | used | static RAM (.data + .bss) | stack region | largest static object |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for report in reports {
         let budget = report.role.budget();
@@ -468,8 +573,9 @@ pub fn size_table(reports: &[ImageReport]) -> String {
             .as_ref()
             .map_or_else(|| "-".to_owned(), |(name, size)| format!("{name} ({})", kb(*size)));
         table.push_str(&format!(
-            "| {} | {} | {} | {} | {:.0} % | {} ({} + {}) | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.0} % | {} ({} + {}) | {} | {} |\n",
             report.chip,
+            report.variant.name(),
             report.binary,
             kb(report.image_bytes),
             kb(budget),
@@ -492,9 +598,10 @@ pub fn check_budgets(reports: &[ImageReport]) -> Result<()> {
         .filter(|report| report.image_bytes > report.role.budget())
         .map(|report| {
             format!(
-                "{} on {} is {} bytes, over its budget of {} bytes ({}) by {} bytes",
+                "{} on {} ({} variant) is {} bytes, over its budget of {} bytes ({}) by {} bytes",
                 report.binary,
                 report.chip,
+                report.variant.name(),
                 report.image_bytes,
                 report.role.budget(),
                 kb(report.role.budget()),
@@ -515,7 +622,7 @@ pub fn build_for_flashing(chip: Chip, role: Role) -> Result<PathBuf> {
         bail!("{chip} needs the Xtensa toolchain (`espup install`), which is not installed here");
     }
     ensure_targets(&[chip])?;
-    let report = build_and_image(chip, role, binary, Profile::Release)?;
+    let report = build_and_image(chip, Variant::Standard, role, binary, Profile::Release)?;
     Ok(report.elf)
 }
 
@@ -538,6 +645,7 @@ mod tests {
     fn report(role: Role, image_bytes: u64) -> ImageReport {
         ImageReport {
             chip: Chip::Esp32c3,
+            variant: Variant::Standard,
             role,
             binary: role.name(),
             image_bytes,
@@ -563,6 +671,19 @@ mod tests {
         assert!(cli.args.release);
         let defaults = Cli::try_parse_from(["firmware"]).expect("no arguments parse");
         assert_eq!((defaults.args.chip, defaults.args.role, defaults.args.release), (None, None, false));
+        assert_eq!(defaults.args.variant, None);
+        let wokwi = Cli::try_parse_from(["firmware", "--variant", "wokwi"]).expect("the wokwi variant parses");
+        assert_eq!(wokwi.args.variant, Some(Variant::Wokwi));
+    }
+
+    #[test]
+    fn the_wokwi_variant_is_the_c3_serial_radio_build() {
+        assert!(Variant::Wokwi.exists_for(Chip::Esp32c3));
+        assert!(!Variant::Wokwi.exists_for(Chip::Esp32c6));
+        assert_eq!(Variant::Wokwi.feature(), Some("serial-radio"));
+        assert_eq!(Variant::Standard.feature(), None);
+        assert!(image_dir(Chip::Esp32c3, Variant::Wokwi).ends_with("target/nowcam/esp32c3-wokwi"));
+        assert!(image_dir(Chip::Esp32c6, Variant::Standard).ends_with("target/nowcam/esp32c6"));
     }
 
     #[test]
@@ -583,18 +704,18 @@ mod tests {
     }
 
     #[test]
-    fn budgets_are_640_and_560_kb_of_1024_bytes() {
-        assert_eq!(Role::Receiver.budget(), 655_360);
-        assert_eq!(Role::Sender.budget(), 573_440);
+    fn budgets_are_768_and_640_kb_of_1024_bytes() {
+        assert_eq!(Role::Receiver.budget(), 786_432);
+        assert_eq!(Role::Sender.budget(), 655_360);
     }
 
     #[test]
     fn an_image_at_its_budget_passes_and_one_byte_more_fails() {
-        assert!(check_budgets(&[report(Role::Sender, 573_440), report(Role::Receiver, 655_360)]).is_ok());
+        assert!(check_budgets(&[report(Role::Sender, 655_360), report(Role::Receiver, 786_432)]).is_ok());
         let error =
-            check_budgets(&[report(Role::Sender, 573_441), report(Role::Receiver, 1000)]).expect_err("over budget");
+            check_budgets(&[report(Role::Sender, 655_361), report(Role::Receiver, 1000)]).expect_err("over budget");
         let message = error.to_string();
-        assert!(message.contains("sender on esp32c3 is 573441 bytes"), "{message}");
+        assert!(message.contains("sender on esp32c3 (standard variant) is 655361 bytes"), "{message}");
         assert!(message.contains("by 1 bytes"), "{message}");
         assert!(!message.contains("receiver"), "{message}");
     }
@@ -602,7 +723,7 @@ mod tests {
     #[test]
     fn size_table_shows_kb_and_percent() {
         let table = size_table(&[report(Role::Receiver, 327_680)]);
-        assert!(table.contains("| esp32c3 | receiver | 320.0 KB | 640.0 KB | 50 % | 6.0 KB (2.0 KB + 4.0 KB) | 8.0 KB | HEAP (1.0 KB) |"), "{table}");
+        assert!(table.contains("| esp32c3 | standard | receiver | 320.0 KB | 768.0 KB | 42 % | 6.0 KB (2.0 KB + 4.0 KB) | 8.0 KB | HEAP (1.0 KB) |"), "{table}");
         assert!(table.contains("KB = 1024 bytes"), "{table}");
     }
 

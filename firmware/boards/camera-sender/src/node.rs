@@ -18,7 +18,7 @@ pub async fn run(
     channel: Option<u8>,
 ) -> ! {
     let config = SenderNodeConfig { hop_channels: channel.is_none(), ..SenderNodeConfig::default() };
-    let mut node: SenderNode<EspNowRadio, CameraSource, EspTelemetry> =
+    let mut node: SenderNode<EspNowRadio, CameraSource, EspTelemetry, { nowcam_esp_adapters::chip::SENDER_WORDS }> =
         SenderNode::new(config, radio, source, telemetry, seed);
     loop {
         let next = node.poll(now());

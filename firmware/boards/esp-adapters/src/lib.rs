@@ -11,17 +11,22 @@
 extern crate alloc;
 
 pub mod boot;
+pub mod chip;
 pub mod clock;
-#[cfg(any(feature = "esp32c3", feature = "esp32c6", feature = "esp32s3"))]
-pub mod console;
 pub mod fixture;
 pub mod flash;
+pub mod loaded;
 pub mod radio;
 pub mod telemetry;
+pub mod test_console;
+pub mod test_radio;
 pub mod wifi;
 
+pub use chip::{CAPACITIES, CHIP};
 pub use clock::now;
 pub use fixture::FixtureSource;
 pub use flash::{images_partition, ImagesFlash, PartitionError};
+pub use loaded::LoadedSource;
 pub use radio::{radio_event, EspNowRadio, RadioPump};
 pub use telemetry::EspTelemetry;
+pub use test_radio::TestRadio;

@@ -22,9 +22,13 @@ use nowcam_ports::{MacAddress, Radio, Received, SendError, SendHandle, SendRepor
 ///
 /// Small on purpose: the protocol paces itself by the queue, and a deep
 /// queue only hides loss behind latency (the driver has 32 buffers of its own).
-pub const TX_QUEUE_DEPTH: usize = 8;
+/// The depth is the chip build's, from `nowcam-chips`, which the simulator models.
+pub const TX_QUEUE_DEPTH: usize = crate::CAPACITIES.radio_send_queue;
 
 /// Frames received but not yet read by the node; newer frames are dropped past it.
+///
+/// Deeper than esp-radio's own receive queue (`CAPACITIES.radio_receive_queue`),
+/// which the pump drains as frames arrive, so that queue is the one that overflows first.
 pub const RX_QUEUE_DEPTH: usize = 16;
 
 /// Reports kept for the node; the oldest is dropped past it.

@@ -1,6 +1,18 @@
 //! Node health: free heap from esp-alloc, chip temperature where esp-hal has a sensor driver.
 
+use core::sync::atomic::{AtomicI32, Ordering};
+
 use nowcam_ports::{TelemetrySample, TelemetrySource};
+
+/// The last temperature sampled, in hundredths of a degree; `NO_TEMPERATURE` before the first.
+static LAST_TEMPERATURE: AtomicI32 = AtomicI32::new(NO_TEMPERATURE);
+const NO_TEMPERATURE: i32 = i32::MIN;
+
+/// The chip temperature the node's telemetry last sampled, for the test
+/// console, which cannot reach the sensor the node owns.
+pub fn last_temperature_centi_celsius() -> Option<i16> {
+    i16::try_from(LAST_TEMPERATURE.load(Ordering::Relaxed)).ok()
+}
 
 #[cfg(any(feature = "esp32c3", feature = "esp32c6", feature = "esp32s3"))]
 type Sensor = esp_hal::tsens::TemperatureSensor<'static>;
@@ -48,9 +60,11 @@ impl Default for EspTelemetry {
 
 impl TelemetrySource for EspTelemetry {
     fn sample(&mut self) -> TelemetrySample {
+        let temperature = self.temperature_centi_celsius();
+        LAST_TEMPERATURE.store(temperature.map_or(NO_TEMPERATURE, i32::from), Ordering::Relaxed);
         TelemetrySample {
             free_heap_bytes: u32::try_from(esp_alloc::HEAP.free()).unwrap_or(u32::MAX),
-            chip_temperature_centi_celsius: self.temperature_centi_celsius(),
+            chip_temperature_centi_celsius: temperature,
         }
     }
 }

@@ -6,6 +6,11 @@
 //! join an access point (ESP-NOW then runs on the access point's channel);
 //! without them the receiver runs ESP-NOW only, on `NOWCAM_CHANNEL` or
 //! channel 1, and serves no HTTP.
+//!
+//! The test console (`nowcam_esp_adapters::test_console`) runs on the
+//! console port in every build. With the feature `serial-radio` (the Wokwi
+//! build) WiFi is never started: the node's frames travel as console
+//! messages, and the harness relays them between simulations.
 #![no_std]
 #![no_main]
 
@@ -18,20 +23,90 @@ use esp_hal::clock::CpuClock;
 use esp_hal::timer::timg::TimerGroup;
 use esp_println::println;
 use nowcam_app::{ReceiverNode, ReceiverNodeConfig};
+use nowcam_console::{RadioKind, Role};
 use nowcam_esp_adapters::boot::{random_seed, restart_after};
-use nowcam_esp_adapters::{images_partition, wifi, EspNowRadio, EspTelemetry, ImagesFlash, RadioPump};
+use nowcam_esp_adapters::test_console::{self, ConsoleInput, ConsoleNode, Identity, ReceiverAccess};
+use nowcam_esp_adapters::{images_partition, wifi, EspTelemetry, ImagesFlash, TestRadio};
 use nowcam_store::Store;
 use static_cell::StaticCell;
 
+#[cfg(not(feature = "serial-radio"))]
 mod http;
+#[cfg(not(feature = "serial-radio"))]
 mod network;
 mod node;
 
 esp_bootloader_esp_idf::esp_app_desc!();
 
+/// The radio under the test console's fault injector: ESP-NOW, or the
+/// console itself in the serial-radio build.
+#[cfg(not(feature = "serial-radio"))]
+type BoardRadio = nowcam_esp_adapters::EspNowRadio;
+#[cfg(feature = "serial-radio")]
+type BoardRadio = test_console::ConsoleRadio;
+
 /// The node and everything it owns; the HTTP tasks borrow it between polls.
-pub type Node = ReceiverNode<EspNowRadio, Store<ImagesFlash>, EspTelemetry>;
-pub type SharedNode = Mutex<NoopRawMutex, Node>;
+pub type Node = ReceiverNode<
+    TestRadio<BoardRadio>,
+    Store<ImagesFlash>,
+    EspTelemetry,
+    { nowcam_esp_adapters::chip::RECEIVER_TRANSFERS },
+    { nowcam_esp_adapters::chip::TRANSFER_WORDS },
+>;
+pub type SharedNode = Mutex<NoopRawMutex, BoardNode>;
+
+/// The node, in a type of this crate so that it can implement the test console's access traits.
+pub struct BoardNode(Node);
+
+impl core::ops::Deref for BoardNode {
+    type Target = Node;
+
+    fn deref(&self) -> &Node {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for BoardNode {
+    fn deref_mut(&mut self) -> &mut Node {
+        &mut self.0
+    }
+}
+
+impl ConsoleNode for BoardNode {
+    type Radio = BoardRadio;
+
+    fn test_radio(&mut self) -> &mut TestRadio<BoardRadio> {
+        self.0.radio_mut()
+    }
+
+    #[cfg(not(feature = "serial-radio"))]
+    fn serial_radio(&mut self) -> Option<&mut test_console::ConsoleRadio> {
+        None
+    }
+
+    #[cfg(feature = "serial-radio")]
+    fn serial_radio(&mut self) -> Option<&mut test_console::ConsoleRadio> {
+        self.0.radio_mut().inner_mut()
+    }
+
+    #[cfg(not(feature = "serial-radio"))]
+    fn receive_dropped(&mut self) -> u32 {
+        nowcam_esp_adapters::radio::received_frames_dropped()
+    }
+
+    #[cfg(feature = "serial-radio")]
+    fn receive_dropped(&mut self) -> u32 {
+        self.0.radio_mut().inner_mut().map_or(0, |radio| radio.receive_dropped())
+    }
+}
+
+impl ReceiverAccess for BoardNode {
+    type Store = Store<ImagesFlash>;
+
+    fn store_mut(&mut self) -> &mut Store<ImagesFlash> {
+        self.0.store_mut()
+    }
+}
 
 /// The channel for ESP-NOW-only operation, fixed at build time.
 const CHANNEL: Option<u8> = wifi::parse_channel(option_env!("NOWCAM_CHANNEL"));
@@ -73,20 +148,47 @@ async fn main(spawner: Spawner) -> ! {
         }
     );
 
-    let link = network::start(spawner, peripherals.WIFI, CHANNEL).await;
-    let (radio, pump) = EspNowRadio::new(link.esp_now, address, link.channel, link.tied_to_access_point);
-    spawner.spawn(radio_pump(pump).expect("the radio pump task is spawned once"));
-    println!("ESP-NOW on channel {}", link.channel);
+    #[cfg(not(feature = "serial-radio"))]
+    let (radio, channel, radio_kind, stack) = {
+        let link = network::start(spawner, peripherals.WIFI, CHANNEL).await;
+        let (radio, pump) =
+            nowcam_esp_adapters::EspNowRadio::new(link.esp_now, address, link.channel, link.tied_to_access_point);
+        spawner.spawn(radio_pump(pump).expect("the radio pump task is spawned once"));
+        println!("ESP-NOW on channel {}", link.channel);
+        (radio, link.channel, RadioKind::EspNow, link.stack)
+    };
+    #[cfg(feature = "serial-radio")]
+    let (radio, channel, radio_kind) = {
+        let channel = CHANNEL.unwrap_or(1);
+        println!("serial radio: frames travel over the console, WiFi is off");
+        (test_console::ConsoleRadio::new(address, channel), channel, RadioKind::Serial)
+    };
 
     #[cfg(not(feature = "esp32"))]
     let telemetry = EspTelemetry::new(peripherals.TSENS);
     #[cfg(feature = "esp32")]
     let telemetry = EspTelemetry::new();
     static NODE: StaticCell<SharedNode> = StaticCell::new();
+    let radio = TestRadio::new(radio);
     let node: &'static SharedNode =
-        NODE.init(Mutex::new(ReceiverNode::new(config, radio, store, telemetry, random_seed())));
+        NODE.init(Mutex::new(BoardNode(ReceiverNode::new(config, radio, store, telemetry, random_seed()))));
 
-    if let Some(stack) = link.stack {
+    // The console listens on the USB-Serial-JTAG port and on UART0 (its RX pin named here).
+    #[cfg(feature = "esp32c3")]
+    let input = ConsoleInput::new(peripherals.USB_DEVICE, peripherals.UART0, peripherals.GPIO20);
+    #[cfg(feature = "esp32c6")]
+    let input = ConsoleInput::new(peripherals.USB_DEVICE, peripherals.UART0, peripherals.GPIO17);
+    #[cfg(feature = "esp32")]
+    let input = ConsoleInput::new(peripherals.UART0, peripherals.GPIO3);
+    match input {
+        Ok(input) => {
+            let identity = Identity { role: Role::Receiver, mac: address, channel, radio: radio_kind };
+            spawner.spawn(console(input, node, identity).expect("the console task is spawned once"));
+        }
+        Err(error) => println!("error: the test console did not start: {error}"),
+    }
+    #[cfg(not(feature = "serial-radio"))]
+    if let Some(stack) = stack {
         http::spawn(spawner, stack, node);
     }
     node::run(node).await
@@ -107,7 +209,13 @@ impl core::fmt::Display for NewestImage {
     }
 }
 
+#[cfg(not(feature = "serial-radio"))]
 #[embassy_executor::task]
-async fn radio_pump(pump: RadioPump) {
+async fn radio_pump(pump: nowcam_esp_adapters::RadioPump) {
     pump.run().await
+}
+
+#[embassy_executor::task]
+async fn console(input: ConsoleInput, node: &'static SharedNode, identity: Identity) {
+    test_console::run_receiver(input, node, identity).await
 }

@@ -5,7 +5,7 @@ use embassy_time::Timer;
 use esp_println::println;
 use nowcam_app::ReceiverNodeEvent;
 use nowcam_esp_adapters::clock::{now, to_embassy};
-use nowcam_esp_adapters::radio_event;
+use nowcam_esp_adapters::{radio_event, test_console};
 
 use crate::SharedNode;
 
@@ -18,8 +18,12 @@ pub async fn run(node: &'static SharedNode) -> ! {
             let mut node = node.lock().await;
             let deadline = node.poll(now());
             while let Some(event) = node.pop_event() {
+                if let ReceiverNodeEvent::ImageStored { source, info, .. } = event {
+                    test_console::image_stored(info.sequence, source);
+                }
                 report(event);
             }
+            test_console::node_polled();
             deadline
         };
         match deadline {
