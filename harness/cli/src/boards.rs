@@ -1,12 +1,19 @@
 //! `nowcam virtual-board`, and scenario runs on boards (`--target board`,
 //! `--target wokwi`).
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
+use nowcam_hil::backend::{self, BoardRun, Boards};
+use nowcam_hil::connect::{WokwiSimulation, WOKWI_TOKEN_VARIABLE};
+use nowcam_hil::inventory::Inventory;
 use nowcam_hil::virtual_board::{serve_on_pty, serve_on_stdio, BoardConfig};
 use nowcam_proto::MacAddress;
+use nowcam_sim::report::{RunRecord, Status};
+use nowcam_sim::scenario::Scenario;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum RoleArg {
@@ -66,4 +73,81 @@ pub(crate) fn virtual_board(args: VirtualBoardArgs) -> Result<ExitCode> {
         serve_on_pty(config, std::io::stdout()).context("serving the virtual board on a pseudo-terminal")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The boards a `--target board` or `--target wokwi` run uses, or why none can run.
+pub(crate) fn boards_for(wokwi: bool, inventory: Option<&Path>) -> Result<Result<Boards, String>> {
+    if wokwi {
+        return Ok(wokwi_boards());
+    }
+    let Some(path) = inventory else {
+        bail!("--target board needs --inventory FILE (see ci/boards.example.toml; ci/boards.virtual.toml runs virtual boards)");
+    };
+    let inventory = Inventory::load(path)?;
+    let exe = std::env::current_exe().context("finding the nowcam binary, which runs the virtual boards")?;
+    Ok(Ok(Boards::Inventory { inventory, exe }))
+}
+
+/// The Wokwi projects of the ESP32-C3 serial-radio build: the receiver and
+/// two senders, each diagram with its own MAC address.
+fn wokwi_boards() -> Result<Boards, String> {
+    if std::env::var_os(WOKWI_TOKEN_VARIABLE).is_none_or(|token| token.is_empty()) {
+        return Err(format!("no {WOKWI_TOKEN_VARIABLE}"));
+    }
+    let program = std::env::var_os("NOWCAM_WOKWI_CLI").map_or_else(|| PathBuf::from("wokwi-cli"), PathBuf::from);
+    let logs = PathBuf::from("target/nowcam/boards");
+    let simulation = |project: &str, role: &str, diagram: Option<&str>, log: &str| WokwiSimulation {
+        program: program.clone(),
+        project: PathBuf::from("ci/wokwi").join(project),
+        timeout_ms: WOKWI_TIMEOUT_MS,
+        serial_log: logs.join(format!("wokwi-{role}-{log}.log")),
+        diagram: diagram.map(str::to_owned),
+    };
+    Ok(Boards::Wokwi {
+        receiver: simulation("esp32c3-receiver", "receiver", None, "1"),
+        senders: vec![
+            simulation("esp32c3-sender", "sender", None, "1"),
+            simulation("esp32c3-sender", "sender", Some("diagram.sender-2.json"), "2"),
+        ],
+    })
+}
+
+/// Simulated time a Wokwi simulation may run: longer than any board run waits.
+const WOKWI_TIMEOUT_MS: u64 = 600_000;
+
+/// Runs one scenario with one seed on boards and judges it; a board that
+/// fails (no ready message, a closed port) fails the run, with the reason.
+pub(crate) fn run_on_boards(
+    boards: &Boards,
+    scenario: &Scenario,
+    images: &[Vec<Arc<[u8]>>],
+    seed: u64,
+    target: &str,
+    path: &str,
+    reproduce: String,
+    log_dir: Option<&Path>,
+) -> RunRecord {
+    if let Some(dir) = log_dir {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match backend::run(boards, scenario, images, seed, log_dir) {
+        Ok(BoardRun::Skipped(reason)) => RunRecord::skipped(&scenario.name, path, seed, target, &reason, reproduce),
+        Ok(BoardRun::Ran(evidence)) => evidence.judge(scenario, seed, target, path, reproduce),
+        Err(error) => {
+            let failure = format!("{error}");
+            RunRecord {
+                scenario: scenario.name.clone(),
+                path: path.to_owned(),
+                seed,
+                target: target.to_owned(),
+                status: Status::Failed,
+                message: Some(failure.clone()),
+                failures: vec![failure],
+                reproduce,
+                capture: None,
+                images: Vec::new(),
+                metrics: None,
+            }
+        }
+    }
 }

@@ -279,6 +279,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let bar = progress(total);
     let mut runs = Vec::new();
     let captures = args.report.as_ref().map(|dir| dir.join("captures"));
+    let board_logs = args.report.as_ref().map(|dir| dir.join("boards"));
+    let boards = match args.target {
+        Target::Sim => None,
+        target => Some(boards::boards_for(target == Target::Wokwi, args.inventory.as_deref())?),
+    };
     for scenario in &scenarios {
         let seeds = args.seeds.unwrap_or(scenario.seeds);
         bar.set_message(scenario.name.clone());
@@ -286,13 +291,54 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         let inventory = args.inventory.as_deref().map(shown_path);
         let reproduce = |seed| reproduce_line(&path, seed, args.target.name(), inventory.as_deref());
         if args.target != Target::Sim {
-            let why = match args.target {
-                Target::Wokwi => "the wokwi backend is not built yet (serial-radio adapter and Wokwi runner come with the real-boards work)",
-                _ => "the board backend is not built yet (no board inventory or test-mode console yet)",
+            let boards = match &boards {
+                Some(Ok(boards)) => boards,
+                _ => {
+                    let why = boards.as_ref().and_then(|b| b.as_ref().err()).map_or("no boards", String::as_str);
+                    for seed in args.seed_start..args.seed_start + u64::from(seeds) {
+                        println!("skipped: {} seed {seed} on {}: {why}", scenario.name, args.target.name());
+                        runs.push(RunRecord::skipped(
+                            &scenario.name,
+                            &path,
+                            seed,
+                            args.target.name(),
+                            why,
+                            reproduce(seed),
+                        ));
+                        bar.inc(1);
+                    }
+                    continue;
+                }
             };
+            let prepared = prepare(scenario, &fixtures)?;
             for seed in args.seed_start..args.seed_start + u64::from(seeds) {
-                println!("skipped: {} seed {seed} on {}: {why}", scenario.name, args.target.name());
-                runs.push(RunRecord::skipped(&scenario.name, &path, seed, args.target.name(), why, reproduce(seed)));
+                let record = boards::run_on_boards(
+                    boards,
+                    scenario,
+                    prepared.images(),
+                    seed,
+                    args.target.name(),
+                    &path,
+                    reproduce(seed),
+                    board_logs.as_deref(),
+                );
+                match record.status {
+                    Status::Skipped => println!(
+                        "{}: {} seed {seed} on {}",
+                        record.message.as_deref().unwrap_or("skipped"),
+                        scenario.name,
+                        args.target.name()
+                    ),
+                    Status::Failed => bar.suspend(|| {
+                        eprintln!("FAILED {} seed {seed} on {}:", scenario.name, args.target.name());
+                        for failure in &record.failures {
+                            eprintln!("  {failure}");
+                        }
+                        eprintln!("  reproduce: {}", record.reproduce);
+                    }),
+                    Status::Passed => {}
+                }
+                runs.push(record);
                 bar.inc(1);
             }
             continue;

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nowcam_console::{HostMessage, RadioKind, Role, StoredImage, TransferOutcome, MAX_DATA_LEN};
+use nowcam_link::airtime;
 use nowcam_link::Preset;
 use nowcam_proto::chunker::crc32;
 use nowcam_proto::MacAddress;
-use nowcam_link::airtime;
 use nowcam_sim::report::{Metrics, RunRecord, Status};
 use nowcam_sim::scenario::{DirectionSpec, ExpectedOutcome, Scenario};
 use nowcam_sim::setup::{link_config, Needs};

@@ -8,9 +8,9 @@ use nowcam_chips::{Capacities, Chip};
 use nowcam_proto::wire::{AbortReason, FrameRepr};
 use nowcam_sim::fixtures::FixtureCatalog;
 use nowcam_sim::run::RunOptions;
+use nowcam_sim::scenario::Scenario;
 use nowcam_sim::setup::{prepare, Prepared, SetupError, NODE_CAPACITIES};
 use nowcam_sim::verdict::ImageResult;
-use nowcam_sim::scenario::Scenario;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
