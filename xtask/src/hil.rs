@@ -8,6 +8,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 #[derive(clap::Args)]
+#[command(after_help = "Exit status: 0 when every run that ran passed, 1 when one failed, \
+3 when nothing was verified (every run skipped: no board, no Wokwi token), never 0 for that")]
 pub struct Args {
     /// Seeds per scenario (default: each scenario's own)
     #[arg(long)]

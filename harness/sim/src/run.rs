@@ -19,6 +19,9 @@ use crate::verdict::{
     SenderOutcome, SentImages,
 };
 
+/// What a sender reported about one image, and when (seconds into the run).
+type Outcome = (SenderOutcome, Option<f64>);
+
 /// Virtual time the loop keeps running after the last sender finished, so
 /// that frames still in flight (delays, held-back frames) land.
 const GRACE: Duration = Duration::from_millis(200);
@@ -209,7 +212,8 @@ impl Prepared {
         let scenario = &self.scenario;
         let seconds = |at: Instant| at.as_micros() as f64 / 1e6;
         let mut retransmissions = 0u64;
-        let mut reported: Vec<(usize, &str, Vec<(SenderOutcome, Option<f64>)>)> = Vec::new();
+        // Per sender: its station index, its name, and per image its outcome and when it learned it.
+        let mut reported: Vec<(usize, &str, Vec<Outcome>)> = Vec::new();
         let mut received = Vec::new();
         for (index, station) in engine.stations().enumerate() {
             match station {

@@ -16,7 +16,10 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn judged(scenario: &str, seed: u64, images: &[(&str, &[u8], SenderOutcome, Option<&[u8]>)]) -> RunRecord {
+/// Sender, bytes sent, what the sender reported, bytes read back.
+type Observed<'a> = (&'a str, &'a [u8], SenderOutcome, Option<&'a [u8]>);
+
+fn judged(scenario: &str, seed: u64, images: &[Observed]) -> RunRecord {
     let images: Vec<_> = images
         .iter()
         .enumerate()
