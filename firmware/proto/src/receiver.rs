@@ -148,7 +148,9 @@ struct Transfer<Slot, const WORDS: usize> {
 #[derive(Debug, Clone, Copy)]
 struct Finished {
     source: MacAddress,
-    session: u32,
+    /// The offer that began it: a new offer that reuses the session with
+    /// other contents is a new image, never answered with this result.
+    offer: OfferRepr,
     result: CompletionResult,
 }
 
@@ -284,9 +286,16 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         store: &mut S,
         reply: &mut [u8; MAX_FRAME_LEN],
     ) -> Result<Handled, ReceiveError> {
-        if let Some(result) = self.finished_result(source, offer.session) {
-            let len = emit(&FrameRepr::Completion { session: offer.session, result }, reply);
-            return Ok(Handled { reply_len: len, event: None });
+        if let Some(index) = self.finished_index(source, offer.session) {
+            match self.finished[index] {
+                Some(finished) if finished.offer == *offer => {
+                    let len = emit(&FrameRepr::Completion { session: offer.session, result: finished.result }, reply);
+                    return Ok(Handled { reply_len: len, event: None });
+                }
+                // The session id came round again (a sender restarted with the same random
+                // numbers): what was finished under it says nothing about this image.
+                _ => self.finished[index] = None,
+            }
         }
         if let Some(position) = self.find(source, offer.session) {
             // A repeated offer: the first answer was lost. Answer with where the transfer stands.
@@ -353,7 +362,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         } else {
             self.stats.images_stored += 1;
         }
-        self.remember(transfer.source, offer.session, result);
+        self.remember(transfer.source, offer, result);
         let reply_len = emit(&FrameRepr::Completion { session: offer.session, result }, reply);
         let event = match result {
             CompletionResult::Stored => ReceiverEvent::Stored { source: transfer.source, offer },
@@ -391,12 +400,16 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
             .position(|t| t.as_ref().is_some_and(|t| t.source == source && t.reassembler.offer().session == session))
     }
 
-    fn finished_result(&self, source: MacAddress, session: u32) -> Option<CompletionResult> {
-        self.finished.iter().flatten().find(|f| f.source == source && f.session == session).map(|f| f.result)
+    fn finished_index(&self, source: MacAddress, session: u32) -> Option<usize> {
+        self.finished.iter().position(|f| f.is_some_and(|f| f.source == source && f.offer.session == session))
     }
 
-    fn remember(&mut self, source: MacAddress, session: u32, result: CompletionResult) {
-        self.finished[self.finished_next] = Some(Finished { source, session, result });
+    fn finished_result(&self, source: MacAddress, session: u32) -> Option<CompletionResult> {
+        self.finished_index(source, session).and_then(|index| self.finished[index]).map(|f| f.result)
+    }
+
+    fn remember(&mut self, source: MacAddress, offer: OfferRepr, result: CompletionResult) {
+        self.finished[self.finished_next] = Some(Finished { source, offer, result });
         self.finished_next = (self.finished_next + 1) % FINISHED_MEMORY;
     }
 }

@@ -427,6 +427,31 @@ fn crc_mismatch_is_not_committed() {
     assert_eq!(parse(&again.reply), completion);
 }
 
+/// Found by reading images back on virtual boards: a camera whose session
+/// ids came round again was told "stored" for an image the receiver never got.
+#[test]
+fn a_new_image_under_a_finished_session_id_is_a_new_transfer() {
+    let first = image(250);
+    let second: Vec<u8> = image(300).into_iter().map(|b| b ^ 0x5a).collect();
+    let mut harness = Harness::<2, 8>::new();
+    let offer = offer_for(1, &first);
+    harness.send(0, A, &FrameRepr::Offer(offer)).unwrap();
+    for index in 0..3 {
+        harness.send(1, A, &chunk(1, index, &first)).unwrap();
+    }
+    assert_eq!(harness.store.committed.len(), 1);
+    let reused = offer_for(1, &second);
+    let answer = harness.send(2, A, &FrameRepr::Offer(reused)).unwrap();
+    assert!(matches!(parse(&answer.reply), FrameRepr::Status(_)), "{:?}", parse(&answer.reply));
+    assert_eq!(harness.store.begins, [250, 300]);
+    let mut events = Vec::new();
+    for index in 0..3 {
+        events.extend(harness.send(3, A, &chunk(1, index, &second)).unwrap().event);
+    }
+    assert_eq!(events, [ReceiverEvent::Stored { source: A, offer: reused }]);
+    assert_eq!(harness.store.committed[1], (second, reused.crc32));
+}
+
 #[test]
 fn completion_is_resent_after_success() {
     let image = image(250);

@@ -235,8 +235,9 @@ struct SenderState {
     node: usize,
     name: String,
     images: Vec<Arc<[u8]>>,
-    /// The image being sent, and how many results the board had before it started.
-    current: Option<(usize, usize)>,
+    /// The image being sent, and the sessions of the results the board listed before it started:
+    /// the board keeps only its last few results, so a new one is told apart by its session.
+    current: Option<(usize, BTreeSet<u32>)>,
     outcomes: Vec<(SenderOutcome, Option<f64>, u32)>,
 }
 
@@ -321,7 +322,7 @@ pub fn run(
     }
     for sender in &mut senders {
         if !sender.images.is_empty() {
-            let before = read_results(&mut nodes[sender.node])?.len();
+            let before = sessions(&read_results(&mut nodes[sender.node])?);
             nodes[sender.node].connection.console.expect_ack("start", &HostMessage::StartTransfer { count: 1 })?;
             sender.current = Some((0, before));
         }
@@ -332,9 +333,10 @@ pub fn run(
         std::thread::sleep(POLL_INTERVAL);
         collect_images(&mut nodes[receiver], &mut known, &mut read_back)?;
         for sender in &mut senders {
-            let Some((index, before)) = sender.current else { continue };
+            let Some((index, before)) = &sender.current else { continue };
+            let index = *index;
             let results = read_results(&mut nodes[sender.node])?;
-            let Some(result) = results.get(before) else { continue };
+            let Some(result) = results.iter().find(|r| !before.contains(&r.session)) else { continue };
             let outcome = match result.outcome {
                 TransferOutcome::Stored => SenderOutcome::Delivered,
                 TransferOutcome::Refused => SenderOutcome::Failed("refused".into()),
@@ -347,7 +349,7 @@ pub fn run(
             if let Some(image) = sender.images.get(next).cloned() {
                 let node = &mut nodes[sender.node];
                 load_image(node, &image)?;
-                let before = read_results(node)?.len();
+                let before = sessions(&read_results(node)?);
                 node.connection.console.expect_ack("start", &HostMessage::StartTransfer { count: 1 })?;
                 sender.current = Some((next, before));
             }
@@ -485,6 +487,10 @@ fn read_results(node: &mut Node) -> Result<Vec<nowcam_console::TransferResult>, 
         Reply::Results(results) => Ok(results),
         other => Err(unexpected(node, "read results", other)),
     }
+}
+
+fn sessions(results: &[nowcam_console::TransferResult]) -> BTreeSet<u32> {
+    results.iter().map(|r| r.session).collect()
 }
 
 fn list_images(node: &mut Node) -> Result<Vec<StoredImage>, ConsoleLinkError> {

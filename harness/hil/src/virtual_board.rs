@@ -111,6 +111,8 @@ pub struct VirtualBoard {
     frames_received: u32,
     send_failed: u32,
     retransmissions_before: u32,
+    /// Nodes started so far: each gets its own random stream, as a chip's RNG would give.
+    nodes_started: u64,
 }
 
 impl VirtualBoard {
@@ -147,6 +149,7 @@ impl VirtualBoard {
             frames_received: 0,
             send_failed: 0,
             retransmissions_before: 0,
+            nodes_started: 0,
         })
     }
 
@@ -414,8 +417,9 @@ impl VirtualBoard {
         };
         let source = FixtureSource::new(vec![image; usize::from(count)], FrameSize::Uxga);
         self.retransmissions_before = 0;
-        self.node =
-            Node::Sender(Box::new(SenderNode::new(config, radio, source, FixedTelemetry::default(), self.config.seed)));
+        self.nodes_started += 1;
+        let seed = crate::relay::mix(self.config.seed, self.nodes_started);
+        self.node = Node::Sender(Box::new(SenderNode::new(config, radio, source, FixedTelemetry::default(), seed)));
         Ok(())
     }
 
