@@ -94,7 +94,22 @@ fn wokwi_boards() -> Result<Boards, String> {
     if std::env::var_os(WOKWI_TOKEN_VARIABLE).is_none_or(|token| token.is_empty()) {
         return Err(format!("no {WOKWI_TOKEN_VARIABLE}"));
     }
-    let program = std::env::var_os("NOWCAM_WOKWI_CLI").map_or_else(|| PathBuf::from("wokwi-cli"), PathBuf::from);
+    let program = match std::env::var_os("NOWCAM_WOKWI_CLI") {
+        Some(program) => PathBuf::from(program),
+        None => {
+            // The projects point at these files; without them wokwi-cli fails after connecting.
+            for role in ["receiver", "sender"] {
+                let elf = Path::new(WOKWI_FIRMWARE).join(format!("{role}.elf"));
+                if !elf.is_file() {
+                    return Err(format!(
+                        "no {} (build it with `cargo xtask firmware --chip esp32c3 --variant wokwi --release`)",
+                        elf.display()
+                    ));
+                }
+            }
+            PathBuf::from("wokwi-cli")
+        }
+    };
     let logs = PathBuf::from("target/nowcam/boards");
     let simulation = |project: &str, role: &str, diagram: Option<&str>, log: &str| WokwiSimulation {
         program: program.clone(),
@@ -112,6 +127,9 @@ fn wokwi_boards() -> Result<Boards, String> {
     })
 }
 
+/// Where `cargo xtask firmware --variant wokwi` puts the serial-radio builds the Wokwi projects run.
+const WOKWI_FIRMWARE: &str = "firmware/boards/target/nowcam/esp32c3-wokwi";
+
 /// Simulated time a Wokwi simulation may run: longer than any board run waits.
 const WOKWI_TIMEOUT_MS: u64 = 600_000;
 
@@ -126,11 +144,12 @@ pub(crate) fn run_on_boards(
     path: &str,
     reproduce: String,
     log_dir: Option<&Path>,
+    ready_timeout: std::time::Duration,
 ) -> RunRecord {
     if let Some(dir) = log_dir {
         let _ = std::fs::create_dir_all(dir);
     }
-    match backend::run(boards, scenario, images, seed, log_dir) {
+    match backend::run(boards, scenario, images, seed, log_dir, ready_timeout) {
         Ok(BoardRun::Skipped(reason)) => RunRecord::skipped(&scenario.name, path, seed, target, &reason, reproduce),
         Ok(BoardRun::Ran(evidence)) => evidence.judge(scenario, seed, target, path, reproduce),
         Err(error) => {

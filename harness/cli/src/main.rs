@@ -77,6 +77,9 @@ struct RunArgs {
     /// Seeds per scenario (default: each scenario's own `seeds`)
     #[arg(long)]
     seeds: Option<u32>,
+    /// Seconds a board (or Wokwi simulation) has to answer the harness after its port opens
+    #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
+    ready_timeout_s: f64,
     /// The first seed; seeds run from here upwards
     #[arg(long, default_value_t = 0)]
     seed_start: u64,
@@ -90,6 +93,13 @@ struct RunArgs {
     scenarios_dir: PathBuf,
     #[arg(long, default_value = "fixtures")]
     fixtures: PathBuf,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
+        _ => Err(format!("expected seconds between 0 and 3600, found {text:?}")),
+    }
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
@@ -321,6 +331,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                     &path,
                     reproduce(seed),
                     board_logs.as_deref(),
+                    std::time::Duration::from_secs_f64(args.ready_timeout_s),
                 );
                 match record.status {
                     Status::Skipped => println!(
