@@ -8,8 +8,10 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use nowcam_hil::backend::{self, BoardRun, Boards};
+use nowcam_hil::connect::resolve_port;
 use nowcam_hil::connect::{WokwiSimulation, WOKWI_TOKEN_VARIABLE};
-use nowcam_hil::inventory::Inventory;
+use nowcam_hil::flash::{flash, merged_image, Flashed};
+use nowcam_hil::inventory::{BoardKind, Inventory};
 use nowcam_hil::virtual_board::{serve_on_pty, serve_on_stdio, BoardConfig};
 use nowcam_proto::MacAddress;
 use nowcam_sim::report::{RunRecord, Status};
@@ -76,7 +78,11 @@ pub(crate) fn virtual_board(args: VirtualBoardArgs) -> Result<ExitCode> {
 }
 
 /// The boards a `--target board` or `--target wokwi` run uses, or why none can run.
-pub(crate) fn boards_for(wokwi: bool, inventory: Option<&Path>) -> Result<Result<Boards, String>> {
+pub(crate) fn boards_for(
+    wokwi: bool,
+    inventory: Option<&Path>,
+    flash_from: Option<&Path>,
+) -> Result<Result<Boards, String>> {
     if wokwi {
         return Ok(wokwi_boards());
     }
@@ -84,8 +90,27 @@ pub(crate) fn boards_for(wokwi: bool, inventory: Option<&Path>) -> Result<Result
         bail!("--target board needs --inventory FILE (see ci/boards.example.toml; ci/boards.virtual.toml runs virtual boards)");
     };
     let inventory = Inventory::load(path)?;
+    if let Some(firmware) = flash_from {
+        flash_serial_boards(&inventory, firmware)?;
+    }
     let exe = std::env::current_exe().context("finding the nowcam binary, which runs the virtual boards")?;
     Ok(Ok(Boards::Inventory { inventory, exe }))
+}
+
+/// Flashes every real board of the inventory with its chip's and role's
+/// merged image; espflash skips what a board already holds.
+fn flash_serial_boards(inventory: &Inventory, firmware: &Path) -> Result<()> {
+    for board in &inventory.boards {
+        let BoardKind::Serial(port) = &board.kind else { continue };
+        let port = resolve_port(board, port)?;
+        let image = merged_image(firmware, board.chip, board.role);
+        println!("board {}: flashing {} on {port}", board.name, image.display());
+        match flash(&board.name, &port, board.chip, &image)? {
+            Flashed::Written => println!("board {}: flashed", board.name),
+            Flashed::Unchanged => println!("board {}: already runs this build, nothing written", board.name),
+        }
+    }
+    Ok(())
 }
 
 /// The Wokwi projects of the ESP32-C3 serial-radio build: the receiver and

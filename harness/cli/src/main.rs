@@ -77,6 +77,10 @@ struct RunArgs {
     /// Seeds per scenario (default: each scenario's own `seeds`)
     #[arg(long)]
     seeds: Option<u32>,
+    /// Before running, flash every real board of the inventory from this folder
+    /// of images (`cargo xtask firmware` writes firmware/boards/target/nowcam)
+    #[arg(long, value_name = "DIR", requires = "inventory")]
+    flash: Option<PathBuf>,
     /// Seconds a board (or Wokwi simulation) has to answer the harness after its port opens
     #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
     ready_timeout_s: f64,
@@ -292,7 +296,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let board_logs = args.report.as_ref().map(|dir| dir.join("boards"));
     let boards = match args.target {
         Target::Sim => None,
-        target => Some(boards::boards_for(target == Target::Wokwi, args.inventory.as_deref())?),
+        target => Some(boards::boards_for(target == Target::Wokwi, args.inventory.as_deref(), args.flash.as_deref())?),
     };
     for scenario in &scenarios {
         let seeds = args.seeds.unwrap_or(scenario.seeds);
