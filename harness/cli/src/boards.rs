@@ -170,16 +170,21 @@ pub(crate) fn run_on_boards(
     reproduce: String,
     log_dir: Option<&Path>,
     ready_timeout: std::time::Duration,
-) -> RunRecord {
+) -> (RunRecord, Vec<Vec<u8>>) {
     if let Some(dir) = log_dir {
         let _ = std::fs::create_dir_all(dir);
     }
     match backend::run(boards, scenario, images, seed, log_dir, ready_timeout) {
-        Ok(BoardRun::Skipped(reason)) => RunRecord::skipped(&scenario.name, path, seed, target, &reason, reproduce),
-        Ok(BoardRun::Ran(evidence)) => evidence.judge(scenario, seed, target, path, reproduce),
+        Ok(BoardRun::Skipped(reason)) => {
+            (RunRecord::skipped(&scenario.name, path, seed, target, &reason, reproduce), Vec::new())
+        }
+        Ok(BoardRun::Ran(evidence)) => {
+            let record = evidence.judge(scenario, seed, target, path, reproduce);
+            (record, evidence.read_back.into_iter().map(|(_, bytes)| bytes).collect())
+        }
         Err(error) => {
             let failure = format!("{error}");
-            RunRecord {
+            let record = RunRecord {
                 scenario: scenario.name.clone(),
                 path: path.to_owned(),
                 seed,
@@ -191,7 +196,33 @@ pub(crate) fn run_on_boards(
                 capture: None,
                 images: Vec::new(),
                 metrics: None,
-            }
+            };
+            (record, Vec::new())
         }
     }
+}
+
+/// `nowcam transfer --target board|wokwi`: one image from the first sender
+/// board to the receiver board, with the same JSON keys as on the simulator.
+pub(crate) fn transfer_on_boards(
+    boards: &Boards,
+    scenario: &Scenario,
+    image: Arc<[u8]>,
+    seed: u64,
+    target: &str,
+    ready_timeout: std::time::Duration,
+) -> (RunRecord, Option<Vec<u8>>) {
+    let (record, mut read_back) = run_on_boards(
+        boards,
+        scenario,
+        &[vec![image]],
+        seed,
+        target,
+        "command line",
+        String::new(),
+        None,
+        ready_timeout,
+    );
+    let received = (!read_back.is_empty()).then(|| read_back.remove(0));
+    (record, received)
 }

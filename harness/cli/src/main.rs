@@ -228,6 +228,15 @@ struct TransferArgs {
     /// Give up after this much virtual time
     #[arg(long, default_value_t = 1200.0)]
     time_limit_s: f64,
+    /// Where to send it: the simulator, boards of an inventory, or Wokwi
+    #[arg(long, value_enum, default_value = "sim")]
+    target: Target,
+    /// The board inventory (TOML) for --target board
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+    /// Seconds a board has to answer the harness after its port opens
+    #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
+    ready_timeout_s: f64,
 }
 
 #[derive(clap::Args)]
@@ -326,7 +335,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             };
             let prepared = prepare(scenario, &fixtures)?;
             for seed in args.seed_start..args.seed_start + u64::from(seeds) {
-                let record = boards::run_on_boards(
+                let (record, _) = boards::run_on_boards(
                     boards,
                     scenario,
                     prepared.images(),
@@ -434,6 +443,9 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
     let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
     let scenario = Scenario::parse(Path::new("command line"), &text, &catalog)?;
     let sent: Arc<[u8]> = image.into();
+    if args.target != Target::Sim {
+        return transfer_on_boards(&args, &scenario, sent, protocol);
+    }
     let prepared = prepare_with_images(&scenario, vec![vec![sent.clone()]])?;
     let result = prepared.run(args.seed, RunOptions { capture: args.pcap.is_some(), keep_images: true })?;
     // The verdict judged the one image from the bytes sent and the bytes read back from the receiver's store.
@@ -484,6 +496,67 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
             result.retransmissions
         );
         for failure in &result.failures {
+            println!("  {failure}");
+        }
+    }
+    Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn transfer_on_boards(args: &TransferArgs, scenario: &Scenario, sent: Arc<[u8]>, protocol: &str) -> Result<ExitCode> {
+    let boards = match boards::boards_for(args.target == Target::Wokwi, args.inventory.as_deref(), None)? {
+        Ok(boards) => boards,
+        Err(why) => {
+            println!("skipped: transfer on {}: {why}", args.target.name());
+            return Ok(ExitCode::from(EXIT_NOTHING_VERIFIED));
+        }
+    };
+    let ready = std::time::Duration::from_secs_f64(args.ready_timeout_s);
+    let (record, received) =
+        boards::transfer_on_boards(&boards, scenario, sent.clone(), args.seed, args.target.name(), ready);
+    if record.status == Status::Skipped {
+        println!("{} (transfer on {})", record.message.as_deref().unwrap_or("skipped"), args.target.name());
+        return Ok(ExitCode::from(EXIT_NOTHING_VERIFIED));
+    }
+    let image = record.images.first();
+    let byte_exact = record.status == Status::Passed && image.is_some_and(|i| i.byte_exact);
+    if let (Some(path), Some(bytes)) = (&args.out, &received) {
+        std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let metrics = record.metrics.unwrap_or_default();
+    let json = serde_json::json!({
+        "ok": byte_exact,
+        "target": args.target.name(),
+        "protocol": protocol,
+        "preset": args.link.describe(),
+        "seed": args.seed,
+        "bytes": sent.len(),
+        "sha256_sent": image.map(|i| i.sha256_sent.clone()),
+        "sha256_received": image.and_then(|i| i.sha256_received.clone()),
+        "byte_exact": byte_exact,
+        "frames_sent": metrics.frames_sent,
+        "frames_lost": metrics.frames_lost,
+        "frames_duplicated": metrics.frames_duplicated,
+        "retransmissions": metrics.retransmissions,
+        "sim_time_s": metrics.sim_time_s,
+        "lower_bound_s": metrics.lower_bound_s,
+        "efficiency": metrics.efficiency,
+        "failures": record.failures,
+    });
+    if args.json {
+        println!("{json}");
+    } else {
+        println!(
+            "{}: {} bytes on {} over {}, seed {}: {:.3} s, lower bound {:.3} s, efficiency {:.3}",
+            if byte_exact { "byte-exact" } else { "FAILED" },
+            sent.len(),
+            args.target.name(),
+            args.link.describe(),
+            args.seed,
+            metrics.sim_time_s,
+            metrics.lower_bound_s,
+            metrics.efficiency
+        );
+        for failure in &record.failures {
             println!("  {failure}");
         }
     }

@@ -208,3 +208,28 @@ fn the_wokwi_relay_carries_two_simulations_through_the_link_model() {
     assert_eq!(images.len(), 4);
     assert!(images.iter().all(|i| i["byte_exact"] == true), "{run}");
 }
+
+#[test]
+fn transfer_on_virtual_boards_gives_the_simulators_json_keys() {
+    let dir = scratch("transfer");
+    let out = dir.join("received.jpg");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let output = nowcam()
+            .args(["transfer", "fixtures/vga-q12-20k.jpg", "--preset", "random5", "--json", "--out"])
+            .arg(&out)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let simulated = json(&[]);
+    let on_boards = json(&["--target", "board", "--inventory", "ci/boards.virtual.toml"]);
+    for key in simulated.as_object().unwrap().keys() {
+        assert!(on_boards.get(key).is_some(), "the board JSON lacks {key}: {on_boards}");
+    }
+    assert_eq!(on_boards["target"], "board");
+    assert_eq!(on_boards["byte_exact"], true);
+    assert_eq!(on_boards["sha256_received"], simulated["sha256_sent"]);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(root().join("fixtures/vga-q12-20k.jpg")).unwrap());
+}
