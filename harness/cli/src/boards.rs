@@ -158,6 +158,17 @@ const WOKWI_FIRMWARE: &str = "firmware/boards/target/nowcam/esp32c3-wokwi";
 /// Simulated time a Wokwi simulation may run: longer than any board run waits.
 const WOKWI_TIMEOUT_MS: u64 = 600_000;
 
+/// How a board run is named and reported.
+pub(crate) struct RunContext<'a> {
+    pub target: &'a str,
+    /// The scenario file as the report shows it.
+    pub path: &'a str,
+    pub reproduce: String,
+    /// Where each board's serial log goes.
+    pub log_dir: Option<&'a Path>,
+    pub ready_timeout: std::time::Duration,
+}
+
 /// Runs one scenario with one seed on boards and judges it; a board that
 /// fails (no ready message, a closed port) fails the run, with the reason.
 pub(crate) fn run_on_boards(
@@ -165,12 +176,9 @@ pub(crate) fn run_on_boards(
     scenario: &Scenario,
     images: &[Vec<Arc<[u8]>>],
     seed: u64,
-    target: &str,
-    path: &str,
-    reproduce: String,
-    log_dir: Option<&Path>,
-    ready_timeout: std::time::Duration,
+    context: RunContext<'_>,
 ) -> (RunRecord, Vec<Vec<u8>>) {
+    let RunContext { target, path, reproduce, log_dir, ready_timeout } = context;
     if let Some(dir) = log_dir {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -212,17 +220,8 @@ pub(crate) fn transfer_on_boards(
     target: &str,
     ready_timeout: std::time::Duration,
 ) -> (RunRecord, Option<Vec<u8>>) {
-    let (record, mut read_back) = run_on_boards(
-        boards,
-        scenario,
-        &[vec![image]],
-        seed,
-        target,
-        "command line",
-        String::new(),
-        None,
-        ready_timeout,
-    );
+    let context = RunContext { target, path: "command line", reproduce: String::new(), log_dir: None, ready_timeout };
+    let (record, mut read_back) = run_on_boards(boards, scenario, &[vec![image]], seed, context);
     let received = (!read_back.is_empty()).then(|| read_back.remove(0));
     (record, received)
 }

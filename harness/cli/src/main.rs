@@ -335,17 +335,14 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             };
             let prepared = prepare(scenario, &fixtures)?;
             for seed in args.seed_start..args.seed_start + u64::from(seeds) {
-                let (record, _) = boards::run_on_boards(
-                    boards,
-                    scenario,
-                    prepared.images(),
-                    seed,
-                    args.target.name(),
-                    &path,
-                    reproduce(seed),
-                    board_logs.as_deref(),
-                    std::time::Duration::from_secs_f64(args.ready_timeout_s),
-                );
+                let context = boards::RunContext {
+                    target: args.target.name(),
+                    path: &path,
+                    reproduce: reproduce(seed),
+                    log_dir: board_logs.as_deref(),
+                    ready_timeout: std::time::Duration::from_secs_f64(args.ready_timeout_s),
+                };
+                let (record, _) = boards::run_on_boards(boards, scenario, prepared.images(), seed, context);
                 match record.status {
                     Status::Skipped => println!(
                         "{}: {} seed {seed} on {}",

@@ -102,7 +102,7 @@ fn direction_config(spec: &DirectionSpec) -> Result<DirectionConfig, String> {
     };
     if let Some(loss) = spec.loss {
         config.loss = match loss {
-            LossSpec::Bernoulli { probability } if probability == 0.0 => LossModel::Lossless,
+            LossSpec::Bernoulli { probability: 0.0 } => LossModel::Lossless,
             LossSpec::Bernoulli { probability } => LossModel::Bernoulli { p: probability },
             LossSpec::GilbertElliott { p, r, h, k } => LossModel::GilbertElliott { p, r, h, k },
         };
