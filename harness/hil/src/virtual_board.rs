@@ -15,7 +15,7 @@ use std::time::Duration as StdDuration;
 use nowcam_app::{ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent, SenderNode, SenderNodeConfig, SenderNodeEvent};
 use nowcam_chips::{Capacities, Chip, ESP32C3};
 use nowcam_console::{
-    decode_host, encode_board, BoardMessage, BoardTelemetry, ConsoleError, FrameSplitter, HostMessage, Piece,
+    decode_host, encode_board, frame_id, BoardMessage, BoardTelemetry, ConsoleError, FrameSplitter, HostMessage, Piece,
     RadioKind, Ready, Role, SerialRadio, StoredImage, TransferOutcome, TransferResult, MAX_DATA_LEN, MAX_ENCODED_LEN,
     MAX_LIST_LEN, PROTOCOL_VERSION,
 };
@@ -527,7 +527,11 @@ pub fn serve(
             let mut copy = frame.to_vec();
             match decode_host(&mut copy) {
                 Ok((id, message)) => board.handle(message, &mut |reply| emit(&mut out, id, reply)),
-                Err(_) => emit(&mut out, 0, &BoardMessage::Error(ConsoleError::Malformed)),
+                // An intact frame that is no message this board knows: answered, never left hanging.
+                Err(error) => {
+                    let id = frame_id(frame).unwrap_or(0);
+                    emit(&mut out, id, &BoardMessage::Error(error.console_error()))
+                }
             }
         }
     }
