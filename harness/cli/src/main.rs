@@ -298,7 +298,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some((i, n)) = args.shard {
         scenarios = scenarios.into_iter().enumerate().filter(|(k, _)| k % n == i - 1).map(|(_, s)| s).collect();
     }
-    let total: u64 = scenarios.iter().map(|s| u64::from(args.seeds.unwrap_or(s.seeds))).sum();
+    // Wokwi bills simulated minutes: one seed per scenario unless asked for more.
+    let seeds_of = |s: &Scenario| args.seeds.unwrap_or(if args.target == Target::Wokwi { 1 } else { s.seeds });
+    let total: u64 = scenarios.iter().map(|s| u64::from(seeds_of(s))).sum();
     let bar = progress(total);
     let mut runs = Vec::new();
     let captures = args.report.as_ref().map(|dir| dir.join("captures"));
@@ -308,7 +310,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         target => Some(boards::boards_for(target == Target::Wokwi, args.inventory.as_deref(), args.flash.as_deref())?),
     };
     for scenario in &scenarios {
-        let seeds = args.seeds.unwrap_or(scenario.seeds);
+        let seeds = seeds_of(scenario);
         bar.set_message(scenario.name.clone());
         let path = shown_path(&scenario.path);
         let inventory = args.inventory.as_deref().map(shown_path);
