@@ -347,10 +347,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 let (record, _) = boards::run_on_boards(boards, scenario, prepared.images(), seed, context);
                 match record.status {
                     Status::Skipped => println!(
-                        "{}: {} seed {seed} on {}",
-                        record.message.as_deref().unwrap_or("skipped"),
+                        "skipped: {} seed {seed} on {}: {}",
                         scenario.name,
-                        args.target.name()
+                        args.target.name(),
+                        record.message.as_deref().unwrap_or("").trim_start_matches("skipped: ")
                     ),
                     Status::Failed => bar.suspend(|| {
                         eprintln!("FAILED {} seed {seed} on {}:", scenario.name, args.target.name());
