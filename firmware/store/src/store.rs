@@ -64,6 +64,9 @@ struct Pending {
     slot: u16,
     len: u32,
     erased: [u32; BITMAP_WORDS],
+    /// Whether `write_at` has touched the slot: until then it holds only
+    /// what erase-ahead (or `begin`) erased.
+    written: bool,
 }
 
 impl Pending {
@@ -96,6 +99,8 @@ pub struct Store<F> {
     next_free_search: u16,
     /// How many slots erase-ahead keeps erased.
     erase_ahead_slots: u16,
+    /// Erases `begin` and `write_at` had to do themselves.
+    erases_in_transfers: u32,
     last_flash_error: Option<NorFlashErrorKind>,
 }
 
@@ -138,6 +143,7 @@ impl<F: MultiwriteNorFlash> Store<F> {
             next_sequence: largest.map_or(1, |l| l.wrapping_add(1)),
             next_free_search: 0,
             erase_ahead_slots: 1,
+            erases_in_transfers: 0,
             last_flash_error: None,
         })
     }
@@ -163,6 +169,13 @@ impl<F: MultiwriteNorFlash> Store<F> {
     /// 0 turns erase-ahead off.
     pub fn set_erase_ahead_slots(&mut self, slots: u16) {
         self.erase_ahead_slots = slots.min(MAX_PENDING as u16);
+    }
+
+    /// Erases a transfer had to wait for since mount (`begin` and `write_at`
+    /// into a slot not erased ahead): 0 while every transfer finds its slot
+    /// erased ahead.
+    pub fn erases_in_transfers(&self) -> u32 {
+        self.erases_in_transfers
     }
 
     /// Slots erased ahead, whole or in part.
@@ -365,6 +378,7 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
                 let slot = self.choose_slot().ok_or(StoreError::NoFreeSlot)?;
                 let start = self.layout.slot_start(slot);
                 let erased = self.flash.erase(start, start + erase_size);
+                self.erases_in_transfers += 1;
                 if let Err(error) = erased {
                     // A failed erase may have destroyed the header, so the slot no
                     // longer counts as an image either way.
@@ -374,7 +388,7 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
                 (slot, erase_size)
             }
         };
-        let mut pending = Pending { slot, len, erased: [0; BITMAP_WORDS] };
+        let mut pending = Pending { slot, len, erased: [0; BITMAP_WORDS], written: false };
         for sector in 0..upto / erase_size {
             pending.mark_erased(sector);
         }
@@ -442,6 +456,9 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         if data.is_empty() {
             return Ok(());
         }
+        if let Some(pending) = self.pending[entry].as_mut() {
+            pending.written = true;
+        }
         let start = self.layout.slot_start(handle.slot);
         let erase_size = self.layout.erase_size;
         let first_sector = (DATA_OFFSET + offset) / erase_size;
@@ -454,6 +471,7 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
                 continue;
             }
             let from = start + sector * erase_size;
+            self.erases_in_transfers += 1;
             self.flash
                 .erase(from, from + erase_size)
                 .map_err(|error| error.kind())
@@ -513,11 +531,20 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
     }
 
     /// Frees the slot of a pending transfer; a handle that names none is
-    /// ignored.
+    /// ignored. A slot nothing was written into stays erased ahead (a
+    /// camera that offers again under a new session takes it at once).
     fn abandon(&mut self, handle: WriteHandle) {
         if let Ok(entry) = self.pending_index(handle) {
+            let state = match self.pending[entry] {
+                Some(pending) if !pending.written => {
+                    let sectors = (0..)
+                        .take_while(|&sector| (sector as usize) < MAX_SECTORS_PER_SLOT && pending.is_erased(sector));
+                    Slot::Erased { upto: sectors.count() as u32 * self.layout.erase_size }
+                }
+                _ => Slot::Free,
+            };
             self.pending[entry] = None;
-            self.slots[usize::from(handle.slot)] = Slot::Free;
+            self.slots[usize::from(handle.slot)] = state;
         }
     }
 

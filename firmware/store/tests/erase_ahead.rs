@@ -54,6 +54,7 @@ fn back_to_back_images_are_written_without_a_single_erase() {
         assert_eq!(kept, expected, "image {seed}");
     }
     assert_eq!(store.flash().total().erasing.as_millis(), 10 * (45 + 2 * 150));
+    assert_eq!(store.erases_in_transfers(), 0);
 }
 
 #[test]
@@ -76,6 +77,7 @@ fn erase_ahead_never_runs_during_a_transfer() {
     assert_eq!(store.flash().counters().erases, erases);
     // A second transfer finds no slot erased ahead.
     assert!(!store.ready_for(100));
+    store.write_at(handle, 0, &[1, 2, 3]).unwrap();
     store.abandon(handle);
     assert_eq!(store.erase_ahead(), Ok(EraseStep::Erased));
 }
@@ -103,6 +105,7 @@ fn a_slot_erased_in_part_is_finished_by_writes() {
     let data = image(3, 10_000);
     let info = store_image(&mut store, &data, 3).unwrap();
     assert_eq!(store.flash().counters().erases, erases + 2);
+    assert_eq!(store.erases_in_transfers(), 2);
     assert_eq!(read_image(&mut store, info.sequence, 999).unwrap(), data);
 }
 
@@ -182,4 +185,25 @@ fn a_power_cut_at_every_erase_ahead_step_keeps_the_last_committed_image() {
             store_image(&mut again, &image(99, 9000), 99).unwrap();
         }
     }
+}
+
+#[test]
+fn a_transfer_abandoned_before_its_first_write_leaves_its_slot_erased() {
+    let mut store = fresh(SMALL);
+    erase_until_idle(&mut store);
+    let erases = store.flash().counters().erases;
+    // A camera that offers again under a new session: the first transfer is dropped unwritten.
+    let unwritten = store.begin(9000).unwrap();
+    store.abandon(unwritten);
+    assert!(store.ready_for(9000));
+    assert_eq!(store.erase_ahead(), Ok(EraseStep::Idle));
+    let info = store_image(&mut store, &image(4, 9000), 4).unwrap();
+    assert_eq!(store.flash().counters().erases, erases, "the slot was not erased again");
+    // A slot written into is dirty once abandoned: it is erased again before reuse.
+    erase_until_idle(&mut store);
+    let written = write_image(&mut store, &image(5, 9000), 5).unwrap();
+    store.abandon(written);
+    assert_eq!(store.erased_ahead(), 0);
+    assert!(!store.ready_for(9000));
+    assert_eq!(store.newest(), Some(info));
 }
