@@ -116,6 +116,24 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
+/// How long the receiver's flash operations take.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FlashArg {
+    /// The typical erase and program times of the boards' SPI NOR flash datasheets
+    Datasheet,
+    /// No time at all
+    Ideal,
+}
+
+impl FlashArg {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            FlashArg::Datasheet => "datasheet",
+            FlashArg::Ideal => "ideal",
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ProtocolArg {
     Nowcam,
@@ -214,6 +232,9 @@ struct TransferArgs {
     link: LinkFlags,
     #[arg(long, value_enum, default_value = "nowcam")]
     protocol: ProtocolArg,
+    /// The receiver's flash latencies; the receiver starts with a slot erased ahead either way
+    #[arg(long, value_enum, default_value = "datasheet")]
+    flash: FlashArg,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Write the image the receiver stored here
@@ -434,8 +455,9 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         ProtocolArg::Legacy => "legacy",
     };
     let text = format!(
-        "seeds = 1\ntime_limit_s = {}\n{}[[senders]]\nname = \"camera\"\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\nname = \"receiver\"\n",
+        "seeds = 1\ntime_limit_s = {}\nflash = \"{}\"\n{}[[senders]]\nname = \"camera\"\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\nname = \"receiver\"\n",
         args.time_limit_s,
+        args.flash.name(),
         args.link.to_toml()?,
         image.len()
     );
@@ -476,6 +498,9 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         "sim_time_s": result.sim_time_s,
         "lower_bound_s": result.lower_bound_s,
         "efficiency": result.efficiency,
+        "flash": args.flash.name(),
+        "flash_erase_s": result.flash_erase_s,
+        "flash_stall_s": result.flash_stall_s,
         "failures": result.failures,
     });
     if args.json {
@@ -493,6 +518,12 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
             result.air.frames_sent,
             result.air.frames_lost,
             result.retransmissions
+        );
+        println!(
+            "flash ({}): {:.3} s erasing for the image (erased ahead, before the transfer), {:.3} s stalled during the transfer",
+            args.flash.name(),
+            result.flash_erase_s,
+            result.flash_stall_s
         );
         for failure in &result.failures {
             println!("  {failure}");
