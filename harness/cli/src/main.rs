@@ -12,10 +12,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nowcam_sim::capture::{read_capture, write_capture, CaptureFormat};
 use nowcam_sim::fixtures::{sha256_hex, FixtureCatalog};
 use nowcam_sim::replay::replay;
-use nowcam_sim::report::{reproduce_line, Report, RunRecord, Status};
+use nowcam_sim::report::{reproduce_line, Metrics, Report, RunRecord, Status};
 use nowcam_sim::run::RunOptions;
 use nowcam_sim::scenario::Scenario;
 use nowcam_sim::setup::{prepare, prepare_with_images};
+use nowcam_sim::verdict::ImageRecord;
 
 mod bench;
 mod boards;
@@ -482,53 +483,16 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         );
         write_capture(writer, CaptureFormat::from_path(path), 1, result.capture.as_deref().unwrap_or_default())?;
     }
-    let json = serde_json::json!({
-        "ok": byte_exact,
-        "protocol": protocol,
-        "preset": args.link.describe(),
-        "seed": args.seed,
-        "bytes": image.bytes,
-        "sha256_sent": image.sha256_sent,
-        "sha256_received": image.sha256_received,
-        "byte_exact": byte_exact,
-        "frames_sent": result.air.frames_sent,
-        "frames_lost": result.air.frames_lost,
-        "frames_duplicated": result.air.frames_duplicated,
-        "retransmissions": result.retransmissions,
-        "sim_time_s": result.sim_time_s,
-        "lower_bound_s": result.lower_bound_s,
-        "efficiency": result.efficiency,
-        "flash": args.flash.name(),
-        "flash_erase_s": result.flash_erase_s,
-        "flash_stall_s": result.flash_stall_s,
-        "failures": result.failures,
-    });
-    if args.json {
-        println!("{json}");
-    } else {
-        println!(
-            "{}: {} bytes over {} ({protocol}), seed {}: {:.3} s simulated, lower bound {:.3} s, efficiency {:.3}, {} frames sent, {} lost, {} retransmissions",
-            if byte_exact { "byte-exact" } else { "FAILED" },
-            sent.len(),
-            args.link.describe(),
-            args.seed,
-            result.sim_time_s,
-            result.lower_bound_s,
-            result.efficiency,
-            result.air.frames_sent,
-            result.air.frames_lost,
-            result.retransmissions
-        );
-        println!(
-            "flash ({}): {:.3} s erasing for the image (erased ahead, before the transfer), {:.3} s stalled during the transfer",
-            args.flash.name(),
-            result.flash_erase_s,
-            result.flash_stall_s
-        );
-        for failure in &result.failures {
-            println!("  {failure}");
-        }
-    }
+    let report = TransferReport {
+        target: Target::Sim,
+        protocol,
+        byte_exact,
+        image: Some(image),
+        metrics: Metrics::from(&result),
+        flash: Some((args.flash.name(), result.flash_erase_s, result.flash_stall_s)),
+        failures: &result.failures,
+    };
+    report.print(&args, sent.len());
     Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -552,45 +516,85 @@ fn transfer_on_boards(args: &TransferArgs, scenario: &Scenario, sent: Arc<[u8]>,
     if let (Some(path), Some(bytes)) = (&args.out, &received) {
         std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
     }
-    let metrics = record.metrics.unwrap_or_default();
-    let json = serde_json::json!({
-        "ok": byte_exact,
-        "target": args.target.name(),
-        "protocol": protocol,
-        "preset": args.link.describe(),
-        "seed": args.seed,
-        "bytes": sent.len(),
-        "sha256_sent": image.map(|i| i.sha256_sent.clone()),
-        "sha256_received": image.and_then(|i| i.sha256_received.clone()),
-        "byte_exact": byte_exact,
-        "frames_sent": metrics.frames_sent,
-        "frames_lost": metrics.frames_lost,
-        "frames_duplicated": metrics.frames_duplicated,
-        "retransmissions": metrics.retransmissions,
-        "sim_time_s": metrics.sim_time_s,
-        "lower_bound_s": metrics.lower_bound_s,
-        "efficiency": metrics.efficiency,
-        "failures": record.failures,
-    });
-    if args.json {
-        println!("{json}");
-    } else {
+    let report = TransferReport {
+        target: args.target,
+        protocol,
+        byte_exact,
+        image,
+        metrics: record.metrics.unwrap_or_default(),
+        // A board's flash is not timed from here.
+        flash: None,
+        failures: &record.failures,
+    };
+    report.print(args, sent.len());
+    Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// What `nowcam transfer` prints, the same on every target.
+struct TransferReport<'a> {
+    target: Target,
+    protocol: &'a str,
+    byte_exact: bool,
+    image: Option<&'a ImageRecord>,
+    metrics: Metrics,
+    /// The flash model, and the seconds spent erasing for the image and stalled during the transfer.
+    flash: Option<(&'a str, f64, f64)>,
+    failures: &'a [String],
+}
+
+impl TransferReport<'_> {
+    fn print(&self, args: &TransferArgs, bytes: usize) {
+        let metrics = &self.metrics;
+        if args.json {
+            let json = serde_json::json!({
+                "ok": self.byte_exact,
+                "target": self.target.name(),
+                "protocol": self.protocol,
+                "preset": args.link.describe(),
+                "seed": args.seed,
+                "bytes": bytes,
+                "sha256_sent": self.image.map(|i| i.sha256_sent.clone()),
+                "sha256_received": self.image.and_then(|i| i.sha256_received.clone()),
+                "byte_exact": self.byte_exact,
+                "frames_sent": metrics.frames_sent,
+                "frames_lost": metrics.frames_lost,
+                "frames_duplicated": metrics.frames_duplicated,
+                "retransmissions": metrics.retransmissions,
+                "sim_time_s": metrics.sim_time_s,
+                "lower_bound_s": metrics.lower_bound_s,
+                "efficiency": metrics.efficiency,
+                "flash": self.flash.map(|(model, _, _)| model),
+                "flash_erase_s": self.flash.map(|(_, erase, _)| erase),
+                "flash_stall_s": self.flash.map(|(_, _, stall)| stall),
+                "failures": self.failures,
+            });
+            println!("{json}");
+            return;
+        }
         println!(
-            "{}: {} bytes on {} over {}, seed {}: {:.3} s, lower bound {:.3} s, efficiency {:.3}",
-            if byte_exact { "byte-exact" } else { "FAILED" },
-            sent.len(),
-            args.target.name(),
+            "{}: {bytes} bytes on {} over {} ({}), seed {}: {:.3} s{}, lower bound {:.3} s, efficiency {:.3}, {} frames sent, {} lost, {} retransmissions",
+            if self.byte_exact { "byte-exact" } else { "FAILED" },
+            self.target.name(),
             args.link.describe(),
+            self.protocol,
             args.seed,
             metrics.sim_time_s,
+            if self.target == Target::Sim { " simulated" } else { "" },
             metrics.lower_bound_s,
-            metrics.efficiency
+            metrics.efficiency,
+            metrics.frames_sent,
+            metrics.frames_lost,
+            metrics.retransmissions
         );
-        for failure in &record.failures {
+        if let Some((model, erase, stall)) = self.flash {
+            println!(
+                "flash ({model}): {erase:.3} s erasing for the image (erased ahead, before the transfer), {stall:.3} s stalled during the transfer"
+            );
+        }
+        for failure in self.failures {
             println!("  {failure}");
         }
     }
-    Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn replay_command(args: ReplayArgs) -> Result<ExitCode> {
