@@ -186,7 +186,9 @@ impl FrameSource for CameraSource {
         self.sensor.set_control(variable, value).map_err(|error| match error {
             Ov2640Error::Unsupported => ControlError::Unsupported,
             Ov2640Error::OutOfRange => ControlError::OutOfRange,
-            Ov2640Error::I2c(_) | Ov2640Error::WrongChip { .. } => ControlError::Sensor,
+            Ov2640Error::I2c(_) | Ov2640Error::UnsupportedSensor(_) | Ov2640Error::UnknownChip { .. } => {
+                ControlError::Sensor
+            }
         })?;
         if variable == ControlVariable::FrameSize {
             self.frames_to_skip = SETTLE_FRAMES;
