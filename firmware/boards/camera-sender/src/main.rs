@@ -9,7 +9,7 @@
 //!
 //! Boards, one Cargo feature each: `xiao-esp32s3-sense` (the default) and
 //! `esp32s3-eye` (`--no-default-features --features esp32s3-eye`).
-//! Build-time configuration: `NOWCAM_CHANNEL` (1 to 14) fixes the channel;
+//! Build-time configuration: `NOWCAM_CHANNEL` (1 to 13) fixes the channel;
 //! without it the camera hops channels until the receiver answers.
 #![no_std]
 #![no_main]
@@ -37,7 +37,7 @@ use crate::camera::CameraSource;
 esp_bootloader_esp_idf::esp_app_desc!();
 
 /// The channel fixed at build time, if any.
-const CHANNEL: Option<u8> = wifi::parse_channel(option_env!("NOWCAM_CHANNEL"));
+const CHANNEL: Option<u8> = wifi::build_channel(option_env!("NOWCAM_CHANNEL"));
 
 /// The set-up at boot: VGA at quality 12 makes JPEGs of about 20 to 40 KB,
 /// a fraction of a second on a clean link. The receiver can change both.

@@ -109,7 +109,7 @@ impl ReceiverAccess for BoardNode {
 }
 
 /// The channel for ESP-NOW-only operation, fixed at build time.
-const CHANNEL: Option<u8> = wifi::parse_channel(option_env!("NOWCAM_CHANNEL"));
+const CHANNEL: Option<u8> = wifi::build_channel(option_env!("NOWCAM_CHANNEL"));
 
 /// Sectors of the image partition (esp-storage erases 4 KiB at a time).
 const ERASE_SIZE: u32 = 4096;
