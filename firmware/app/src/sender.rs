@@ -570,11 +570,17 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         if !(self.scheduled_capture_due(now) || self.capture_requested) {
             return;
         }
+        let captured = self.source.capture();
+        if captured == Err(CaptureError::NotReady) {
+            // The camera is still at it: ask again at once, as if requested.
+            self.capture_requested = true;
+            return;
+        }
         self.capture_requested = false;
         self.images_started += 1;
         self.busy_refusals = 0;
         self.next_capture = self.config.capture_interval.map(|interval| now + interval);
-        if let Err(error) = self.source.capture() {
+        if let Err(error) = captured {
             self.stats.images_failed += 1;
             self.push_event(SenderNodeEvent::CaptureFailed(error));
             return;

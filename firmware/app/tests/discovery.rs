@@ -113,16 +113,24 @@ struct Fixture {
     image: Vec<u8>,
     frame: Vec<u8>,
     captures: u32,
+    /// A camera that captures in the background: `capture` hands over a
+    /// prepared frame, and answers `NotReady` until one is.
+    needs_preparing: bool,
+    prepared: bool,
 }
 
 impl Fixture {
     fn new(len: usize) -> Self {
-        Fixture { image: (0..len).map(|i| (i * 7 % 253) as u8).collect(), frame: Vec::new(), captures: 0 }
+        let image = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+        Fixture { image, frame: Vec::new(), captures: 0, needs_preparing: false, prepared: false }
     }
 }
 
 impl FrameSource for Fixture {
     fn capture(&mut self) -> Result<usize, CaptureError> {
+        if self.needs_preparing && !std::mem::take(&mut self.prepared) {
+            return Err(CaptureError::NotReady);
+        }
         self.captures += 1;
         self.frame = self.image.clone();
         Ok(self.frame.len())
@@ -491,4 +499,44 @@ fn source_mut_reaches_the_frame_source() {
     let mut camera = camera(&world, 1, SenderNodeConfig::default());
     camera.source_mut().image = vec![1, 2, 3];
     assert_eq!(camera.source().image, vec![1, 2, 3]);
+}
+
+#[test]
+fn a_camera_that_prepares_its_frame_is_asked_again_until_it_is_ready() {
+    let world = Shared::default();
+    let config = SenderNodeConfig {
+        receiver: Some(RECEIVER),
+        capture_interval: Some(Duration::from_millis(1_000)),
+        telemetry_interval: None,
+        ..SenderNodeConfig::default()
+    };
+    let mut camera = camera(&world, 1, config);
+    camera.source_mut().needs_preparing = true;
+    let mut receiver = station(&world, RECEIVER, 1);
+
+    // A poll without a prepared frame captures nothing and fails nothing: the capture stays due.
+    assert!(camera.capture_due(Instant::ZERO));
+    camera.poll(Instant::ZERO);
+    assert_eq!(camera.pop_event(), None);
+    assert!(camera.transfer().is_none());
+    assert!(camera.capture_due(Instant::ZERO));
+    assert_eq!(camera.poll_at(), Some(Instant::ZERO));
+
+    // The board's loop: when a capture is due, prepare the frame (on the chip, awaiting the camera), then poll.
+    let mut now = Instant::ZERO;
+    while now < Instant::from_millis(3_500) {
+        world.borrow_mut().now = now;
+        if camera.capture_due(now) {
+            camera.source_mut().prepared = true;
+        }
+        let next = [camera.poll(now), receiver.poll(now)].into_iter().flatten().min();
+        let busy = !camera.radio().reports.is_empty()
+            || !receiver.radio().reports.is_empty()
+            || world.borrow().inboxes.values().any(|inbox| !inbox.is_empty());
+        if !busy {
+            now = next.unwrap_or(Instant::from_millis(3_500)).max(now + Duration::from_micros(1));
+        }
+    }
+    assert_eq!(receiver.store().images.len(), 4, "at 0, 1, 2 and 3 s");
+    assert_eq!(camera.stats().images_failed, 0);
 }

@@ -8,7 +8,7 @@
 //! time, and turns each send status into a [`SendReport`]. Both signal
 //! [`radio_event`] so the node's loop wakes when there is something to read.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
 use embassy_futures::select::{select, Either};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
@@ -64,11 +64,28 @@ static REPORTS: Channel<CriticalSectionRawMutex, SendReport, REPORT_QUEUE_DEPTH>
 static RX_QUEUE: Channel<CriticalSectionRawMutex, RxFrame, RX_QUEUE_DEPTH> = Channel::new();
 static EVENT: Signal<CriticalSectionRawMutex, ()> = Signal::new();
 static RX_DROPPED: AtomicU32 = AtomicU32::new(0);
+/// The channel the radio is on: set at start, by the node, or by the access point.
+static CHANNEL: AtomicU8 = AtomicU8::new(0);
+/// Whether the station is joined to an access point, whose channel ESP-NOW then shares.
+static TIED_TO_ACCESS_POINT: AtomicBool = AtomicBool::new(false);
 static REPORTS_DROPPED: AtomicU32 = AtomicU32::new(0);
 
 /// Signalled whenever a frame or a send report is waiting for the node.
 pub fn radio_event() -> &'static Signal<CriticalSectionRawMutex, ()> {
     &EVENT
+}
+
+/// Tells the radio the station joined an access point on `channel` (ESP-NOW
+/// now runs there, and the node cannot change it), or left it (`None`: the
+/// radio stays where it is, and the node may change channel again).
+///
+/// The WiFi task calls this; the node sees the new channel at its next poll.
+pub fn follow_access_point(channel: Option<u8>) {
+    if let Some(channel) = channel {
+        CHANNEL.store(channel, Ordering::Relaxed);
+    }
+    TIED_TO_ACCESS_POINT.store(channel.is_some(), Ordering::Relaxed);
+    EVENT.signal(());
 }
 
 /// Frames dropped because the node did not read them in time, or because
@@ -90,8 +107,6 @@ pub fn send_reports_dropped() -> u32 {
 pub struct EspNowRadio {
     manager: EspNowManager,
     address: MacAddress,
-    channel: u8,
-    tied_to_access_point: bool,
     next_handle: u32,
 }
 
@@ -102,14 +117,13 @@ pub struct RadioPump {
 }
 
 impl EspNowRadio {
-    /// Splits esp-radio's ESP-NOW into the port and its pump.
-    ///
-    /// `channel` is the channel the radio is on now; `tied_to_access_point`
-    /// is true when the station is connected (or connecting) to an access
-    /// point, which fixes the channel.
-    pub fn new(esp_now: EspNow, address: MacAddress, channel: u8, tied_to_access_point: bool) -> (Self, RadioPump) {
+    /// Splits esp-radio's ESP-NOW into the port and its pump; `channel` is
+    /// the channel the radio is on now. Make one per boot: the channel and
+    /// the access point's hold are shared with [`follow_access_point`].
+    pub fn new(esp_now: EspNow, address: MacAddress, channel: u8) -> (Self, RadioPump) {
         let (manager, sender, receiver) = esp_now.split();
-        let radio = EspNowRadio { manager, address, channel, tied_to_access_point, next_handle: 0 };
+        CHANNEL.store(channel, Ordering::Relaxed);
+        let radio = EspNowRadio { manager, address, next_handle: 0 };
         (radio, RadioPump { sender, receiver })
     }
 
@@ -178,17 +192,17 @@ impl Radio for EspNowRadio {
     }
 
     fn channel(&self) -> u8 {
-        self.channel
+        CHANNEL.load(Ordering::Relaxed)
     }
 
-    /// Refuses with [`SendError::Driver`] while tied to an access point, or
+    /// Refuses with [`SendError::Driver`] while joined to an access point, or
     /// when the driver rejects the channel.
     fn set_channel(&mut self, channel: u8) -> Result<(), SendError> {
-        if self.tied_to_access_point {
+        if TIED_TO_ACCESS_POINT.load(Ordering::Relaxed) {
             return Err(SendError::Driver);
         }
         self.manager.set_channel(channel).map_err(|_| SendError::Driver)?;
-        self.channel = channel;
+        CHANNEL.store(channel, Ordering::Relaxed);
         Ok(())
     }
 }

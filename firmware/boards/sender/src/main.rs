@@ -129,7 +129,10 @@ impl SenderAccess for BoardNode {
 #[esp_rtos::main]
 async fn main(spawner: Spawner) -> ! {
     let peripherals = esp_hal::init(esp_hal::Config::default().with_cpu_clock(CpuClock::max()));
-    esp_alloc::heap_allocator!(size: 64 * 1024);
+    // The heap sits in the RAM the second-stage bootloader used, which the
+    // app may take once it runs (`.dram2_uninit`: 64.8 KB on the C3, 64 KB
+    // on the C6), leaving main DRAM to the load buffer, statics and the stack.
+    esp_alloc::heap_allocator!(#[link_section = ".dram2_uninit"] size: 64 * 1024);
     let timers = TimerGroup::new(peripherals.TIMG0);
     esp_rtos::start(timers.timer0, peripherals.FROM_CPU_INTR0);
     nowcam_esp_adapters::boot::report_reset_reason();
@@ -147,7 +150,7 @@ async fn main(spawner: Spawner) -> ! {
         if let Err(error) = esp_now.set_channel(channel) {
             nowcam_esp_adapters::boot::restart_after("ESP-NOW refused the channel", error).await;
         }
-        let (radio, pump) = nowcam_esp_adapters::EspNowRadio::new(esp_now, address, channel, false);
+        let (radio, pump) = nowcam_esp_adapters::EspNowRadio::new(esp_now, address, channel);
         spawner.spawn(radio_pump(pump).expect("the radio pump task is spawned once"));
         (radio, RadioKind::EspNow)
     };
