@@ -43,22 +43,26 @@ pub async fn run(node: &'static SharedNode, mut watchdog: Watchdog) -> ! {
             while let Some(event) = node.pop_event() {
                 let now_ms = now.as_micros() / 1000;
                 let retransmissions = node.stats().retransmissions;
-                match event {
+                // Whether the host asked for another transfer after this one.
+                let again = match event {
                     SenderNodeEvent::TransferStarted { session, len } => {
-                        test_console::transfer_started(session, len, now_ms, retransmissions)
+                        test_console::transfer_started(session, len, now_ms, retransmissions);
+                        false
                     }
                     SenderNodeEvent::TransferDone { session, .. } => {
-                        if test_console::transfer_finished(session, TransferOutcome::Stored, now_ms, retransmissions) {
-                            node.capture_now();
-                        }
+                        test_console::transfer_finished(session, TransferOutcome::Stored, now_ms, retransmissions)
                     }
                     SenderNodeEvent::TransferFailed { session, error } => {
-                        if test_console::transfer_finished(session, outcome(error), now_ms, retransmissions) {
-                            node.capture_now();
-                        }
+                        test_console::transfer_finished(session, outcome(error), now_ms, retransmissions)
                     }
-                    SenderNodeEvent::CaptureFailed(_) => test_console::stop_sending(),
-                    _ => {}
+                    SenderNodeEvent::CaptureFailed(_) => {
+                        test_console::stop_sending();
+                        false
+                    }
+                    _ => false,
+                };
+                if again {
+                    node.capture_now();
                 }
                 report(event);
             }
