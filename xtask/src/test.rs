@@ -60,6 +60,11 @@ pub fn run(args: Args) -> Result<()> {
         crate::firmware::build_all_checked()?;
     }
 
+    // probe-rs is behind a feature (it is large, and only a desk with a
+    // USB-JTAG board uses it); checking it here keeps it from rotting.
+    step("checking the probe-rs flashing backend (nowcam-hil, feature probe-rs)");
+    cargo(&["check", "--locked", "-p", "nowcam-hil", "--features", "probe-rs"])?;
+
     step("checking the fixtures against their manifest");
     let directory = crate::fixtures::fixtures_dir();
     let count = crate::fixtures::check(&directory)?;

@@ -4,7 +4,9 @@
 
 use heapless::{Deque, Vec};
 use nowcam_ports::radio::MAX_FRAME_LEN;
-use nowcam_ports::{ImageInfo, ImageStore, Instant, MacAddress, Radio, StoreError, TelemetrySource, WriteHandle};
+use nowcam_ports::{
+    EraseStep, ImageInfo, ImageStore, Instant, MacAddress, Radio, StoreError, TelemetrySource, WriteHandle,
+};
 use nowcam_proto::legacy::{self, LegacyEvent, LegacyReceiver};
 use nowcam_proto::receiver::{
     ReceiveError, Receiver, ReceiverConfig, ReceiverEvent, ReceiverStats, TransferStore, ABORT_LEN,
@@ -96,39 +98,70 @@ pub struct ReceiverNodeStats {
     pub replies_dropped: u32,
     pub images_stored: u32,
     pub transfers_failed: u32,
+    /// Offers answered Busy because no slot was erased ahead for them.
+    pub offers_not_ready: u32,
+    /// Erase-ahead steps the flash failed.
+    pub erase_errors: u32,
 }
 
 /// An [`ImageStore`] seen as the protocol's [`TransferStore`].
-struct StoreSlots<'a, S>(&'a mut S);
+struct StoreSlots<'a, S> {
+    store: &'a mut S,
+    /// Begin only in a slot erased ahead for the whole image; the protocol
+    /// receiver answers the offer with Busy otherwise.
+    erased_only: bool,
+    /// Set when `begin` refused for want of an erased slot.
+    not_ready: bool,
+}
+
+impl<'a, S: ImageStore> StoreSlots<'a, S> {
+    /// For nowcam transfers: a camera answered Busy offers again later.
+    fn erased_only(store: &'a mut S) -> Self {
+        StoreSlots { store, erased_only: true, not_ready: false }
+    }
+
+    /// For the seed's legacy sender, which has no Busy: any slot, erased as
+    /// writes reach it (its one frame per 500 ms outlasts any erase).
+    fn any(store: &'a mut S) -> Self {
+        StoreSlots { store, erased_only: false, not_ready: false }
+    }
+}
 
 impl<S: ImageStore> TransferStore for StoreSlots<'_, S> {
     type Slot = WriteHandle;
     type Error = StoreError;
 
     fn begin(&mut self, len: u32) -> Result<WriteHandle, StoreError> {
-        self.0.begin(len)
+        if self.erased_only && !self.store.ready_for(len) {
+            self.not_ready = true;
+            return Err(StoreError::NotReady);
+        }
+        self.store.begin(len)
     }
 
     fn write_at(&mut self, slot: WriteHandle, offset: u32, data: &[u8]) -> Result<(), StoreError> {
-        self.0.write_at(slot, offset, data)
+        self.store.write_at(slot, offset, data)
     }
 
     fn read_at(&mut self, slot: WriteHandle, offset: u32, buffer: &mut [u8]) -> Result<usize, StoreError> {
-        self.0.read_pending_at(slot, offset, buffer)
+        self.store.read_pending_at(slot, offset, buffer)
     }
 
     fn commit(&mut self, slot: WriteHandle, crc32: u32) -> Result<(), StoreError> {
-        self.0.commit(slot, crc32).map(|_| ())
+        self.store.commit(slot, crc32).map(|_| ())
     }
 
     fn abandon(&mut self, slot: WriteHandle) {
-        self.0.abandon(slot)
+        self.store.abandon(slot)
     }
 }
 
 const CAMERAS: usize = 8;
 const LEGACY_SOURCES: usize = 2;
 const PENDING_CONTROLS: usize = 4;
+
+/// How long erase-ahead rests after the flash failed an erase.
+const ERASE_RETRY: Duration = Duration::from_secs(1);
 
 /// A receiver node: `TRANSFERS` concurrent transfers of up to `32 × WORDS` chunks each.
 pub struct ReceiverNode<R, S, T, const TRANSFERS: usize = 4, const WORDS: usize = 68> {
@@ -143,6 +176,10 @@ pub struct ReceiverNode<R, S, T, const TRANSFERS: usize = 4, const WORDS: usize 
     next_request: u16,
     events: Deque<ReceiverNodeEvent, 16>,
     stats: ReceiverNodeStats,
+    /// The last erase-ahead step erased: the next poll goes on at once.
+    erasing: bool,
+    /// No erase-ahead before this, after a flash error.
+    erase_retry_at: Option<Instant>,
 }
 
 impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const WORDS: usize>
@@ -162,6 +199,8 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
             next_request,
             events: Deque::new(),
             stats: ReceiverNodeStats::default(),
+            erasing: false,
+            erase_retry_at: None,
         }
     }
 
@@ -202,6 +241,12 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
         self.receiver.active().map(|(source, offer, received)| (source, offer.image_len, received, offer.chunk_count))
     }
 
+    /// Whether a transfer (nowcam or legacy) is being received: the node
+    /// then does no erase work.
+    pub fn receiving(&self) -> bool {
+        self.receiver.active().next().is_some() || !self.legacy.is_empty()
+    }
+
     /// The next event, oldest first.
     pub fn pop_event(&mut self) -> Option<ReceiverNodeEvent> {
         self.events.pop_front()
@@ -236,7 +281,10 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
         Ok(request)
     }
 
-    /// Runs the node: received frames, idle transfers, control timeouts. Returns when to call again.
+    /// Runs the node: received frames, idle transfers, control timeouts, and
+    /// while no transfer is being received one step of erase-ahead (one
+    /// flash erase at most, so a poll blocks for one erase at most). Returns
+    /// when to call again: at once while erase-ahead has more to do.
     pub fn poll(&mut self, now: Instant) -> Option<Instant> {
         while self.radio.poll_send_report().is_some() {}
         let mut buffer = [0u8; MAX_FRAME_LEN];
@@ -253,7 +301,35 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
             }
         }
         self.expire(now);
-        self.poll_at()
+        self.erase_ahead(now);
+        let next = self.poll_at();
+        if self.erasing {
+            return Some(now);
+        }
+        match self.erase_retry_at {
+            Some(retry) => Some(next.map_or(retry, |next| next.min(retry))),
+            None => next,
+        }
+    }
+
+    /// One step of erase-ahead, between transfers only: a slot erased ahead
+    /// lets the next image's writes go straight to flash, where an erase in
+    /// the middle of a transfer would keep the node from reading the radio
+    /// for 45 ms or more while frames overflow its receive queue.
+    fn erase_ahead(&mut self, now: Instant) {
+        self.erasing = false;
+        if self.receiving() || self.erase_retry_at.is_some_and(|retry| now < retry) {
+            return;
+        }
+        self.erase_retry_at = None;
+        match self.store.erase_ahead() {
+            Ok(EraseStep::Erased) => self.erasing = true,
+            Ok(EraseStep::Idle) => {}
+            Err(_) => {
+                self.stats.erase_errors += 1;
+                self.erase_retry_at = Some(now + ERASE_RETRY);
+            }
+        }
     }
 
     fn handle_nowcam(&mut self, now: Instant, source: MacAddress, bytes: &[u8]) {
@@ -291,7 +367,11 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
             _ => {}
         }
         let mut reply = [0u8; MAX_FRAME_LEN];
-        let handled = self.receiver.handle(now, source, bytes, &mut StoreSlots(&mut self.store), &mut reply);
+        let mut slots = StoreSlots::erased_only(&mut self.store);
+        let handled = self.receiver.handle(now, source, bytes, &mut slots, &mut reply);
+        if slots.not_ready {
+            self.stats.offers_not_ready += 1;
+        }
         let handled = match handled {
             Ok(handled) => handled,
             Err(ReceiveError::Refused(_)) => {
@@ -354,7 +434,7 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
                 self.legacy.len() - 1
             }
         };
-        let result = self.legacy[position].1.handle(now, bytes, &mut StoreSlots(&mut self.store));
+        let result = self.legacy[position].1.handle(now, bytes, &mut StoreSlots::any(&mut self.store));
         if let Ok(LegacyEvent::Stored { .. }) = result {
             if let Some(info) = self.store.newest() {
                 self.image_stored(source, info, true);
@@ -363,14 +443,15 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some(event) = self.receiver.poll(now, &mut StoreSlots(&mut self.store)) {
+        while let Some(event) = self.receiver.poll(now, &mut StoreSlots::erased_only(&mut self.store)) {
             self.handle_receiver_event(event);
         }
         let mut index = 0;
         while index < self.legacy.len() {
             let (source, receiver) = &mut self.legacy[index];
             let source = *source;
-            let expired = matches!(receiver.poll(now, &mut StoreSlots(&mut self.store)), Some(LegacyEvent::Expired(_)));
+            let expired =
+                matches!(receiver.poll(now, &mut StoreSlots::any(&mut self.store)), Some(LegacyEvent::Expired(_)));
             let finished = receiver.progress().is_none();
             if expired {
                 self.stats.transfers_failed += 1;

@@ -287,6 +287,16 @@ fn open(frame: &mut [u8]) -> Result<(u16, &[u8]), DecodeError> {
     Ok((id, body))
 }
 
+/// The request id of a frame that is a message of this version whose body
+/// does not decode (an unknown message, say), so that the error reply can
+/// name the request it answers; `None` for anything else.
+pub fn frame_id(frame: &[u8]) -> Option<u16> {
+    let mut copy = [0u8; MAX_RUN_LEN];
+    let bytes = copy.get_mut(..frame.len())?;
+    bytes.copy_from_slice(frame);
+    open(bytes).ok().map(|(id, _)| id)
+}
+
 fn body<'a, M: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<M, DecodeError> {
     match postcard::take_from_bytes::<M>(bytes) {
         Ok((message, [])) => Ok(message),

@@ -65,7 +65,9 @@ pub mod message;
 pub mod serial_radio;
 pub mod splitter;
 
-pub use codec::{check_frame, decode_board, decode_host, encode_board, encode_host, DecodeError, EncodeError};
+pub use codec::{
+    check_frame, decode_board, decode_host, encode_board, encode_host, frame_id, DecodeError, EncodeError,
+};
 /// The `heapless` the lists in [`BoardMessage`] are made of.
 pub use heapless;
 pub use message::{

@@ -21,5 +21,5 @@ pub mod telemetry;
 pub use camera::{CaptureError, ControlError, FrameSource};
 pub use console::Console;
 pub use radio::{Radio, Received, SendError, SendHandle, SendReport};
-pub use store::{ImageInfo, ImageStore, StoreError, WriteHandle};
+pub use store::{EraseStep, ImageInfo, ImageStore, StoreError, WriteHandle};
 pub use telemetry::{TelemetrySample, TelemetrySource};

@@ -36,6 +36,8 @@ pub enum StoreError {
     Corrupt,
     /// the flash driver failed
     Flash,
+    /// no slot is erased ahead far enough for the image yet
+    NotReady,
 }
 
 impl core::fmt::Display for StoreError {
@@ -48,20 +50,54 @@ impl core::fmt::Display for StoreError {
             StoreError::NotFound => "no image with that sequence number is stored",
             StoreError::Corrupt => "the stored image does not match its CRC-32",
             StoreError::Flash => "the flash driver failed",
+            StoreError::NotReady => "no slot is erased ahead for the image yet",
         })
     }
 }
 
 impl core::error::Error for StoreError {}
 
+/// What one step of [`ImageStore::erase_ahead`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum EraseStep {
+    /// One erase operation ran; call again to go on.
+    Erased,
+    /// Nothing is left to erase ahead, or a transfer is being written (erase
+    /// work never runs in the middle of one).
+    Idle,
+}
+
 /// A power-loss-safe image store.
 ///
 /// Writes land at their offsets as chunks arrive; an image becomes visible
 /// only when `commit` has written its header, and the newest committed image
 /// is never erased to make room.
+///
+/// A store on flash erases ahead: between transfers the node calls
+/// [`erase_ahead`](ImageStore::erase_ahead), one bounded step per call, so
+/// that a slot is erased before an image arrives and no write of a transfer
+/// waits for an erase; [`ready_for`](ImageStore::ready_for) says whether
+/// such a slot is there. A store with nothing to erase keeps the defaults:
+/// always ready, no erase work.
 pub trait ImageStore {
-    /// Reserves a slot for an image of `len` bytes.
+    /// Reserves a slot for an image of `len` bytes. A store on flash takes a
+    /// slot erased ahead when one is large enough, and otherwise one whose
+    /// sectors are erased as writes first reach them.
     fn begin(&mut self, len: u32) -> Result<WriteHandle, StoreError>;
+
+    /// Whether `begin(len)` would get a slot already erased for `len` bytes,
+    /// so that no write of the transfer waits for an erase.
+    fn ready_for(&self, len: u32) -> bool {
+        let _ = len;
+        true
+    }
+
+    /// Does one bounded step of erase-ahead work: at most one flash erase
+    /// operation. It does nothing while a transfer is pending.
+    fn erase_ahead(&mut self) -> Result<EraseStep, StoreError> {
+        Ok(EraseStep::Idle)
+    }
 
     /// Writes `data` at `offset` of a pending image.
     fn write_at(&mut self, handle: WriteHandle, offset: u32, data: &[u8]) -> Result<(), StoreError>;

@@ -2,6 +2,7 @@
 
 use crate::header::DATA_OFFSET;
 use crate::io::SCRATCH_LEN;
+use crate::timing::BLOCK_SIZE;
 
 /// The most slots a store tracks (its slot table is a fixed array).
 pub const MAX_SLOTS: usize = 64;
@@ -67,6 +68,13 @@ impl Config {
     /// `max_image_size` bytes, and as many slots as fit (at most
     /// [`MAX_SLOTS`]).
     ///
+    /// Slots of a block or more are a whole number of 64 KiB blocks when that
+    /// costs no slot, so
+    /// that on a partition starting at a block boundary every slot does and
+    /// erase-ahead clears it in block erases (150 ms per 64 KiB instead of
+    /// 720 ms in sectors). With the receiver's 2.4 MiB partition and 512 KiB
+    /// images that is four 576 KiB slots rather than four of 516 KiB.
+    ///
     /// Fails with [`ConfigError::PartitionTooSmall`] when fewer than three
     /// slots fit, and with the errors of validation otherwise.
     pub fn for_partition(partition_size: u32, erase_size: u32, max_image_size: u32) -> Result<Config, ConfigError> {
@@ -78,7 +86,16 @@ impl Config {
         if sectors > MAX_SECTORS_PER_SLOT as u64 {
             return Err(ConfigError::SlotTooLarge);
         }
-        let slot_size = u32::try_from(sectors * u64::from(erase_size)).map_err(|_| ConfigError::SlotTooLarge)?;
+        let sector_slot = sectors * u64::from(erase_size);
+        let block_slot = sector_slot.next_multiple_of(u64::from(BLOCK_SIZE));
+        // Below one block, a few sector erases cost less than a block erase.
+        let blocks_fit = sector_slot >= u64::from(BLOCK_SIZE)
+            && u64::from(BLOCK_SIZE).is_multiple_of(u64::from(erase_size))
+            && block_slot / u64::from(erase_size) <= MAX_SECTORS_PER_SLOT as u64
+            && (u64::from(partition_size) / block_slot).min(MAX_SLOTS as u64)
+                >= (u64::from(partition_size) / sector_slot).min(MAX_SLOTS as u64);
+        let slot_size = if blocks_fit { block_slot } else { sector_slot };
+        let slot_size = u32::try_from(slot_size).map_err(|_| ConfigError::SlotTooLarge)?;
         let fitting = partition_size / slot_size;
         if fitting < u32::from(MIN_SLOTS) {
             return Err(ConfigError::PartitionTooSmall);
@@ -166,10 +183,23 @@ mod tests {
     #[test]
     fn for_partition_fits_the_protocol_default_image() {
         let config = Config::for_partition(2 * 1024 * KIB, 4 * KIB, 512 * KIB).unwrap();
-        assert_eq!(config.slot_size, 516 * KIB);
+        assert_eq!(config.slot_size, 576 * KIB);
         assert_eq!(config.slot_count, 3);
         assert!(config.max_image_size() >= 512 * KIB);
         assert!(config.validate(2 * 1024 * 1024, 4, 4, 4096).is_ok());
+    }
+
+    #[test]
+    fn for_partition_uses_whole_blocks_unless_that_costs_a_slot() {
+        // The boards' image partition, 0x270000 bytes: four slots either way.
+        let config = Config::for_partition(0x27_0000, 4 * KIB, 512 * KIB).unwrap();
+        assert_eq!((config.slot_count, config.slot_size), (4, 576 * KIB));
+        // Three 516 KiB slots fit in 1548 KiB, three of 576 KiB do not.
+        let config = Config::for_partition(1548 * KIB, 4 * KIB, 512 * KIB).unwrap();
+        assert_eq!((config.slot_count, config.slot_size), (3, 516 * KIB));
+        // A flash whose erase size is a block already.
+        let config = Config::for_partition(1024 * KIB, 64 * KIB, 100 * KIB).unwrap();
+        assert_eq!(config.slot_size, 128 * KIB);
     }
 
     #[test]

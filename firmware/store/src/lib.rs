@@ -6,23 +6,55 @@
 //! flash it is given is the data partition: offsets start at 0. It replaces
 //! the seed's SPIFFS, which has no no_std port and loses files on power cuts.
 //!
+//! # Erase-ahead: flash that never stalls a transfer
+//!
+//! Erasing takes long: 45 ms per 4 KiB sector and 150 ms per 64 KiB block
+//! typically, 400 ms and 2 s at worst ([`FlashTiming::DATASHEET`]). A node
+//! runs the store on its only executor, so it reads no radio frame while the
+//! flash erases, and frames past the radio's receive queue are lost. The
+//! policy, which the receiver node follows:
+//!
+//! - **Erase between transfers, never during one.** While the node receives
+//!   nothing, it calls [`ImageStore::erase_ahead`]; each call does at most
+//!   one erase (a sector, or a block where a 64 KiB block lies inside the
+//!   slot on a block boundary) so that one poll blocks for one erase at
+//!   most. `erase_ahead` does nothing while any transfer is pending.
+//! - **Which slots.** Erase-ahead keeps [`Store::set_erase_ahead_slots`]
+//!   slots erased (one unless set), taken as `begin` takes them: a free slot
+//!   in turn, else the oldest image that is not the newest. The newest
+//!   committed image is never erased ahead.
+//! - **Busy until ready.** [`ImageStore::ready_for`] says whether a slot is
+//!   erased over a whole image of a given size. A receiver answers a nowcam
+//!   offer it is not ready for with Busy, and the camera offers again after
+//!   a random backoff; a second concurrent transfer needs its own slot
+//!   erased ahead, or gets Busy too.
+//! - **Fallback.** `begin` without a slot erased far enough still works, as
+//!   the seed's legacy sender needs (it has no Busy, and sends one frame per
+//!   500 ms, far slower than an erase): it takes the slot erased furthest,
+//!   or erases a slot's header sector, and each remaining sector is erased
+//!   at the first write into it.
+//!
+//! What is erased ahead is known only to this boot: after a reboot the slots
+//! are erased again.
+//!
 //! # How an image is written
 //!
-//! 1. [`ImageStore::begin`] picks a slot and
-//!    erases only the slot's first sector, which holds the header: a reused
-//!    slot stops being an image before any of its data changes.
+//! 1. Erase-ahead (or [`ImageStore::begin`]'s fallback) erases the slot's
+//!    first sector, which holds the header, before anything else of the
+//!    slot: a reused slot stops being an image before any of its data
+//!    changes.
 //! 2. `write_at` puts each chunk at its offset as it arrives, in any order and
-//!    at any alignment. The first write into a sector erases that sector; a
-//!    bitmap per pending slot remembers which sectors are erased, so `begin`
-//!    stays cheap (erasing 512 KiB takes seconds on a real chip). Bytes that
+//!    at any alignment. A bitmap per pending slot remembers which sectors are
+//!    erased (all of them for a slot erased ahead); the first write into a
+//!    sector not erased yet erases it. Bytes that
 //!    share a flash word with a neighbouring chunk are merged by reading the
 //!    word back and rewriting it with the neighbour's bytes unchanged, which
 //!    is why the store needs `MultiwriteNorFlash` (the same word is written
 //!    more than once, but a bit only ever goes from 1 to 0).
-//! 3. `commit` checks that every sector of the image was erased during this
-//!    transfer, reads the data back in pieces to check its CRC-32, and only
-//!    then writes the header. The header is the commit: until it is whole,
-//!    the slot is free.
+//! 3. `commit` checks that every sector of the image was erased this boot
+//!    after the slot was taken for it, reads the data back in pieces to check
+//!    its CRC-32, and only then writes the header. The header is the commit:
+//!    until it is whole, the slot is free.
 //!
 //! [`Store::mount`] scans every slot's header; a slot whose header is not
 //! valid (erased, torn, wrong magic, version or CRC) is free. The newest
@@ -79,8 +111,10 @@ mod io;
 #[cfg(feature = "ram")]
 pub mod ram;
 mod store;
+pub mod timing;
 
 pub use config::{Config, ConfigError, MAX_PENDING, MAX_SECTORS_PER_SLOT, MAX_SLOTS};
 pub use header::{DATA_OFFSET, FORMAT_VERSION, HEADER_LEN, MAGIC};
-pub use nowcam_ports::store::{ImageInfo, ImageStore, StoreError, WriteHandle};
+pub use nowcam_ports::store::{EraseStep, ImageInfo, ImageStore, StoreError, WriteHandle};
 pub use store::{MountError, Store};
+pub use timing::{FlashTiming, Latency, TimedFlash};

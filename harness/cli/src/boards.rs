@@ -8,8 +8,10 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use nowcam_hil::backend::{self, BoardRun, Boards};
+use nowcam_hil::connect::resolve_port;
 use nowcam_hil::connect::{WokwiSimulation, WOKWI_TOKEN_VARIABLE};
-use nowcam_hil::inventory::Inventory;
+use nowcam_hil::flash::{flash, merged_image, Flashed};
+use nowcam_hil::inventory::{BoardKind, Inventory};
 use nowcam_hil::virtual_board::{serve_on_pty, serve_on_stdio, BoardConfig};
 use nowcam_proto::MacAddress;
 use nowcam_sim::report::{RunRecord, Status};
@@ -76,7 +78,11 @@ pub(crate) fn virtual_board(args: VirtualBoardArgs) -> Result<ExitCode> {
 }
 
 /// The boards a `--target board` or `--target wokwi` run uses, or why none can run.
-pub(crate) fn boards_for(wokwi: bool, inventory: Option<&Path>) -> Result<Result<Boards, String>> {
+pub(crate) fn boards_for(
+    wokwi: bool,
+    inventory: Option<&Path>,
+    flash_from: Option<&Path>,
+) -> Result<Result<Boards, String>> {
     if wokwi {
         return Ok(wokwi_boards());
     }
@@ -84,8 +90,27 @@ pub(crate) fn boards_for(wokwi: bool, inventory: Option<&Path>) -> Result<Result
         bail!("--target board needs --inventory FILE (see ci/boards.example.toml; ci/boards.virtual.toml runs virtual boards)");
     };
     let inventory = Inventory::load(path)?;
+    if let Some(firmware) = flash_from {
+        flash_serial_boards(&inventory, firmware)?;
+    }
     let exe = std::env::current_exe().context("finding the nowcam binary, which runs the virtual boards")?;
     Ok(Ok(Boards::Inventory { inventory, exe }))
+}
+
+/// Flashes every real board of the inventory with its chip's and role's
+/// merged image; espflash skips what a board already holds.
+fn flash_serial_boards(inventory: &Inventory, firmware: &Path) -> Result<()> {
+    for board in &inventory.boards {
+        let BoardKind::Serial(port) = &board.kind else { continue };
+        let port = resolve_port(board, port)?;
+        let image = merged_image(firmware, board.chip, board.role);
+        println!("board {}: flashing {} on {port}", board.name, image.display());
+        match flash(&board.name, &port, board.chip, &image)? {
+            Flashed::Written => println!("board {}: flashed", board.name),
+            Flashed::Unchanged => println!("board {}: already runs this build, nothing written", board.name),
+        }
+    }
+    Ok(())
 }
 
 /// The Wokwi projects of the ESP32-C3 serial-radio build: the receiver and
@@ -94,7 +119,22 @@ fn wokwi_boards() -> Result<Boards, String> {
     if std::env::var_os(WOKWI_TOKEN_VARIABLE).is_none_or(|token| token.is_empty()) {
         return Err(format!("no {WOKWI_TOKEN_VARIABLE}"));
     }
-    let program = std::env::var_os("NOWCAM_WOKWI_CLI").map_or_else(|| PathBuf::from("wokwi-cli"), PathBuf::from);
+    let program = match std::env::var_os("NOWCAM_WOKWI_CLI") {
+        Some(program) => PathBuf::from(program),
+        None => {
+            // The projects point at these files; without them wokwi-cli fails after connecting.
+            for role in ["receiver", "sender"] {
+                let elf = Path::new(WOKWI_FIRMWARE).join(format!("{role}.elf"));
+                if !elf.is_file() {
+                    return Err(format!(
+                        "no {} (build it with `cargo xtask firmware --chip esp32c3 --variant wokwi --release`)",
+                        elf.display()
+                    ));
+                }
+            }
+            PathBuf::from("wokwi-cli")
+        }
+    };
     let logs = PathBuf::from("target/nowcam/boards");
     let simulation = |project: &str, role: &str, diagram: Option<&str>, log: &str| WokwiSimulation {
         program: program.clone(),
@@ -112,8 +152,22 @@ fn wokwi_boards() -> Result<Boards, String> {
     })
 }
 
+/// Where `cargo xtask firmware --variant wokwi` puts the serial-radio builds the Wokwi projects run.
+const WOKWI_FIRMWARE: &str = "firmware/boards/target/nowcam/esp32c3-wokwi";
+
 /// Simulated time a Wokwi simulation may run: longer than any board run waits.
 const WOKWI_TIMEOUT_MS: u64 = 600_000;
+
+/// How a board run is named and reported.
+pub(crate) struct RunContext<'a> {
+    pub target: &'a str,
+    /// The scenario file as the report shows it.
+    pub path: &'a str,
+    pub reproduce: String,
+    /// Where each board's serial log goes.
+    pub log_dir: Option<&'a Path>,
+    pub ready_timeout: std::time::Duration,
+}
 
 /// Runs one scenario with one seed on boards and judges it; a board that
 /// fails (no ready message, a closed port) fails the run, with the reason.
@@ -122,20 +176,23 @@ pub(crate) fn run_on_boards(
     scenario: &Scenario,
     images: &[Vec<Arc<[u8]>>],
     seed: u64,
-    target: &str,
-    path: &str,
-    reproduce: String,
-    log_dir: Option<&Path>,
-) -> RunRecord {
+    context: RunContext<'_>,
+) -> (RunRecord, Vec<Vec<u8>>) {
+    let RunContext { target, path, reproduce, log_dir, ready_timeout } = context;
     if let Some(dir) = log_dir {
         let _ = std::fs::create_dir_all(dir);
     }
-    match backend::run(boards, scenario, images, seed, log_dir) {
-        Ok(BoardRun::Skipped(reason)) => RunRecord::skipped(&scenario.name, path, seed, target, &reason, reproduce),
-        Ok(BoardRun::Ran(evidence)) => evidence.judge(scenario, seed, target, path, reproduce),
+    match backend::run(boards, scenario, images, seed, log_dir, ready_timeout) {
+        Ok(BoardRun::Skipped(reason)) => {
+            (RunRecord::skipped(&scenario.name, path, seed, target, &reason, reproduce), Vec::new())
+        }
+        Ok(BoardRun::Ran(evidence)) => {
+            let record = evidence.judge(scenario, seed, target, path, reproduce);
+            (record, evidence.read_back.into_iter().map(|(_, bytes)| bytes).collect())
+        }
         Err(error) => {
             let failure = format!("{error}");
-            RunRecord {
+            let record = RunRecord {
                 scenario: scenario.name.clone(),
                 path: path.to_owned(),
                 seed,
@@ -147,7 +204,24 @@ pub(crate) fn run_on_boards(
                 capture: None,
                 images: Vec::new(),
                 metrics: None,
-            }
+            };
+            (record, Vec::new())
         }
     }
+}
+
+/// `nowcam transfer --target board|wokwi`: one image from the first sender
+/// board to the receiver board, with the same JSON keys as on the simulator.
+pub(crate) fn transfer_on_boards(
+    boards: &Boards,
+    scenario: &Scenario,
+    image: Arc<[u8]>,
+    seed: u64,
+    target: &str,
+    ready_timeout: std::time::Duration,
+) -> (RunRecord, Option<Vec<u8>>) {
+    let context = RunContext { target, path: "command line", reproduce: String::new(), log_dir: None, ready_timeout };
+    let (record, mut read_back) = run_on_boards(boards, scenario, &[vec![image]], seed, context);
+    let received = (!read_back.is_empty()).then(|| read_back.remove(0));
+    (record, received)
 }

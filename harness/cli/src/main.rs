@@ -77,6 +77,13 @@ struct RunArgs {
     /// Seeds per scenario (default: each scenario's own `seeds`)
     #[arg(long)]
     seeds: Option<u32>,
+    /// Before running, flash every real board of the inventory from this folder
+    /// of images (`cargo xtask firmware` writes firmware/boards/target/nowcam)
+    #[arg(long, value_name = "DIR", requires = "inventory")]
+    flash: Option<PathBuf>,
+    /// Seconds a board (or Wokwi simulation) has to answer the harness after its port opens
+    #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
+    ready_timeout_s: f64,
     /// The first seed; seeds run from here upwards
     #[arg(long, default_value_t = 0)]
     seed_start: u64,
@@ -92,6 +99,13 @@ struct RunArgs {
     fixtures: PathBuf,
 }
 
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
+        _ => Err(format!("expected seconds between 0 and 3600, found {text:?}")),
+    }
+}
+
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     let (i, n) = text.split_once('/').ok_or_else(|| format!("expected i/n, found {text:?}"))?;
     let i: usize = i.parse().map_err(|_| format!("expected a shard number, found {i:?}"))?;
@@ -100,6 +114,24 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
         return Err(format!("expected 1 <= i <= n, found {i}/{n}"));
     }
     Ok((i, n))
+}
+
+/// How long the receiver's flash operations take.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FlashArg {
+    /// The typical erase and program times of the boards' SPI NOR flash datasheets
+    Datasheet,
+    /// No time at all
+    Ideal,
+}
+
+impl FlashArg {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            FlashArg::Datasheet => "datasheet",
+            FlashArg::Ideal => "ideal",
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -200,6 +232,9 @@ struct TransferArgs {
     link: LinkFlags,
     #[arg(long, value_enum, default_value = "nowcam")]
     protocol: ProtocolArg,
+    /// The receiver's flash latencies; the receiver starts with a slot erased ahead either way
+    #[arg(long, value_enum, default_value = "datasheet")]
+    flash: FlashArg,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Write the image the receiver stored here
@@ -214,6 +249,15 @@ struct TransferArgs {
     /// Give up after this much virtual time
     #[arg(long, default_value_t = 1200.0)]
     time_limit_s: f64,
+    /// Where to send it: the simulator, boards of an inventory, or Wokwi
+    #[arg(long, value_enum, default_value = "sim")]
+    target: Target,
+    /// The board inventory (TOML) for --target board
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+    /// Seconds a board has to answer the harness after its port opens
+    #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
+    ready_timeout_s: f64,
 }
 
 #[derive(clap::Args)]
@@ -275,17 +319,19 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some((i, n)) = args.shard {
         scenarios = scenarios.into_iter().enumerate().filter(|(k, _)| k % n == i - 1).map(|(_, s)| s).collect();
     }
-    let total: u64 = scenarios.iter().map(|s| u64::from(args.seeds.unwrap_or(s.seeds))).sum();
+    // Wokwi bills simulated minutes: one seed per scenario unless asked for more.
+    let seeds_of = |s: &Scenario| args.seeds.unwrap_or(if args.target == Target::Wokwi { 1 } else { s.seeds });
+    let total: u64 = scenarios.iter().map(|s| u64::from(seeds_of(s))).sum();
     let bar = progress(total);
     let mut runs = Vec::new();
     let captures = args.report.as_ref().map(|dir| dir.join("captures"));
     let board_logs = args.report.as_ref().map(|dir| dir.join("boards"));
     let boards = match args.target {
         Target::Sim => None,
-        target => Some(boards::boards_for(target == Target::Wokwi, args.inventory.as_deref())?),
+        target => Some(boards::boards_for(target == Target::Wokwi, args.inventory.as_deref(), args.flash.as_deref())?),
     };
     for scenario in &scenarios {
-        let seeds = args.seeds.unwrap_or(scenario.seeds);
+        let seeds = seeds_of(scenario);
         bar.set_message(scenario.name.clone());
         let path = shown_path(&scenario.path);
         let inventory = args.inventory.as_deref().map(shown_path);
@@ -312,22 +358,20 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             };
             let prepared = prepare(scenario, &fixtures)?;
             for seed in args.seed_start..args.seed_start + u64::from(seeds) {
-                let record = boards::run_on_boards(
-                    boards,
-                    scenario,
-                    prepared.images(),
-                    seed,
-                    args.target.name(),
-                    &path,
-                    reproduce(seed),
-                    board_logs.as_deref(),
-                );
+                let context = boards::RunContext {
+                    target: args.target.name(),
+                    path: &path,
+                    reproduce: reproduce(seed),
+                    log_dir: board_logs.as_deref(),
+                    ready_timeout: std::time::Duration::from_secs_f64(args.ready_timeout_s),
+                };
+                let (record, _) = boards::run_on_boards(boards, scenario, prepared.images(), seed, context);
                 match record.status {
                     Status::Skipped => println!(
-                        "{}: {} seed {seed} on {}",
-                        record.message.as_deref().unwrap_or("skipped"),
+                        "skipped: {} seed {seed} on {}: {}",
                         scenario.name,
-                        args.target.name()
+                        args.target.name(),
+                        record.message.as_deref().unwrap_or("").trim_start_matches("skipped: ")
                     ),
                     Status::Failed => bar.suspend(|| {
                         eprintln!("FAILED {} seed {seed} on {}:", scenario.name, args.target.name());
@@ -411,14 +455,18 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         ProtocolArg::Legacy => "legacy",
     };
     let text = format!(
-        "seeds = 1\ntime_limit_s = {}\n{}[[senders]]\nname = \"camera\"\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\nname = \"receiver\"\n",
+        "seeds = 1\ntime_limit_s = {}\nflash = \"{}\"\n{}[[senders]]\nname = \"camera\"\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\nname = \"receiver\"\n",
         args.time_limit_s,
+        args.flash.name(),
         args.link.to_toml()?,
         image.len()
     );
     let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
     let scenario = Scenario::parse(Path::new("command line"), &text, &catalog)?;
     let sent: Arc<[u8]> = image.into();
+    if args.target != Target::Sim {
+        return transfer_on_boards(&args, &scenario, sent, protocol);
+    }
     let prepared = prepare_with_images(&scenario, vec![vec![sent.clone()]])?;
     let result = prepared.run(args.seed, RunOptions { capture: args.pcap.is_some(), keep_images: true })?;
     // The verdict judged the one image from the bytes sent and the bytes read back from the receiver's store.
@@ -450,6 +498,9 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         "sim_time_s": result.sim_time_s,
         "lower_bound_s": result.lower_bound_s,
         "efficiency": result.efficiency,
+        "flash": args.flash.name(),
+        "flash_erase_s": result.flash_erase_s,
+        "flash_stall_s": result.flash_stall_s,
         "failures": result.failures,
     });
     if args.json {
@@ -468,7 +519,74 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
             result.air.frames_lost,
             result.retransmissions
         );
+        println!(
+            "flash ({}): {:.3} s erasing for the image (erased ahead, before the transfer), {:.3} s stalled during the transfer",
+            args.flash.name(),
+            result.flash_erase_s,
+            result.flash_stall_s
+        );
         for failure in &result.failures {
+            println!("  {failure}");
+        }
+    }
+    Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn transfer_on_boards(args: &TransferArgs, scenario: &Scenario, sent: Arc<[u8]>, protocol: &str) -> Result<ExitCode> {
+    let boards = match boards::boards_for(args.target == Target::Wokwi, args.inventory.as_deref(), None)? {
+        Ok(boards) => boards,
+        Err(why) => {
+            println!("skipped: transfer on {}: {why}", args.target.name());
+            return Ok(ExitCode::from(EXIT_NOTHING_VERIFIED));
+        }
+    };
+    let ready = std::time::Duration::from_secs_f64(args.ready_timeout_s);
+    let (record, received) =
+        boards::transfer_on_boards(&boards, scenario, sent.clone(), args.seed, args.target.name(), ready);
+    if record.status == Status::Skipped {
+        println!("{} (transfer on {})", record.message.as_deref().unwrap_or("skipped"), args.target.name());
+        return Ok(ExitCode::from(EXIT_NOTHING_VERIFIED));
+    }
+    let image = record.images.first();
+    let byte_exact = record.status == Status::Passed && image.is_some_and(|i| i.byte_exact);
+    if let (Some(path), Some(bytes)) = (&args.out, &received) {
+        std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let metrics = record.metrics.unwrap_or_default();
+    let json = serde_json::json!({
+        "ok": byte_exact,
+        "target": args.target.name(),
+        "protocol": protocol,
+        "preset": args.link.describe(),
+        "seed": args.seed,
+        "bytes": sent.len(),
+        "sha256_sent": image.map(|i| i.sha256_sent.clone()),
+        "sha256_received": image.and_then(|i| i.sha256_received.clone()),
+        "byte_exact": byte_exact,
+        "frames_sent": metrics.frames_sent,
+        "frames_lost": metrics.frames_lost,
+        "frames_duplicated": metrics.frames_duplicated,
+        "retransmissions": metrics.retransmissions,
+        "sim_time_s": metrics.sim_time_s,
+        "lower_bound_s": metrics.lower_bound_s,
+        "efficiency": metrics.efficiency,
+        "failures": record.failures,
+    });
+    if args.json {
+        println!("{json}");
+    } else {
+        println!(
+            "{}: {} bytes on {} over {}, seed {}: {:.3} s, lower bound {:.3} s, efficiency {:.3}",
+            if byte_exact { "byte-exact" } else { "FAILED" },
+            sent.len(),
+            args.target.name(),
+            args.link.describe(),
+            args.seed,
+            metrics.sim_time_s,
+            metrics.lower_bound_s,
+            metrics.efficiency
+        );
+        for failure in &record.failures {
             println!("  {failure}");
         }
     }

@@ -162,9 +162,18 @@ fn run_writes_the_reports_and_other_targets_skip() {
 #[test]
 fn a_run_of_only_skipped_scenarios_exits_3_and_reports_them_skipped() {
     let dir = scratch("skipped");
+    // A receiver and no sender: no scenario can run on it.
+    let inventory = dir.join("boards.toml");
+    std::fs::write(
+        &inventory,
+        "[[board]]\nname = \"rx1\"\nkind = \"virtual\"\nchip = \"esp32c3\"\nrole = \"receiver\"\n",
+    )
+    .unwrap();
     let output = nowcam()
         .args(["run", "scenarios/preset-clean.toml", "--target", "board", "--seeds", "1", "--seed-start", "5"])
-        .args(["--inventory", "boards.toml", "--report"])
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("--report")
         .arg(&dir)
         .output()
         .unwrap();
@@ -174,13 +183,16 @@ fn a_run_of_only_skipped_scenarios_exits_3_and_reports_them_skipped() {
     assert!(stdout.contains("0 passed, 0 failed, 1 skipped"), "{stdout}");
     assert!(stdout.contains("nothing was verified on board"), "{stdout}");
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
-    assert!(junit.contains("<skipped message=\"skipped: the board backend is not built yet"), "{junit}");
+    assert!(junit.contains("<skipped message=\"skipped: needs 1 senders, the target has 0"), "{junit}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["runs"][0]["status"], "skipped");
     assert_eq!(
         report["runs"][0]["reproduce"],
-        "cargo xtask hil scenarios/preset-clean.toml --seeds 1 --seed-start 5 --target board --inventory boards.toml"
+        format!(
+            "cargo xtask hil scenarios/preset-clean.toml --seeds 1 --seed-start 5 --target board --inventory {}",
+            inventory.display()
+        )
     );
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(summary.contains("| preset-clean | 1 | skipped |"), "{summary}");

@@ -29,7 +29,7 @@ use crate::console::{ConsoleLinkError, ConsoleWriter, Reply, Transmit};
 use crate::inventory::{Board, BoardKind, BoardRole, Inventory};
 use crate::relay::{Action, Relay, RelayCounters, RelayNode};
 
-/// How long a board has to answer its first `Hello` after the port opens.
+/// How long a board has to answer its first `Hello` after the port opens, by default.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the run asks the boards how far they are.
@@ -248,6 +248,7 @@ pub fn run(
     images: &[Vec<Arc<[u8]>>],
     seed: u64,
     log_dir: Option<&std::path::Path>,
+    ready_timeout: Duration,
 ) -> Result<BoardRun, BoardRunError> {
     if let Some(reason) = skip_reason(scenario, boards) {
         return Ok(BoardRun::Skipped(reason));
@@ -263,7 +264,7 @@ pub fn run(
             let file = format!("{}-seed{seed}-{}.log", scenario.name, node.name);
             node.connection.console.keep_log(&dir.join(file));
         }
-        let info = node.connection.console.handshake(READY_TIMEOUT)?;
+        let info = node.connection.console.handshake(ready_timeout)?;
         let expected = match node.role {
             BoardRole::Sender => Role::Sender,
             BoardRole::Receiver => Role::Receiver,

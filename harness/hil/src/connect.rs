@@ -55,11 +55,16 @@ pub fn open_serial(
     index: usize,
     radio: Option<Sender<Transmit>>,
 ) -> Result<Connection, ConnectError> {
-    let path = match port {
-        PortSpec::Path(path) => path.display().to_string(),
-        PortSpec::SerialNumber(number) => find_by_serial_number(&board.name, number)?,
-    };
+    let path = resolve_port(board, port)?;
     open_port(&board.name, &path, index, radio).map(|console| Connection { console, child: None })
+}
+
+/// The device path of a real board's port.
+pub fn resolve_port(board: &Board, port: &PortSpec) -> Result<String, ConnectError> {
+    match port {
+        PortSpec::Path(path) => Ok(path.display().to_string()),
+        PortSpec::SerialNumber(number) => find_by_serial_number(&board.name, number),
+    }
 }
 
 fn open_port(

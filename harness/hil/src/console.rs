@@ -211,6 +211,11 @@ impl BoardConsole {
                         other => Ok(other),
                     }
                 }
+                // A board that could not read a request's id answers it with id 0;
+                // requests go one at a time, so it is this one's.
+                Ok(Incoming::Reply(0, Reply::Error(error))) => {
+                    return Err(ConsoleLinkError::Refused { board: self.name.clone(), request: what, error })
+                }
                 // A late reply to an earlier request that timed out.
                 Ok(Incoming::Reply(..)) => {}
                 Ok(Incoming::Boot(info)) => self.info = Some(info),

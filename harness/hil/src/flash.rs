@@ -101,6 +101,7 @@ pub fn flash(board: &str, port: &str, chip: Chip, image_path: &Path) -> Result<F
             serial_number: None,
             manufacturer: None,
             product: None,
+            interface: None,
         });
     let connection =
         Connection::new(serial, info, ResetAfterOperation::HardReset, ResetBeforeOperation::DefaultReset, CONNECT_BAUD);

@@ -71,8 +71,9 @@ pub struct Relay {
     pairs: Vec<Pair>,
     scheduled: BinaryHeap<Scheduled>,
     sequence: u64,
-    /// When each board's current exchange leaves the air: one frame at a time per board.
-    air_free_ns: Vec<u64>,
+    /// When the air of each channel (index 1 to 14) is free again: frames of every
+    /// board on a channel take it one after another, as on a half-duplex medium.
+    air_free_ns: [u64; 15],
     counters: RelayCounters,
 }
 
@@ -93,13 +94,12 @@ impl Relay {
             let link = Link::new(pair_config, mix(seed, k as u64))?;
             linked.push(Pair { a, b, link });
         }
-        let count = nodes.len();
         Ok(Relay {
             nodes,
             pairs: linked,
             scheduled: BinaryHeap::new(),
             sequence: 0,
-            air_free_ns: vec![0; count],
+            air_free_ns: [0; 15],
             counters: RelayCounters::default(),
         })
     }
@@ -111,7 +111,8 @@ impl Relay {
     /// Board `from` put a frame on its serial radio at `now_ns`.
     pub fn transmit(&mut self, now_ns: u64, from: usize, handle: u32, destination: MacAddress, data: &[u8]) {
         let Some(sender) = self.nodes.get(from).copied() else { return };
-        let start_ns = now_ns.max(self.air_free_ns[from]);
+        let channel = usize::from(sender.channel).min(14);
+        let start_ns = now_ns.max(self.air_free_ns[channel]);
         let broadcast = destination == MacAddress::BROADCAST;
         let mut acknowledged = broadcast;
         let mut end_ns = start_ns;
@@ -156,7 +157,7 @@ impl Relay {
         if !routed && !broadcast {
             self.counters.frames_unroutable += 1;
         }
-        self.air_free_ns[from] = end_ns;
+        self.air_free_ns[channel] = end_ns;
         self.schedule(end_ns, Action::Report { to: from, handle, acknowledged });
     }
 
@@ -243,6 +244,22 @@ mod tests {
         relay.transmit(0, 0, 3, MacAddress([0x02, 0, 0, 0, 0, 2]), b"x");
         assert_eq!(drain(&mut relay), vec![Action::Report { to: 0, handle: 3, acknowledged: false }]);
         assert_eq!(relay.counters().frames_lost, 1);
+    }
+
+    #[test]
+    fn boards_on_one_channel_share_its_air() {
+        let mut relay = Relay::new(nodes(), &[(0, 2), (1, 2)], LinkConfig::default(), 7).unwrap();
+        let to = MacAddress([0x02, 0, 0, 0, 0, 2]);
+        relay.transmit(0, 0, 1, to, &[0; 250]);
+        relay.transmit(0, 1, 1, to, &[0; 250]);
+        let mut reports = Vec::new();
+        while let Some(due) = relay.next_due_ns() {
+            if let Some(Action::Report { to, .. }) = relay.due(due) {
+                reports.push((to, due));
+            }
+        }
+        assert_eq!(reports.len(), 2);
+        assert!(reports[1].1 >= 2 * reports[0].1 - 1, "the second board waits for the first: {reports:?}");
     }
 
     #[test]

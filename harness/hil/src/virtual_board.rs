@@ -15,7 +15,7 @@ use std::time::Duration as StdDuration;
 use nowcam_app::{ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent, SenderNode, SenderNodeConfig, SenderNodeEvent};
 use nowcam_chips::{Capacities, Chip, ESP32C3};
 use nowcam_console::{
-    decode_host, encode_board, BoardMessage, BoardTelemetry, ConsoleError, FrameSplitter, HostMessage, Piece,
+    decode_host, encode_board, frame_id, BoardMessage, BoardTelemetry, ConsoleError, FrameSplitter, HostMessage, Piece,
     RadioKind, Ready, Role, SerialRadio, StoredImage, TransferOutcome, TransferResult, MAX_DATA_LEN, MAX_ENCODED_LEN,
     MAX_LIST_LEN, PROTOCOL_VERSION,
 };
@@ -89,7 +89,7 @@ fn faulty(
 
 enum Node {
     /// A sender before its first `StartTransfer`: just a radio.
-    IdleSender(BoardRadio),
+    IdleSender(Box<BoardRadio>),
     Sender(Box<VirtualSender>),
     Receiver(Box<VirtualReceiver>),
     /// Only while a node is being rebuilt.
@@ -118,7 +118,7 @@ pub struct VirtualBoard {
 impl VirtualBoard {
     pub fn new(config: BoardConfig) -> Result<VirtualBoard, VirtualBoardError> {
         let node = match config.role {
-            Role::Sender => Node::IdleSender(clean_radio(&config)),
+            Role::Sender => Node::IdleSender(Box::new(clean_radio(&config))),
             Role::Receiver => {
                 let node_config = ReceiverNodeConfig::default();
                 let max_image = node_config.receiver.limits.max_image_len;
@@ -330,10 +330,10 @@ impl VirtualBoard {
         }
         let rebuild = |radio: BoardRadio| faulty(radio.into_inner(), preset, seed);
         match std::mem::replace(&mut self.node, Node::Empty) {
-            Node::IdleSender(radio) => self.node = Node::IdleSender(rebuild(radio)?),
+            Node::IdleSender(radio) => self.node = Node::IdleSender(Box::new(rebuild(*radio)?)),
             Node::Sender(node) => {
                 let (radio, _, _) = node.into_parts();
-                self.node = Node::IdleSender(rebuild(radio)?);
+                self.node = Node::IdleSender(Box::new(rebuild(radio)?));
             }
             Node::Receiver(node) => {
                 let (radio, store, telemetry) = node.into_parts();
@@ -395,7 +395,7 @@ impl VirtualBoard {
             return Err(ConsoleError::OutOfRange);
         }
         let radio = match std::mem::replace(&mut self.node, Node::Empty) {
-            Node::IdleSender(radio) => radio,
+            Node::IdleSender(radio) => *radio,
             Node::Sender(node) if node.is_idle() => node.into_parts().0,
             busy => {
                 self.node = busy;
@@ -404,7 +404,7 @@ impl VirtualBoard {
         };
         let mut radio = radio;
         if radio.inner_mut().set_channel(channel).is_err() {
-            self.node = Node::IdleSender(radio);
+            self.node = Node::IdleSender(Box::new(radio));
             return Err(ConsoleError::Radio);
         }
         let config = SenderNodeConfig {
@@ -527,7 +527,11 @@ pub fn serve(
             let mut copy = frame.to_vec();
             match decode_host(&mut copy) {
                 Ok((id, message)) => board.handle(message, &mut |reply| emit(&mut out, id, reply)),
-                Err(_) => emit(&mut out, 0, &BoardMessage::Error(ConsoleError::Malformed)),
+                // An intact frame that is no message this board knows: answered, never left hanging.
+                Err(error) => {
+                    let id = frame_id(frame).unwrap_or(0);
+                    emit(&mut out, id, &BoardMessage::Error(error.console_error()))
+                }
             }
         }
     }

@@ -84,3 +84,43 @@ fn bytes_that_are_not_a_message_never_hang_the_board() {
     let mut console = BoardConsole::new("vb", 0, Box::new(host_reader), Box::new(host_writer), None);
     console.handshake(Duration::from_secs(5)).unwrap();
 }
+
+/// An intact frame of console v1 whose message is none this side knows:
+/// magic, version, request id 9, then message number 200, with its CRC-32.
+fn unknown_message_frame() -> Vec<u8> {
+    let mut envelope = vec![0xc7, 0x01, 0x09, 0xc8, 0x01];
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(&envelope);
+    envelope.extend_from_slice(&crc.to_le_bytes());
+    let mut framed = vec![0u8; cobs::max_encoding_length(envelope.len()) + 2];
+    let len = cobs::encode(&envelope, &mut framed[1..]);
+    framed.truncate(len + 1);
+    framed.insert(0, 0);
+    framed.push(0);
+    framed
+}
+
+#[test]
+fn an_unknown_message_gets_an_error_reply_with_its_id() {
+    use std::io::{Read, Write};
+    let (mut host_reader, board_writer) = std::io::pipe().unwrap();
+    let (board_reader, mut host_writer) = std::io::pipe().unwrap();
+    let config = BoardConfig { role: Role::Receiver, mac: MacAddress([2; 6]), channel: 1, seed: 1 };
+    let board = VirtualBoard::new(config).unwrap();
+    std::thread::spawn(move || serve(board, Box::new(board_reader), Box::new(board_writer)));
+    host_writer.write_all(&unknown_message_frame()).unwrap();
+    let mut splitter = nowcam_console::FrameSplitter::<{ nowcam_console::MAX_ENCODED_LEN }>::new();
+    let mut buffer = [0u8; 256];
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let n = host_reader.read(&mut buffer).unwrap();
+        for &byte in &buffer[..n] {
+            if let Some(nowcam_console::Piece::Frame(frame)) = splitter.push(byte) {
+                if let Ok((9, message)) = nowcam_console::decode_board(frame) {
+                    assert_eq!(message, nowcam_console::BoardMessage::Error(ConsoleError::Malformed));
+                    return;
+                }
+            }
+        }
+    }
+    panic!("no error reply to request 9 within 5 s");
+}

@@ -207,6 +207,10 @@ impl<S: Station> Engine<S> {
         &self.links[index]
     }
 
+    pub fn links(&self) -> impl Iterator<Item = &Link> {
+        self.links.iter()
+    }
+
     fn schedule(&mut self, at_ns: u64, kind: EventKind) {
         self.sequence += 1;
         self.events.push(Event { at_ns, sequence: self.sequence, kind });

@@ -6,10 +6,9 @@ use nowcam_ports::camera::{CaptureError, ControlError, FrameSource};
 use nowcam_ports::radio::{Radio, MAX_FRAME_LEN};
 use nowcam_ports::telemetry::{TelemetrySample, TelemetrySource};
 use nowcam_proto::legacy::LegacySender;
-use nowcam_proto::time::Instant;
+use nowcam_proto::time::{Duration, Instant};
 use nowcam_proto::wire::control::{ControlVariable, FrameSize};
 use nowcam_proto::MacAddress;
-use nowcam_store::ram::Counters as FlashCounters;
 
 use crate::radio::SimRadio;
 
@@ -188,35 +187,16 @@ impl LegacyStation {
 /// bytes. About 8,000 cycles all told; an estimate, not a measurement.
 pub const RECEIVE_CPU_NS: u64 = 50_000;
 
-/// Programming NOR flash, per byte: SPI NOR flash of the kind ESP32-C3
-/// modules carry (W25Q32JV class) programs a 256-byte page in 0.4 ms
-/// typical, so 1.6 µs per byte.
-pub const FLASH_PROGRAM_NS_PER_BYTE: u64 = 1_600;
-
-/// Fixed cost of one flash write call (command, address, status polling).
-pub const FLASH_WRITE_NS: u64 = 20_000;
-
-/// Erasing one 4 KB flash sector: 45 ms typical for the same class of flash
-/// (400 ms at most). The store erases a sector at the first write into it,
-/// so a receiver streaming an image to flash stops for this long about every
-/// 17 chunks.
-pub const FLASH_ERASE_NS: u64 = 45_000_000;
-
 /// How long a receiver's poll keeps it from reading the radio: the frames it
-/// read, and the flash work they caused (from the RAM flash's counters
-/// before and after the poll).
+/// read, and the flash time the store was charged meanwhile
+/// ([`nowcam_store::TimedFlash`], with the latencies of the scenario's flash
+/// model).
 ///
 /// The node calls the store synchronously, and esp-storage waits for every
 /// flash operation to finish; meanwhile the driver keeps taking frames into
 /// esp-radio's receive queue, which holds 10 and drops the rest. That is how
 /// the receive queue overflows on the chip: air delivers a frame every 3 ms
 /// at most, faster than the node reads only while it waits for flash.
-pub fn receiver_busy_ns(frames_read: usize, before: FlashCounters, after: FlashCounters) -> u64 {
-    let writes = after.writes.saturating_sub(before.writes);
-    let bytes = after.bytes_written.saturating_sub(before.bytes_written);
-    let erases = after.erases.saturating_sub(before.erases);
-    frames_read as u64 * RECEIVE_CPU_NS
-        + writes * FLASH_WRITE_NS
-        + bytes * FLASH_PROGRAM_NS_PER_BYTE
-        + erases * FLASH_ERASE_NS
+pub fn receiver_busy_ns(frames_read: usize, flash: Duration) -> u64 {
+    frames_read as u64 * RECEIVE_CPU_NS + flash.as_micros() * 1_000
 }

@@ -4,7 +4,7 @@
 //! then handing what was sent and what was read back to [`crate::verdict`].
 
 use nowcam_app::{ReceiverNodeEvent, SenderNodeEvent};
-use nowcam_link::airtime;
+use nowcam_link::{airtime, Direction};
 use nowcam_ports::store::ImageStore;
 use nowcam_proto::time::{Duration, Instant};
 use nowcam_proto::MacAddress;
@@ -44,6 +44,21 @@ pub struct RunResult {
     pub lower_bound_s: f64,
     /// `lower_bound_s / sim_time_s` (0 when nothing was bounded).
     pub efficiency: f64,
+    /// Time the receivers' flash spent erasing for the images of the run:
+    /// the erase-ahead before the run (the receivers start with slots
+    /// erased, as after idling) and every erase up to the last image stored.
+    pub flash_erase_s: f64,
+    /// Time the receivers could not read frames because the flash was busy
+    /// while a transfer was being received: page programs, and any erase a
+    /// transfer had to wait for.
+    pub flash_stall_s: f64,
+    /// Unicast data-direction sends (sender to receiver) and their air
+    /// attempts, MAC retries included: the chip's MAC repeats a frame until
+    /// its ACK comes back, so a lost ACK costs attempts as a lost frame does.
+    pub data_sends: u64,
+    pub data_attempts: u64,
+    /// MAC ACKs of delivered data frames that were lost on the way back.
+    pub acks_lost: u64,
     #[serde(skip)]
     pub capture: Option<Vec<CapturedFrame>>,
     #[serde(skip)]
@@ -76,6 +91,10 @@ pub(crate) struct ReceiverStation {
     stored: Vec<ReceivedImage>,
     /// How long the last poll keeps the node busy: see [`receiver_busy_ns`].
     busy_ns: u64,
+    /// Flash time charged while a transfer was being received.
+    flash_stall_ns: u64,
+    /// The flash's total erase time when the last image was stored.
+    erase_ns_at_last_store: Option<u64>,
 }
 
 pub(crate) struct LegacySenderStation {
@@ -110,12 +129,30 @@ impl Station for SimStation {
             }
             SimStation::Receiver(r) => {
                 let waiting = r.node.radio().waiting();
-                let flash = r.node.store().flash().counters();
+                let receiving = r.node.receiving();
+                let before = r.node.store().flash().total();
+                let erases_in_transfers = r.node.store().erases_in_transfers();
                 let next = r.node.poll(now);
                 let read = waiting.saturating_sub(r.node.radio().waiting());
-                r.busy_ns = receiver_busy_ns(read, flash, r.node.store().flash().counters());
+                let flash = r.node.store_mut().flash_mut().take_busy();
+                let after = r.node.store().flash().total();
+                r.busy_ns = receiver_busy_ns(read, flash);
+                // Page programs while a transfer runs stall it; an erase does
+                // when the transfer is still running after the poll, or had
+                // to wait for it (a slot not erased ahead). Erase-ahead right
+                // after the last chunk of a transfer, in the same poll, does not.
+                let erased_in_transfer = erases_in_transfers != r.node.store().erases_in_transfers();
+                let programming = after.programming - before.programming;
+                let erasing = after.erasing - before.erasing;
+                if receiving || r.node.receiving() {
+                    r.flash_stall_ns += programming.as_micros() * 1_000;
+                }
+                if r.node.receiving() || erased_in_transfer {
+                    r.flash_stall_ns += erasing.as_micros() * 1_000;
+                }
                 while let Some(event) = r.node.pop_event() {
                     if let ReceiverNodeEvent::ImageStored { source, info, .. } = event {
+                        r.erase_ns_at_last_store = Some(before.erasing.as_micros() * 1_000);
                         r.read_back(source, info.sequence, info.len);
                     }
                 }
@@ -152,7 +189,7 @@ impl Station for SimStation {
 
 impl ReceiverStation {
     pub(crate) fn new(node: AppReceiver) -> ReceiverStation {
-        ReceiverStation { node, stored: Vec::new(), busy_ns: 0 }
+        ReceiverStation { node, stored: Vec::new(), busy_ns: 0, flash_stall_ns: 0, erase_ns_at_last_store: None }
     }
 
     /// Reads a newly stored image back through the store's read path. A
@@ -215,6 +252,8 @@ impl Prepared {
         // Per sender: its station index, its name, and per image its outcome and when it learned it.
         let mut reported: Vec<(usize, &str, Vec<Outcome>)> = Vec::new();
         let mut received = Vec::new();
+        let mut flash_erase_ns = 0u64;
+        let mut flash_stall_ns = 0u64;
         for (index, station) in engine.stations().enumerate() {
             match station {
                 SimStation::Sender(s) => {
@@ -241,7 +280,12 @@ impl Prepared {
                         .collect();
                     reported.push((index, l.name.as_str(), outcomes));
                 }
-                SimStation::Receiver(r) => received.extend(r.stored.iter()),
+                SimStation::Receiver(r) => {
+                    received.extend(r.stored.iter());
+                    let total_ns = r.node.store().flash().total().erasing.as_micros() * 1_000;
+                    flash_erase_ns += r.erase_ns_at_last_store.unwrap_or(total_ns);
+                    flash_stall_ns += r.flash_stall_ns;
+                }
             }
         }
         let sent: Vec<SentImages> = reported
@@ -292,6 +336,11 @@ impl Prepared {
             sim_time_s,
             lower_bound_s,
             efficiency,
+            flash_erase_s: flash_erase_ns as f64 / 1e9,
+            flash_stall_s: flash_stall_ns as f64 / 1e9,
+            data_sends: engine.links().map(|link| link.counters(Direction::AToB).sent).sum(),
+            data_attempts: engine.links().map(|link| link.counters(Direction::AToB).attempts).sum(),
+            acks_lost: engine.links().map(|link| link.counters(Direction::BToA).acks_lost).sum(),
             capture: options.capture.then(|| engine.take_capture()),
             received,
         }

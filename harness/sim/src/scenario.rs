@@ -11,6 +11,12 @@
 //! `discovery = false` pins it instead: it knows the receiver's address and
 //! stays on `channel`, so a receiver tuned elsewhere never hears it. The
 //! seed's (legacy) sender is always pinned.
+//!
+//! `flash` says how long the receivers' flash takes: `"datasheet"` (the
+//! default) charges the typical erase and program times of the boards' SPI
+//! NOR flash (`nowcam_store::FlashTiming::DATASHEET`), during which the
+//! receiver reads no frame; `"ideal"` takes no time. Either way a receiver
+//! starts with a slot erased ahead, as after a while of idling.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -41,10 +47,48 @@ pub struct Scenario {
     pub seeds: u32,
     /// Virtual time after which the run stops, whatever state it is in.
     pub time_limit: Duration,
+    /// How long the receivers' flash operations take.
+    pub flash: FlashModel,
     pub link: LinkSpec,
     pub senders: Vec<SenderSpec>,
     pub receivers: Vec<ReceiverSpec>,
     pub expect: Expectation,
+}
+
+/// How long the receivers' flash operations take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlashModel {
+    /// The typical times of the boards' flash datasheets.
+    #[default]
+    Datasheet,
+    /// No time at all.
+    Ideal,
+}
+
+impl FlashModel {
+    pub const NAMES: [&'static str; 2] = ["datasheet", "ideal"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FlashModel::Datasheet => Self::NAMES[0],
+            FlashModel::Ideal => Self::NAMES[1],
+        }
+    }
+
+    /// The latencies this model charges.
+    pub fn timing(self) -> nowcam_store::FlashTiming {
+        match self {
+            FlashModel::Datasheet => nowcam_store::FlashTiming::DATASHEET,
+            FlashModel::Ideal => nowcam_store::FlashTiming::IDEAL,
+        }
+    }
+}
+
+impl fmt::Display for FlashModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The link between every sender and its receiver.
@@ -231,6 +275,7 @@ struct RawScenario {
     description: Option<String>,
     seeds: Option<i64>,
     time_limit_s: Option<f64>,
+    flash: Option<String>,
     link: Option<RawLink>,
     #[serde(default)]
     senders: Vec<RawSender>,
@@ -478,6 +523,14 @@ impl Scenario {
             return Err(check.invalid("time_limit_s", "a number of seconds above 0", "0"));
         }
 
+        let flash = match raw.flash.as_deref() {
+            None | Some("datasheet") => FlashModel::Datasheet,
+            Some("ideal") => FlashModel::Ideal,
+            Some(other) => {
+                return Err(check.invalid("flash", "one of datasheet, ideal", format!("{other:?}")));
+            }
+        };
+
         let raw_link = raw.link.unwrap_or_default();
         let both = raw_link.both();
         let data = check
@@ -626,6 +679,7 @@ impl Scenario {
             description: raw.description.unwrap_or_default(),
             seeds,
             time_limit,
+            flash,
             link,
             senders,
             receivers,

@@ -11,7 +11,8 @@ use nowcam_proto::receiver::ReceiverConfig;
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::control::FrameSize;
 use nowcam_store::ram::RamFlash;
-use nowcam_store::{Config as StoreConfig, Store, DATA_OFFSET};
+use nowcam_store::timing::BLOCK_SIZE;
+use nowcam_store::{Config as StoreConfig, EraseStep, FlashTiming, ImageStore, Store, TimedFlash, DATA_OFFSET};
 
 use crate::engine::{station_address, Engine};
 use crate::fixtures::{synthetic_image, FixtureCatalog, FixtureError};
@@ -29,7 +30,7 @@ pub const TRANSFER_WORDS: usize = NODE_CAPACITIES.transfer_words;
 pub(crate) type AppSender = SenderNode<SimRadio, FixtureSource, FixedTelemetry, { NODE_CAPACITIES.sender_words }>;
 pub(crate) type AppReceiver = ReceiverNode<
     SimRadio,
-    Store<RamFlash>,
+    Store<TimedFlash<RamFlash>>,
     FixedTelemetry,
     { NODE_CAPACITIES.receiver_transfers },
     { NODE_CAPACITIES.transfer_words },
@@ -102,7 +103,7 @@ fn direction_config(spec: &DirectionSpec) -> Result<DirectionConfig, String> {
     };
     if let Some(loss) = spec.loss {
         config.loss = match loss {
-            LossSpec::Bernoulli { probability } if probability == 0.0 => LossModel::Lossless,
+            LossSpec::Bernoulli { probability: 0.0 } => LossModel::Lossless,
             LossSpec::Bernoulli { probability } => LossModel::Bernoulli { p: probability },
             LossSpec::GilbertElliott { p, r, h, k } => LossModel::GilbertElliott { p, r, h, k },
         };
@@ -238,10 +239,10 @@ impl Prepared {
                 }
             }
             let limit = spec.max_image_bytes.unwrap_or(Limits::default().max_image_len);
-            let store = receiver_store(largest.min(limit), feeding).map_err(|message| SetupError::Store {
-                scenario: scenario.name.clone(),
-                receiver: spec.name.clone(),
-                message,
+            let timing = scenario.flash.timing();
+            let transfers = self.capacities.receiver_transfers as u32;
+            let store = receiver_store(largest.min(limit), feeding, transfers, timing).map_err(|message| {
+                SetupError::Store { scenario: scenario.name.clone(), receiver: spec.name.clone(), message }
             })?;
             let config = ReceiverNodeConfig {
                 receiver: ReceiverConfig { limits: Limits { max_image_len: limit }, ..ReceiverConfig::default() },
@@ -270,16 +271,35 @@ impl Prepared {
     }
 }
 
-/// An image store on a RAM flash, sized for images up to `largest` bytes and
-/// `senders` concurrent transfers, keeping the two newest images.
-fn receiver_store(largest: u32, senders: u32) -> Result<Store<RamFlash>, String> {
+/// An image store on a RAM flash with the latencies of `timing`, sized for
+/// images up to `largest` bytes and `senders` concurrent transfers, keeping
+/// the two newest images.
+///
+/// The store starts with one slot erased ahead per sender that may start at
+/// once (at most `transfers`, the node's concurrent transfers): the receiver
+/// was idle before the run, which is its steady state between images. That
+/// erase counts as flash erase time of the run, not as time the receiver was
+/// busy during it.
+fn receiver_store(
+    largest: u32,
+    senders: u32,
+    transfers: u32,
+    timing: FlashTiming,
+) -> Result<Store<TimedFlash<RamFlash>>, String> {
     const SECTOR: u32 = 4096;
     let slot_size = (DATA_OFFSET + largest).div_ceil(SECTOR) * SECTOR;
+    // Whole 64 KB blocks from one block up, as `for_partition` lays slots
+    // out on the chip when the partition has room for them.
+    let slot_size = if slot_size >= BLOCK_SIZE { slot_size.next_multiple_of(BLOCK_SIZE) } else { slot_size };
     let slots = (2 + senders.clamp(1, nowcam_store::MAX_PENDING as u32)).max(3);
     let partition = slot_size * slots;
     let config = StoreConfig::for_partition(partition, SECTOR, largest).map_err(|e| e.to_string())?;
-    let flash = RamFlash::new(partition as usize).map_err(|e| e.to_string())?;
-    Store::mount(flash, config).map_err(|e| e.to_string())
+    let flash = TimedFlash::new(RamFlash::new(partition as usize).map_err(|e| e.to_string())?, timing);
+    let mut store = Store::mount(flash, config).map_err(|e| e.to_string())?;
+    store.set_erase_ahead_slots(senders.clamp(1, transfers.max(1)) as u16);
+    while store.erase_ahead().map_err(|e| e.to_string())? == EraseStep::Erased {}
+    store.flash_mut().take_busy();
+    Ok(store)
 }
 
 /// What a scenario needs from a target, so that a target that cannot

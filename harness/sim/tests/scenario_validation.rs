@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use nowcam_sim::fixtures::{Fixture, FixtureCatalog};
-use nowcam_sim::scenario::{ExpectedOutcome, ImageRef, LossSpec, Protocol, Scenario};
+use nowcam_sim::scenario::{ExpectedOutcome, FlashModel, ImageRef, LossSpec, Protocol, Scenario};
 
 fn catalog() -> FixtureCatalog {
     let fixture = |name: &str| Fixture { name: name.to_owned(), bytes: 20_000, sha256: "00".repeat(32) };
@@ -89,6 +89,19 @@ fn defaults_fill_what_a_minimal_scenario_leaves_out() {
     assert_eq!(s.senders[0].channel, 1);
     assert!(s.senders[0].discovery, "cameras find their receiver by probing unless pinned");
     assert_eq!(s.expect.outcome, ExpectedOutcome::ByteExact);
+    assert_eq!(s.flash, FlashModel::Datasheet);
+}
+
+#[test]
+fn the_flash_model_is_datasheet_or_ideal() {
+    let ideal = format!("flash = \"ideal\"\n{MINIMAL}");
+    assert_eq!(Scenario::parse(Path::new("s.toml"), &ideal, &catalog()).unwrap().flash, FlashModel::Ideal);
+    let datasheet = format!("flash = \"datasheet\"\n{MINIMAL}");
+    assert_eq!(Scenario::parse(Path::new("s.toml"), &datasheet, &catalog()).unwrap().flash, FlashModel::Datasheet);
+    check_error(
+        &format!("flash = \"fast\"\n{MINIMAL}"),
+        r#"scenarios/x.toml: flash: expected one of datasheet, ideal, found "fast""#,
+    );
 }
 
 #[test]
