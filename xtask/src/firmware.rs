@@ -42,6 +42,15 @@ const RECEIVER_BUDGET: u64 = 768 * KB;
 const SENDER_BUDGET: u64 = 640 * KB;
 const _: () = assert!(RECEIVER_BUDGET <= FACTORY_PARTITION && SENDER_BUDGET <= FACTORY_PARTITION);
 
+/// The RAM budget, the same on every chip: the DRAM the linker leaves after
+/// the static data (`.stack`, up to the end of the chip's data RAM) holds
+/// the main stack and every interrupt handler's frames, and must keep at
+/// least this much. The heap (WiFi's buffers and its threads' stacks,
+/// sockets, ESP-NOW's queue) is static data or reclaimed RAM, so it is
+/// counted before this point. esp-hal's own link check
+/// (`ESP_HAL_CONFIG_ENSURE_MAIN_STACK_MINIMUM`) only asks for 8 KB.
+const MIN_STACK_REGION: u64 = 32 * KB;
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Chip to build for; without it, the ESP32-C3 and the ESP32-C6 (esp32 and esp32s3 need the Xtensa toolchain)
@@ -130,6 +139,31 @@ impl Chip {
         }
     }
 
+    /// The data RAM the linker fills with `.data`, `.bss` and then the stack
+    /// (esp-hal 1.2.2 `ld/<chip>/memory.x`: `dram_seg` on the ESP32 and
+    /// ESP32-S3, `DRAM` on the C3, `RAM` on the C6, which holds the code
+    /// run from RAM too).
+    pub fn data_ram(self) -> u64 {
+        match self {
+            Chip::Esp32 => 192 * KB,
+            Chip::Esp32c3 => 313 * KB,
+            Chip::Esp32c6 => 0x6E610,
+            Chip::Esp32s3 => 0x3FCD_B700 - 0x3FC8_8000,
+        }
+    }
+
+    /// The RAM the second-stage bootloader used, which the app may take
+    /// once it runs (`dram2_seg`, the `.dram2_uninit` section): the boards
+    /// put their heaps there.
+    pub fn reclaimed_ram(self) -> u64 {
+        match self {
+            Chip::Esp32 => 98_768,
+            Chip::Esp32c3 => 0x3FCD_E710 - (0x3FC8_0000 + 313 * KB),
+            Chip::Esp32c6 => 0x4087_E610 - (0x4080_0000 + 0x6E610),
+            Chip::Esp32s3 => 0x3FCE_D710 - 0x3FCD_B700,
+        }
+    }
+
     /// Xtensa chips need Espressif's `esp` toolchain, which is not on every machine.
     pub fn is_xtensa(self) -> bool {
         matches!(self, Chip::Esp32 | Chip::Esp32s3)
@@ -215,6 +249,8 @@ pub struct StaticRam {
     pub bss: u64,
     /// The region the linker leaves for the stack (`.stack`), when there is one.
     pub stack_region: Option<u64>,
+    /// Reclaimed bootloader RAM used (`.dram2_uninit`: the heap, on these boards).
+    pub reclaimed: u64,
     /// The largest data object (demangled name, bytes): the heap arena, queues, buffers.
     pub largest_object: Option<(String, u64)>,
 }
@@ -250,7 +286,7 @@ pub fn run(args: Args) -> Result<()> {
     for chip in chips {
         if chip.is_xtensa() && !esp_toolchain_installed() {
             println!(
-                "{chip}: skipped: the Xtensa toolchain is not installed here; built in GitHub Actions (.github/workflows/firmware-xtensa.yml)"
+                "{chip}: skipped: the Xtensa toolchain is not installed here; built in GitHub Actions (.github/workflows/xtensa.yml)"
             );
             continue;
         }
@@ -525,6 +561,8 @@ pub fn static_ram(elf_data: &[u8]) -> Result<StaticRam> {
             ram.bss += section.size();
         } else if name == ".stack" {
             ram.stack_region = Some(section.size());
+        } else if name == ".dram2_uninit" {
+            ram.reclaimed += section.size();
         }
     }
     let mut largest: Option<(String, u64)> = None;
@@ -563,7 +601,7 @@ fn kb(bytes: u64) -> String {
 /// The size table, in KB of 1024 bytes.
 pub fn size_table(reports: &[ImageReport]) -> String {
     let mut table = String::from(
-        "| chip | variant | role | flash image | budget | used | static RAM (.data + .bss) | stack region | largest static object |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| chip | variant | role | flash image | budget | used | static RAM (.data + .bss) | reclaimed RAM (heap) | stack region (min 32.0 KB) | largest static object |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for report in reports {
         let budget = report.role.budget();
@@ -573,7 +611,7 @@ pub fn size_table(reports: &[ImageReport]) -> String {
             .as_ref()
             .map_or_else(|| "-".to_owned(), |(name, size)| format!("{name} ({})", kb(*size)));
         table.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.0} % | {} ({} + {}) | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.0} % | {} ({} + {}) of {} | {} of {} | {} | {} |\n",
             report.chip,
             report.variant.name(),
             report.binary,
@@ -583,16 +621,37 @@ pub fn size_table(reports: &[ImageReport]) -> String {
             kb(report.ram.total()),
             kb(report.ram.data),
             kb(report.ram.bss),
+            kb(report.chip.data_ram()),
+            kb(report.ram.reclaimed),
+            kb(report.chip.reclaimed_ram()),
             report.ram.stack_region.map_or_else(|| "-".to_owned(), kb),
             largest,
         ));
     }
-    table.push_str("KB = 1024 bytes; flash image = the app image written to the factory partition\n");
+    table.push_str(
+        "KB = 1024 bytes; flash image = the app image written to the factory partition; stack region = the data RAM left after the static data, for the main stack and the interrupt handlers\n",
+    );
     table
 }
 
-/// Fails naming every image over its budget.
+/// Fails naming every image over its flash budget and every build whose
+/// stack region is under [`MIN_STACK_REGION`] (or missing).
 pub fn check_budgets(reports: &[ImageReport]) -> Result<()> {
+    let short_of_ram = reports.iter().filter_map(|report| {
+        let stack = report.ram.stack_region.unwrap_or(0);
+        (stack < MIN_STACK_REGION).then(|| {
+            format!(
+                "{} on {} ({} variant) leaves {} bytes of RAM for the stack, under its budget of {} bytes ({}) by {} bytes",
+                report.binary,
+                report.chip,
+                report.variant.name(),
+                stack,
+                MIN_STACK_REGION,
+                kb(MIN_STACK_REGION),
+                MIN_STACK_REGION - stack
+            )
+        })
+    });
     let over: Vec<String> = reports
         .iter()
         .filter(|report| report.image_bytes > report.role.budget())
@@ -608,6 +667,7 @@ pub fn check_budgets(reports: &[ImageReport]) -> Result<()> {
                 report.image_bytes - report.role.budget()
             )
         })
+        .chain(short_of_ram)
         .collect();
     if over.is_empty() {
         return Ok(());
@@ -653,7 +713,8 @@ mod tests {
             ram: StaticRam {
                 data: 2048,
                 bss: 4096,
-                stack_region: Some(8192),
+                stack_region: Some(40 * 1024),
+                reclaimed: 64 * 1024,
                 largest_object: Some(("HEAP".to_owned(), 1024)),
             },
             elf: PathBuf::from("elf"),
@@ -723,8 +784,34 @@ mod tests {
     #[test]
     fn size_table_shows_kb_and_percent() {
         let table = size_table(&[report(Role::Receiver, 327_680)]);
-        assert!(table.contains("| esp32c3 | standard | receiver | 320.0 KB | 768.0 KB | 42 % | 6.0 KB (2.0 KB + 4.0 KB) | 8.0 KB | HEAP (1.0 KB) |"), "{table}");
+        assert!(table.contains("| esp32c3 | standard | receiver | 320.0 KB | 768.0 KB | 42 % | 6.0 KB (2.0 KB + 4.0 KB) of 313.0 KB | 64.0 KB of 64.8 KB | 40.0 KB | HEAP (1.0 KB) |"), "{table}");
         assert!(table.contains("KB = 1024 bytes"), "{table}");
+    }
+
+    #[test]
+    fn a_stack_region_under_32_kb_fails_the_ram_budget() {
+        let mut tight = report(Role::Receiver, 1000);
+        tight.ram.stack_region = Some(32 * 1024 - 1);
+        let error = check_budgets(&[tight.clone()]).expect_err("under the RAM budget");
+        let message = error.to_string();
+        assert!(message.contains("leaves 32767 bytes of RAM for the stack"), "{message}");
+        assert!(message.contains("by 1 bytes"), "{message}");
+        tight.ram.stack_region = Some(32 * 1024);
+        assert!(check_budgets(&[tight.clone()]).is_ok());
+        tight.ram.stack_region = None;
+        assert!(check_budgets(&[tight]).is_err(), "a build without a stack region fails");
+    }
+
+    #[test]
+    fn data_and_reclaimed_ram_follow_esp_hal_memory_maps() {
+        assert_eq!(Chip::Esp32.data_ram(), 196_608);
+        assert_eq!(Chip::Esp32.reclaimed_ram(), 98_768);
+        assert_eq!(Chip::Esp32c3.reclaimed_ram(), 66_320);
+        assert_eq!(Chip::Esp32c6.reclaimed_ram(), 65_536);
+        assert_eq!(Chip::Esp32s3.reclaimed_ram(), 73_744);
+        // Every heap in reclaimed RAM fits it: 96 KB on the ESP32, 64 KB on the C3 and C6, 72 KB on the S3.
+        assert!(96 * 1024 <= Chip::Esp32.reclaimed_ram());
+        assert!(64 * 1024 <= Chip::Esp32c6.reclaimed_ram() && 72 * 1024 <= Chip::Esp32s3.reclaimed_ram());
     }
 
     #[test]

@@ -27,8 +27,20 @@ pub struct SenderNodeConfig {
     pub receiver: Option<MacAddress>,
     /// Try channels 1 to 13 in turn until a receiver answers a probe.
     pub hop_channels: bool,
-    /// How long to wait for a probe reply on one channel.
+    /// How long to wait for a probe reply on one channel; also the first gap between probes.
     pub probe_timeout: Duration,
+    /// The longest gap between two probes. The gap starts at `probe_timeout`
+    /// and doubles after every unanswered sweep (all 13 channels when
+    /// hopping, one probe otherwise) up to this cap, so a camera with no
+    /// receiver in range stops filling the air.
+    pub probe_backoff_cap: Duration,
+    /// A receiver found by probing counts as lost, and is looked for again,
+    /// after this many frames to it in a row were not acknowledged...
+    pub receiver_lost_frames: u32,
+    /// ...over at least this long without any frame or acknowledgement from
+    /// it. Longer than the outages a transfer rides out on its own, shorter
+    /// than the transfer's deadline.
+    pub receiver_lost_after: Duration,
     pub transfer: SenderConfig,
     /// Capture and send an image this often; `None` sends only when asked (control request or [`SenderNode::capture_now`]).
     pub capture_interval: Option<Duration>,
@@ -52,6 +64,9 @@ impl Default for SenderNodeConfig {
             receiver: None,
             hop_channels: true,
             probe_timeout: Duration::from_millis(30),
+            probe_backoff_cap: Duration::from_millis(500),
+            receiver_lost_frames: 16,
+            receiver_lost_after: Duration::from_secs(3),
             transfer: SenderConfig::default(),
             capture_interval: Some(Duration::from_secs(10)),
             image_limit: None,
@@ -69,6 +84,9 @@ impl Default for SenderNodeConfig {
 pub enum SenderNodeEvent {
     /// A receiver answered a probe.
     ReceiverFound { receiver: MacAddress, channel: u8 },
+    /// The receiver stopped answering, or the radio left its channel: the
+    /// transfer in progress (if any) failed, and probing starts again.
+    ReceiverLost { receiver: MacAddress },
     /// A transfer began.
     TransferStarted { session: u32, len: u32 },
     /// The receiver confirmed the image.
@@ -90,6 +108,19 @@ pub struct SenderNodeStats {
     pub queue_full: u32,
     pub images_sent: u32,
     pub images_failed: u32,
+    /// Probes broadcast while looking for a receiver.
+    pub probes_sent: u32,
+    /// Times a found receiver was lost and looked for again.
+    pub receivers_lost: u32,
+}
+
+/// How the node knows its receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReceiverOrigin {
+    /// Configured, or named through [`SenderNode::set_receiver`]: kept whatever happens.
+    Set,
+    /// Found by probing: looked for again when it stops answering.
+    Discovered,
 }
 
 /// A camera node with a transfer capacity of `32 × WORDS` chunks (the default fits 512 KiB at 241-byte chunks).
@@ -100,7 +131,24 @@ pub struct SenderNode<R, F, T, const WORDS: usize = 68> {
     telemetry: T,
     random: SplitMix64,
     receiver: Option<MacAddress>,
+    /// How the receiver became known, and whether it can be lost.
+    receiver_origin: ReceiverOrigin,
+    /// The channel the radio was on when the receiver became known.
+    receiver_channel: u8,
+    /// Frames to the receiver not acknowledged since its last answer.
+    unanswered: u32,
+    /// The last frame or acknowledgement from the receiver.
+    last_answer: Instant,
+    /// The probe in flight: its nonce and when it went out.
     probe: Option<(u32, Instant)>,
+    /// When the next probe goes out; `None` sends one at the next poll.
+    next_probe: Option<Instant>,
+    /// The gap between probes, doubled after every unanswered sweep.
+    probe_interval: Duration,
+    /// Probes of the current sweep so far.
+    probes_in_sweep: u8,
+    /// The time of the last poll: what [`SenderNode::poll_at`] answers when the node should run at once.
+    last_poll: Instant,
     transfer: Option<Sender<WORDS>>,
     transfer_started: Instant,
     transfer_handles: Deque<SendHandle, 32>,
@@ -121,6 +169,7 @@ pub struct SenderNode<R, F, T, const WORDS: usize = 68> {
 
 impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNode<R, F, T, WORDS> {
     pub fn new(config: SenderNodeConfig, radio: R, source: F, telemetry: T, seed: u64) -> Self {
+        let channel = radio.channel();
         Self {
             config,
             radio,
@@ -128,7 +177,15 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             telemetry,
             random: SplitMix64::new(seed),
             receiver: config.receiver,
+            receiver_origin: ReceiverOrigin::Set,
+            receiver_channel: channel,
+            unanswered: 0,
+            last_answer: Instant::ZERO,
             probe: None,
+            next_probe: None,
+            probe_interval: config.probe_timeout,
+            probes_in_sweep: 0,
+            last_poll: Instant::ZERO,
             transfer: None,
             transfer_started: Instant::ZERO,
             transfer_handles: Deque::new(),
@@ -163,8 +220,66 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         &self.source
     }
 
+    /// The frame source, to load or prepare what the next capture returns.
+    ///
+    /// Changing the frame while a transfer reads it corrupts that transfer:
+    /// check [`SenderNode::transfer`] first.
+    pub fn source_mut(&mut self) -> &mut F {
+        &mut self.source
+    }
+
     pub fn receiver(&self) -> Option<MacAddress> {
         self.receiver
+    }
+
+    /// Names the receiver (`Some`), which the node then keeps, or forgets it
+    /// (`None`), which starts probing again.
+    ///
+    /// A transfer to another receiver than the new one ends as cancelled.
+    /// A receiver named here is never counted as lost: only one the node
+    /// found by probing is looked for again.
+    pub fn set_receiver(&mut self, receiver: Option<MacAddress>) {
+        if receiver.is_some() && receiver == self.receiver {
+            self.receiver_origin = ReceiverOrigin::Set;
+            return;
+        }
+        self.abandon_transfer(SendError::Refused(AbortReason::Cancelled));
+        self.receiver = receiver;
+        self.receiver_origin = ReceiverOrigin::Set;
+        self.receiver_channel = self.radio.channel();
+        self.unanswered = 0;
+        self.last_answer = self.last_poll;
+        self.restart_discovery();
+    }
+
+    /// Captures and sends an image this often from now on (the first at the
+    /// next poll), or only when asked (`None`). Setting the interval it
+    /// already has changes nothing.
+    pub fn set_capture_interval(&mut self, interval: Option<Duration>) {
+        if interval == self.config.capture_interval {
+            return;
+        }
+        self.config.capture_interval = interval;
+        self.next_capture = None;
+    }
+
+    /// Whether the next poll captures a frame: a receiver is known, no
+    /// transfer runs, and a capture is asked for or due.
+    ///
+    /// A board whose camera takes a while prepares the frame (through
+    /// [`SenderNode::source_mut`]) when this is true, without blocking its
+    /// executor, and then polls; the capture then only hands it over.
+    pub fn capture_due(&self, now: Instant) -> bool {
+        if self.receiver.is_none() || self.transfer.is_some() || self.busy_retry.is_some() {
+            return false;
+        }
+        self.capture_requested || self.scheduled_capture_due(now)
+    }
+
+    fn scheduled_capture_due(&self, now: Instant) -> bool {
+        let within_limit = self.config.image_limit.is_none_or(|limit| self.images_started < limit);
+        let next = self.next_capture.unwrap_or(now);
+        now >= next && within_limit && self.config.capture_interval.is_some()
     }
 
     pub fn stats(&self) -> SenderNodeStats {
@@ -204,6 +319,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
     /// Runs the node: reports, received frames, timers, transmissions. Returns when to call again.
     pub fn poll(&mut self, now: Instant) -> Option<Instant> {
         let started = *self.started.get_or_insert(now);
+        self.last_poll = now;
         if self.next_capture.is_none() {
             self.next_capture = Some(now);
         }
@@ -212,6 +328,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         }
         self.drain_reports(now);
         self.drain_frames(now);
+        self.check_receiver(now);
         if self.receiver.is_none() {
             self.discover(now);
         } else {
@@ -226,6 +343,15 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
 
     fn drain_reports(&mut self, now: Instant) {
         while let Some(report) = self.radio.poll_send_report() {
+            // Every frame of a known receiver goes to it (probes stop once it is
+            // known), so its reports tell whether it still hears the camera.
+            if self.receiver.is_some() {
+                if report.acknowledged {
+                    self.answered(now);
+                } else {
+                    self.unanswered = self.unanswered.saturating_add(1);
+                }
+            }
             if let Some(position) = self.transfer_handles.iter().position(|h| *h == report.handle) {
                 // Reports come in send order, so everything older is done as well.
                 for _ in 0..=position {
@@ -250,15 +376,26 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             if received.rssi.is_some() {
                 self.last_rssi = received.rssi;
             }
+            if self.receiver == Some(received.source) {
+                self.answered(now);
+            }
             match frame {
-                FrameRepr::ProbeReply(reply) if reply.role == ROLE_RECEIVER => {
-                    if self.probe.is_some_and(|(nonce, _)| nonce == reply.nonce) && self.receiver.is_none() {
-                        self.receiver = Some(received.source);
-                        self.probe = None;
-                        let channel = self.radio.channel();
-                        self.push_event(SenderNodeEvent::ReceiverFound { receiver: received.source, channel });
-                    }
+                // A reply to the probe in flight, while no receiver is known.
+                FrameRepr::ProbeReply(reply)
+                    if reply.role == ROLE_RECEIVER
+                        && self.receiver.is_none()
+                        && self.probe.is_some_and(|(nonce, _)| nonce == reply.nonce) =>
+                {
+                    let channel = self.radio.channel();
+                    self.receiver = Some(received.source);
+                    self.receiver_origin = ReceiverOrigin::Discovered;
+                    self.receiver_channel = channel;
+                    self.answered(now);
+                    self.probe = None;
+                    self.next_probe = None;
+                    self.push_event(SenderNodeEvent::ReceiverFound { receiver: received.source, channel });
                 }
+                FrameRepr::ProbeReply(_) => {}
                 FrameRepr::ControlRequest(request) if Some(received.source) == self.receiver => {
                     self.handle_control(request);
                 }
@@ -298,10 +435,67 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         let _ = self.pending_replies.push_back(reply);
     }
 
+    /// The receiver answered: a frame from it, or an acknowledgement of one to it.
+    fn answered(&mut self, now: Instant) {
+        self.unanswered = 0;
+        self.last_answer = now;
+    }
+
+    /// Forgets a receiver found by probing once it stops answering or the
+    /// radio left its channel (a receiver that joined an access point moves
+    /// to the access point's channel).
+    fn check_receiver(&mut self, now: Instant) {
+        let Some(receiver) = self.receiver else {
+            return;
+        };
+        if self.receiver_origin != ReceiverOrigin::Discovered {
+            return;
+        }
+        let moved = self.radio.channel() != self.receiver_channel;
+        let silent = self.unanswered >= self.config.receiver_lost_frames
+            && now.saturating_since(self.last_answer) >= self.config.receiver_lost_after;
+        if !(moved || silent) {
+            return;
+        }
+        self.abandon_transfer(SendError::TimedOut);
+        self.receiver = None;
+        self.unanswered = 0;
+        self.stats.receivers_lost += 1;
+        self.restart_discovery();
+        self.push_event(SenderNodeEvent::ReceiverLost { receiver });
+    }
+
+    /// Ends the transfer in progress, if any, as failed with `error`.
+    fn abandon_transfer(&mut self, error: SendError) {
+        let Some(transfer) = self.transfer.take() else {
+            return;
+        };
+        self.transfer_handles.clear();
+        self.stats.images_failed += 1;
+        self.push_event(SenderNodeEvent::TransferFailed { session: transfer.session(), error });
+    }
+
+    /// Probing starts over: at once, on the current channel, at the shortest gap.
+    fn restart_discovery(&mut self) {
+        self.probe = None;
+        self.next_probe = None;
+        self.probe_interval = self.config.probe_timeout;
+        self.probes_in_sweep = 0;
+    }
+
     fn discover(&mut self, now: Instant) {
-        if let Some((_, sent)) = self.probe {
-            if now < sent + self.config.probe_timeout {
-                return;
+        if self.next_probe.is_some_and(|at| now < at) {
+            return;
+        }
+        if self.probe.is_some() {
+            // The last probe went unanswered: on to the next channel, and
+            // after a whole sweep, twice the gap (up to the cap).
+            let sweep = if self.config.hop_channels { 13 } else { 1 };
+            self.probes_in_sweep += 1;
+            if self.probes_in_sweep >= sweep {
+                self.probes_in_sweep = 0;
+                let cap = self.config.probe_backoff_cap.max(self.config.probe_timeout);
+                self.probe_interval = Duration::from_micros(self.probe_interval.as_micros().saturating_mul(2)).min(cap);
             }
             if self.config.hop_channels {
                 let next = self.radio.channel() % 13 + 1;
@@ -309,14 +503,16 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             }
         }
         let nonce = self.random.next_u32();
+        self.probe = Some((nonce, now));
+        self.next_probe = Some(now + self.probe_interval.max(self.config.probe_timeout));
         let mut buffer = [0u8; MAX_FRAME_LEN];
         let Ok(len) = FrameRepr::Probe(ProbeRepr { nonce, role: ROLE_SENDER }).emit(&mut buffer) else {
             return;
         };
         if self.radio.send(MacAddress::BROADCAST, &buffer[..len]).is_ok() {
             self.stats.frames_sent += 1;
+            self.stats.probes_sent += 1;
         }
-        self.probe = Some((nonce, now));
     }
 
     fn send_frame(&mut self, frame: &FrameRepr<'_>) -> Result<SendHandle, RadioError> {
@@ -371,17 +567,20 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             }
             return;
         }
-        let within_limit = self.config.image_limit.is_none_or(|limit| self.images_started < limit);
-        let due =
-            self.next_capture.is_some_and(|at| now >= at) && within_limit && self.config.capture_interval.is_some();
-        if !(due || self.capture_requested) {
+        if !(self.scheduled_capture_due(now) || self.capture_requested) {
+            return;
+        }
+        let captured = self.source.capture();
+        if captured == Err(CaptureError::NotReady) {
+            // The camera is still at it: ask again at once, as if requested.
+            self.capture_requested = true;
             return;
         }
         self.capture_requested = false;
         self.images_started += 1;
         self.busy_refusals = 0;
         self.next_capture = self.config.capture_interval.map(|interval| now + interval);
-        if let Err(error) = self.source.capture() {
+        if let Err(error) = captured {
             self.stats.images_failed += 1;
             self.push_event(SenderNodeEvent::CaptureFailed(error));
             return;
@@ -481,8 +680,13 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             }
         };
         if self.receiver.is_none() {
-            consider(self.probe.map(|(_, sent)| sent + self.config.probe_timeout));
+            // `None` until the first poll, which sends the first probe.
+            consider(Some(self.next_probe.unwrap_or(self.last_poll)));
             return at;
+        }
+        if self.transfer.is_none() && self.busy_retry.is_none() && self.capture_requested {
+            // A capture is asked for: at once, which any time up to the last poll means.
+            return Some(self.last_poll);
         }
         consider(self.transfer.as_ref().and_then(|t| t.poll_at()));
         consider(self.busy_retry);

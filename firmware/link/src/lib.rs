@@ -7,6 +7,9 @@
 //! and when, whether the sender's MAC saw an ACK). On a device the same loss
 //! and duplication models wrap the real radio through [`FaultInjector`].
 //!
+//! [`PumpSchedule`] is the order in which a chip's radio pump serves a
+//! one-send-at-a-time driver: received frames first, sending never starved.
+//!
 //! The numbers (frame overhead, airtime, presets, Gilbert-Elliott meaning)
 //! come from `shared/ESPNOW-FACTS.md`; [`airtime`] states what is assumed
 //! beyond them.
@@ -21,6 +24,7 @@ mod config;
 mod direction;
 mod fault;
 mod link;
+pub mod pump;
 mod stream;
 
 pub use airtime::{lower_bound, lower_bound_at, Backoff, LowerBoundError, PhyRate, UnknownPhyRateError};
@@ -31,3 +35,4 @@ pub use config::{
 pub use direction::{Direction, Station};
 pub use fault::FaultInjector;
 pub use link::{Delivery, DirectionCounters, DropReason, Link, LinkError, Transmission, TxQueue};
+pub use pump::{PumpSchedule, PumpStep};

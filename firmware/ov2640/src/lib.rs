@@ -27,10 +27,65 @@ use settings::{Block, SensorMode as Mode};
 pub const SCCB_ADDRESS: u8 = 0x30;
 
 /// The product id the OV2640 reports in PID (0x0A).
+///
+/// Only the product id decides, as in esp32-camera (`ov2640_detect`): the
+/// version byte (VER, 0x0B; 0x41 and 0x42 are both in the field) is read and
+/// reported, never checked.
 pub const PRODUCT_ID: u8 = 0x26;
 
-/// The product version the OV2640 reports in VER (0x0B).
-pub const PRODUCT_VERSION: u8 = 0x42;
+/// The 7-bit SCCB address of the OV3660 and the OV5640, whose registers
+/// have 16-bit addresses; their chip id is at 0x300A (high) and 0x300B (low).
+pub const SCCB_ADDRESS_16BIT: u8 = 0x3C;
+
+/// Where the OV3660 and the OV5640 keep their chip id (high byte; low at the next address).
+const CHIP_ID_16BIT: u16 = 0x300A;
+
+/// A camera sensor that esp32-camera knows, told apart by its product id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Sensor {
+    Ov2640,
+    Ov9650,
+    Ov3660,
+    Ov5640,
+}
+
+impl Sensor {
+    /// The sensor's name as its maker writes it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Sensor::Ov2640 => "OV2640",
+            Sensor::Ov9650 => "OV9650",
+            Sensor::Ov3660 => "OV3660",
+            Sensor::Ov5640 => "OV5640",
+        }
+    }
+
+    /// The sensor a product id read at the OV2640's address (PID, 0x0A)
+    /// names, as esp32-camera's detection decides (OV9650 shares the address).
+    pub const fn from_product_id(product: u8) -> Option<Sensor> {
+        match product {
+            PRODUCT_ID => Some(Sensor::Ov2640),
+            0x96 => Some(Sensor::Ov9650),
+            _ => None,
+        }
+    }
+
+    /// The sensor a 16-bit chip id read at [`SCCB_ADDRESS_16BIT`] names.
+    pub const fn from_chip_id_16bit(id: u16) -> Option<Sensor> {
+        match id {
+            0x3660 => Some(Sensor::Ov3660),
+            0x5640 => Some(Sensor::Ov5640),
+            _ => None,
+        }
+    }
+}
+
+impl core::fmt::Display for Sensor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// How long the sensor needs after a soft reset, and after its output path
 /// changes, before it takes more writes.
@@ -42,8 +97,10 @@ const SETTLE_MS: u32 = 10;
 pub enum Ov2640Error<E> {
     /// the SCCB (I2C) bus failed
     I2c(E),
-    /// the chip on the bus is not an OV2640
-    WrongChip {
+    /// another camera sensor answered, which this driver does not set up
+    UnsupportedSensor(Sensor),
+    /// a chip answered at the OV2640's address with a product id no known sensor has
+    UnknownChip {
         /// What PID (0x0A) read.
         product: u8,
         /// What VER (0x0B) read.
@@ -59,9 +116,12 @@ impl<E: embedded_hal::i2c::Error> core::fmt::Display for Ov2640Error<E> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Ov2640Error::I2c(error) => write!(f, "the SCCB bus failed: {}", error.kind()),
-            Ov2640Error::WrongChip { product, version } => write!(
+            Ov2640Error::UnsupportedSensor(sensor) => {
+                write!(f, "the camera sensor is an {sensor}, which is not supported (only the OV2640 is)")
+            }
+            Ov2640Error::UnknownChip { product, version } => write!(
                 f,
-                "the chip is not an OV2640: id {product:#04x} {version:#04x}, expected {PRODUCT_ID:#04x} {PRODUCT_VERSION:#04x}"
+                "the chip is not an OV2640: id {product:#04x} {version:#04x}, expected product id {PRODUCT_ID:#04x}"
             ),
             Ov2640Error::Unsupported => f.write_str("the OV2640 has no such setting"),
             Ov2640Error::OutOfRange => f.write_str("the value is out of range"),
@@ -266,12 +326,30 @@ impl<I2C: I2c, D: DelayNs> Ov2640<I2C, D> {
         (self.i2c, self.delay)
     }
 
-    /// Reads the chip id and checks that it is an OV2640.
+    /// Reads the chip id and checks that it is an OV2640, of any version.
+    ///
+    /// When nothing answers at the OV2640's address, the OV3660 and OV5640
+    /// address is asked for its chip id, so that a board with one of those
+    /// sensors says which one it has; the bus error stands when nothing
+    /// answers there either.
     pub fn probe(&mut self) -> Result<ChipId, Ov2640Error<I2C::Error>> {
-        let product = self.read(Bank::Sensor, sensor::PID)?;
+        let product = match self.read(Bank::Sensor, sensor::PID) {
+            Ok(product) => product,
+            Err(error) => {
+                return Err(match self.read_chip_id_16bit() {
+                    Ok(id) => match Sensor::from_chip_id_16bit(id) {
+                        Some(other) => Ov2640Error::UnsupportedSensor(other),
+                        None => error,
+                    },
+                    Err(_) => error,
+                })
+            }
+        };
         let version = self.read(Bank::Sensor, sensor::VER)?;
-        if product != PRODUCT_ID || version != PRODUCT_VERSION {
-            return Err(Ov2640Error::WrongChip { product, version });
+        match Sensor::from_product_id(product) {
+            Some(Sensor::Ov2640) => {}
+            Some(other) => return Err(Ov2640Error::UnsupportedSensor(other)),
+            None => return Err(Ov2640Error::UnknownChip { product, version }),
         }
         let high = self.read(Bank::Sensor, sensor::MIDH)?;
         let low = self.read(Bank::Sensor, sensor::MIDL)?;
@@ -631,6 +709,20 @@ impl<I2C: I2c, D: DelayNs> Ov2640<I2C, D> {
     fn write(&mut self, bank: Bank, register: u8, value: u8) -> Result<(), Ov2640Error<I2C::Error>> {
         self.select(bank)?;
         self.i2c.write(self.address, &[register, value]).map_err(Ov2640Error::I2c)
+    }
+
+    /// The chip id of a sensor with 16-bit register addresses at
+    /// [`SCCB_ADDRESS_16BIT`] (OV3660, OV5640), high byte first.
+    fn read_chip_id_16bit(&mut self) -> Result<u16, I2C::Error> {
+        let mut id = [0u8; 2];
+        for (offset, byte) in id.iter_mut().enumerate() {
+            let register = (CHIP_ID_16BIT + offset as u16).to_be_bytes();
+            self.i2c.write(SCCB_ADDRESS_16BIT, &register)?;
+            let mut value = [0];
+            self.i2c.read(SCCB_ADDRESS_16BIT, &mut value)?;
+            *byte = value[0];
+        }
+        Ok(u16::from_be_bytes(id))
     }
 
     /// SCCB reads are a write of the address, a stop, then a one-byte read:

@@ -10,8 +10,8 @@ use std::rc::Rc;
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, NoAcknowledgeSource, Operation};
 use nowcam_ov2640::{
-    agc_gain_from_register, gain_register, ChipId, Config, ControlVariable, FrameSize, Ov2640, Ov2640Error, SensorMode,
-    Window, SCCB_ADDRESS,
+    agc_gain_from_register, gain_register, ChipId, Config, ControlVariable, FrameSize, Ov2640, Ov2640Error, Sensor,
+    SensorMode, Window, SCCB_ADDRESS, SCCB_ADDRESS_16BIT,
 };
 
 type Log = Rc<RefCell<Vec<String>>>;
@@ -35,6 +35,12 @@ struct FakeSccb {
     transactions_before_failure: Option<usize>,
     /// Whether only the first failure is reported (a glitch) or all later ones too.
     fail_once: bool,
+    /// Whether an OV2640 answers at its address; without it the address is not acknowledged.
+    ov2640_present: bool,
+    /// The chip id of a sensor with 16-bit registers at 0x3C (OV3660, OV5640), if one is there.
+    sensor_16bit: Option<u16>,
+    /// The 16-bit register address last written to the device at 0x3C.
+    pointer_16bit: u16,
 }
 
 impl FakeSccb {
@@ -51,7 +57,46 @@ impl FakeSccb {
         sensor[0x10] = 0x40;
         sensor[0x45] = 0x00;
         banks[0][0xC2] = 0x0C;
-        FakeSccb { log: log.clone(), banks, bank: 0, pointer: 0, transactions_before_failure: None, fail_once: false }
+        FakeSccb {
+            log: log.clone(),
+            banks,
+            bank: 0,
+            pointer: 0,
+            transactions_before_failure: None,
+            fail_once: false,
+            ov2640_present: true,
+            sensor_16bit: None,
+            pointer_16bit: 0,
+        }
+    }
+
+    /// No OV2640 on the bus: an OV3660 or OV5640 with `chip_id`, or nothing (`None`).
+    fn without_ov2640(&mut self, sensor_16bit: Option<u16>) {
+        self.ov2640_present = false;
+        self.sensor_16bit = sensor_16bit;
+    }
+
+    /// The device at 0x3C: 16-bit register writes, one-byte reads of the chip id.
+    fn transaction_16bit(&mut self, operations: &mut [Operation<'_>]) -> Result<(), FakeError> {
+        let Some(chip_id) = self.sensor_16bit else {
+            self.log.borrow_mut().push("0x3c: no acknowledge".into());
+            return Err(FakeError);
+        };
+        for operation in operations {
+            match operation {
+                Operation::Write([high, low]) => self.pointer_16bit = u16::from_be_bytes([*high, *low]),
+                Operation::Read([value]) => {
+                    *value = match self.pointer_16bit {
+                        0x300A => chip_id.to_be_bytes()[0],
+                        0x300B => chip_id.to_be_bytes()[1],
+                        _ => 0,
+                    };
+                    self.log.borrow_mut().push(format!("0x3c {:04x} -> {value:02x}", self.pointer_16bit));
+                }
+                other => panic!("the 16-bit sensor takes two-byte writes and one-byte reads, not {other:?}"),
+            }
+        }
+        Ok(())
     }
 
     fn register(&self, bank: usize, register: u8) -> u8 {
@@ -73,7 +118,14 @@ impl ErrorType for FakeSccb {
 
 impl I2c for FakeSccb {
     fn transaction(&mut self, address: u8, operations: &mut [Operation<'_>]) -> Result<(), Self::Error> {
+        if address == SCCB_ADDRESS_16BIT {
+            return self.transaction_16bit(operations);
+        }
         assert_eq!(address, SCCB_ADDRESS, "the driver addressed another device");
+        if !self.ov2640_present {
+            self.log.borrow_mut().push("0x30: no acknowledge".into());
+            return Err(FakeError);
+        }
         match self.transactions_before_failure {
             Some(0) => {
                 self.log.borrow_mut().push("bus error".into());
@@ -288,14 +340,14 @@ fn picture_adjustments_combine_in_the_sde_control_byte() {
 }
 
 #[test]
-fn a_chip_with_another_id_is_refused_before_any_write() {
+fn a_chip_with_an_unknown_id_is_refused_before_any_write() {
     let mut rig = Rig::with_bus(|bus| {
         bus.banks[SENSOR][0x0A] = 0x56;
         bus.banks[SENSOR][0x0B] = 0x40;
     });
     let error = rig.camera.init_jpeg(Config::default()).unwrap_err();
-    assert_eq!(error, Ov2640Error::WrongChip { product: 0x56, version: 0x40 });
-    assert_eq!(error.to_string(), "the chip is not an OV2640: id 0x56 0x40, expected 0x26 0x42");
+    assert_eq!(error, Ov2640Error::UnknownChip { product: 0x56, version: 0x40 });
+    assert_eq!(error.to_string(), "the chip is not an OV2640: id 0x56 0x40, expected product id 0x26");
     insta::assert_snapshot!(rig.take_log(), @r"
     bank sensor
     sensor 0a -> 56
@@ -303,10 +355,57 @@ fn a_chip_with_another_id_is_refused_before_any_write() {
     ");
 }
 
+/// One sensor on the bus, and what the probe makes of it.
+fn check_probe(change: impl FnOnce(&mut FakeSccb), expected: Result<ChipId, Ov2640Error<FakeError>>) {
+    let mut rig = Rig::with_bus(change);
+    assert_eq!(rig.camera.probe(), expected);
+}
+
 #[test]
-fn a_wrong_version_is_refused_too() {
-    let mut rig = Rig::with_bus(|bus| bus.banks[SENSOR][0x0B] = 0x41);
-    assert_eq!(rig.camera.probe(), Err(Ov2640Error::WrongChip { product: 0x26, version: 0x41 }));
+fn any_ov2640_version_is_accepted_as_esp32_camera_does() {
+    for version in [0x40, 0x41, 0x42, 0x43, 0xFF] {
+        check_probe(
+            |bus| bus.banks[SENSOR][0x0B] = version,
+            Ok(ChipId { product: 0x26, version, manufacturer: 0x7FA2 }),
+        );
+    }
+}
+
+#[test]
+fn other_sensors_are_named_as_unsupported() {
+    check_probe(|bus| bus.without_ov2640(Some(0x3660)), Err(Ov2640Error::UnsupportedSensor(Sensor::Ov3660)));
+    check_probe(|bus| bus.without_ov2640(Some(0x5640)), Err(Ov2640Error::UnsupportedSensor(Sensor::Ov5640)));
+    // The OV9650 shares the OV2640's address and 8-bit registers.
+    check_probe(|bus| bus.banks[SENSOR][0x0A] = 0x96, Err(Ov2640Error::UnsupportedSensor(Sensor::Ov9650)));
+    let error = Ov2640Error::<FakeError>::UnsupportedSensor(Sensor::Ov5640);
+    assert_eq!(error.to_string(), "the camera sensor is an OV5640, which is not supported (only the OV2640 is)");
+}
+
+#[test]
+fn an_unknown_chip_at_the_16bit_address_leaves_the_bus_error() {
+    check_probe(|bus| bus.without_ov2640(Some(0x1234)), Err(Ov2640Error::I2c(FakeError)));
+    check_probe(|bus| bus.without_ov2640(None), Err(Ov2640Error::I2c(FakeError)));
+}
+
+#[test]
+fn an_ov5640_is_identified_by_its_chip_id_registers_without_a_write() {
+    let mut rig = Rig::with_bus(|bus| bus.without_ov2640(Some(0x5640)));
+    assert_eq!(rig.camera.init_jpeg(Config::default()), Err(Ov2640Error::UnsupportedSensor(Sensor::Ov5640)));
+    insta::assert_snapshot!(rig.take_log(), @r"
+    0x30: no acknowledge
+    0x3c 300a -> 56
+    0x3c 300b -> 40
+    ");
+}
+
+#[test]
+fn sensor_ids_map_as_esp32_camera_detects_them() {
+    assert_eq!(Sensor::from_product_id(0x26), Some(Sensor::Ov2640));
+    assert_eq!(Sensor::from_product_id(0x96), Some(Sensor::Ov9650));
+    assert_eq!(Sensor::from_product_id(0x77), None);
+    assert_eq!(Sensor::from_chip_id_16bit(0x3660), Some(Sensor::Ov3660));
+    assert_eq!(Sensor::from_chip_id_16bit(0x5640), Some(Sensor::Ov5640));
+    assert_eq!(Sensor::from_chip_id_16bit(0x2640), None);
 }
 
 #[test]

@@ -12,6 +12,10 @@ pub enum CaptureError {
     Overflow,
     /// there is no image to send
     NoImage,
+    /// the frame is still being captured: not a failure, the node asks again
+    /// at its next poll (a camera that captures without blocking its
+    /// executor prepares the frame first; see `SenderNode::capture_due`)
+    NotReady,
 }
 
 impl core::fmt::Display for CaptureError {
@@ -20,6 +24,7 @@ impl core::fmt::Display for CaptureError {
             CaptureError::Sensor => "the camera sensor did not answer",
             CaptureError::Overflow => "the frame did not fit the frame buffer",
             CaptureError::NoImage => "there is no image to send",
+            CaptureError::NotReady => "the frame is still being captured",
         })
     }
 }

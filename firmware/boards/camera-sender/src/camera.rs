@@ -1,12 +1,18 @@
 //! The OV2640 as a `FrameSource`: the sensor set up over SCCB by
 //! `nowcam-ov2640`, frames read from the LCD_CAM camera port (DVP) by DMA.
 //!
-//! The DMA runs only while `capture` runs. It streams into a small ring in
+//! A capture runs in [`CameraSource::prepare`], which the camera's loop
+//! awaits when the node says a capture is due: it sleeps while the DMA
+//! fills the ring, so the executor (the radio pump) runs meanwhile. The
+//! node's `capture` then only hands the prepared frame over.
+//!
+//! The DMA runs only while a capture runs. It streams into a small ring in
 //! internal RAM (the DMA cannot fill PSRAM through the stream buffer), and
 //! the CPU copies each frame into the frame buffer, in PSRAM when the board
 //! has it. Between captures the camera port is idle, so the DMA never falls
 //! behind while the node is busy sending.
 
+use embassy_time::{Duration, Instant, Timer};
 use esp_hal::delay::Delay;
 use esp_hal::dma::DmaRxStreamBuf;
 use esp_hal::i2c::master::{self as i2c, I2c};
@@ -14,7 +20,7 @@ use esp_hal::lcd_cam::cam::{self, Camera, CameraTransfer};
 use esp_hal::lcd_cam::LcdCam;
 use esp_hal::peripherals::{DMA_CH0, I2C0, LCD_CAM};
 use esp_hal::psram::Psram;
-use esp_hal::time::{Duration, Instant, Rate};
+use esp_hal::time::Rate;
 use esp_hal::Blocking;
 use nowcam_ov2640::{jpeg_len, ChipId, Ov2640, Ov2640Error};
 use nowcam_ports::{CaptureError, ControlError, FrameSource};
@@ -45,6 +51,11 @@ const ATTEMPTS: u8 = 3;
 /// The longest a capture may take: a partial frame, the settling frames and
 /// the attempts, at UXGA's slowest frame rate.
 const CAPTURE_TIMEOUT: Duration = Duration::from_millis(3_000);
+
+/// How long a capture sleeps when the ring is empty. The ring holds 32 KB;
+/// at the OV2640's fastest JPEG rate (8 bits per 20 MHz pixel clock, only
+/// within HREF) half a millisecond fills at most 10 KB of it.
+const RING_POLL: Duration = Duration::from_micros(500);
 
 /// SCCB runs at the standard I2C rate; the OV2640 accepts up to 400 kHz but
 /// the modules' long flex cables do not always.
@@ -131,6 +142,8 @@ pub struct CameraSource {
     frame: &'static mut [u8],
     len: usize,
     frames_to_skip: u8,
+    /// The outcome of the last [`CameraSource::prepare`], until `capture` takes it.
+    prepared: Option<Result<usize, CaptureError>>,
 }
 
 impl CameraSource {
@@ -145,7 +158,14 @@ impl CameraSource {
     ) -> Result<(Self, ChipId), StartError> {
         let mut sensor = Ov2640::new(sccb, Delay::new());
         let id = sensor.init_jpeg(config).map_err(StartError::Sensor)?;
-        let source = CameraSource { idle: Some((camera, ring)), sensor, frame, len: 0, frames_to_skip: SETTLE_FRAMES };
+        let source = CameraSource {
+            idle: Some((camera, ring)),
+            sensor,
+            frame,
+            len: 0,
+            frames_to_skip: SETTLE_FRAMES,
+            prepared: None,
+        };
         Ok((source, id))
     }
 
@@ -153,27 +173,39 @@ impl CameraSource {
     pub fn capacity(&self) -> usize {
         self.frame.len()
     }
-}
 
-impl FrameSource for CameraSource {
-    /// Blocks for one to a few frame times (a partial frame is always
-    /// skipped); the radio keeps running in its own task meanwhile.
-    fn capture(&mut self) -> Result<usize, CaptureError> {
+    /// Captures one frame into the frame buffer, sleeping whenever the DMA
+    /// ring is empty; the next `capture` hands it over. Takes one to a few
+    /// frame times (a partial frame is always skipped), at most 3 s.
+    pub async fn prepare(&mut self) {
         self.len = 0;
-        let (camera, ring) = self.idle.take().ok_or(CaptureError::Sensor)?;
+        let Some((camera, ring)) = self.idle.take() else {
+            self.prepared = Some(Err(CaptureError::Sensor));
+            return;
+        };
         let mut transfer = match camera.receive(ring) {
             Ok(transfer) => transfer,
             Err((_, camera, ring)) => {
                 self.idle = Some((camera, ring));
-                return Err(CaptureError::Sensor);
+                self.prepared = Some(Err(CaptureError::Sensor));
+                return;
             }
         };
-        let result = receive_jpeg(&mut transfer, self.frame, self.frames_to_skip);
+        let result = receive_jpeg(&mut transfer, self.frame, self.frames_to_skip).await;
         self.idle = Some(transfer.stop());
-        let len = result?;
-        self.frames_to_skip = 0;
-        self.len = len;
-        Ok(len)
+        if let Ok(len) = result {
+            self.frames_to_skip = 0;
+            self.len = len;
+        }
+        self.prepared = Some(result);
+    }
+}
+
+impl FrameSource for CameraSource {
+    /// Hands over the frame [`CameraSource::prepare`] captured; `NotReady`
+    /// until one was prepared, so that the node never waits on the camera.
+    fn capture(&mut self) -> Result<usize, CaptureError> {
+        self.prepared.take().unwrap_or(Err(CaptureError::NotReady))
     }
 
     fn frame(&self) -> &[u8] {
@@ -186,7 +218,9 @@ impl FrameSource for CameraSource {
         self.sensor.set_control(variable, value).map_err(|error| match error {
             Ov2640Error::Unsupported => ControlError::Unsupported,
             Ov2640Error::OutOfRange => ControlError::OutOfRange,
-            Ov2640Error::I2c(_) | Ov2640Error::WrongChip { .. } => ControlError::Sensor,
+            Ov2640Error::I2c(_) | Ov2640Error::UnsupportedSensor(_) | Ov2640Error::UnknownChip { .. } => {
+                ControlError::Sensor
+            }
         })?;
         if variable == ControlVariable::FrameSize {
             self.frames_to_skip = SETTLE_FRAMES;
@@ -208,7 +242,7 @@ impl FrameSource for CameraSource {
 ///
 /// The transfer starts wherever the sensor is in its frame, so the bytes up
 /// to the first end of frame are thrown away, then `skip` more frames.
-fn receive_jpeg(
+async fn receive_jpeg(
     transfer: &mut CameraTransfer<'static, DmaRxStreamBuf>,
     frame: &mut [u8],
     skip: u8,
@@ -229,6 +263,7 @@ fn receive_jpeg(
             if transfer.is_done() {
                 return Err(CaptureError::Sensor);
             }
+            Timer::after(RING_POLL).await;
             continue;
         }
         let count = data.len();

@@ -1,36 +1,43 @@
-//! The camera's main loop: poll the sender node, report its events, sleep
-//! until its next deadline or the next radio event.
+//! The camera's main loop: prepare a frame when one is due, poll the sender
+//! node, report its events, sleep until its next deadline or the next radio
+//! event.
 
 use embassy_futures::select::select;
 use embassy_time::Timer;
 use esp_println::println;
 use nowcam_app::{SenderNode, SenderNodeConfig, SenderNodeEvent};
 use nowcam_esp_adapters::clock::{now, to_embassy};
+use nowcam_esp_adapters::watchdog::{self, Watchdog};
 use nowcam_esp_adapters::{radio_event, EspNowRadio, EspTelemetry};
 
 use crate::camera::CameraSource;
 
+/// Polls the node, and awaits the camera whenever the node wants a frame,
+/// so that the radio pump keeps running during a capture; feeds the
+/// watchdog at least every second.
 pub async fn run(
     radio: EspNowRadio,
     source: CameraSource,
     telemetry: EspTelemetry,
     seed: u64,
     channel: Option<u8>,
+    mut watchdog: Watchdog,
 ) -> ! {
     let config = SenderNodeConfig { hop_channels: channel.is_none(), ..SenderNodeConfig::default() };
     let mut node: SenderNode<EspNowRadio, CameraSource, EspTelemetry, { nowcam_esp_adapters::chip::SENDER_WORDS }> =
         SenderNode::new(config, radio, source, telemetry, seed);
     loop {
-        let next = node.poll(now());
+        if node.capture_due(now()) {
+            node.source_mut().prepare().await;
+            watchdog.feed();
+        }
+        node.poll(now());
         while let Some(event) = node.pop_event() {
             report(event);
         }
-        match next {
-            Some(at) => {
-                select(radio_event().wait(), Timer::at(to_embassy(at))).await;
-            }
-            None => radio_event().wait().await,
-        }
+        watchdog.feed();
+        let deadline = node.poll_at().map(to_embassy);
+        select(radio_event().wait(), Timer::at(watchdog::wake_by(deadline))).await;
     }
 }
 

@@ -13,6 +13,15 @@ pub fn random_seed() -> u64 {
     (u64::from(rng.random()) << 32) | u64::from(rng.random())
 }
 
+/// Prints why the chip last reset (power-on, a watchdog, a panic's software
+/// reset, brown-out), the first thing to read when a board in the field restarts.
+pub fn report_reset_reason() {
+    match esp_hal::system::reset_reason() {
+        Some(reason) => println!("reset reason: {reason:?}"),
+        None => println!("reset reason: unknown"),
+    }
+}
+
 /// Reports a boot failure on the console and restarts after five seconds.
 ///
 /// A board in the field has nobody to press reset, and most boot failures

@@ -20,6 +20,7 @@ pub mod radio;
 pub mod telemetry;
 pub mod test_console;
 pub mod test_radio;
+pub mod watchdog;
 pub mod wifi;
 
 pub use chip::{CAPACITIES, CHIP};
@@ -30,3 +31,4 @@ pub use loaded::LoadedSource;
 pub use radio::{radio_event, EspNowRadio, RadioPump};
 pub use telemetry::EspTelemetry;
 pub use test_radio::TestRadio;
+pub use watchdog::Watchdog;

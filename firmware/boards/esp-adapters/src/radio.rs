@@ -8,13 +8,18 @@
 //! time, and turns each send status into a [`SendReport`]. Both signal
 //! [`radio_event`] so the node's loop wakes when there is something to read.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
 use embassy_futures::select::{select, Either};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::channel::Channel;
 use embassy_sync::signal::Signal;
-use esp_radio::esp_now::{EspNow, EspNowManager, EspNowReceiver, EspNowSender, EspNowWifiInterface, PeerInfo};
+use embassy_time::{with_timeout, Duration};
+use esp_println::println;
+use esp_radio::esp_now::{
+    EspNow, EspNowManager, EspNowReceiver, EspNowSender, EspNowWifiInterface, PeerInfo, ReceivedData,
+};
+use nowcam_link::{PumpSchedule, PumpStep};
 use nowcam_ports::radio::MAX_FRAME_LEN;
 use nowcam_ports::{MacAddress, Radio, Received, SendError, SendHandle, SendReport};
 
@@ -30,6 +35,11 @@ pub const TX_QUEUE_DEPTH: usize = crate::CAPACITIES.radio_send_queue;
 /// Deeper than esp-radio's own receive queue (`CAPACITIES.radio_receive_queue`),
 /// which the pump drains as frames arrive, so that queue is the one that overflows first.
 pub const RX_QUEUE_DEPTH: usize = 16;
+
+/// The longest a send waits for esp-radio's send report. A report normally
+/// comes within a few milliseconds (the MAC's retries included); one that
+/// never comes would otherwise stop the pump for good.
+pub const SEND_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Reports kept for the node; the oldest is dropped past it.
 const REPORT_QUEUE_DEPTH: usize = 2 * TX_QUEUE_DEPTH;
@@ -54,6 +64,10 @@ static REPORTS: Channel<CriticalSectionRawMutex, SendReport, REPORT_QUEUE_DEPTH>
 static RX_QUEUE: Channel<CriticalSectionRawMutex, RxFrame, RX_QUEUE_DEPTH> = Channel::new();
 static EVENT: Signal<CriticalSectionRawMutex, ()> = Signal::new();
 static RX_DROPPED: AtomicU32 = AtomicU32::new(0);
+/// The channel the radio is on: set at start, by the node, or by the access point.
+static CHANNEL: AtomicU8 = AtomicU8::new(0);
+/// Whether the station is joined to an access point, whose channel ESP-NOW then shares.
+static TIED_TO_ACCESS_POINT: AtomicBool = AtomicBool::new(false);
 static REPORTS_DROPPED: AtomicU32 = AtomicU32::new(0);
 
 /// Signalled whenever a frame or a send report is waiting for the node.
@@ -61,8 +75,25 @@ pub fn radio_event() -> &'static Signal<CriticalSectionRawMutex, ()> {
     &EVENT
 }
 
+/// Tells the radio the station joined an access point on `channel` (ESP-NOW
+/// now runs there, and the node cannot change it), or left it (`None`: the
+/// radio stays where it is, and the node may change channel again).
+///
+/// The WiFi task calls this; the node sees the new channel at its next poll.
+pub fn follow_access_point(channel: Option<u8>) {
+    if let Some(channel) = channel {
+        CHANNEL.store(channel, Ordering::Relaxed);
+    }
+    TIED_TO_ACCESS_POINT.store(channel.is_some(), Ordering::Relaxed);
+    EVENT.signal(());
+}
+
 /// Frames dropped because the node did not read them in time, or because
 /// they were longer than an ESP-NOW v1 frame.
+///
+/// esp-radio's own receive queue drops its oldest frame when full without
+/// counting it (esp-radio 1.0.0-beta.1, `esp_now/mod.rs`, `rcv_cb`); the
+/// pump drains that queue first so that it does not fill.
 pub fn received_frames_dropped() -> u32 {
     RX_DROPPED.load(Ordering::Relaxed)
 }
@@ -76,8 +107,6 @@ pub fn send_reports_dropped() -> u32 {
 pub struct EspNowRadio {
     manager: EspNowManager,
     address: MacAddress,
-    channel: u8,
-    tied_to_access_point: bool,
     next_handle: u32,
 }
 
@@ -88,14 +117,13 @@ pub struct RadioPump {
 }
 
 impl EspNowRadio {
-    /// Splits esp-radio's ESP-NOW into the port and its pump.
-    ///
-    /// `channel` is the channel the radio is on now; `tied_to_access_point`
-    /// is true when the station is connected (or connecting) to an access
-    /// point, which fixes the channel.
-    pub fn new(esp_now: EspNow, address: MacAddress, channel: u8, tied_to_access_point: bool) -> (Self, RadioPump) {
+    /// Splits esp-radio's ESP-NOW into the port and its pump; `channel` is
+    /// the channel the radio is on now. Make one per boot: the channel and
+    /// the access point's hold are shared with [`follow_access_point`].
+    pub fn new(esp_now: EspNow, address: MacAddress, channel: u8) -> (Self, RadioPump) {
         let (manager, sender, receiver) = esp_now.split();
-        let radio = EspNowRadio { manager, address, channel, tied_to_access_point, next_handle: 0 };
+        CHANNEL.store(channel, Ordering::Relaxed);
+        let radio = EspNowRadio { manager, address, next_handle: 0 };
         (radio, RadioPump { sender, receiver })
     }
 
@@ -164,52 +192,101 @@ impl Radio for EspNowRadio {
     }
 
     fn channel(&self) -> u8 {
-        self.channel
+        CHANNEL.load(Ordering::Relaxed)
     }
 
-    /// Refuses with [`SendError::Driver`] while tied to an access point, or
+    /// Refuses with [`SendError::Driver`] while joined to an access point, or
     /// when the driver rejects the channel.
     fn set_channel(&mut self, channel: u8) -> Result<(), SendError> {
-        if self.tied_to_access_point {
+        if TIED_TO_ACCESS_POINT.load(Ordering::Relaxed) {
             return Err(SendError::Driver);
         }
         self.manager.set_channel(channel).map_err(|_| SendError::Driver)?;
-        self.channel = channel;
+        CHANNEL.store(channel, Ordering::Relaxed);
         Ok(())
     }
 }
 
 impl RadioPump {
     /// Moves frames between the queues and the driver, forever.
+    ///
+    /// Received frames go first, at most esp-radio's receive queue depth in a
+    /// row while a frame waits to be sent ([`PumpSchedule`]): the driver's
+    /// queue, which drops its oldest frame when full, is drained after every
+    /// send, and a stream of outgoing chunks no longer keeps the answers to
+    /// them waiting. Each send waits at most [`SEND_TIMEOUT`] for its report.
     pub async fn run(mut self) -> ! {
+        let mut schedule = PumpSchedule::new(crate::CAPACITIES.radio_receive_queue as u32);
+        let mut received: Option<ReceivedData> = None;
+        let mut to_send: Option<TxFrame> = None;
         loop {
-            match select(TX_QUEUE.receive(), self.receiver.receive_async()).await {
-                Either::First(frame) => {
-                    let sent = self.sender.send_async(&frame.destination, &frame.data[..frame.len]).await;
-                    push_report(SendReport { handle: frame.handle, acknowledged: sent.is_ok() });
-                }
-                Either::Second(received) => {
-                    let data = received.data();
-                    if data.len() > MAX_FRAME_LEN {
-                        count(&RX_DROPPED);
-                        continue;
-                    }
-                    let mut frame = RxFrame {
-                        source: received.info.src_address,
-                        destination: received.info.dst_address,
-                        rssi: clamp_rssi(received.info.rx_control.rssi),
-                        len: data.len(),
-                        data: [0; MAX_FRAME_LEN],
-                    };
-                    frame.data[..data.len()].copy_from_slice(data);
-                    if RX_QUEUE.try_send(frame).is_err() {
-                        count(&RX_DROPPED);
-                    }
-                }
+            if received.is_none() {
+                received = self.receiver.receive();
             }
-            EVENT.signal(());
+            if to_send.is_none() {
+                to_send = TX_QUEUE.try_receive().ok();
+            }
+            match schedule.next(received.is_some(), to_send.is_some()) {
+                PumpStep::Forward => {
+                    if let Some(frame) = received.take() {
+                        forward(&frame);
+                    }
+                }
+                PumpStep::Send => {
+                    if let Some(frame) = to_send.take() {
+                        self.send(&frame).await;
+                    }
+                }
+                PumpStep::Wait => match select(TX_QUEUE.receive(), self.receiver.receive_async()).await {
+                    Either::First(frame) => to_send = Some(frame),
+                    Either::Second(frame) => received = Some(frame),
+                },
+            }
         }
     }
+
+    /// Sends one frame and reports it; a send whose report does not come in
+    /// time counts as failed.
+    ///
+    /// esp-radio's send future must not be dropped before it is ready, or the
+    /// next send may read this one's late status; that is the price of not
+    /// stopping the pump for good when a send report is lost.
+    async fn send(&mut self, frame: &TxFrame) {
+        let sent =
+            with_timeout(SEND_TIMEOUT, self.sender.send_async(&frame.destination, &frame.data[..frame.len])).await;
+        // A failed or timed-out send reaches the node as "not acknowledged",
+        // which the test console's radio counts as a failed send.
+        let acknowledged = match sent {
+            Ok(result) => result.is_ok(),
+            Err(_) => {
+                println!("radio: no send report within {} ms; counted as failed", SEND_TIMEOUT.as_millis());
+                false
+            }
+        };
+        push_report(SendReport { handle: frame.handle, acknowledged });
+        EVENT.signal(());
+    }
+}
+
+/// Hands one received frame to the node's queue.
+fn forward(received: &ReceivedData) {
+    let data = received.data();
+    if data.len() > MAX_FRAME_LEN {
+        count(&RX_DROPPED);
+        return;
+    }
+    let mut frame = RxFrame {
+        source: received.info.src_address,
+        destination: received.info.dst_address,
+        rssi: clamp_rssi(received.info.rx_control.rssi),
+        len: data.len(),
+        data: [0; MAX_FRAME_LEN],
+    };
+    frame.data[..data.len()].copy_from_slice(data);
+    if RX_QUEUE.try_send(frame).is_err() {
+        count(&RX_DROPPED);
+    }
+    EVENT.signal(());
 }
 
 /// Keeps the newest reports: a stale report is worth less than a fresh one.

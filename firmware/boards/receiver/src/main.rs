@@ -2,10 +2,11 @@
 //! stores images received over ESP-NOW in the flash partition `images` and
 //! serves them over HTTP.
 //!
-//! Build-time configuration: `NOWCAM_WIFI_SSID` and `NOWCAM_WIFI_PASSWORD`
-//! join an access point (ESP-NOW then runs on the access point's channel);
-//! without them the receiver runs ESP-NOW only, on `NOWCAM_CHANNEL` or
-//! channel 1, and serves no HTTP.
+//! Build-time configuration: ESP-NOW starts at boot on `NOWCAM_CHANNEL` or
+//! channel 1. `NOWCAM_WIFI_SSID` and `NOWCAM_WIFI_PASSWORD` name an access
+//! point, joined in the background; once joined, ESP-NOW runs on the access
+//! point's channel, and HTTP is served. Without them the receiver runs
+//! ESP-NOW only and serves no HTTP.
 //!
 //! The test console (`nowcam_esp_adapters::test_console`) runs on the
 //! console port in every build. With the feature `serial-radio` (the Wokwi
@@ -24,9 +25,9 @@ use esp_hal::timer::timg::TimerGroup;
 use esp_println::println;
 use nowcam_app::{ReceiverNode, ReceiverNodeConfig};
 use nowcam_console::{RadioKind, Role};
-use nowcam_esp_adapters::boot::{random_seed, restart_after};
+use nowcam_esp_adapters::boot::{self, random_seed, restart_after};
 use nowcam_esp_adapters::test_console::{self, ConsoleInput, ConsoleNode, Identity, ReceiverAccess};
-use nowcam_esp_adapters::{images_partition, wifi, EspTelemetry, ImagesFlash, TestRadio};
+use nowcam_esp_adapters::{images_partition, wifi, EspTelemetry, ImagesFlash, TestRadio, Watchdog};
 use nowcam_store::Store;
 use static_cell::StaticCell;
 
@@ -109,7 +110,7 @@ impl ReceiverAccess for BoardNode {
 }
 
 /// The channel for ESP-NOW-only operation, fixed at build time.
-const CHANNEL: Option<u8> = wifi::parse_channel(option_env!("NOWCAM_CHANNEL"));
+const CHANNEL: Option<u8> = wifi::build_channel(option_env!("NOWCAM_CHANNEL"));
 
 /// Sectors of the image partition (esp-storage erases 4 KiB at a time).
 const ERASE_SIZE: u32 = 4096;
@@ -117,12 +118,25 @@ const ERASE_SIZE: u32 = 4096;
 #[esp_rtos::main]
 async fn main(spawner: Spawner) -> ! {
     let peripherals = esp_hal::init(esp_hal::Config::default().with_cpu_clock(CpuClock::max()));
-    // WiFi, TCP sockets and ESP-NOW's receive queue allocate from this heap.
-    esp_alloc::heap_allocator!(size: 96 * 1024);
+    // WiFi, TCP sockets and ESP-NOW's receive queue allocate from this heap,
+    // 96 KB in all. Most of it sits in the RAM the second-stage bootloader
+    // used, which the app may take once it runs (`.dram2_uninit`, as the
+    // esp-hal examples do): 96 KB of the ESP32's 96.5 KB there, which keeps
+    // its 192 KB main DRAM for statics and the stack; 64 KB of the 64.8 KB
+    // (C3) and 64 KB (C6) there, plus 32 KB of main DRAM.
+    #[cfg(feature = "esp32")]
+    esp_alloc::heap_allocator!(#[link_section = ".dram2_uninit"] size: 96 * 1024);
+    #[cfg(not(feature = "esp32"))]
+    {
+        esp_alloc::heap_allocator!(#[link_section = ".dram2_uninit"] size: 64 * 1024);
+        esp_alloc::heap_allocator!(size: 32 * 1024);
+    }
     let timers = TimerGroup::new(peripherals.TIMG0);
     esp_rtos::start(timers.timer0, peripherals.FROM_CPU_INTR0);
     let address = wifi::station_address();
     println!("nowcam receiver: mac {address}");
+    boot::report_reset_reason();
+    let watchdog = Watchdog::start(peripherals.RTC_TIMER, timers.wdt);
 
     let flash = match images_partition(peripherals.FLASH) {
         Ok(flash) => flash,
@@ -150,9 +164,8 @@ async fn main(spawner: Spawner) -> ! {
 
     #[cfg(not(feature = "serial-radio"))]
     let (radio, channel, radio_kind, stack) = {
-        let link = network::start(spawner, peripherals.WIFI, CHANNEL).await;
-        let (radio, pump) =
-            nowcam_esp_adapters::EspNowRadio::new(link.esp_now, address, link.channel, link.tied_to_access_point);
+        let link = network::start(spawner, peripherals.WIFI, CHANNEL.unwrap_or(1)).await;
+        let (radio, pump) = nowcam_esp_adapters::EspNowRadio::new(link.esp_now, address, link.channel);
         spawner.spawn(radio_pump(pump).expect("the radio pump task is spawned once"));
         println!("ESP-NOW on channel {}", link.channel);
         (radio, link.channel, RadioKind::EspNow, link.stack)
@@ -191,7 +204,7 @@ async fn main(spawner: Spawner) -> ! {
     if let Some(stack) = stack {
         http::spawn(spawner, stack, node);
     }
-    node::run(node).await
+    node::run(node, watchdog).await
 }
 
 /// The boot line's description of the newest stored image.

@@ -1,15 +1,26 @@
-//! The WiFi side of the receiver: an access point when one is configured at
-//! build time, ESP-NOW on its channel either way.
+//! The WiFi side of the receiver: ESP-NOW from boot, and an access point,
+//! when one is configured at build time, joined in the background.
+//!
+//! ESP-NOW starts at once on `NOWCAM_CHANNEL` (or channel 1), whether or not
+//! an access point is configured, so cameras are heard while the access
+//! point is away. Once the station joins, ESP-NOW runs on the access
+//! point's channel (the radio has one channel for both) and the cameras
+//! follow it by probing. When the access point goes away, the receiver
+//! keeps listening on that channel, and tries to join again after 5 s, then
+//! after twice as long each time, up to 5 minutes: each attempt scans the
+//! other channels, during which the receiver hears no camera.
 
 use embassy_executor::Spawner;
 use embassy_net::{Runner, Stack, StackResources};
-use embassy_time::{Duration, Timer};
+use embassy_time::{with_timeout, Duration, Timer};
 use esp_println::println;
 use esp_radio::esp_now::EspNow;
 use esp_radio::wifi::sta::StationConfig;
-use esp_radio::wifi::{AuthenticationMethodConfig, Config, ControllerConfig, Interface, WifiController};
+use esp_radio::wifi::{
+    AuthenticationMethodConfig, Config, ControllerConfig, Interface, SecondaryChannel, WifiController,
+};
 use nowcam_esp_adapters::boot::{random_seed, restart_after};
-use nowcam_esp_adapters::wifi;
+use nowcam_esp_adapters::{radio, wifi};
 use static_cell::StaticCell;
 
 /// The access point to join, from the build environment; never in source.
@@ -19,44 +30,66 @@ const PASSWORD: Option<&str> = option_env!("NOWCAM_WIFI_PASSWORD");
 /// Sockets: two HTTP connections, DHCP, and one spare.
 const SOCKETS: usize = 4;
 
-/// How long to wait between attempts to join the access point.
-const RETRY: Duration = Duration::from_secs(5);
+/// The wait before the first attempt to join again, doubled after each failure.
+const RETRY_FIRST: Duration = Duration::from_secs(5);
+
+/// The longest wait between two attempts to join.
+const RETRY_CAP: Duration = Duration::from_secs(300);
+
+/// One join attempt (a scan of every channel, authentication, association)
+/// that has not ended after this long is given up.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What the node needs from the WiFi side.
 pub struct Link {
     pub esp_now: EspNow,
+    /// The channel ESP-NOW runs on now.
     pub channel: u8,
-    /// The station follows the access point's channel, so ESP-NOW cannot hop.
-    pub tied_to_access_point: bool,
-    /// The IP stack, when an access point was configured.
+    /// The IP stack, when an access point is configured (it comes up once joined).
     pub stack: Option<Stack<'static>>,
 }
 
-/// Starts WiFi; returns once ESP-NOW can run (after joining the access point, if there is one).
-pub async fn start(spawner: Spawner, device: esp_hal::peripherals::WIFI<'static>, fixed_channel: Option<u8>) -> Link {
-    match SSID {
-        Some(ssid) => join(spawner, device, ssid).await,
-        None => esp_now_only(device, fixed_channel).await,
-    }
-}
-
-async fn esp_now_only(device: esp_hal::peripherals::WIFI<'static>, fixed_channel: Option<u8>) -> Link {
-    println!("no NOWCAM_WIFI_SSID at build time: running ESP-NOW only, without HTTP");
-    let controller = match wifi::start(device, ControllerConfig::default()) {
+/// Starts WiFi and ESP-NOW on `channel`; joins the configured access point in the background.
+pub async fn start(spawner: Spawner, device: esp_hal::peripherals::WIFI<'static>, channel: u8) -> Link {
+    let station = match SSID {
+        Some(ssid) => Some((ssid, station_config(ssid).await)),
+        None => None,
+    };
+    let config = match &station {
+        Some((_, station)) => ControllerConfig::default().with_initial_config(Config::Station(station.clone())),
+        None => ControllerConfig::default(),
+    };
+    let controller = match wifi::start(device, config) {
         Ok(controller) => controller,
         Err(error) => restart_after("the WiFi driver did not start", error).await,
     };
     let esp_now = controller.esp_now();
-    let channel = fixed_channel.unwrap_or(1);
     if let Err(error) = esp_now.set_channel(channel) {
         restart_after("ESP-NOW refused the channel", error).await;
     }
-    // ESP-NOW holds its own reference to the driver, so the controller may go.
-    drop(controller);
-    Link { esp_now, channel, tied_to_access_point: false, stack: None }
+    let Some((ssid, _)) = station else {
+        println!("no NOWCAM_WIFI_SSID at build time: running ESP-NOW only, without HTTP");
+        // ESP-NOW holds its own reference to the driver, so the controller may go.
+        drop(controller);
+        return Link { esp_now, channel, stack: None };
+    };
+
+    static RESOURCES: StaticCell<StackResources<SOCKETS>> = StaticCell::new();
+    let (stack, runner) = embassy_net::new(
+        Interface::station(),
+        embassy_net::Config::dhcpv4(Default::default()),
+        RESOURCES.init(StackResources::new()),
+        random_seed(),
+    );
+    spawner.spawn(net_task(runner).expect("the network task is spawned once"));
+    spawner.spawn(stay_joined(controller, ssid, channel).expect("the WiFi task is spawned once"));
+    spawner.spawn(report_address(stack).expect("the address task is spawned once"));
+    println!("joining {ssid} in the background");
+    Link { esp_now, channel, stack: Some(stack) }
 }
 
-async fn join(spawner: Spawner, device: esp_hal::peripherals::WIFI<'static>, ssid: &'static str) -> Link {
+/// The station configuration for `ssid`, with the password from the build environment.
+async fn station_config(ssid: &'static str) -> StationConfig {
     let authentication = match PASSWORD {
         Some(password) if !password.is_empty() => match password.try_into() {
             Ok(password) => AuthenticationMethodConfig::Wpa2Personal(password),
@@ -68,39 +101,7 @@ async fn join(spawner: Spawner, device: esp_hal::peripherals::WIFI<'static>, ssi
         Ok(ssid) => ssid,
         Err(error) => restart_after("NOWCAM_WIFI_SSID is not a valid SSID", error).await,
     };
-    let station = StationConfig::default().with_ssid(ssid_config).with_authentication(authentication);
-    let config = ControllerConfig::default().with_initial_config(Config::Station(station));
-    let mut controller = match wifi::start(device, config) {
-        Ok(controller) => controller,
-        Err(error) => restart_after("the WiFi driver did not start", error).await,
-    };
-
-    static RESOURCES: StaticCell<StackResources<SOCKETS>> = StaticCell::new();
-    let (stack, runner) = embassy_net::new(
-        Interface::station(),
-        embassy_net::Config::dhcpv4(Default::default()),
-        RESOURCES.init(StackResources::new()),
-        random_seed(),
-    );
-    spawner.spawn(net_task(runner).expect("the network task is spawned once"));
-
-    // ESP-NOW must share the access point's channel, so it waits for the first join.
-    let channel = loop {
-        match controller.connect_async().await {
-            Ok(info) => {
-                println!("joined {ssid} on channel {}", info.channel);
-                break info.channel;
-            }
-            Err(error) => {
-                println!("could not join {ssid}: {error}; retrying in {} s", RETRY.as_secs());
-                Timer::after(RETRY).await;
-            }
-        }
-    };
-    let esp_now = controller.esp_now();
-    spawner.spawn(stay_connected(controller, ssid).expect("the WiFi task is spawned once"));
-    spawner.spawn(report_address(stack).expect("the address task is spawned once"));
-    Link { esp_now, channel, tied_to_access_point: true, stack: Some(stack) }
+    StationConfig::default().with_ssid(ssid_config).with_authentication(authentication)
 }
 
 #[embassy_executor::task]
@@ -108,18 +109,37 @@ async fn net_task(mut runner: Runner<'static, Interface>) {
     runner.run().await
 }
 
-/// Rejoins the access point whenever the link drops.
+/// Joins the access point, stays joined, and joins again whenever the link
+/// drops, backing off between attempts; between attempts the radio listens
+/// on the channel the cameras use.
 #[embassy_executor::task]
-async fn stay_connected(mut controller: WifiController<'static>, ssid: &'static str) {
+async fn stay_joined(mut controller: WifiController<'static>, ssid: &'static str, mut listening: u8) {
+    let mut retry = RETRY_FIRST;
     loop {
-        // The reason code matters less than rejoining; the console shows the join errors.
-        let _ = controller.wait_for_disconnect_async().await;
-        println!("left {ssid}; rejoining");
-        while let Err(error) = controller.connect_async().await {
-            println!("could not rejoin {ssid}: {error}; retrying in {} s", RETRY.as_secs());
-            Timer::after(RETRY).await;
+        match with_timeout(JOIN_TIMEOUT, controller.connect_async()).await {
+            Ok(Ok(info)) => {
+                println!("joined {ssid}: ESP-NOW on its channel {}", info.channel);
+                listening = info.channel;
+                radio::follow_access_point(Some(info.channel));
+                retry = RETRY_FIRST;
+                // The reason code matters less than joining again; the console shows the join errors.
+                let _ = controller.wait_for_disconnect_async().await;
+                radio::follow_access_point(None);
+                println!("left {ssid}: listening on channel {listening}");
+            }
+            Ok(Err(error)) => println!("could not join {ssid}: {error}"),
+            Err(_) => {
+                println!("could not join {ssid} within {} s", JOIN_TIMEOUT.as_secs());
+                let _ = controller.disconnect_async().await;
+            }
         }
-        println!("rejoined {ssid}");
+        // The attempt scanned other channels: back to where the cameras are.
+        if let Err(error) = controller.set_channel(listening, SecondaryChannel::None) {
+            println!("error: the radio did not return to channel {listening}: {error}");
+        }
+        println!("joining {ssid} again in {} s", retry.as_secs());
+        Timer::after(retry).await;
+        retry = (retry * 2).min(RETRY_CAP);
     }
 }
 

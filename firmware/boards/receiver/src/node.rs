@@ -5,14 +5,16 @@ use embassy_time::Timer;
 use esp_println::println;
 use nowcam_app::ReceiverNodeEvent;
 use nowcam_esp_adapters::clock::{now, to_embassy};
+use nowcam_esp_adapters::watchdog::{self, Watchdog};
 use nowcam_esp_adapters::{radio_event, test_console};
 
 use crate::SharedNode;
 
-/// Polls the node whenever its deadline passes or the radio has news, forever.
+/// Polls the node whenever its deadline passes or the radio has news, and
+/// at least every second to feed the watchdog, forever.
 ///
 /// The lock is held only for one poll, so the HTTP tasks read the store between polls.
-pub async fn run(node: &'static SharedNode) -> ! {
+pub async fn run(node: &'static SharedNode, mut watchdog: Watchdog) -> ! {
     loop {
         let deadline = {
             let mut node = node.lock().await;
@@ -26,12 +28,8 @@ pub async fn run(node: &'static SharedNode) -> ! {
             test_console::node_polled();
             deadline
         };
-        match deadline {
-            Some(deadline) => {
-                select(Timer::at(to_embassy(deadline)), radio_event().wait()).await;
-            }
-            None => radio_event().wait().await,
-        }
+        watchdog.feed();
+        select(Timer::at(watchdog::wake_by(deadline.map(to_embassy))), radio_event().wait()).await;
     }
 }
 

@@ -1,7 +1,7 @@
 //! nowcam sender (ESP32-C3, ESP32-C6): sends a compiled-in JPEG over ESP-NOW,
 //! or the image a host loaded over the test console.
 //!
-//! Build-time configuration: `NOWCAM_CHANNEL` (1 to 14) fixes the channel;
+//! Build-time configuration: `NOWCAM_CHANNEL` (1 to 13) fixes the channel;
 //! without it the sender hops channels until the receiver answers.
 //!
 //! The test console (`nowcam_esp_adapters::test_console`) runs on the
@@ -23,15 +23,15 @@ use esp_println::println;
 use nowcam_app::SenderNode;
 use nowcam_console::{RadioKind, Role};
 use nowcam_esp_adapters::test_console::{self, ConsoleInput, ConsoleNode, Identity, SenderAccess};
-use nowcam_esp_adapters::{wifi, EspTelemetry, LoadedSource, TestRadio};
+use nowcam_esp_adapters::{wifi, EspTelemetry, LoadedSource, TestRadio, Watchdog};
 use nowcam_ports::MacAddress;
 use nowcam_proto::wire::control::FrameSize;
 use static_cell::StaticCell;
 
 esp_bootloader_esp_idf::esp_app_desc!();
 
-/// The channel fixed at build time, if any.
-const CHANNEL: Option<u8> = wifi::parse_channel(option_env!("NOWCAM_CHANNEL"));
+/// The channel fixed at build time, if any; a channel the country does not allow fails the build.
+const CHANNEL: Option<u8> = wifi::build_channel(option_env!("NOWCAM_CHANNEL"));
 
 /// The ~20 KB VGA fixture the harness also uses, so on-air and simulated runs move the same bytes.
 const FIXTURE: &[u8] = include_bytes!("../../../../fixtures/vga-q12-20k.jpg");
@@ -105,6 +105,10 @@ impl SenderAccess for BoardNode {
         self.0.source()
     }
 
+    fn source_mut(&mut self) -> &mut LoadedSource {
+        self.0.source_mut()
+    }
+
     fn transfer_in_progress(&self) -> bool {
         self.0.transfer().is_some()
     }
@@ -116,14 +120,23 @@ impl SenderAccess for BoardNode {
     fn receiver(&self) -> Option<MacAddress> {
         self.0.receiver()
     }
+
+    fn set_receiver(&mut self, receiver: MacAddress) {
+        self.0.set_receiver(Some(receiver))
+    }
 }
 
 #[esp_rtos::main]
 async fn main(spawner: Spawner) -> ! {
     let peripherals = esp_hal::init(esp_hal::Config::default().with_cpu_clock(CpuClock::max()));
-    esp_alloc::heap_allocator!(size: 64 * 1024);
+    // The heap sits in the RAM the second-stage bootloader used, which the
+    // app may take once it runs (`.dram2_uninit`: 64.8 KB on the C3, 64 KB
+    // on the C6), leaving main DRAM to the load buffer, statics and the stack.
+    esp_alloc::heap_allocator!(#[link_section = ".dram2_uninit"] size: 64 * 1024);
     let timers = TimerGroup::new(peripherals.TIMG0);
     esp_rtos::start(timers.timer0, peripherals.FROM_CPU_INTR0);
+    nowcam_esp_adapters::boot::report_reset_reason();
+    let watchdog = Watchdog::start(peripherals.RTC_TIMER, timers.wdt);
     let address = wifi::station_address();
     let channel = CHANNEL.unwrap_or(1);
 
@@ -137,7 +150,7 @@ async fn main(spawner: Spawner) -> ! {
         if let Err(error) = esp_now.set_channel(channel) {
             nowcam_esp_adapters::boot::restart_after("ESP-NOW refused the channel", error).await;
         }
-        let (radio, pump) = nowcam_esp_adapters::EspNowRadio::new(esp_now, address, channel, false);
+        let (radio, pump) = nowcam_esp_adapters::EspNowRadio::new(esp_now, address, channel);
         spawner.spawn(radio_pump(pump).expect("the radio pump task is spawned once"));
         (radio, RadioKind::EspNow)
     };
@@ -182,7 +195,7 @@ async fn main(spawner: Spawner) -> ! {
         }
         Err(error) => println!("error: the test console did not start: {error}"),
     }
-    node::run(node).await
+    node::run(node, watchdog).await
 }
 
 #[cfg(not(feature = "serial-radio"))]

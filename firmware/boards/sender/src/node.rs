@@ -6,6 +6,7 @@ use esp_println::println;
 use nowcam_app::{SenderNodeConfig, SenderNodeEvent};
 use nowcam_console::TransferOutcome;
 use nowcam_esp_adapters::clock::{now, to_embassy};
+use nowcam_esp_adapters::watchdog::{self, Watchdog};
 use nowcam_esp_adapters::{radio_event, test_console};
 use nowcam_proto::sender::SendError;
 
@@ -15,73 +16,68 @@ use crate::SharedNode;
 pub const HOST_WINDOW: Duration = Duration::from_secs(3);
 
 /// How often the sender sends on its own, without a host.
-const INTERVAL: Duration = Duration::from_secs(10);
+const INTERVAL: nowcam_ports::Duration = nowcam_ports::Duration::from_secs(10);
 
-/// Polls the node whenever its deadline passes or the radio (or the console) has news, forever.
+/// Polls the node whenever its deadline passes or the radio (or the console)
+/// has news, and at least every second to feed the watchdog, forever.
 ///
 /// The lock is held only for one poll, so the console reads and writes the node between polls.
-pub async fn run(node: &'static SharedNode) -> ! {
-    let mut next_own_capture = Instant::now() + HOST_WINDOW;
+pub async fn run(node: &'static SharedNode, mut watchdog: Watchdog) -> ! {
+    let sending_alone_from = Instant::now() + HOST_WINDOW;
+    let mut sending_alone = false;
     loop {
-        let (deadline, poll_again) = {
+        let deadline = {
             let mut node = node.lock().await;
-            let mut capture = false;
-            if !test_console::host_attached() && Instant::now() >= next_own_capture {
+            if !sending_alone && !test_console::host_attached() && Instant::now() >= sending_alone_from {
                 // No host: open the radio to any receiver and send the fixture, as before the console.
+                sending_alone = true;
                 node.radio_mut().hold(false);
-                capture = node.transfer().is_none();
-                next_own_capture += INTERVAL;
-            }
-            if capture {
-                node.capture_now();
+                node.set_capture_interval(Some(INTERVAL));
+            } else if sending_alone && test_console::host_attached() {
+                // A host spoke: from now on it decides when to send.
+                sending_alone = false;
+                node.set_capture_interval(None);
             }
             let now = now();
-            let deadline = node.poll(now);
-            let mut poll_again = false;
+            node.poll(now);
             while let Some(event) = node.pop_event() {
                 let now_ms = now.as_micros() / 1000;
                 let retransmissions = node.stats().retransmissions;
-                match event {
+                // Whether the host asked for another transfer after this one.
+                let again = match event {
                     SenderNodeEvent::TransferStarted { session, len } => {
-                        test_console::transfer_started(session, len, now_ms, retransmissions)
+                        test_console::transfer_started(session, len, now_ms, retransmissions);
+                        false
                     }
                     SenderNodeEvent::TransferDone { session, .. } => {
-                        let again =
-                            test_console::transfer_finished(session, TransferOutcome::Stored, now_ms, retransmissions);
-                        if again {
-                            node.capture_now();
-                            poll_again = true;
-                        }
+                        test_console::transfer_finished(session, TransferOutcome::Stored, now_ms, retransmissions)
                     }
                     SenderNodeEvent::TransferFailed { session, error } => {
-                        let again = test_console::transfer_finished(session, outcome(error), now_ms, retransmissions);
-                        if again {
-                            node.capture_now();
-                            poll_again = true;
-                        }
+                        test_console::transfer_finished(session, outcome(error), now_ms, retransmissions)
                     }
-                    SenderNodeEvent::CaptureFailed(_) => test_console::stop_sending(),
-                    _ => {}
+                    SenderNodeEvent::CaptureFailed(_) => {
+                        test_console::stop_sending();
+                        false
+                    }
+                    _ => false,
+                };
+                if again {
+                    node.capture_now();
                 }
                 report(event);
             }
             test_console::node_polled();
-            (deadline, poll_again)
+            // After the events: a capture asked for above makes this "now".
+            node.poll_at()
         };
-        if poll_again {
-            continue;
-        }
-        let own_capture = (!test_console::host_attached()).then_some(next_own_capture);
-        let wake = match (deadline.map(to_embassy), own_capture) {
-            (Some(deadline), Some(own)) => Some(deadline.min(own)),
-            (deadline, own) => deadline.or(own),
+        watchdog.feed();
+        let waiting_for_host = !sending_alone && !test_console::host_attached();
+        let deadline = match (deadline.map(to_embassy), waiting_for_host) {
+            (Some(deadline), true) => Some(deadline.min(sending_alone_from)),
+            (None, true) => Some(sending_alone_from),
+            (deadline, false) => deadline,
         };
-        match wake {
-            Some(at) => {
-                select(Timer::at(at), radio_event().wait()).await;
-            }
-            None => radio_event().wait().await,
-        }
+        select(Timer::at(watchdog::wake_by(deadline)), radio_event().wait()).await;
     }
 }
 
@@ -104,6 +100,9 @@ fn report(event: SenderNodeEvent) {
     match event {
         SenderNodeEvent::ReceiverFound { receiver, channel } => {
             println!("receiver {receiver} found on channel {channel}")
+        }
+        SenderNodeEvent::ReceiverLost { receiver } => {
+            println!("receiver {receiver} stopped answering; looking for a receiver again")
         }
         SenderNodeEvent::TransferStarted { session, len } => {
             println!("transfer {session:08x}: sending {len} bytes")

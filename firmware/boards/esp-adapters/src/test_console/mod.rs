@@ -90,8 +90,10 @@ pub trait ReceiverAccess: ConsoleNode {
 
 /// What the console needs from a sender node.
 pub trait SenderAccess: ConsoleNode {
-    /// The image source, whose buffer a load writes.
     fn source(&self) -> &LoadedSource;
+
+    /// The image source, whose buffer a load writes.
+    fn source_mut(&mut self) -> &mut LoadedSource;
 
     /// Whether a transfer is in progress (or a capture is about to start one).
     fn transfer_in_progress(&self) -> bool;
@@ -101,6 +103,9 @@ pub trait SenderAccess: ConsoleNode {
 
     /// The receiver the node sends to, once known.
     fn receiver(&self) -> Option<MacAddress>;
+
+    /// Names the receiver the node sends to from now on.
+    fn set_receiver(&mut self, receiver: MacAddress);
 }
 
 type Node<N> = Mutex<NoopRawMutex, N>;
@@ -536,25 +541,32 @@ impl<N: SenderAccess> RoleHandler<N> for SenderHandler {
                 if node.transfer_in_progress() {
                     Err(ConsoleError::Busy)
                 } else {
-                    // SAFETY: `node` is the lock guard, so this task holds the node (and its
-                    // source) exclusively, and no transfer is reading the frame.
-                    unsafe { node.source().begin(len as usize) }.map_err(load_error)
+                    node.source_mut().begin(len as usize).map_err(load_error)
                 }
             }
             HostMessage::LoadChunk { offset, data } => {
                 if node.transfer_in_progress() {
                     Err(ConsoleError::Busy)
                 } else {
-                    // SAFETY: as for LoadBegin.
-                    unsafe { node.source().write(offset as usize, data) }.map_err(load_error)
+                    node.source_mut().write(offset as usize, data).map_err(load_error)
                 }
             }
-            HostMessage::LoadEnd { crc32 } => node.source().end(crc32).map_err(load_error),
-            HostMessage::SetPeer { receiver, channel } => match node.receiver() {
-                // The node already found another receiver, and it keeps the one it found.
-                Some(found) if found.0 != receiver => Err(ConsoleError::Busy),
-                _ => node.test_radio().pin_peer(MacAddress(receiver), channel).map_err(|_| ConsoleError::Radio),
-            },
+            HostMessage::LoadEnd { crc32 } => node.source_mut().end(crc32).map_err(load_error),
+            HostMessage::SetPeer { receiver, channel } => {
+                let receiver = MacAddress(receiver);
+                if node.transfer_in_progress() && node.receiver() != Some(receiver) {
+                    // A transfer to another receiver runs; it would be cancelled.
+                    Err(ConsoleError::Busy)
+                } else {
+                    match node.test_radio().pin_peer(receiver, channel) {
+                        Ok(()) => {
+                            node.set_receiver(receiver);
+                            Ok(())
+                        }
+                        Err(_) => Err(ConsoleError::Radio),
+                    }
+                }
+            }
             HostMessage::StartTransfer { count } => {
                 if node.transfer_in_progress() {
                     Err(ConsoleError::Busy)
