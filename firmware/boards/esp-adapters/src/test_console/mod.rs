@@ -24,7 +24,7 @@ use embassy_sync::blocking_mutex::raw::{CriticalSectionRawMutex, NoopRawMutex};
 use embassy_sync::blocking_mutex::Mutex as BlockingMutex;
 use embassy_sync::mutex::{Mutex, MutexGuard};
 use embassy_sync::signal::Signal;
-use embassy_time::{with_timeout, Duration, Instant, Timer};
+use embassy_time::{with_deadline, with_timeout, Duration, Instant, Timer};
 use heapless::{Deque, Vec};
 use nowcam_console::{
     decode_host, encode_board, BoardMessage, BoardTelemetry, ConsoleError, FrameSplitter, HostMessage, Piece,
@@ -278,12 +278,23 @@ async fn run<N: ConsoleNode, H: RoleHandler<N>>(
     let mut splitter: FrameSplitter<MAX_ENCODED_LEN> = FrameSplitter::new();
     let mut radio_sent_at: Option<Instant> = None;
     let mut last_malformed: Option<Instant> = None;
+    let mut last_byte_at = Instant::now();
     send_ready(0, &identity, identity.channel);
     loop {
         pump_transmits(node, &mut radio_sent_at).await;
         let mut bytes = [0u8; transport::READ_CHUNK];
-        let read = select(with_timeout(PARTIAL_FRAME_TIMEOUT, input.read(&mut bytes)), NODE_POLLED.wait()).await;
-        let len = match read {
+        // The silence is counted from the last byte, not from this read: the
+        // node's loop signals at least once a second, which would otherwise
+        // restart a timeout of its own length before it ever expired. With
+        // nothing half received there is nothing to time out.
+        let quiet_until = (splitter.pending() > 0).then_some(last_byte_at + PARTIAL_FRAME_TIMEOUT);
+        let reading = async {
+            match quiet_until {
+                Some(at) => with_deadline(at, input.read(&mut bytes)).await,
+                None => Ok(input.read(&mut bytes).await),
+            }
+        };
+        let len = match select(reading, NODE_POLLED.wait()).await {
             Either::First(Ok(len)) => len,
             Either::First(Err(_)) => {
                 // Quiet for a while: whatever run was half received is not coming.
@@ -292,6 +303,9 @@ async fn run<N: ConsoleNode, H: RoleHandler<N>>(
             }
             Either::Second(()) => 0,
         };
+        if len > 0 {
+            last_byte_at = Instant::now();
+        }
         for &byte in &bytes[..len] {
             let Some(piece) = splitter.push(byte) else {
                 continue;
