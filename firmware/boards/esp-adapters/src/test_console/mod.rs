@@ -467,6 +467,10 @@ impl ReceiverHandler {
             }
             hasher.update(&buffer[..read]);
             offset += read as u32;
+            // An unlocked mutex is taken without yielding, so without this the
+            // whole image would be hashed in one go while the radio pump and
+            // the node's loop wait (up to 512 KiB of flash reads and SHA-256).
+            embassy_futures::yield_now().await;
         }
         let hash: [u8; 32] = hasher.finalize().into();
         if self.hashes.is_full() {
