@@ -157,8 +157,27 @@ pub fn image_stored(sequence: u32, source: MacAddress) {
 }
 
 /// Records the start of a sender's transfer; `retransmissions` is the node's count so far.
+///
+/// A start while another is recorded is the same image offered again after
+/// a busy receiver refused it (`SenderNode` starts a new session without
+/// ending the old one): the result keeps the first offer's start and
+/// retransmission count, so it covers the whole wait.
 pub fn transfer_started(session: u32, len: u32, now_ms: u64, retransmissions: u32) {
-    SHARED.lock(|shared| shared.borrow_mut().current = Some((session, len, now_ms, retransmissions)));
+    SHARED.lock(|shared| {
+        let mut shared = shared.borrow_mut();
+        let (started_ms, before) = match shared.current {
+            Some((_, _, started_ms, before)) => (started_ms, before),
+            None => (now_ms, retransmissions),
+        };
+        shared.current = Some((session, len, started_ms, before));
+    });
+}
+
+/// Whether a sender's transfer has started and not finished. Between a busy
+/// receiver's refusal and the next offer the node has no transfer, yet it
+/// still holds the captured image and will send it again.
+fn transfer_pending() -> bool {
+    SHARED.lock(|shared| shared.borrow().current.is_some())
 }
 
 /// Records the end of a sender's transfer; returns whether the host asked
@@ -554,16 +573,19 @@ impl<N: SenderAccess> RoleHandler<N> for SenderHandler {
         let Some(mut node) = lock(node).await else {
             return send_error(id, ConsoleError::Busy);
         };
+        // A load would overwrite the image the node re-offers after a busy
+        // refusal, which it then sends mixed with the new one.
+        let sending = node.transfer_in_progress() || transfer_pending();
         let reply = match request {
             HostMessage::LoadBegin { len } => {
-                if node.transfer_in_progress() {
+                if sending {
                     Err(ConsoleError::Busy)
                 } else {
                     node.source_mut().begin(len as usize).map_err(load_error)
                 }
             }
             HostMessage::LoadChunk { offset, data } => {
-                if node.transfer_in_progress() {
+                if sending {
                     Err(ConsoleError::Busy)
                 } else {
                     node.source_mut().write(offset as usize, data).map_err(load_error)
@@ -572,7 +594,7 @@ impl<N: SenderAccess> RoleHandler<N> for SenderHandler {
             HostMessage::LoadEnd { crc32 } => node.source_mut().end(crc32).map_err(load_error),
             HostMessage::SetPeer { receiver, channel } => {
                 let receiver = MacAddress(receiver);
-                if node.transfer_in_progress() && node.receiver() != Some(receiver) {
+                if sending && node.receiver() != Some(receiver) {
                     // A transfer to another receiver runs; it would be cancelled.
                     Err(ConsoleError::Busy)
                 } else {
@@ -586,7 +608,7 @@ impl<N: SenderAccess> RoleHandler<N> for SenderHandler {
                 }
             }
             HostMessage::StartTransfer { count } => {
-                if node.transfer_in_progress() {
+                if sending {
                     Err(ConsoleError::Busy)
                 } else if node.source().ready_len().is_none() {
                     Err(ConsoleError::NoImageLoaded)
