@@ -37,9 +37,6 @@ pub async fn run(
         }
         watchdog.feed();
         let deadline = node.poll_at().map(to_embassy);
-        // A deadline that has passed makes the timer ready at once: yield so
-        // that the radio pump runs between two polls whatever the node asks.
-        embassy_futures::yield_now().await;
         select(radio_event().wait(), Timer::at(watchdog::wake_by(deadline))).await;
     }
 }

@@ -77,12 +77,6 @@ pub async fn run(node: &'static SharedNode, mut watchdog: Watchdog) -> ! {
             (None, true) => Some(sending_alone_from),
             (deadline, false) => deadline,
         };
-        // A deadline that has passed (the node asks for "now" while a capture
-        // is requested, or while a retry waits for room in the radio's queue)
-        // makes the timer ready at once, and an unlocked mutex is taken
-        // without yielding: without this the loop would never let the radio
-        // pump or the console run, and would keep feeding the watchdog.
-        embassy_futures::yield_now().await;
         select(Timer::at(watchdog::wake_by(deadline)), radio_event().wait()).await;
     }
 }
