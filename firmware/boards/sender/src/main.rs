@@ -26,7 +26,7 @@ use nowcam_esp_adapters::test_console::{self, ConsoleInput, ConsoleNode, Identit
 use nowcam_esp_adapters::{wifi, EspTelemetry, LoadedSource, TestRadio, Watchdog};
 use nowcam_ports::MacAddress;
 use nowcam_proto::wire::control::FrameSize;
-use static_cell::StaticCell;
+use static_cell::{ConstStaticCell, StaticCell};
 
 esp_bootloader_esp_idf::esp_app_desc!();
 
@@ -169,8 +169,11 @@ async fn main(spawner: Spawner) -> ! {
         None => {}
     }
 
-    static LOAD_BUFFER: StaticCell<[u8; LOAD_BUFFER_LEN]> = StaticCell::new();
-    let source = LoadedSource::new(FIXTURE, LOAD_BUFFER.init([0; LOAD_BUFFER_LEN]), FrameSize::Vga);
+    // Zeroed in `.bss` at start-up: `StaticCell::init` would take the
+    // array by value, which only the optimiser keeps off the stack (128 or
+    // 224 KiB, more than the stack region holds).
+    static LOAD_BUFFER: ConstStaticCell<[u8; LOAD_BUFFER_LEN]> = ConstStaticCell::new([0; LOAD_BUFFER_LEN]);
+    let source = LoadedSource::new(FIXTURE, LOAD_BUFFER.take(), FrameSize::Vga);
     let telemetry = EspTelemetry::new(peripherals.TSENS);
     let seed = nowcam_esp_adapters::boot::random_seed();
     let mut radio = TestRadio::new(radio);

@@ -24,7 +24,7 @@ use embassy_sync::blocking_mutex::raw::{CriticalSectionRawMutex, NoopRawMutex};
 use embassy_sync::blocking_mutex::Mutex as BlockingMutex;
 use embassy_sync::mutex::{Mutex, MutexGuard};
 use embassy_sync::signal::Signal;
-use embassy_time::{with_timeout, Duration, Instant, Timer};
+use embassy_time::{with_deadline, with_timeout, Duration, Instant, Timer};
 use heapless::{Deque, Vec};
 use nowcam_console::{
     decode_host, encode_board, BoardMessage, BoardTelemetry, ConsoleError, FrameSplitter, HostMessage, Piece,
@@ -157,8 +157,27 @@ pub fn image_stored(sequence: u32, source: MacAddress) {
 }
 
 /// Records the start of a sender's transfer; `retransmissions` is the node's count so far.
+///
+/// A start while another is recorded is the same image offered again after
+/// a busy receiver refused it (`SenderNode` starts a new session without
+/// ending the old one): the result keeps the first offer's start and
+/// retransmission count, so it covers the whole wait.
 pub fn transfer_started(session: u32, len: u32, now_ms: u64, retransmissions: u32) {
-    SHARED.lock(|shared| shared.borrow_mut().current = Some((session, len, now_ms, retransmissions)));
+    SHARED.lock(|shared| {
+        let mut shared = shared.borrow_mut();
+        let (started_ms, before) = match shared.current {
+            Some((_, _, started_ms, before)) => (started_ms, before),
+            None => (now_ms, retransmissions),
+        };
+        shared.current = Some((session, len, started_ms, before));
+    });
+}
+
+/// Whether a sender's transfer has started and not finished. Between a busy
+/// receiver's refusal and the next offer the node has no transfer, yet it
+/// still holds the captured image and will send it again.
+fn transfer_pending() -> bool {
+    SHARED.lock(|shared| shared.borrow().current.is_some())
 }
 
 /// Records the end of a sender's transfer; returns whether the host asked
@@ -278,12 +297,23 @@ async fn run<N: ConsoleNode, H: RoleHandler<N>>(
     let mut splitter: FrameSplitter<MAX_ENCODED_LEN> = FrameSplitter::new();
     let mut radio_sent_at: Option<Instant> = None;
     let mut last_malformed: Option<Instant> = None;
+    let mut last_byte_at = Instant::now();
     send_ready(0, &identity, identity.channel);
     loop {
         pump_transmits(node, &mut radio_sent_at).await;
         let mut bytes = [0u8; transport::READ_CHUNK];
-        let read = select(with_timeout(PARTIAL_FRAME_TIMEOUT, input.read(&mut bytes)), NODE_POLLED.wait()).await;
-        let len = match read {
+        // The silence is counted from the last byte, not from this read: the
+        // node's loop signals at least once a second, which would otherwise
+        // restart a timeout of its own length before it ever expired. With
+        // nothing half received there is nothing to time out.
+        let quiet_until = (splitter.pending() > 0).then_some(last_byte_at + PARTIAL_FRAME_TIMEOUT);
+        let reading = async {
+            match quiet_until {
+                Some(at) => with_deadline(at, input.read(&mut bytes)).await,
+                None => Ok(input.read(&mut bytes).await),
+            }
+        };
+        let len = match select(reading, NODE_POLLED.wait()).await {
             Either::First(Ok(len)) => len,
             Either::First(Err(_)) => {
                 // Quiet for a while: whatever run was half received is not coming.
@@ -292,6 +322,9 @@ async fn run<N: ConsoleNode, H: RoleHandler<N>>(
             }
             Either::Second(()) => 0,
         };
+        if len > 0 {
+            last_byte_at = Instant::now();
+        }
         for &byte in &bytes[..len] {
             let Some(piece) = splitter.push(byte) else {
                 continue;
@@ -453,6 +486,10 @@ impl ReceiverHandler {
             }
             hasher.update(&buffer[..read]);
             offset += read as u32;
+            // An unlocked mutex is taken without yielding, so without this the
+            // whole image would be hashed in one go while the radio pump and
+            // the node's loop wait (up to 512 KiB of flash reads and SHA-256).
+            embassy_futures::yield_now().await;
         }
         let hash: [u8; 32] = hasher.finalize().into();
         if self.hashes.is_full() {
@@ -536,16 +573,19 @@ impl<N: SenderAccess> RoleHandler<N> for SenderHandler {
         let Some(mut node) = lock(node).await else {
             return send_error(id, ConsoleError::Busy);
         };
+        // A load would overwrite the image the node re-offers after a busy
+        // refusal, which it then sends mixed with the new one.
+        let sending = node.transfer_in_progress() || transfer_pending();
         let reply = match request {
             HostMessage::LoadBegin { len } => {
-                if node.transfer_in_progress() {
+                if sending {
                     Err(ConsoleError::Busy)
                 } else {
                     node.source_mut().begin(len as usize).map_err(load_error)
                 }
             }
             HostMessage::LoadChunk { offset, data } => {
-                if node.transfer_in_progress() {
+                if sending {
                     Err(ConsoleError::Busy)
                 } else {
                     node.source_mut().write(offset as usize, data).map_err(load_error)
@@ -554,7 +594,7 @@ impl<N: SenderAccess> RoleHandler<N> for SenderHandler {
             HostMessage::LoadEnd { crc32 } => node.source_mut().end(crc32).map_err(load_error),
             HostMessage::SetPeer { receiver, channel } => {
                 let receiver = MacAddress(receiver);
-                if node.transfer_in_progress() && node.receiver() != Some(receiver) {
+                if sending && node.receiver() != Some(receiver) {
                     // A transfer to another receiver runs; it would be cancelled.
                     Err(ConsoleError::Busy)
                 } else {
@@ -568,7 +608,7 @@ impl<N: SenderAccess> RoleHandler<N> for SenderHandler {
                 }
             }
             HostMessage::StartTransfer { count } => {
-                if node.transfer_in_progress() {
+                if sending {
                     Err(ConsoleError::Busy)
                 } else if node.source().ready_len().is_none() {
                     Err(ConsoleError::NoImageLoaded)
