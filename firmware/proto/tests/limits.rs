@@ -695,3 +695,87 @@ fn failed_commit_is_store_failed() {
     assert_eq!(harness.store.abandoned, [0]);
     assert!(harness.store.committed.is_empty());
 }
+
+#[test]
+fn the_chunk_count_limit_is_checked_before_the_bitmap() {
+    let image = image(1_000);
+    let config = ReceiverConfig { max_chunk_count: 9, ..ReceiverConfig::default() };
+    let mut harness = Harness::<2, 8>::with_config(config);
+    check_refused(&mut harness, offer_for(1, &image), AbortReason::TooManyChunks);
+    let config = ReceiverConfig { max_chunk_count: 10, ..ReceiverConfig::default() };
+    let mut harness = Harness::<2, 8>::with_config(config);
+    assert!(harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).is_ok());
+}
+
+#[test]
+fn the_image_size_limit_is_configurable() {
+    let image = image(1_000);
+    let config = ReceiverConfig { limits: Limits { max_image_len: 999 }, ..ReceiverConfig::default() };
+    let mut harness = Harness::<2, 8>::with_config(config);
+    check_refused(&mut harness, offer_for(1, &image), AbortReason::TooLarge);
+    assert!(harness.send(0, A, &FrameRepr::Offer(offer_for(2, &image[..999]))).is_ok());
+}
+
+#[test]
+fn the_concurrent_transfer_limit_is_busy() {
+    let image = image(300);
+    let config = ReceiverConfig { max_transfers: 1, ..ReceiverConfig::default() };
+    let mut harness = Harness::<4, 8>::with_config(config);
+    harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).unwrap();
+    check_busy(&mut harness, B, offer_for(2, &image));
+    assert_eq!(harness.receiver.active().count(), 1);
+}
+
+#[test]
+fn the_per_sender_limit_supersedes_the_oldest() {
+    let image = image(300);
+    let config = ReceiverConfig { max_transfers_per_sender: 2, ..ReceiverConfig::default() };
+    let mut harness = Harness::<4, 8>::with_config(config);
+    harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).unwrap();
+    harness.send(1, A, &chunk(1, 0, &image)).unwrap();
+    harness.send(2, A, &FrameRepr::Offer(offer_for(2, &image))).unwrap();
+    harness.send(3, B, &FrameRepr::Offer(offer_for(3, &image))).unwrap();
+    assert_eq!(harness.receiver.active().count(), 3);
+    harness.send(4, A, &FrameRepr::Offer(offer_for(4, &image))).unwrap();
+    let mut sessions: Vec<_> = harness.receiver.active().map(|(s, o, _)| (s, o.session)).collect();
+    sessions.sort();
+    assert_eq!(sessions, [(A, 2), (A, 4), (B, 3)]);
+    assert_eq!(harness.store.abandoned, [0], "the oldest, with its slot");
+    assert_eq!(harness.receiver.stats().superseded, 1);
+}
+
+#[test]
+fn the_transfer_timeout_ends_a_transfer_that_keeps_talking() {
+    let image = image(300);
+    let offer = offer_for(1, &image);
+    let config = ReceiverConfig {
+        idle_timeout: Duration::from_secs(10),
+        transfer_timeout: Duration::from_secs(30),
+        ..ReceiverConfig::default()
+    };
+    let mut harness = Harness::<2, 8>::with_config(config);
+    harness.send(0, A, &FrameRepr::Offer(offer)).unwrap();
+    harness.send(1, A, &chunk(1, 0, &image)).unwrap();
+    // A status request every 5 s keeps it from idling, but not past 30 s.
+    for second in (5..30).step_by(5) {
+        harness.send(second * 1_000, A, &status_request(1, second as u16)).unwrap();
+        assert_eq!(harness.receiver.poll(Instant::from_millis(second * 1_000), &mut harness.store), None);
+    }
+    assert_eq!(harness.receiver.poll_at(), Some(Instant::from_millis(30_000)));
+    assert_eq!(
+        harness.receiver.poll(Instant::from_millis(30_000), &mut harness.store),
+        Some(ReceiverEvent::Dropped { source: A, offer, reason: AbortReason::Expired })
+    );
+    assert_eq!(harness.store.abandoned, [0]);
+    assert_eq!(harness.receiver.stats().expired_overall, 1);
+}
+
+#[test]
+fn the_defaults_are_safe() {
+    let config = ReceiverConfig::default();
+    assert_eq!(config.limits.max_image_len, 512 * 1024);
+    assert_eq!(config.idle_timeout, Duration::from_secs(10));
+    assert_eq!(config.transfer_timeout, Duration::from_secs(120));
+    assert_eq!(config.max_transfers_per_sender, 1);
+    assert_eq!(config.key, None);
+}
