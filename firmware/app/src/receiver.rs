@@ -434,11 +434,9 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
         let kind = bytes.get(1).and_then(|b| FrameKind::from_code(b & 0x0f));
         let is_application = matches!(kind, Some(FrameKind::Probe | FrameKind::Telemetry | FrameKind::ControlResponse));
         let parsed = if is_application { FrameRepr::parse_bytes(bytes).ok() } else { None };
-        if parsed.is_some() {
-            if auth::check(self.authenticator.as_ref(), Direction::FromCamera, 0, bytes).is_err() {
-                self.stats.application_dropped_auth += 1;
-                return;
-            }
+        if parsed.is_some() && auth::check(self.authenticator.as_ref(), Direction::FromCamera, 0, bytes).is_err() {
+            self.stats.application_dropped_auth += 1;
+            return;
         }
         match parsed {
             Some(FrameRepr::Probe(probe)) if probe.role != ROLE_RECEIVER => {

@@ -636,14 +636,12 @@ impl<const WORDS: usize> Sender<WORDS> {
         match frame {
             FrameRepr::Status(_) if self.authenticator.is_some() && self.nonce.is_none() => {}
             FrameRepr::Status(status) => self.handle_status(now, status),
-            FrameRepr::Challenge(challenge) if self.authenticator.is_some() => {
-                if self.state == SenderState::Offering {
-                    self.nonce = Some(challenge.nonce);
-                    self.state = SenderState::Sending;
-                    self.retry_at = None;
-                    if let Some(sent) = self.offer_sent {
-                        self.sample_rtt(now.saturating_since(sent));
-                    }
+            FrameRepr::Challenge(challenge) if self.authenticator.is_some() && self.state == SenderState::Offering => {
+                self.nonce = Some(challenge.nonce);
+                self.state = SenderState::Sending;
+                self.retry_at = None;
+                if let Some(sent) = self.offer_sent {
+                    self.sample_rtt(now.saturating_since(sent));
                 }
             }
             FrameRepr::Completion { result: CompletionResult::CrcMismatch, .. } => self.handle_mismatch(),

@@ -151,7 +151,7 @@ fn a_recorded_transfer_replayed_stores_nothing() {
     let mut store = RamStore::default();
     let mut live = receiver(1);
     let recorded = transfer(&mut live, &mut store, &image, 0x0101_0101);
-    assert_eq!(store.committed, [image.clone()]);
+    assert_eq!(store.committed, std::slice::from_ref(&image));
     assert!(recorded.iter().all(|f| f[2] & 0x80 != 0), "every frame is tagged");
 
     // The same receiver later (it remembers the finished session: duplicates),

@@ -84,7 +84,7 @@ const RECEIVER: MacAddress = MacAddress([0x02, 0, 0, 0, 0, 2]);
 
 /// 1 Mbps DSSS, ESP32 timing: one unicast exchange of an L-byte payload.
 fn exchange_us(len: usize) -> u64 {
-    (28 + 68 + 192 + 8 * (len as u64 + 43) + 10 + 304) as u64
+    28 + 68 + 192 + 8 * (len as u64 + 43) + 10 + 304
 }
 
 enum Event {

@@ -225,7 +225,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         if kind == FrameKind::SegmentCrcs {
             // One to MAX_SEGMENT_CRCS whole CRCs.
             let crcs = data.len() - fixed;
-            if crcs == 0 || crcs % 4 != 0 {
+            if crcs == 0 || !crcs.is_multiple_of(4) {
                 return Err(Error::Truncated);
             }
             if crcs > MAX_SEGMENT_CRCS * 4 {

@@ -477,7 +477,9 @@ impl<'a> FrameRepr<'a> {
         }
         match self {
             FrameRepr::SegmentCrcs(s) if s.crcs.len() > MAX_SEGMENT_CRCS * 4 => return Err(Error::TooLong),
-            FrameRepr::SegmentCrcs(s) if s.crcs.is_empty() || s.crcs.len() % 4 != 0 => return Err(Error::Truncated),
+            FrameRepr::SegmentCrcs(s) if s.crcs.is_empty() || !s.crcs.len().is_multiple_of(4) => {
+                return Err(Error::Truncated)
+            }
             FrameRepr::SegmentCrcs(s) if s.segment_chunks == 0 => return Err(Error::InvalidField),
             FrameRepr::Challenge(c) if c.nonce == 0 => return Err(Error::InvalidField),
             _ => {}
