@@ -15,5 +15,8 @@ mod random;
 pub mod receiver;
 pub mod sender;
 
-pub use receiver::{CameraInfo, ControlOutcome, ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent};
+pub use receiver::{
+    CameraInfo, ControlOutcome, LegacyPeers, ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent, TooManyLegacyPeers,
+    MAX_LEGACY_PEERS,
+};
 pub use sender::{SenderNode, SenderNodeConfig, SenderNodeEvent};

@@ -7,10 +7,9 @@ use nowcam_ports::radio::MAX_FRAME_LEN;
 use nowcam_ports::{
     EraseStep, ImageInfo, ImageStore, Instant, MacAddress, Radio, StoreError, TelemetrySource, WriteHandle,
 };
+use nowcam_proto::auth::{self, Authenticator, Direction};
 use nowcam_proto::legacy::{self, LegacyEvent, LegacyReceiver};
-use nowcam_proto::receiver::{
-    ReceiveError, Receiver, ReceiverConfig, ReceiverEvent, ReceiverStats, TransferStore, ABORT_LEN,
-};
+use nowcam_proto::receiver::{ReceiveError, Receiver, ReceiverConfig, ReceiverEvent, ReceiverStats, TransferStore};
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::control::ControlVariable;
 use nowcam_proto::wire::{
@@ -20,13 +19,87 @@ use nowcam_proto::wire::{
 use crate::random::SplitMix64;
 use crate::sender::ROLE_RECEIVER;
 
+/// The most legacy cameras a receiver can be configured with.
+pub const MAX_LEGACY_PEERS: usize = 8;
+
+/// The cameras still running the seed's Arduino sketch, whose legacy frames
+/// a receiver takes; frames in the legacy format from any other address are
+/// dropped. Empty by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LegacyPeers {
+    addresses: [MacAddress; MAX_LEGACY_PEERS],
+    len: u8,
+}
+
+/// More legacy cameras than [`MAX_LEGACY_PEERS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TooManyLegacyPeers;
+
+impl core::fmt::Display for TooManyLegacyPeers {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "at most {MAX_LEGACY_PEERS} legacy cameras")
+    }
+}
+
+impl core::error::Error for TooManyLegacyPeers {}
+
+impl Default for LegacyPeers {
+    fn default() -> Self {
+        Self::none()
+    }
+}
+
+impl LegacyPeers {
+    /// No legacy camera.
+    pub const fn none() -> Self {
+        Self { addresses: [MacAddress([0; 6]); MAX_LEGACY_PEERS], len: 0 }
+    }
+
+    /// The cameras in `addresses`.
+    pub fn new(addresses: &[MacAddress]) -> Result<Self, TooManyLegacyPeers> {
+        let mut peers = Self::none();
+        for address in addresses {
+            peers.push(*address)?;
+        }
+        Ok(peers)
+    }
+
+    /// Adds a camera (once).
+    pub fn push(&mut self, address: MacAddress) -> Result<(), TooManyLegacyPeers> {
+        if self.contains(address) {
+            return Ok(());
+        }
+        let slot = self.addresses.get_mut(usize::from(self.len)).ok_or(TooManyLegacyPeers)?;
+        *slot = address;
+        self.len += 1;
+        Ok(())
+    }
+
+    pub fn contains(&self, address: MacAddress) -> bool {
+        self.as_slice().contains(&address)
+    }
+
+    pub fn as_slice(&self) -> &[MacAddress] {
+        &self.addresses[..usize::from(self.len)]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// How a receiver node behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ReceiverNodeConfig {
+    /// The protocol receiver: limits, timeouts, and the key of the
+    /// authenticated mode (which also tags probe replies and camera control).
     pub receiver: ReceiverConfig,
-    /// Accept the seed's legacy format from cameras still running its Arduino sketch.
-    pub accept_legacy: bool,
+    /// The cameras whose seed-format (legacy) frames are accepted; any frame
+    /// not in the nowcam format from another address is dropped.
+    pub legacy_peers: LegacyPeers,
     /// A camera-control request without an answer fails after this long.
     pub control_timeout: Duration,
     /// A camera that has sent nothing for this long is listed as offline.
@@ -37,7 +110,7 @@ impl Default for ReceiverNodeConfig {
     fn default() -> Self {
         Self {
             receiver: ReceiverConfig::default(),
-            accept_legacy: true,
+            legacy_peers: LegacyPeers::none(),
             control_timeout: Duration::from_millis(500),
             camera_timeout: Duration::from_secs(30),
         }
@@ -102,6 +175,12 @@ pub struct ReceiverNodeStats {
     pub offers_not_ready: u32,
     /// Erase-ahead steps the flash failed.
     pub erase_errors: u32,
+    /// Frames not in the nowcam format (no magic) from an address that is
+    /// not a configured legacy camera, or not legacy frames either: dropped.
+    pub legacy_refused: u32,
+    /// Probes, telemetry and control responses dropped for a missing or wrong tag
+    /// (transfer frames are counted in `protocol.dropped`).
+    pub application_dropped_auth: u32,
 }
 
 /// An [`ImageStore`] seen as the protocol's [`TransferStore`].
@@ -131,6 +210,14 @@ impl<S: ImageStore> TransferStore for StoreSlots<'_, S> {
     type Slot = WriteHandle;
     type Error = StoreError;
 
+    fn can_begin(&mut self, len: u32, waiting: usize) -> bool {
+        if self.erased_only && self.store.ready_count(len) <= waiting {
+            self.not_ready = true;
+            return false;
+        }
+        true
+    }
+
     fn begin(&mut self, len: u32) -> Result<WriteHandle, StoreError> {
         if self.erased_only && !self.store.ready_for(len) {
             self.not_ready = true;
@@ -154,6 +241,10 @@ impl<S: ImageStore> TransferStore for StoreSlots<'_, S> {
     fn abandon(&mut self, slot: WriteHandle) {
         self.store.abandon(slot)
     }
+
+    fn discard(&mut self, slot: WriteHandle, offset: u32, len: u32) -> Result<(u32, u32), StoreError> {
+        self.store.discard(slot, offset, len)
+    }
 }
 
 const CAMERAS: usize = 8;
@@ -170,6 +261,8 @@ pub struct ReceiverNode<R, S, T, const TRANSFERS: usize = 4, const WORDS: usize 
     store: S,
     telemetry: T,
     receiver: Receiver<WriteHandle, TRANSFERS, WORDS>,
+    /// Tags and checks the application's own frames in the authenticated mode.
+    authenticator: Option<Authenticator>,
     legacy: Vec<(MacAddress, LegacyReceiver<WriteHandle, WORDS>), LEGACY_SOURCES>,
     cameras: Vec<CameraInfo, CAMERAS>,
     controls: Vec<(u16, MacAddress, Instant), PENDING_CONTROLS>,
@@ -192,7 +285,8 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
             radio,
             store,
             telemetry,
-            receiver: Receiver::new(config.receiver),
+            receiver: Receiver::with_seed(config.receiver, seed),
+            authenticator: config.receiver.key.as_ref().map(Authenticator::new),
             legacy: Vec::new(),
             cameras: Vec::new(),
             controls: Vec::new(),
@@ -275,7 +369,7 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
         self.next_request = self.next_request.wrapping_add(1);
         let frame = FrameRepr::ControlRequest(ControlRequestRepr { request, command, variable, value });
         let mut buffer = [0u8; MAX_FRAME_LEN];
-        let len = frame.emit(&mut buffer).map_err(|_| ControlRequestError::Radio)?;
+        let len = self.write(&frame, &mut buffer).ok_or(ControlRequestError::Radio)?;
         self.radio.send(camera, &buffer[..len]).map_err(|_| ControlRequestError::Radio)?;
         self.controls.push((request, camera, now)).map_err(|_| ControlRequestError::Busy)?;
         Ok(request)
@@ -296,8 +390,10 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
             self.note_camera(now, received.source, received.rssi);
             if bytes.first() == Some(&MAGIC) {
                 self.handle_nowcam(now, received.source, bytes);
-            } else if self.config.accept_legacy && legacy::looks_legacy(bytes) {
+            } else if self.config.legacy_peers.contains(received.source) && legacy::looks_legacy(bytes) {
                 self.handle_legacy(now, received.source, bytes);
+            } else {
+                self.stats.legacy_refused += 1;
             }
         }
         self.expire(now);
@@ -338,6 +434,10 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
         let kind = bytes.get(1).and_then(|b| FrameKind::from_code(b & 0x0f));
         let is_application = matches!(kind, Some(FrameKind::Probe | FrameKind::Telemetry | FrameKind::ControlResponse));
         let parsed = if is_application { FrameRepr::parse_bytes(bytes).ok() } else { None };
+        if parsed.is_some() && auth::check(self.authenticator.as_ref(), Direction::FromCamera, 0, bytes).is_err() {
+            self.stats.application_dropped_auth += 1;
+            return;
+        }
         match parsed {
             Some(FrameRepr::Probe(probe)) if probe.role != ROLE_RECEIVER => {
                 self.reply(source, &FrameRepr::ProbeReply(ProbeRepr { nonce: probe.nonce, role: ROLE_RECEIVER }));
@@ -376,8 +476,9 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
             Ok(handled) => handled,
             Err(ReceiveError::Refused(_)) => {
                 // The receiver left an abort frame for the refused sender.
-                self.send_raw(source, &reply, ABORT_LEN);
-                if let Ok(FrameRepr::Abort { session, .. }) = FrameRepr::parse_bytes(&reply[..ABORT_LEN]) {
+                let len = self.receiver.abort_len();
+                self.send_raw(source, &reply, len);
+                if let Ok(FrameRepr::Abort { session, .. }) = FrameRepr::parse_bytes(&reply[..len]) {
                     self.stats.transfers_failed += 1;
                     self.push_event(ReceiverNodeEvent::TransferFailed { source, session });
                 }
@@ -406,7 +507,7 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
                 self.stats.transfers_failed += 1;
                 self.push_event(ReceiverNodeEvent::TransferFailed { source, session: offer.session });
             }
-            ReceiverEvent::Started { .. } => {}
+            ReceiverEvent::Started { .. } | ReceiverEvent::Repairing { .. } => {}
         }
     }
 
@@ -491,9 +592,18 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
         self.cameras.iter().filter(move |c| now < c.last_heard + timeout)
     }
 
+    /// Writes one of the application's own frames, tagged in the authenticated mode.
+    fn write(&self, frame: &FrameRepr<'_>, buffer: &mut [u8; MAX_FRAME_LEN]) -> Option<usize> {
+        let len = frame.emit(buffer).ok()?;
+        match &self.authenticator {
+            Some(authenticator) => authenticator.seal(Direction::FromReceiver, 0, buffer, len).ok(),
+            None => Some(len),
+        }
+    }
+
     fn reply(&mut self, destination: MacAddress, frame: &FrameRepr<'_>) {
         let mut buffer = [0u8; MAX_FRAME_LEN];
-        if let Ok(len) = frame.emit(&mut buffer) {
+        if let Some(len) = self.write(frame, &mut buffer) {
             self.send_raw(destination, &buffer, len);
         }
     }

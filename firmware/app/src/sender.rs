@@ -6,6 +6,7 @@ use nowcam_ports::{
     CaptureError, ControlError, FrameSource, Instant, MacAddress, Radio, SendError as RadioError, SendHandle,
     TelemetrySource,
 };
+use nowcam_proto::auth::{self, Authenticator, Direction};
 use nowcam_proto::sender::{SendError, Sender, SenderConfig, SenderState, Transmit};
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::{
@@ -56,6 +57,12 @@ pub struct SenderNodeConfig {
     pub busy_backoff: Duration,
     /// Offers of one image refused as Busy before the transfer counts as failed.
     pub busy_retries: u32,
+    /// Times a failed image (timed out, CRC mismatch after its repair rounds,
+    /// store failure, receiver lost the session) is offered again under a
+    /// new session, after `busy_backoff`, before it counts as failed. Offers
+    /// the receiver refuses for the image itself (too large, bad offer) are
+    /// not retried.
+    pub image_retries: u32,
 }
 
 impl Default for SenderNodeConfig {
@@ -74,6 +81,7 @@ impl Default for SenderNodeConfig {
             telemetry_interval: Some(Duration::from_secs(5)),
             busy_backoff: Duration::from_millis(100),
             busy_retries: 100,
+            image_retries: 2,
         }
     }
 }
@@ -112,6 +120,11 @@ pub struct SenderNodeStats {
     pub probes_sent: u32,
     /// Times a found receiver was lost and looked for again.
     pub receivers_lost: u32,
+    /// Failed images offered again (see `image_retries`).
+    pub image_retries: u32,
+    /// Probe replies and control requests dropped for a missing or wrong tag
+    /// (transfer frames are counted in the transfer's own stats).
+    pub dropped_auth: u32,
 }
 
 /// How the node knows its receiver.
@@ -165,6 +178,10 @@ pub struct SenderNode<R, F, T, const WORDS: usize = 68> {
     busy_retry: Option<Instant>,
     /// Busy answers to offers of the current image.
     busy_refusals: u32,
+    /// Failed attempts of the current image that were retried.
+    image_failures: u32,
+    /// Tags and checks the node's own frames in the authenticated mode.
+    authenticator: Option<Authenticator>,
 }
 
 impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNode<R, F, T, WORDS> {
@@ -200,6 +217,8 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             started: None,
             busy_retry: None,
             busy_refusals: 0,
+            image_failures: 0,
+            authenticator: config.transfer.key.as_ref().map(Authenticator::new),
         }
     }
 
@@ -376,6 +395,13 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             if received.rssi.is_some() {
                 self.last_rssi = received.rssi;
             }
+            // Probe replies and control requests are outside any transfer (nonce 0);
+            // transfer frames are checked by the transfer itself.
+            let own = matches!(frame, FrameRepr::ProbeReply(_) | FrameRepr::ControlRequest(_));
+            if own && auth::check(self.authenticator.as_ref(), Direction::FromReceiver, 0, bytes).is_err() {
+                self.stats.dropped_auth += 1;
+                continue;
+            }
             if self.receiver == Some(received.source) {
                 self.answered(now);
             }
@@ -401,7 +427,8 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                 }
                 _ if Some(received.source) == self.receiver => {
                     if let Some(transfer) = &mut self.transfer {
-                        transfer.handle(now, &frame);
+                        // Dropped frames are counted in the transfer's stats.
+                        let _ = transfer.receive(now, bytes);
                     }
                 }
                 _ => {}
@@ -506,7 +533,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         self.probe = Some((nonce, now));
         self.next_probe = Some(now + self.probe_interval.max(self.config.probe_timeout));
         let mut buffer = [0u8; MAX_FRAME_LEN];
-        let Ok(len) = FrameRepr::Probe(ProbeRepr { nonce, role: ROLE_SENDER }).emit(&mut buffer) else {
+        let Some(len) = self.write(&FrameRepr::Probe(ProbeRepr { nonce, role: ROLE_SENDER }), &mut buffer) else {
             return;
         };
         if self.radio.send(MacAddress::BROADCAST, &buffer[..len]).is_ok() {
@@ -515,10 +542,19 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         }
     }
 
+    /// Writes one of the node's own frames, tagged in the authenticated mode.
+    fn write(&self, frame: &FrameRepr<'_>, buffer: &mut [u8; MAX_FRAME_LEN]) -> Option<usize> {
+        let len = frame.emit(buffer).ok()?;
+        match &self.authenticator {
+            Some(authenticator) => authenticator.seal(Direction::FromCamera, 0, buffer, len).ok(),
+            None => Some(len),
+        }
+    }
+
     fn send_frame(&mut self, frame: &FrameRepr<'_>) -> Result<SendHandle, RadioError> {
         let receiver = self.receiver.ok_or(RadioError::UnknownPeer)?;
         let mut buffer = [0u8; MAX_FRAME_LEN];
-        let len = frame.emit(&mut buffer).map_err(|_| RadioError::FrameTooLong)?;
+        let len = self.write(frame, &mut buffer).ok_or(RadioError::FrameTooLong)?;
         let handle = self.radio.send(receiver, &buffer[..len])?;
         self.stats.frames_sent += 1;
         Ok(handle)
@@ -579,6 +615,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         self.capture_requested = false;
         self.images_started += 1;
         self.busy_refusals = 0;
+        self.image_failures = 0;
         self.next_capture = self.config.capture_interval.map(|interval| now + interval);
         if let Err(error) = captured {
             self.stats.images_failed += 1;
@@ -659,6 +696,16 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                 self.transfer = None;
                 return;
             }
+            SenderState::Failed(error) if retryable(error) && self.image_failures < self.config.image_retries => {
+                // The same captured image again, under a new session.
+                self.image_failures += 1;
+                self.stats.image_retries += 1;
+                let backoff = self.config.busy_backoff.as_micros();
+                let jitter = self.random.next_u32() as u64 % backoff.max(1);
+                self.busy_retry = Some(now + Duration::from_micros(backoff + jitter));
+                self.transfer = None;
+                return;
+            }
             SenderState::Failed(error) => {
                 self.stats.images_failed += 1;
                 SenderNodeEvent::TransferFailed { session, error }
@@ -698,5 +745,18 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         }
         consider(self.next_telemetry);
         at
+    }
+}
+
+/// Whether a failed image is worth offering again: not when the receiver
+/// refused the image itself, or the camera could not split it.
+fn retryable(error: SendError) -> bool {
+    match error {
+        SendError::TimedOut | SendError::CrcMismatch | SendError::StoreFailed => true,
+        // Busy has its own budget (`busy_retries`).
+        SendError::Refused(reason) => {
+            matches!(reason, AbortReason::UnknownSession | AbortReason::Expired | AbortReason::Superseded)
+        }
+        SendError::Chunker(_) => false,
     }
 }

@@ -7,13 +7,16 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use nowcam_app::{
-    ControlOutcome, ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent, SenderNode, SenderNodeConfig, SenderNodeEvent,
+    ControlOutcome, LegacyPeers, ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent, SenderNode, SenderNodeConfig,
+    SenderNodeEvent, TooManyLegacyPeers,
 };
 use nowcam_ports::radio::{Received, SendReport, MAX_FRAME_LEN};
 use nowcam_ports::{
     CaptureError, ControlError, FrameSource, ImageInfo, ImageStore, Instant, MacAddress, Radio, SendError, SendHandle,
     StoreError, TelemetrySample, TelemetrySource, WriteHandle,
 };
+use nowcam_proto::auth::Key;
+use nowcam_proto::legacy::Metadata;
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::control::{ControlVariable, FrameSize};
 use nowcam_proto::wire::{ControlCommand, ControlStatus};
@@ -111,10 +114,14 @@ impl FrameSource for Fixture {
 struct VecStore {
     pending: Vec<Option<Vec<u8>>>,
     images: Vec<(ImageInfo, Vec<u8>)>,
+    /// How many of the next commits fail.
+    fail_commits: usize,
+    begins: usize,
 }
 
 impl ImageStore for VecStore {
     fn begin(&mut self, len: u32) -> Result<WriteHandle, StoreError> {
+        self.begins += 1;
         self.pending.push(Some(vec![0; len as usize]));
         Ok(WriteHandle { slot: (self.pending.len() - 1) as u16, len })
     }
@@ -137,6 +144,10 @@ impl ImageStore for VecStore {
     }
 
     fn commit(&mut self, handle: WriteHandle, crc32: u32) -> Result<ImageInfo, StoreError> {
+        if self.fail_commits > 0 {
+            self.fail_commits -= 1;
+            return Err(StoreError::Flash);
+        }
         let image = self.pending[handle.slot as usize].take().ok_or(StoreError::BadHandle)?;
         let info = ImageInfo { sequence: self.images.len() as u32 + 1, len: handle.len, crc32 };
         self.images.push((info, image));
@@ -324,4 +335,125 @@ fn an_unanswered_control_request_times_out() {
         station.pop_event(),
         Some(ReceiverNodeEvent::Control { request: id, outcome: ControlOutcome::TimedOut })
     );
+}
+
+const KEY: Key = Key::new([0x5a; 32]);
+
+fn keyed_nodes(camera_key: Option<Key>, receiver_key: Option<Key>, air: &Air, images: u32) -> (Camera, Station) {
+    let mut config = SenderNodeConfig {
+        capture_interval: Some(Duration::ZERO),
+        image_limit: Some(images),
+        ..SenderNodeConfig::default()
+    };
+    config.transfer.key = camera_key;
+    let fixture = Fixture { image: image(20_000), frame: Vec::new(), quality: 12 };
+    let camera = Camera::new(config, LoopRadio::new(CAMERA, 1, air.clone()), fixture, Health, 1);
+    let mut station_config = ReceiverNodeConfig::default();
+    station_config.receiver.key = receiver_key;
+    let station =
+        Station::new(station_config, LoopRadio::new(RECEIVER, 6, air.clone()), VecStore::default(), Health, 2);
+    (camera, station)
+}
+
+#[test]
+fn authenticated_nodes_discover_each_other_and_deliver() {
+    let air = Air::default();
+    let (mut camera, mut station) = keyed_nodes(Some(KEY), Some(KEY), &air, 2);
+    run(&mut camera, &mut station, &air, Instant::ZERO, Instant::from_millis(10_000));
+    let images = &station.store().images;
+    assert_eq!(images.len(), 2);
+    assert!(images.iter().all(|(_, bytes)| *bytes == image(20_000)));
+    let stats = station.stats();
+    assert_eq!(stats.protocol.rejected, 0);
+    assert_eq!(stats.application_dropped_auth, 0);
+    assert_eq!(camera.stats().dropped_auth, 0);
+}
+
+#[test]
+fn a_camera_with_another_key_stores_nothing() {
+    let air = Air::default();
+    let (mut camera, mut station) = keyed_nodes(Some(Key::new([0x5b; 32])), Some(KEY), &air, 1);
+    camera.set_receiver(Some(RECEIVER));
+    camera.radio_mut().channel = 6;
+    run(&mut camera, &mut station, &air, Instant::ZERO, Instant::from_millis(2_000));
+    assert!(station.store().images.is_empty());
+    assert_eq!(station.store().begins, 0, "no slot for a forged transfer");
+    assert!(station.stats().protocol.dropped.refused + station.stats().protocol.dropped.bad_tag > 0);
+    // And a camera without a key, to a receiver with one.
+    let air = Air::default();
+    let (mut camera, mut station) = keyed_nodes(None, Some(KEY), &air, 1);
+    camera.set_receiver(Some(RECEIVER));
+    camera.radio_mut().channel = 6;
+    run(&mut camera, &mut station, &air, Instant::ZERO, Instant::from_millis(2_000));
+    assert!(station.store().images.is_empty());
+    assert!(station.stats().protocol.dropped.untagged > 0);
+}
+
+#[test]
+fn a_failed_image_is_offered_again() {
+    let air = Air::default();
+    let (mut camera, mut station) = keyed_nodes(None, None, &air, 1);
+    station.store_mut().fail_commits = 1;
+    run(&mut camera, &mut station, &air, Instant::ZERO, Instant::from_millis(5_000));
+    let mut failed = 0;
+    let mut done = 0;
+    while let Some(event) = camera.pop_event() {
+        match event {
+            SenderNodeEvent::TransferFailed { .. } => failed += 1,
+            SenderNodeEvent::TransferDone { .. } => done += 1,
+            _ => {}
+        }
+    }
+    assert_eq!((done, failed), (1, 0), "the failed attempt was retried, not reported");
+    assert_eq!(camera.stats().image_retries, 1);
+    assert_eq!(station.store().images.len(), 1);
+}
+
+#[test]
+fn the_retries_are_bounded() {
+    let air = Air::default();
+    let (mut camera, mut station) = keyed_nodes(None, None, &air, 1);
+    station.store_mut().fail_commits = usize::MAX;
+    run(&mut camera, &mut station, &air, Instant::ZERO, Instant::from_millis(10_000));
+    let mut failed = Vec::new();
+    while let Some(event) = camera.pop_event() {
+        if let SenderNodeEvent::TransferFailed { error, .. } = event {
+            failed.push(error);
+        }
+    }
+    assert_eq!(failed, [nowcam_proto::sender::SendError::StoreFailed]);
+    assert_eq!(camera.stats().image_retries, 2);
+    assert_eq!(camera.stats().images_failed, 1);
+}
+
+/// Seed-format frames: taken only from a configured legacy camera.
+#[test]
+fn legacy_frames_only_from_configured_cameras() {
+    const LEGACY: MacAddress = MacAddress([0x02, 0, 0, 0, 0, 9]);
+    let data = image(300);
+    let metadata = Metadata::for_image(300, 128).emit().to_vec();
+    let mut frames = vec![metadata];
+    for (index, payload) in data.chunks(128).enumerate() {
+        let mut frame = (index as u16).to_be_bytes().to_vec();
+        frame.extend_from_slice(payload);
+        frames.push(frame);
+    }
+    for (peers, stored) in [(LegacyPeers::none(), 0), (LegacyPeers::new(&[LEGACY]).unwrap(), 1)] {
+        let air = Air::default();
+        let config = ReceiverNodeConfig { legacy_peers: peers, ..ReceiverNodeConfig::default() };
+        let mut station =
+            Station::new(config, LoopRadio::new(RECEIVER, 6, air.clone()), VecStore::default(), Health, 2);
+        // A forged 12-byte frame from another address first: never metadata.
+        station.radio_mut().inbox.push_back((CAMERA, Metadata::for_image(0, 128).emit().to_vec()));
+        for (i, frame) in frames.iter().enumerate() {
+            station.radio_mut().inbox.push_back((LEGACY, frame.clone()));
+            station.poll(Instant::from_millis(i as u64));
+        }
+        assert_eq!(station.store().images.len(), stored, "{peers:?}");
+        assert_eq!(station.store().begins, stored);
+        assert_eq!(station.stats().legacy_refused as usize, 1 + (1 - stored) * frames.len());
+    }
+    assert_eq!(LegacyPeers::new(&[LEGACY; 9]).map(|p| p.as_slice().len()), Ok(1), "listed once");
+    let many: Vec<MacAddress> = (0..9u8).map(|i| MacAddress([2, 0, 0, 0, 1, i])).collect();
+    assert_eq!(LegacyPeers::new(&many), Err(TooManyLegacyPeers));
 }

@@ -93,6 +93,18 @@ pub trait ImageStore {
         true
     }
 
+    /// How many transfers of `len` bytes could `begin` now, each in a slot
+    /// already erased for it (what [`ready_for`](ImageStore::ready_for) says
+    /// for one). A receiver that takes a slot only at a transfer's first
+    /// chunk asks this for the offers it has accepted and not begun yet.
+    fn ready_count(&self, len: u32) -> usize {
+        if self.ready_for(len) {
+            usize::MAX
+        } else {
+            0
+        }
+    }
+
     /// Does one bounded step of erase-ahead work: at most one flash erase
     /// operation. It does nothing while a transfer is pending.
     fn erase_ahead(&mut self) -> Result<EraseStep, StoreError> {
@@ -110,6 +122,21 @@ pub trait ImageStore {
 
     /// Gives up a pending image; its slot becomes free.
     fn abandon(&mut self, handle: WriteHandle);
+
+    /// Makes bytes `offset..offset + len` of a pending image writable again
+    /// (a segment repair fetches them anew); returns the range `(from, to)`
+    /// it wiped, which covers the asked one: a store on flash erases whole
+    /// sectors, and every chunk with a byte in the range must be written
+    /// again.
+    ///
+    /// The default suits a store that overwrites in place (RAM).
+    fn discard(&mut self, handle: WriteHandle, offset: u32, len: u32) -> Result<(u32, u32), StoreError> {
+        let end = offset.checked_add(len).ok_or(StoreError::OutOfBounds)?;
+        if end > handle.len {
+            return Err(StoreError::OutOfBounds);
+        }
+        Ok((offset, end))
+    }
 
     /// The newest committed image.
     fn newest(&self) -> Option<ImageInfo>;

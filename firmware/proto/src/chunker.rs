@@ -31,6 +31,8 @@ pub enum ChunkerError {
     BadChunkSize,
     /// the image needs more than 65,535 chunks
     TooManyChunks,
+    /// the image is empty: there is nothing to send
+    EmptyImage,
 }
 
 impl core::fmt::Display for ChunkerError {
@@ -38,6 +40,7 @@ impl core::fmt::Display for ChunkerError {
         f.write_str(match self {
             ChunkerError::BadChunkSize => "the chunk size is zero or larger than a frame carries",
             ChunkerError::TooManyChunks => "the image needs more than 65535 chunks",
+            ChunkerError::EmptyImage => "the image is empty",
         })
     }
 }

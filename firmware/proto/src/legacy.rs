@@ -11,6 +11,11 @@
 //! places chunks by index, ignores a resent metadata frame, accepts one image
 //! after another and checks every length. The format has no checksum, so a
 //! legacy image is committed with the CRC-32 of what arrived.
+//!
+//! The format cannot be authenticated, and any 12-byte frame parses as
+//! metadata: a nowcam receiver takes it only from senders configured as
+//! legacy cameras, refuses empty images, and takes a store slot only at the
+//! first data packet, so that metadata alone never erases or writes flash.
 
 use crate::bitmap::ChunkBitmap;
 use crate::chunker::CRC32;
@@ -96,7 +101,8 @@ impl Metadata {
     }
 
     fn is_consistent(&self) -> bool {
-        (1..=MAX_PACKET_SIZE).contains(&self.packet_size)
+        self.image_len > 0
+            && (1..=MAX_PACKET_SIZE).contains(&self.packet_size)
             && self.packet_count <= u32::from(u16::MAX) + 1
             && self.packet_count == self.image_len.div_ceil(self.packet_size)
     }
@@ -162,7 +168,8 @@ pub enum LegacyEvent {
 
 struct LegacyTransfer<Slot, const WORDS: usize> {
     metadata: Metadata,
-    slot: Slot,
+    /// Taken at the first data packet.
+    slot: Option<Slot>,
     received: ChunkBitmap<WORDS>,
     received_count: u32,
     last_heard: Instant,
@@ -209,7 +216,11 @@ impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WOR
         }
         // Marked received only once written, so a packet whose write failed is taken again.
         let offset = u32::from(data.index) * transfer.metadata.packet_size;
-        store.write_at(transfer.slot, offset, data.payload).map_err(|_| LegacyError::Store)?;
+        let slot = match transfer.slot {
+            Some(slot) => slot,
+            None => *transfer.slot.insert(store.begin(transfer.metadata.image_len).map_err(|_| LegacyError::Store)?),
+        };
+        store.write_at(slot, offset, data.payload).map_err(|_| LegacyError::Store)?;
         transfer.received.insert(usize::from(data.index));
         transfer.received_count += 1;
         if transfer.received_count < transfer.metadata.packet_count {
@@ -256,14 +267,17 @@ impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WOR
             return Err(LegacyError::TooLarge);
         }
         if let Some(old) = self.transfer.take() {
-            store.abandon(old.slot);
+            if let Some(slot) = old.slot {
+                store.abandon(slot);
+            }
         }
-        let slot = store.begin(metadata.image_len).map_err(|_| LegacyError::Store)?;
-        self.transfer =
-            Some(LegacyTransfer { metadata, slot, received: ChunkBitmap::new(), received_count: 0, last_heard: now });
-        if metadata.packet_count == 0 {
-            return self.finish(now, store);
-        }
+        self.transfer = Some(LegacyTransfer {
+            metadata,
+            slot: None,
+            received: ChunkBitmap::new(),
+            received_count: 0,
+            last_heard: now,
+        });
         Ok(LegacyEvent::Started(metadata))
     }
 
@@ -273,22 +287,23 @@ impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WOR
         store: &mut S,
     ) -> Result<LegacyEvent, LegacyError> {
         let transfer = self.transfer.take().ok_or(LegacyError::NoTransfer)?;
+        let slot = transfer.slot.ok_or(LegacyError::Store)?;
         let mut digest = CRC32.digest();
         let mut buffer = [0u8; 256];
         let mut offset = 0;
         while offset < transfer.metadata.image_len {
             let want = ((transfer.metadata.image_len - offset) as usize).min(buffer.len());
-            let got = store.read_at(transfer.slot, offset, &mut buffer[..want]).map_err(|_| LegacyError::Store)?;
+            let got = store.read_at(slot, offset, &mut buffer[..want]).map_err(|_| LegacyError::Store)?;
             if got == 0 {
-                store.abandon(transfer.slot);
+                store.abandon(slot);
                 return Err(LegacyError::Store);
             }
             digest.update(&buffer[..got]);
             offset += got as u32;
         }
         let crc32 = digest.finalize();
-        if store.commit(transfer.slot, crc32).is_err() {
-            store.abandon(transfer.slot);
+        if store.commit(slot, crc32).is_err() {
+            store.abandon(slot);
             return Err(LegacyError::Store);
         }
         self.last_stored = Some((transfer.metadata, now));
@@ -302,7 +317,9 @@ impl<Slot: Copy + core::fmt::Debug, const WORDS: usize> LegacyReceiver<Slot, WOR
             return None;
         }
         let transfer = self.transfer.take()?;
-        store.abandon(transfer.slot);
+        if let Some(slot) = transfer.slot {
+            store.abandon(slot);
+        }
         Some(LegacyEvent::Expired(transfer.metadata))
     }
 

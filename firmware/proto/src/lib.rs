@@ -3,7 +3,8 @@
 //! Everything a nowcam node needs to move an image over ESP-NOW, and nothing
 //! that touches a radio, a clock or an allocator: the wire format
 //! ([`wire`]), the chunker and reassembler, the sender and receiver state
-//! machines, and the seed project's format as a legacy codec ([`legacy`]).
+//! machines, the authenticated mode ([`auth`]), and the seed project's
+//! format as a legacy codec ([`legacy`]).
 //!
 //! Architecture Invariant: this crate does no IO, allocates nothing, depends
 //! on no other workspace crate and never names a chip. Time comes in as an
@@ -11,6 +12,8 @@
 #![no_std]
 
 pub mod address;
+pub mod auth;
+pub mod random;
 pub mod time;
 pub mod wire;
 

@@ -1,7 +1,10 @@
 //! Putting an image back together: chunks land at their offsets in a sink,
 //! a bitmap tracks which have arrived, and the image counts as complete only
-//! once its CRC-32 matches.
+//! once its CRC-32 (and, authenticated, its image MAC) matches. A segment
+//! whose CRC-32 differs from the sender's is forgotten, so that its chunks
+//! are fetched again.
 
+use crate::auth::ImageMac;
 use crate::bitmap::ChunkBitmap;
 use crate::chunker::{Chunker, CRC32};
 use crate::wire::{AbortReason, ChunkRepr, OfferRepr};
@@ -85,12 +88,20 @@ pub enum VerifyError<E> {
     Incomplete,
     /// the bytes do not match the offered CRC-32
     CrcMismatch,
+    /// the bytes match the CRC-32 but not the image MAC (authenticated mode)
+    MacMismatch,
     /// the sink could not read the image back
     Sink(E),
 }
 
 /// Checks an offer against the limits and a bitmap capacity, before anything is allocated.
+///
+/// An empty image, or one whose size, chunk size and chunk count disagree,
+/// is a bad offer.
 pub fn validate_offer(offer: &OfferRepr, limits: &Limits, capacity: usize) -> Result<Chunker, AbortReason> {
+    if offer.image_len == 0 || offer.chunk_count == 0 {
+        return Err(AbortReason::BadOffer);
+    }
     if offer.image_len > limits.max_image_len {
         return Err(AbortReason::TooLarge);
     }
@@ -116,8 +127,81 @@ pub struct Reassembler<const WORDS: usize> {
 impl<const WORDS: usize> Reassembler<WORDS> {
     /// Starts reassembling the offered image, or says why the offer is refused.
     pub fn new(offer: OfferRepr, limits: &Limits) -> Result<Self, AbortReason> {
-        let chunker = validate_offer(&offer, limits, ChunkBitmap::<WORDS>::CAPACITY)?;
+        Self::with_max_chunks(offer, limits, usize::MAX)
+    }
+
+    /// As [`Reassembler::new`], with at most `max_chunks` chunks (and never
+    /// more than the bitmap holds).
+    pub fn with_max_chunks(offer: OfferRepr, limits: &Limits, max_chunks: usize) -> Result<Self, AbortReason> {
+        let capacity = ChunkBitmap::<WORDS>::CAPACITY.min(max_chunks);
+        let chunker = validate_offer(&offer, limits, capacity)?;
         Ok(Self { offer, chunker, received: ChunkBitmap::new(), received_count: 0 })
+    }
+
+    pub fn chunker(&self) -> &Chunker {
+        &self.chunker
+    }
+
+    /// The chunks `first..end` of segment `segment` of `segment_chunks`
+    /// chunks each; `None` past the last chunk.
+    pub fn segment(&self, segment: u16, segment_chunks: u16) -> Option<(u16, u16)> {
+        let count = u32::from(self.offer.chunk_count);
+        let first = u32::from(segment) * u32::from(segment_chunks.max(1));
+        if first >= count {
+            return None;
+        }
+        let end = (first + u32::from(segment_chunks.max(1))).min(count);
+        Some((first as u16, end as u16))
+    }
+
+    /// Whether every chunk of `first..end` has arrived.
+    pub fn has_all(&self, first: u16, end: u16) -> bool {
+        (first..end).all(|index| self.received.contains(usize::from(index)))
+    }
+
+    /// The byte range `(offset, len)` of chunks `first..end`.
+    pub fn byte_range(&self, first: u16, end: u16) -> (u32, u32) {
+        let start = self.chunker.offset(first);
+        let stop = if end >= self.offer.chunk_count { self.offer.image_len } else { self.chunker.offset(end) };
+        (start, stop.saturating_sub(start))
+    }
+
+    /// The CRC-32 of the bytes of chunks `first..end`, read back from the sink.
+    pub fn range_crc<S: ImageSink + ?Sized>(&self, sink: &mut S, first: u16, end: u16) -> Result<u32, S::Error> {
+        let (start, len) = self.byte_range(first, end);
+        let mut digest = CRC32.digest();
+        let mut buffer = [0u8; 256];
+        let mut offset = 0u32;
+        while offset < len {
+            let want = ((len - offset) as usize).min(buffer.len());
+            let got = sink.read_at(start + offset, &mut buffer[..want])?;
+            if got == 0 {
+                break;
+            }
+            digest.update(&buffer[..got]);
+            offset += got as u32;
+        }
+        Ok(digest.finalize())
+    }
+
+    /// Forgets every chunk that has a byte in `from..to` (a range the store
+    /// wiped), so that it is taken again; returns how many were forgotten.
+    pub fn forget_bytes(&mut self, from: u32, to: u32) -> u16 {
+        if to <= from || self.offer.chunk_count == 0 {
+            return 0;
+        }
+        let size = u32::from(self.chunker.chunk_size());
+        let first = from / size;
+        let last = ((to - 1) / size).min(u32::from(self.offer.chunk_count) - 1);
+        let mut forgotten = 0;
+        for index in first..=last {
+            if self.received.contains(index as usize) {
+                self.received.remove(index as usize);
+                self.received_count -= 1;
+                forgotten += 1;
+            }
+        }
+        forgotten
     }
 
     pub fn offer(&self) -> &OfferRepr {
@@ -184,6 +268,16 @@ impl<const WORDS: usize> Reassembler<WORDS> {
 
     /// Checks the whole image against the offered CRC-32, reading it back in pieces.
     pub fn verify<S: ImageSink + ?Sized>(&self, sink: &mut S) -> Result<(), VerifyError<S::Error>> {
+        self.verify_with(sink, None)
+    }
+
+    /// Checks the whole image against the offered CRC-32 and, when given,
+    /// the image MAC and the value it must have, in one read.
+    pub fn verify_with<S: ImageSink + ?Sized>(
+        &self,
+        sink: &mut S,
+        mut mac: Option<(ImageMac, &[u8; 32])>,
+    ) -> Result<(), VerifyError<S::Error>> {
         if !self.is_filled() {
             return Err(VerifyError::Incomplete);
         }
@@ -197,12 +291,20 @@ impl<const WORDS: usize> Reassembler<WORDS> {
                 return Err(VerifyError::CrcMismatch);
             }
             digest.update(&buffer[..got]);
+            if let Some((mac, _)) = mac.as_mut() {
+                mac.update(&buffer[..got]);
+            }
             offset += got as u32;
         }
-        if digest.finalize() == self.offer.crc32 {
-            Ok(())
-        } else {
-            Err(VerifyError::CrcMismatch)
+        if digest.finalize() != self.offer.crc32 {
+            return Err(VerifyError::CrcMismatch);
+        }
+        match mac {
+            Some((mac, expected)) => match mac.matches(expected) {
+                true => Ok(()),
+                false => Err(VerifyError::MacMismatch),
+            },
+            None => Ok(()),
         }
     }
 }

@@ -4,11 +4,43 @@
 //! The driver hands every nowcam frame to [`Receiver::handle`], sends the
 //! reply it writes (if any) back to the frame's source, and calls
 //! [`Receiver::poll`] at [`Receiver::poll_at`] to expire idle transfers.
+//!
+//! Nothing is stored on a whim:
+//! - an offer is checked against every limit (image size, chunk count,
+//!   concurrent transfers, transfers per sender) and refused with a typed
+//!   reason before anything else; empty and inconsistent offers are refused;
+//! - the store is asked only whether it *could* take the image
+//!   ([`TransferStore::can_begin`]) when the offer comes; the slot is taken
+//!   ([`TransferStore::begin`], which may erase) at the first data chunk that
+//!   fits the offer, so forged offers never erase or write flash;
+//! - a transfer ends after `idle_timeout` of silence and after
+//!   `transfer_timeout` in all, whatever it hears.
+//!
+//! Repair instead of failure: when every chunk has arrived and the CRC-32
+//! fails, the transfer stays open and the receiver answers with a Completion
+//! of `CrcMismatch` (and every later status request with a Status saying
+//! every chunk arrived, which without a completion means the same). The sender then
+//! sends its CRC-32 of every segment of `K` chunks (SegmentCrcs); the
+//! receiver compares each with its own, has the store wipe every segment
+//! that differs ([`TransferStore::discard`]: on flash whole erase sectors, so
+//! the chunks that share them are dropped as well) and forgets those chunks.
+//! Its next Status reports them missing, the sender sends them again, and the
+//! image is verified again. Only the bad segments travel twice.
+//!
+//! In the authenticated mode (`key` set, see [`crate::auth`]) every frame
+//! must carry a valid tag; frames that fail are dropped, counted by reason
+//! in [`DropStats`], and never reach the store. An image is committed only
+//! when its CRC-32 and its image MAC both match.
 
 use crate::address::MacAddress;
+use crate::auth::{self, AuthError, Authenticator, Direction, Key};
+use crate::random::SplitMix64;
 use crate::reassembler::{ChunkError, ChunkOutcome, ImageSink, Limits, Reassembler, VerifyError};
 use crate::time::{Duration, Instant};
-use crate::wire::{self, AbortReason, CompletionResult, FrameRepr, OfferRepr, StatusRepr, MAX_FRAME_LEN};
+use crate::wire::{
+    self, AbortReason, ChallengeRepr, CompletionResult, FrameRepr, OfferRepr, SegmentCrcsRepr, StatusRepr,
+    MAX_FRAME_LEN, TAG_LEN,
+};
 
 /// Where the receiver keeps images being received: one slot per transfer.
 pub trait TransferStore {
@@ -16,7 +48,17 @@ pub trait TransferStore {
     type Slot: Copy + core::fmt::Debug;
     type Error: core::fmt::Debug;
 
-    /// Reserves a slot for an image of `len` bytes.
+    /// Whether `begin(len)` would succeed now for one more transfer, with
+    /// `waiting` transfers accepted that have not begun (received no data
+    /// chunk) yet; it does nothing. Asked when an offer comes, so that an
+    /// offer never erases or writes.
+    fn can_begin(&mut self, len: u32, waiting: usize) -> bool {
+        let _ = (len, waiting);
+        true
+    }
+
+    /// Reserves a slot for an image of `len` bytes; called at the first data
+    /// chunk of a transfer.
     fn begin(&mut self, len: u32) -> Result<Self::Slot, Self::Error>;
     fn write_at(&mut self, slot: Self::Slot, offset: u32, data: &[u8]) -> Result<(), Self::Error>;
     fn read_at(&mut self, slot: Self::Slot, offset: u32, buffer: &mut [u8]) -> Result<usize, Self::Error>;
@@ -24,38 +66,92 @@ pub trait TransferStore {
     fn commit(&mut self, slot: Self::Slot, crc32: u32) -> Result<(), Self::Error>;
     /// Frees a slot whose transfer failed.
     fn abandon(&mut self, slot: Self::Slot);
+
+    /// Makes the bytes `offset..offset + len` of a slot writable again, for
+    /// a segment repair; returns the range `(from, to)` of bytes it wiped,
+    /// which covers the asked range (on flash: whole erase sectors). Every
+    /// chunk with a byte in it is received again.
+    ///
+    /// The default suits a store that overwrites in place (RAM): it wipes
+    /// exactly the asked range. A store on NOR flash must erase.
+    fn discard(&mut self, slot: Self::Slot, offset: u32, len: u32) -> Result<(u32, u32), Self::Error> {
+        let _ = slot;
+        Ok((offset, offset.saturating_add(len)))
+    }
 }
 
-/// One slot of a store seen as an [`ImageSink`].
+/// One slot of a store seen as an [`ImageSink`]; the slot is taken at the first write.
 struct SlotSink<'a, S: TransferStore> {
     store: &'a mut S,
-    slot: S::Slot,
+    slot: &'a mut Option<S::Slot>,
+    len: u32,
+    /// Set when `begin` failed at the first write.
+    begin_failed: bool,
 }
 
 impl<S: TransferStore> ImageSink for SlotSink<'_, S> {
     type Error = S::Error;
 
     fn write_at(&mut self, offset: u32, data: &[u8]) -> Result<(), S::Error> {
-        self.store.write_at(self.slot, offset, data)
+        let slot = match *self.slot {
+            Some(slot) => slot,
+            None => match self.store.begin(self.len) {
+                Ok(slot) => *self.slot.insert(slot),
+                Err(error) => {
+                    self.begin_failed = true;
+                    return Err(error);
+                }
+            },
+        };
+        self.store.write_at(slot, offset, data)
     }
 
     fn read_at(&mut self, offset: u32, buffer: &mut [u8]) -> Result<usize, S::Error> {
-        self.store.read_at(self.slot, offset, buffer)
+        match *self.slot {
+            Some(slot) => self.store.read_at(slot, offset, buffer),
+            None => Ok(0),
+        }
     }
 }
 
-/// How a receiver behaves.
+/// How a receiver behaves. Every limit has a safe default and is checked
+/// before any slot, memory or flash is touched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ReceiverConfig {
+    /// The largest image accepted (refused as [`AbortReason::TooLarge`]).
     pub limits: Limits,
     /// A transfer that hears nothing for this long is dropped and its slot freed.
     pub idle_timeout: Duration,
+    /// A transfer still open this long after its offer is dropped, whatever
+    /// it hears (reason [`AbortReason::Expired`]).
+    pub transfer_timeout: Duration,
+    /// The most chunks an offer may ask for (refused as
+    /// [`AbortReason::TooManyChunks`]); never more than the bitmap holds.
+    pub max_chunk_count: u16,
+    /// Transfers open at once, over every sender (refused as
+    /// [`AbortReason::Busy`]); never more than the receiver's `TRANSFERS`.
+    pub max_transfers: u8,
+    /// Transfers open at once from one sender (at least 1). A sender at its
+    /// limit that offers a new image supersedes its oldest transfer (dropped
+    /// as [`AbortReason::Superseded`]): a camera sends one image at a time,
+    /// and one that restarted must not wait for its old session to expire.
+    pub max_transfers_per_sender: u8,
+    /// The pre-shared key of the authenticated mode; `None` for the default mode.
+    pub key: Option<Key>,
 }
 
 impl Default for ReceiverConfig {
     fn default() -> Self {
-        Self { limits: Limits::default(), idle_timeout: Duration::from_secs(10) }
+        Self {
+            limits: Limits::default(),
+            idle_timeout: Duration::from_secs(10),
+            transfer_timeout: Duration::from_secs(120),
+            max_chunk_count: u16::MAX,
+            max_transfers: u8::MAX,
+            max_transfers_per_sender: 1,
+            key: None,
+        }
     }
 }
 
@@ -65,6 +161,8 @@ impl Default for ReceiverConfig {
 pub enum ReceiveError {
     /// the bytes are not a valid nowcam frame
     Malformed(wire::Error),
+    /// the frame failed authentication
+    Auth(AuthError),
     /// the offer was refused
     Refused(AbortReason),
     /// a chunk or status request names a session this receiver does not know (or no longer knows)
@@ -81,6 +179,7 @@ impl core::fmt::Display for ReceiveError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             ReceiveError::Malformed(e) => write!(f, "malformed frame: {e}"),
+            ReceiveError::Auth(e) => write!(f, "unauthenticated frame: {e}"),
             ReceiveError::Refused(reason) => write!(f, "offer refused: {reason:?}"),
             ReceiveError::UnknownSession => f.write_str("unknown session"),
             ReceiveError::IndexOutOfRange => f.write_str("chunk index out of range"),
@@ -100,18 +199,25 @@ pub enum ReceiverEvent {
         source: MacAddress,
         offer: OfferRepr,
     },
-    /// The image passed its CRC-32 check and is committed.
+    /// The image passed its CRC-32 check (and image MAC) and is committed.
     Stored {
         source: MacAddress,
         offer: OfferRepr,
     },
-    /// Every chunk arrived but the image failed its check or could not be committed.
+    /// Every chunk arrived but the image failed its check: the transfer
+    /// stays open for the sender's segment CRCs.
+    Repairing {
+        source: MacAddress,
+        offer: OfferRepr,
+    },
+    /// The image could not be committed.
     Failed {
         source: MacAddress,
         offer: OfferRepr,
         result: CompletionResult,
     },
-    /// The sender went silent or aborted; the partial image is gone.
+    /// The sender went silent, aborted, was superseded or ran past the
+    /// transfer timeout; the partial image is gone.
     Dropped {
         source: MacAddress,
         offer: OfferRepr,
@@ -127,6 +233,30 @@ pub struct Handled {
     pub event: Option<ReceiverEvent>,
 }
 
+/// Frames dropped, by reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DropStats {
+    /// not a valid nowcam frame
+    pub malformed: u32,
+    /// authenticated mode, no tag
+    pub untagged: u32,
+    /// a tag, and no key configured
+    pub unexpected_tag: u32,
+    /// a tag that does not match: forged, corrupted, or replayed from another transfer
+    pub bad_tag: u32,
+    /// offers refused (limits, inconsistency, busy, unauthenticated)
+    pub refused: u32,
+    /// frames of a session the receiver does not know
+    pub unknown_session: u32,
+    /// chunks past the offered count
+    pub index_out_of_range: u32,
+    /// chunks of the wrong length
+    pub wrong_length: u32,
+    /// chunks the store could not take
+    pub store: u32,
+}
+
 /// Counters a receiver keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -134,15 +264,36 @@ pub struct ReceiverStats {
     pub frames: u32,
     pub chunks_stored: u32,
     pub duplicates: u32,
+    /// Frames refused for any reason (the sum of `dropped`).
     pub rejected: u32,
     pub images_stored: u32,
+    pub dropped: DropStats,
+    /// Images whose check failed once every chunk was in, and went to repair.
+    pub crc_mismatches: u32,
+    /// Segments found bad by a segment CRC and fetched again.
+    pub segments_repaired: u32,
+    /// Chunks forgotten by segment repairs (the bad segments and their sector neighbours).
+    pub chunks_repaired: u32,
+    /// Transfers dropped after `idle_timeout` of silence.
+    pub expired_idle: u32,
+    /// Transfers dropped after `transfer_timeout` in all.
+    pub expired_overall: u32,
+    /// Transfers superseded by a newer offer of their sender.
+    pub superseded: u32,
 }
 
 struct Transfer<Slot, const WORDS: usize> {
     source: MacAddress,
-    slot: Slot,
+    /// Taken at the first data chunk.
+    slot: Option<Slot>,
     reassembler: Reassembler<WORDS>,
+    started: Instant,
     last_heard: Instant,
+    /// The authenticated mode's nonce (0 in the default mode).
+    nonce: u32,
+    image_mac: Option<[u8; 32]>,
+    /// Every chunk is in and the check failed: waiting for segment CRCs.
+    mismatch: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -152,9 +303,11 @@ struct Finished {
     /// other contents is a new image, never answered with this result.
     offer: OfferRepr,
     result: CompletionResult,
+    nonce: u32,
 }
 
-/// Bytes of the abort frame a refused offer leaves in the reply buffer.
+/// Bytes of the abort frame a refused offer leaves in the reply buffer, untagged
+/// (see [`Receiver::abort_len`]).
 pub const ABORT_LEN: usize = wire::HEADER_LEN + 5;
 
 /// How many finished transfers are remembered, to answer a sender whose completion frame was lost.
@@ -163,6 +316,8 @@ const FINISHED_MEMORY: usize = 8;
 /// Up to `TRANSFERS` concurrent transfers of up to `32 × WORDS` chunks each.
 pub struct Receiver<Slot, const TRANSFERS: usize, const WORDS: usize> {
     config: ReceiverConfig,
+    authenticator: Option<Authenticator>,
+    random: SplitMix64,
     transfers: [Option<Transfer<Slot, WORDS>>; TRANSFERS],
     finished: [Option<Finished>; FINISHED_MEMORY],
     finished_next: usize,
@@ -170,9 +325,20 @@ pub struct Receiver<Slot, const TRANSFERS: usize, const WORDS: usize> {
 }
 
 impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> Receiver<Slot, TRANSFERS, WORDS> {
+    /// A receiver whose nonces start from seed 0: enough for the default
+    /// mode. In the authenticated mode use [`Receiver::with_seed`] with a
+    /// random seed, or nonces repeat across reboots.
     pub fn new(config: ReceiverConfig) -> Self {
+        Self::with_seed(config, 0)
+    }
+
+    /// A receiver whose authenticated-mode nonces come from `seed` (the
+    /// board's hardware random number generator).
+    pub fn with_seed(config: ReceiverConfig, seed: u64) -> Self {
         Self {
             config,
+            authenticator: config.key.as_ref().map(Authenticator::new),
+            random: SplitMix64::new(seed ^ 0x6e6f_7763_616d_0001),
             transfers: core::array::from_fn(|_| None),
             finished: [None; FINISHED_MEMORY],
             finished_next: 0,
@@ -188,15 +354,27 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         self.stats
     }
 
+    /// Bytes of the abort a refusal leaves in the reply buffer (with its tag
+    /// in the authenticated mode).
+    pub fn abort_len(&self) -> usize {
+        ABORT_LEN + if self.authenticator.is_some() { TAG_LEN } else { 0 }
+    }
+
     /// Transfers in progress: source, offer and chunks received so far.
     pub fn active(&self) -> impl Iterator<Item = (MacAddress, &OfferRepr, u16)> {
         self.transfers.iter().flatten().map(|t| (t.source, t.reassembler.offer(), t.reassembler.received_count()))
     }
 
+    /// Whether any transfer in progress has taken a slot of the store (has
+    /// received a data chunk).
+    pub fn writing(&self) -> bool {
+        self.transfers.iter().flatten().any(|t| t.slot.is_some())
+    }
+
     /// Handles one frame from `source`; a reply, if any, is written to `reply`.
     ///
     /// A refused offer returns `Err(ReceiveError::Refused(_))` and leaves an
-    /// abort frame of [`ABORT_LEN`] bytes in `reply`, to send to the source.
+    /// abort frame of [`Receiver::abort_len`] bytes in `reply`, to send to the source.
     pub fn handle<S: TransferStore<Slot = Slot>>(
         &mut self,
         now: Instant,
@@ -207,13 +385,62 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
     ) -> Result<Handled, ReceiveError> {
         self.stats.frames += 1;
         let result = match FrameRepr::parse_bytes(bytes) {
-            Ok(frame) => self.handle_frame(now, source, &frame, store, reply),
+            Ok(frame) => match self.authenticate(source, &frame, bytes) {
+                Ok(()) => self.handle_frame(now, source, &frame, store, reply),
+                Err(e) => Err(ReceiveError::Auth(e)),
+            },
             Err(e) => Err(ReceiveError::Malformed(e)),
         };
-        if result.is_err() {
-            self.stats.rejected += 1;
+        if let Err(error) = result {
+            self.count_drop(error);
         }
         result
+    }
+
+    fn count_drop(&mut self, error: ReceiveError) {
+        self.stats.rejected += 1;
+        let dropped = &mut self.stats.dropped;
+        let counter = match error {
+            ReceiveError::Malformed(_) => &mut dropped.malformed,
+            ReceiveError::Auth(AuthError::Untagged) => &mut dropped.untagged,
+            ReceiveError::Auth(AuthError::UnexpectedTag) => &mut dropped.unexpected_tag,
+            ReceiveError::Auth(AuthError::BadTag) => &mut dropped.bad_tag,
+            ReceiveError::Refused(_) => &mut dropped.refused,
+            ReceiveError::UnknownSession => &mut dropped.unknown_session,
+            ReceiveError::IndexOutOfRange => &mut dropped.index_out_of_range,
+            ReceiveError::WrongLength => &mut dropped.wrong_length,
+            ReceiveError::Store => &mut dropped.store,
+        };
+        *counter += 1;
+    }
+
+    /// Checks a frame's tag against the nonce of the transfer it names.
+    fn authenticate(&self, source: MacAddress, frame: &FrameRepr<'_>, bytes: &[u8]) -> Result<(), AuthError> {
+        let nonce = match frame {
+            FrameRepr::Offer(_) | FrameRepr::SealedOffer { .. } => 0,
+            _ => match frame.session() {
+                Some(session) => self.nonce_of(source, session),
+                None => 0,
+            },
+        };
+        auth::check(self.authenticator.as_ref(), Direction::FromCamera, nonce, bytes)
+    }
+
+    /// The nonce of the transfer (open or finished) of `source` and `session`, else 0.
+    fn nonce_of(&self, source: MacAddress, session: u32) -> u32 {
+        if let Some(position) = self.find(source, session) {
+            return self.transfers[position].as_ref().map_or(0, |t| t.nonce);
+        }
+        self.finished_index(source, session).and_then(|i| self.finished[i]).map_or(0, |f| f.nonce)
+    }
+
+    /// Writes `frame` into `reply`, tagged with `nonce` in the authenticated mode.
+    fn write(&self, frame: &FrameRepr<'_>, nonce: u32, reply: &mut [u8; MAX_FRAME_LEN]) -> Option<usize> {
+        let len = frame.emit(reply).ok()?;
+        match &self.authenticator {
+            Some(authenticator) => authenticator.seal(Direction::FromReceiver, nonce, reply, len).ok(),
+            None => Some(len),
+        }
     }
 
     fn handle_frame<S: TransferStore<Slot = Slot>>(
@@ -225,7 +452,10 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         reply: &mut [u8; MAX_FRAME_LEN],
     ) -> Result<Handled, ReceiveError> {
         match frame {
-            FrameRepr::Offer(offer) => self.handle_offer(now, source, offer, store, reply),
+            FrameRepr::Offer(offer) => self.handle_offer(now, source, offer, None, store, reply),
+            FrameRepr::SealedOffer { offer, image_mac } => {
+                self.handle_offer(now, source, offer, Some(*image_mac), store, reply)
+            }
             FrameRepr::Chunk(chunk) => {
                 let Some(position) = self.find(source, chunk.session) else {
                     if self.finished_result(source, chunk.session).is_some() {
@@ -236,8 +466,11 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                 };
                 let transfer = self.transfers[position].as_mut().ok_or(ReceiveError::UnknownSession)?;
                 transfer.last_heard = now;
-                let mut sink = SlotSink { store: &mut *store, slot: transfer.slot };
-                match transfer.reassembler.accept(chunk, &mut sink) {
+                let len = transfer.reassembler.offer().image_len;
+                let mut sink = SlotSink { store: &mut *store, slot: &mut transfer.slot, len, begin_failed: false };
+                let outcome = transfer.reassembler.accept(chunk, &mut sink);
+                let begin_failed = sink.begin_failed;
+                match outcome {
                     Ok(ChunkOutcome::Stored) => self.stats.chunks_stored += 1,
                     Ok(ChunkOutcome::Duplicate) => {
                         self.stats.duplicates += 1;
@@ -246,6 +479,16 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                     Err(ChunkError::WrongSession) => return Err(ReceiveError::UnknownSession),
                     Err(ChunkError::IndexOutOfRange) => return Err(ReceiveError::IndexOutOfRange),
                     Err(ChunkError::WrongLength) => return Err(ReceiveError::WrongLength),
+                    Err(ChunkError::Sink(_)) if begin_failed => {
+                        // No slot after all (another transfer took the one the offer saw):
+                        // the sender offers again later.
+                        let nonce = transfer.nonce;
+                        let session = chunk.session;
+                        self.transfers[position] = None;
+                        let abort = FrameRepr::Abort { session, reason: AbortReason::Busy };
+                        self.write(&abort, nonce, reply);
+                        return Err(ReceiveError::Refused(AbortReason::Busy));
+                    }
                     Err(ChunkError::Sink(_)) => return Err(ReceiveError::Store),
                 }
                 if transfer.reassembler.is_filled() {
@@ -254,18 +497,27 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                 Ok(Handled::default())
             }
             FrameRepr::StatusRequest(request) => {
-                if let Some(result) = self.finished_result(source, request.session) {
-                    let len = emit(&FrameRepr::Completion { session: request.session, result }, reply);
-                    return Ok(Handled { reply_len: len, event: None });
+                if let Some(index) = self.finished_index(source, request.session) {
+                    let Some(finished) = self.finished[index] else {
+                        return Err(ReceiveError::UnknownSession);
+                    };
+                    let completion = FrameRepr::Completion { session: request.session, result: finished.result };
+                    return Ok(Handled { reply_len: self.write(&completion, finished.nonce, reply), event: None });
                 }
                 let Some(position) = self.find(source, request.session) else {
                     let abort = FrameRepr::Abort { session: request.session, reason: AbortReason::UnknownSession };
-                    return Ok(Handled { reply_len: emit(&abort, reply), event: None });
+                    return Ok(Handled { reply_len: self.write(&abort, 0, reply), event: None });
                 };
                 let transfer = self.transfers[position].as_mut().ok_or(ReceiveError::UnknownSession)?;
                 transfer.last_heard = now;
-                Ok(Handled { reply_len: status(&transfer.reassembler, request.poll, reply), event: None })
+                let nonce = transfer.nonce;
+                // Waiting for a repair, every chunk is in: the status says so, and the
+                // sender, which got no completion, sends its segment CRCs again.
+                let transfer = self.transfers[position].as_ref().ok_or(ReceiveError::UnknownSession)?;
+                let reply_len = status(self, &transfer.reassembler, request.poll, nonce, reply);
+                Ok(Handled { reply_len, event: None })
             }
+            FrameRepr::SegmentCrcs(segments) => self.handle_segment_crcs(now, source, segments, store),
             FrameRepr::Abort { session, .. } => {
                 let Some(position) = self.find(source, *session) else {
                     return Ok(Handled::default());
@@ -283,14 +535,25 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         now: Instant,
         source: MacAddress,
         offer: &OfferRepr,
+        image_mac: Option<[u8; 32]>,
         store: &mut S,
         reply: &mut [u8; MAX_FRAME_LEN],
     ) -> Result<Handled, ReceiveError> {
+        let refuse = |this: &Self, reason: AbortReason, reply: &mut [u8; MAX_FRAME_LEN]| {
+            this.write(&FrameRepr::Abort { session: offer.session, reason }, 0, reply);
+            Err(ReceiveError::Refused(reason))
+        };
+        // The authenticated mode needs the image MAC to check before commit.
+        let image_mac = match (&self.authenticator, image_mac) {
+            (Some(_), None) => return refuse(self, AbortReason::Unauthenticated, reply),
+            (Some(_), Some(mac)) => Some(mac),
+            (None, _) => None,
+        };
         if let Some(index) = self.finished_index(source, offer.session) {
             match self.finished[index] {
                 Some(finished) if finished.offer == *offer => {
-                    let len = emit(&FrameRepr::Completion { session: offer.session, result: finished.result }, reply);
-                    return Ok(Handled { reply_len: len, event: None });
+                    let completion = FrameRepr::Completion { session: offer.session, result: finished.result };
+                    return Ok(Handled { reply_len: self.write(&completion, finished.nonce, reply), event: None });
                 }
                 // The session id came round again (a sender restarted with the same random
                 // numbers): what was finished under it says nothing about this image.
@@ -300,41 +563,122 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         if let Some(position) = self.find(source, offer.session) {
             // A repeated offer: the first answer was lost. Answer with where the transfer stands.
             let transfer = self.transfers[position].as_mut().ok_or(ReceiveError::UnknownSession)?;
-            if transfer.reassembler.offer() != offer {
-                emit(&FrameRepr::Abort { session: offer.session, reason: AbortReason::BadOffer }, reply);
-                return Err(ReceiveError::Refused(AbortReason::BadOffer));
+            if transfer.reassembler.offer() != offer || transfer.image_mac != image_mac {
+                return refuse(self, AbortReason::BadOffer, reply);
             }
             transfer.last_heard = now;
-            let len = status(&transfer.reassembler, StatusRepr::UNSOLICITED, reply);
+            let transfer = self.transfers[position].as_ref().ok_or(ReceiveError::UnknownSession)?;
+            let len = self.accept_reply(transfer, reply);
             return Ok(Handled { reply_len: len, event: None });
         }
-        let refuse = |reason: AbortReason, reply: &mut [u8; MAX_FRAME_LEN]| {
-            emit(&FrameRepr::Abort { session: offer.session, reason }, reply);
-            Err(ReceiveError::Refused(reason))
-        };
         // Limits first, before any slot or flash is touched.
-        let reassembler = match Reassembler::<WORDS>::new(*offer, &self.config.limits) {
+        let max_chunks = usize::from(self.config.max_chunk_count);
+        let reassembler = match Reassembler::<WORDS>::with_max_chunks(*offer, &self.config.limits, max_chunks) {
             Ok(r) => r,
-            Err(reason) => return refuse(reason, reply),
+            Err(reason) => return refuse(self, reason, reply),
         };
-        // A new session from the same sender replaces its old one.
-        if let Some(position) = self.transfers.iter().position(|t| t.as_ref().is_some_and(|t| t.source == source)) {
-            self.drop_transfer(position, store, AbortReason::Cancelled);
+        // A sender at its limit supersedes its oldest transfer.
+        let per_sender = usize::from(self.config.max_transfers_per_sender.max(1));
+        while self.transfers.iter().flatten().filter(|t| t.source == source).count() >= per_sender {
+            let oldest = self
+                .transfers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| t.as_ref().filter(|t| t.source == source).map(|t| (i, t.started)))
+                .min_by_key(|(_, started)| *started)
+                .map(|(i, _)| i);
+            let Some(oldest) = oldest else { break };
+            self.drop_transfer(oldest, store, AbortReason::Superseded);
+            self.stats.superseded += 1;
+        }
+        let open = self.transfers.iter().flatten().count();
+        if open >= usize::from(self.config.max_transfers) {
+            return refuse(self, AbortReason::Busy, reply);
         }
         let Some(free) = self.transfers.iter().position(Option::is_none) else {
-            return refuse(AbortReason::Busy, reply);
+            return refuse(self, AbortReason::Busy, reply);
         };
-        let Ok(slot) = store.begin(offer.image_len) else {
-            return refuse(AbortReason::Busy, reply);
-        };
-        let transfer = Transfer { source, slot, reassembler, last_heard: now };
-        let filled = transfer.reassembler.is_filled();
-        self.transfers[free] = Some(transfer);
-        if filled {
-            return Ok(self.finish(free, store, reply));
+        let waiting = self.transfers.iter().flatten().filter(|t| t.slot.is_none()).count();
+        if !store.can_begin(offer.image_len, waiting) {
+            return refuse(self, AbortReason::Busy, reply);
         }
-        let len = self.transfers[free].as_ref().and_then(|t| status(&t.reassembler, StatusRepr::UNSOLICITED, reply));
+        let nonce = if self.authenticator.is_some() { self.random.next_nonzero_u32() } else { 0 };
+        let transfer = Transfer {
+            source,
+            slot: None,
+            reassembler,
+            started: now,
+            last_heard: now,
+            nonce,
+            image_mac,
+            mismatch: false,
+        };
+        let len = self.accept_reply(&transfer, reply);
+        self.transfers[free] = Some(transfer);
         Ok(Handled { reply_len: len, event: Some(ReceiverEvent::Started { source, offer: *offer }) })
+    }
+
+    /// The answer to an accepted offer: its nonce in the authenticated mode,
+    /// else where the transfer stands.
+    fn accept_reply(&self, transfer: &Transfer<Slot, WORDS>, reply: &mut [u8; MAX_FRAME_LEN]) -> Option<usize> {
+        let session = transfer.reassembler.offer().session;
+        if self.authenticator.is_some() {
+            let challenge = FrameRepr::Challenge(ChallengeRepr { session, nonce: transfer.nonce });
+            return self.write(&challenge, 0, reply);
+        }
+        status(self, &transfer.reassembler, StatusRepr::UNSOLICITED, transfer.nonce, reply)
+    }
+
+    /// Compares the sender's segment CRCs with the received bytes and drops every segment that differs.
+    fn handle_segment_crcs<S: TransferStore<Slot = Slot>>(
+        &mut self,
+        now: Instant,
+        source: MacAddress,
+        segments: &SegmentCrcsRepr<'_>,
+        store: &mut S,
+    ) -> Result<Handled, ReceiveError> {
+        let Some(position) = self.find(source, segments.session) else {
+            if self.finished_result(source, segments.session).is_some() {
+                return Ok(Handled::default());
+            }
+            return Err(ReceiveError::UnknownSession);
+        };
+        let transfer = self.transfers[position].as_mut().ok_or(ReceiveError::UnknownSession)?;
+        transfer.last_heard = now;
+        let Some(slot) = transfer.slot else {
+            return Ok(Handled::default());
+        };
+        let mut repaired = 0u32;
+        let mut forgotten = 0u32;
+        for i in 0..segments.len() {
+            let (Some(crc), Ok(segment)) = (segments.crc(i), u16::try_from(usize::from(segments.first_segment) + i))
+            else {
+                break;
+            };
+            let Some((first, end)) = transfer.reassembler.segment(segment, segments.segment_chunks) else {
+                break;
+            };
+            if !transfer.reassembler.has_all(first, end) {
+                continue;
+            }
+            let len = transfer.reassembler.offer().image_len;
+            let mut slot_ref = Some(slot);
+            let mut sink = SlotSink { store: &mut *store, slot: &mut slot_ref, len, begin_failed: false };
+            let ours = transfer.reassembler.range_crc(&mut sink, first, end).map_err(|_| ReceiveError::Store)?;
+            if ours == crc {
+                continue;
+            }
+            let (offset, bytes) = transfer.reassembler.byte_range(first, end);
+            let (from, to) = store.discard(slot, offset, bytes).map_err(|_| ReceiveError::Store)?;
+            forgotten += u32::from(transfer.reassembler.forget_bytes(from.min(offset), to.max(offset + bytes)));
+            repaired += 1;
+        }
+        if repaired > 0 {
+            transfer.mismatch = false;
+            self.stats.segments_repaired += repaired;
+            self.stats.chunks_repaired += forgotten;
+        }
+        Ok(Handled::default())
     }
 
     /// Verifies and commits a transfer whose chunks have all arrived, and answers with a completion.
@@ -344,29 +688,52 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         store: &mut S,
         reply: &mut [u8; MAX_FRAME_LEN],
     ) -> Handled {
-        let Some(transfer) = self.transfers[position].take() else {
+        let Some(transfer) = self.transfers[position].as_mut() else {
             return Handled::default();
         };
         let offer = *transfer.reassembler.offer();
-        let mut sink = SlotSink { store: &mut *store, slot: transfer.slot };
-        let result = match transfer.reassembler.verify(&mut sink) {
-            Ok(()) => match store.commit(transfer.slot, offer.crc32) {
+        let source = transfer.source;
+        let nonce = transfer.nonce;
+        let Some(slot) = transfer.slot else {
+            return Handled::default();
+        };
+        let mac = match (&self.authenticator, &transfer.image_mac) {
+            (Some(authenticator), Some(expected)) => {
+                Some((authenticator.image_mac(offer.session, offer.image_len), expected))
+            }
+            _ => None,
+        };
+        let mut slot_ref = Some(slot);
+        let mut sink = SlotSink { store: &mut *store, slot: &mut slot_ref, len: offer.image_len, begin_failed: false };
+        let result = match transfer.reassembler.verify_with(&mut sink, mac) {
+            Ok(()) => match store.commit(slot, offer.crc32) {
                 Ok(()) => CompletionResult::Stored,
                 Err(_) => CompletionResult::StoreFailed,
             },
-            Err(VerifyError::CrcMismatch) | Err(VerifyError::Incomplete) => CompletionResult::CrcMismatch,
+            Err(VerifyError::CrcMismatch) | Err(VerifyError::MacMismatch) | Err(VerifyError::Incomplete) => {
+                CompletionResult::CrcMismatch
+            }
             Err(VerifyError::Sink(_)) => CompletionResult::StoreFailed,
         };
-        if result != CompletionResult::Stored {
-            store.abandon(transfer.slot);
-        } else {
-            self.stats.images_stored += 1;
+        let completion = FrameRepr::Completion { session: offer.session, result };
+        if result == CompletionResult::CrcMismatch {
+            // Not the end: the sender's segment CRCs find what to fetch again.
+            transfer.mismatch = true;
+            self.stats.crc_mismatches += 1;
+            let reply_len = self.write(&completion, nonce, reply);
+            return Handled { reply_len, event: Some(ReceiverEvent::Repairing { source, offer }) };
         }
-        self.remember(transfer.source, offer, result);
-        let reply_len = emit(&FrameRepr::Completion { session: offer.session, result }, reply);
+        self.transfers[position] = None;
+        if result == CompletionResult::Stored {
+            self.stats.images_stored += 1;
+        } else {
+            store.abandon(slot);
+        }
+        self.remember(source, offer, result, nonce);
+        let reply_len = self.write(&completion, nonce, reply);
         let event = match result {
-            CompletionResult::Stored => ReceiverEvent::Stored { source: transfer.source, offer },
-            _ => ReceiverEvent::Failed { source: transfer.source, offer, result },
+            CompletionResult::Stored => ReceiverEvent::Stored { source, offer },
+            _ => ReceiverEvent::Failed { source, offer, result },
         };
         Handled { reply_len, event: Some(event) }
     }
@@ -378,20 +745,36 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         reason: AbortReason,
     ) -> Option<ReceiverEvent> {
         let transfer = self.transfers[position].take()?;
-        store.abandon(transfer.slot);
+        if let Some(slot) = transfer.slot {
+            store.abandon(slot);
+        }
         Some(ReceiverEvent::Dropped { source: transfer.source, offer: *transfer.reassembler.offer(), reason })
     }
 
-    /// Expires one idle transfer, if any is due; call until it returns `None`.
+    /// Expires one transfer, idle or past the transfer timeout, if any is
+    /// due; call until it returns `None`.
     pub fn poll<S: TransferStore<Slot = Slot>>(&mut self, now: Instant, store: &mut S) -> Option<ReceiverEvent> {
-        let timeout = self.config.idle_timeout;
-        let position = self.transfers.iter().position(|t| t.as_ref().is_some_and(|t| now >= t.last_heard + timeout))?;
-        self.drop_transfer(position, store, AbortReason::TimedOut)
+        let idle = self.config.idle_timeout;
+        let overall = self.config.transfer_timeout;
+        let position = self
+            .transfers
+            .iter()
+            .position(|t| t.as_ref().is_some_and(|t| now >= t.last_heard + idle || now >= t.started + overall))?;
+        let expired_overall = self.transfers[position].as_ref().is_some_and(|t| now >= t.started + overall);
+        if expired_overall {
+            self.stats.expired_overall += 1;
+            self.drop_transfer(position, store, AbortReason::Expired)
+        } else {
+            self.stats.expired_idle += 1;
+            self.drop_transfer(position, store, AbortReason::TimedOut)
+        }
     }
 
-    /// When the next idle transfer expires.
+    /// When the next transfer expires.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.transfers.iter().flatten().map(|t| t.last_heard + self.config.idle_timeout).min()
+        let idle = self.config.idle_timeout;
+        let overall = self.config.transfer_timeout;
+        self.transfers.iter().flatten().map(|t| (t.last_heard + idle).min(t.started + overall)).min()
     }
 
     fn find(&self, source: MacAddress, session: u32) -> Option<usize> {
@@ -408,28 +791,25 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         self.finished_index(source, session).and_then(|index| self.finished[index]).map(|f| f.result)
     }
 
-    fn remember(&mut self, source: MacAddress, offer: OfferRepr, result: CompletionResult) {
-        self.finished[self.finished_next] = Some(Finished { source, offer, result });
+    fn remember(&mut self, source: MacAddress, offer: OfferRepr, result: CompletionResult, nonce: u32) {
+        self.finished[self.finished_next] = Some(Finished { source, offer, result, nonce });
         self.finished_next = (self.finished_next + 1) % FINISHED_MEMORY;
     }
 }
 
-fn emit(frame: &FrameRepr<'_>, reply: &mut [u8; MAX_FRAME_LEN]) -> Option<usize> {
-    frame.emit(reply).ok()
-}
-
-fn status<const WORDS: usize>(
+fn status<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize>(
+    receiver: &Receiver<Slot, TRANSFERS, WORDS>,
     reassembler: &Reassembler<WORDS>,
     poll: u16,
+    nonce: u32,
     reply: &mut [u8; MAX_FRAME_LEN],
 ) -> Option<usize> {
+    // The bitmap leaves room for the tag of the authenticated mode.
     let mut bitmap = [0u8; MAX_FRAME_LEN - 11];
-    let (lowest_missing, used) = reassembler.status_bitmap(&mut bitmap);
-    let frame = FrameRepr::Status(StatusRepr {
-        session: reassembler.offer().session,
-        poll,
-        lowest_missing,
-        bitmap: &bitmap[..used],
-    });
-    emit(&frame, reply)
+    let room = if receiver.authenticator.is_some() { bitmap.len() - TAG_LEN } else { bitmap.len() };
+    let (lowest_missing, used) = reassembler.status_bitmap(&mut bitmap[..room]);
+    let source: &[u8] = &bitmap[..used];
+    let frame =
+        FrameRepr::Status(StatusRepr { session: reassembler.offer().session, poll, lowest_missing, bitmap: source });
+    receiver.write(&frame, nonce, reply)
 }

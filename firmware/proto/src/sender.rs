@@ -10,18 +10,32 @@
 //! still be in the air. Status requests that go unanswered are repeated after
 //! a retransmission timeout estimated from measured round trips (RFC 6298).
 //!
+//! The receiver's Status is authoritative: a chunk it reports missing in
+//! the answer to the outstanding poll is sent again even if an earlier
+//! status (perhaps a forged one) had confirmed it. Only the receiver's
+//! Completion with `Stored` (its CRC-32, and authenticated its image MAC,
+//! matched) ends a transfer as done; a status saying every chunk arrived
+//! only makes the sender wait for that completion, polling again.
+//!
+//! A Completion of `CrcMismatch` starts a repair round (at most
+//! `repair_rounds`): the sender sends its CRC-32 of every segment of
+//! `segment_chunks` chunks in SegmentCrcs frames, then a status request; the
+//! receiver drops the segments that differ and its Status reports their
+//! chunks missing, which go again. See [`crate::receiver`].
+//!
 //! The driver calls, in any order:
 //! - [`Sender::poll_transmit`] while the radio accepts frames, sending what it writes;
 //! - [`Sender::on_send_report`] for every send report of a frame it sent;
-//! - [`Sender::handle`] for every frame from the receiver;
+//! - [`Sender::receive`] (or, in the default mode, [`Sender::handle`]) for every frame from the receiver;
 //! - [`Sender::poll_at`] to learn when to call again if nothing else happens.
 
+use crate::auth::{self, AuthError, Authenticator, Direction, Key};
 use crate::bitmap::ChunkBitmap;
-use crate::chunker::{crc32, Chunker, ChunkerError};
+use crate::chunker::{crc32, Chunker, ChunkerError, CRC32};
 use crate::time::{Duration, Instant};
 use crate::wire::{
-    AbortReason, CompletionResult, FrameRepr, OfferRepr, StatusRepr, StatusRequestRepr, MAX_CHUNK_PAYLOAD,
-    OFFER_FLAG_JPEG,
+    AbortReason, CompletionResult, FrameRepr, OfferRepr, SegmentCrcsRepr, StatusRepr, StatusRequestRepr, IMAGE_MAC_LEN,
+    MAX_CHUNK_PAYLOAD, MAX_SEGMENT_CRCS, MAX_TAGGED_CHUNK_PAYLOAD, OFFER_FLAG_JPEG,
 };
 
 /// How a sender behaves; the defaults suit ESP-NOW at 1 Mbps.
@@ -40,6 +54,13 @@ pub struct SenderConfig {
     pub max_rto: Duration,
     /// The whole transfer gives up after this long.
     pub deadline: Duration,
+    /// Chunks per segment of a repair (see the module documentation).
+    pub segment_chunks: u16,
+    /// Repair rounds after a CRC mismatch before the transfer fails.
+    pub repair_rounds: u8,
+    /// The pre-shared key of the authenticated mode; `None` for the default
+    /// mode. With a key, chunks carry at most 233 bytes (the tag takes 8).
+    pub key: Option<Key>,
 }
 
 impl Default for SenderConfig {
@@ -52,6 +73,9 @@ impl Default for SenderConfig {
             min_rto: Duration::from_millis(5),
             max_rto: Duration::from_millis(250),
             deadline: Duration::from_secs(60),
+            segment_chunks: 16,
+            repair_rounds: 8,
+            key: None,
         }
     }
 }
@@ -108,8 +132,17 @@ pub enum SenderState {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Transmit {
     Offer,
-    Chunk { index: u16, retransmission: bool },
-    StatusRequest { poll: u16 },
+    Chunk {
+        index: u16,
+        retransmission: bool,
+    },
+    StatusRequest {
+        poll: u16,
+    },
+    /// Segment CRCs from segment `first` on, for a repair.
+    SegmentCrcs {
+        first: u16,
+    },
     Abort,
 }
 
@@ -125,6 +158,18 @@ pub struct SenderStats {
     pub send_reports_unacknowledged: u32,
     /// Times the transfer started over because the receiver had forgotten it.
     pub restarts: u32,
+    /// Chunks confirmed once and later reported missing by the receiver, sent again.
+    pub unconfirmed: u32,
+    /// Repair rounds after a CRC mismatch.
+    pub repair_rounds: u32,
+    /// Frames dropped: not parsable.
+    pub dropped_malformed: u32,
+    /// Frames dropped: no tag in the authenticated mode.
+    pub dropped_untagged: u32,
+    /// Frames dropped: a tag with no key configured.
+    pub dropped_unexpected_tag: u32,
+    /// Frames dropped: a wrong tag (forged, corrupted or replayed).
+    pub dropped_bad_tag: u32,
 }
 
 /// The sending side of one transfer, tracking up to `32 × WORDS` chunks.
@@ -166,6 +211,15 @@ pub struct Sender<const WORDS: usize> {
     offer_sent: Option<Instant>,
     restarts: u8,
     stats: SenderStats,
+    authenticator: Option<Authenticator>,
+    /// The receiver's nonce for this transfer (authenticated mode).
+    nonce: Option<u32>,
+    image_mac: [u8; IMAGE_MAC_LEN],
+    /// The next segment whose CRC goes out in the repair round under way.
+    segment_cursor: Option<u16>,
+    repair_rounds: u8,
+    /// A status request went out since the last repair round's segment CRCs.
+    polled_since_repair: bool,
 }
 
 /// Timeouts in a row repeated at the same retransmission timeout before it backs off.
@@ -178,14 +232,30 @@ impl<const WORDS: usize> Sender<WORDS> {
     /// Starts a transfer of `image` under `session` (a random number the caller draws).
     pub fn new(config: SenderConfig, session: u32, image: &[u8], now: Instant) -> Result<Self, SendError> {
         let image_len = u32::try_from(image.len()).map_err(|_| SendError::Chunker(ChunkerError::TooManyChunks))?;
-        let chunker = Chunker::new(image_len, config.chunk_size).map_err(SendError::Chunker)?;
+        if image_len == 0 {
+            return Err(SendError::Chunker(ChunkerError::EmptyImage));
+        }
+        let authenticator = config.key.as_ref().map(Authenticator::new);
+        let chunk_size = match authenticator {
+            Some(_) => config.chunk_size.min(MAX_TAGGED_CHUNK_PAYLOAD as u16),
+            None => config.chunk_size,
+        };
+        let chunker = Chunker::new(image_len, chunk_size).map_err(SendError::Chunker)?;
         if usize::from(chunker.count()) > ChunkBitmap::<WORDS>::CAPACITY {
             return Err(SendError::Chunker(ChunkerError::TooManyChunks));
         }
+        let image_mac = match &authenticator {
+            Some(authenticator) => {
+                let mut mac = authenticator.image_mac(session, image_len);
+                mac.update(image);
+                mac.finalize()
+            }
+            None => [0; IMAGE_MAC_LEN],
+        };
         let offer = OfferRepr {
             session,
             image_len,
-            chunk_size: config.chunk_size,
+            chunk_size,
             chunk_count: chunker.count(),
             crc32: crc32(image),
             flags: OFFER_FLAG_JPEG,
@@ -220,6 +290,12 @@ impl<const WORDS: usize> Sender<WORDS> {
             offer_sent: None,
             restarts: 0,
             stats: SenderStats::default(),
+            authenticator,
+            nonce: None,
+            image_mac,
+            segment_cursor: None,
+            repair_rounds: 0,
+            polled_since_repair: false,
         })
     }
 
@@ -256,10 +332,60 @@ impl<const WORDS: usize> Sender<WORDS> {
         if self.in_flight.len() >= usize::from(self.config.max_in_flight).min(IN_FLIGHT_CAPACITY) {
             return None;
         }
-        let (repr, transmit) = self.next_frame(now, image)?;
+        let mut crcs = [0u8; MAX_SEGMENT_CRCS * 4];
+        let (repr, transmit) = match self.segment_frame(image, &mut crcs) {
+            Some(frame) => frame,
+            None => self.next_frame(now, image)?,
+        };
         let len = repr.emit(buffer).ok()?;
+        let len = match &self.authenticator {
+            Some(authenticator) => {
+                let nonce = if transmit == Transmit::Offer { 0 } else { self.nonce.unwrap_or(0) };
+                authenticator.seal(Direction::FromCamera, nonce, buffer, len).ok()?
+            }
+            None => len,
+        };
         self.commit_transmit(now, transmit);
         Some((len, transmit))
+    }
+
+    /// The next SegmentCrcs frame of a repair round, if one is due.
+    fn segment_frame<'a>(
+        &self,
+        image: &[u8],
+        crcs: &'a mut [u8; MAX_SEGMENT_CRCS * 4],
+    ) -> Option<(FrameRepr<'a>, Transmit)> {
+        if self.abort_due.is_some() || !matches!(self.state, SenderState::Sending | SenderState::Confirming) {
+            return None;
+        }
+        let first = self.segment_cursor?;
+        let segment_chunks = self.config.segment_chunks.max(1);
+        let segments = self.segment_count();
+        let mut n = 0;
+        while n < MAX_SEGMENT_CRCS && u32::from(first) + (n as u32) < segments {
+            let segment = u32::from(first) + n as u32;
+            let start_chunk = segment * u32::from(segment_chunks);
+            let end_chunk = (start_chunk + u32::from(segment_chunks)).min(u32::from(self.offer.chunk_count));
+            let start = self.chunker.offset(start_chunk as u16) as usize;
+            let end = if end_chunk >= u32::from(self.offer.chunk_count) {
+                image.len()
+            } else {
+                self.chunker.offset(end_chunk as u16) as usize
+            };
+            let crc = CRC32.checksum(image.get(start..end)?);
+            crcs[n * 4..n * 4 + 4].copy_from_slice(&crc.to_le_bytes());
+            n += 1;
+        }
+        if n == 0 {
+            return None;
+        }
+        let repr =
+            SegmentCrcsRepr { session: self.offer.session, segment_chunks, first_segment: first, crcs: &crcs[..n * 4] };
+        Some((FrameRepr::SegmentCrcs(repr), Transmit::SegmentCrcs { first }))
+    }
+
+    fn segment_count(&self) -> u32 {
+        u32::from(self.offer.chunk_count).div_ceil(u32::from(self.config.segment_chunks.max(1)))
     }
 
     fn next_frame<'a>(&mut self, now: Instant, image: &'a [u8]) -> Option<(FrameRepr<'a>, Transmit)> {
@@ -267,7 +393,12 @@ impl<const WORDS: usize> Sender<WORDS> {
             return Some((FrameRepr::Abort { session: self.offer.session, reason }, Transmit::Abort));
         }
         match self.state {
-            SenderState::Offering if self.offer_due => Some((FrameRepr::Offer(self.offer), Transmit::Offer)),
+            SenderState::Offering if self.offer_due => match self.authenticator {
+                Some(_) => {
+                    Some((FrameRepr::SealedOffer { offer: self.offer, image_mac: self.image_mac }, Transmit::Offer))
+                }
+                None => Some((FrameRepr::Offer(self.offer), Transmit::Offer)),
+            },
             SenderState::Sending | SenderState::Confirming => {
                 let chunk_next = self.to_send.next_set(0).filter(|i| *i < usize::from(self.offer.chunk_count));
                 let want_poll = self.poll_due
@@ -353,7 +484,21 @@ impl<const WORDS: usize> Sender<WORDS> {
                     self.stats.retransmissions += 1;
                 }
             }
+            Transmit::SegmentCrcs { first } => {
+                let next = u32::from(first) + MAX_SEGMENT_CRCS as u32;
+                if next >= self.segment_count() {
+                    // The round's CRCs are out: ask what the receiver dropped.
+                    self.segment_cursor = None;
+                    self.poll_due = true;
+                    self.outstanding_poll = None;
+                } else {
+                    self.segment_cursor = Some(next as u16);
+                }
+            }
             Transmit::StatusRequest { poll } => {
+                if self.segment_cursor.is_none() {
+                    self.polled_since_repair = true;
+                }
                 // A repeated poll covers everything sent so far.
                 self.before_poll.union(&self.after_poll);
                 self.after_poll.clear();
@@ -396,6 +541,7 @@ impl<const WORDS: usize> Sender<WORDS> {
                 self.outstanding_poll = None;
                 self.poll_due = true;
             }
+            Transmit::SegmentCrcs { first } => self.segment_cursor = Some(first),
             Transmit::Abort => {}
         }
     }
@@ -430,18 +576,80 @@ impl<const WORDS: usize> Sender<WORDS> {
         }
     }
 
-    /// Handles a frame from the receiver; frames of other sessions are ignored.
+    /// Handles the bytes of a frame from the receiver: parsed, and in the
+    /// authenticated mode checked against its tag (bound to this transfer's
+    /// nonce), then handled. Frames that fail are dropped and counted.
+    pub fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), AuthError> {
+        let Ok(frame) = FrameRepr::parse_bytes(bytes) else {
+            self.stats.dropped_malformed += 1;
+            return Ok(());
+        };
+        if frame.session() != Some(self.offer.session) {
+            return Ok(());
+        }
+        let checked = match &self.authenticator {
+            Some(authenticator) => {
+                let nonce = self.nonce.unwrap_or(0);
+                match frame {
+                    FrameRepr::Challenge(_) => authenticator.verify(Direction::FromReceiver, 0, bytes),
+                    // An abort may answer a frame of no transfer the receiver knows: nonce 0.
+                    FrameRepr::Abort { .. } => authenticator
+                        .verify(Direction::FromReceiver, nonce, bytes)
+                        .or_else(|_| authenticator.verify(Direction::FromReceiver, 0, bytes)),
+                    _ if self.nonce.is_none() => Err(AuthError::BadTag),
+                    _ => authenticator.verify(Direction::FromReceiver, nonce, bytes),
+                }
+            }
+            None => auth::check(None, Direction::FromReceiver, 0, bytes),
+        };
+        match checked {
+            Ok(()) => {
+                self.handle_checked(now, &frame);
+                Ok(())
+            }
+            Err(error) => {
+                match error {
+                    AuthError::Untagged => self.stats.dropped_untagged += 1,
+                    AuthError::UnexpectedTag => self.stats.dropped_unexpected_tag += 1,
+                    AuthError::BadTag => self.stats.dropped_bad_tag += 1,
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Handles a parsed frame from the receiver; frames of other sessions are
+    /// ignored. In the authenticated mode a parsed frame cannot be checked:
+    /// it is dropped (counted as untagged); use [`Sender::receive`].
     pub fn handle(&mut self, now: Instant, frame: &FrameRepr<'_>) {
+        if self.authenticator.is_some() {
+            self.stats.dropped_untagged += 1;
+            return;
+        }
+        self.handle_checked(now, frame);
+    }
+
+    fn handle_checked(&mut self, now: Instant, frame: &FrameRepr<'_>) {
         if frame.session() != Some(self.offer.session) || self.is_finished() {
             return;
         }
         match frame {
+            FrameRepr::Status(_) if self.authenticator.is_some() && self.nonce.is_none() => {}
             FrameRepr::Status(status) => self.handle_status(now, status),
+            FrameRepr::Challenge(challenge) if self.authenticator.is_some() && self.state == SenderState::Offering => {
+                self.nonce = Some(challenge.nonce);
+                self.state = SenderState::Sending;
+                self.retry_at = None;
+                if let Some(sent) = self.offer_sent {
+                    self.sample_rtt(now.saturating_since(sent));
+                }
+            }
+            FrameRepr::Completion { result: CompletionResult::CrcMismatch, .. } => self.handle_mismatch(),
             FrameRepr::Completion { result, .. } => {
                 self.state = match result {
                     CompletionResult::Stored => SenderState::Done,
-                    CompletionResult::CrcMismatch => SenderState::Failed(SendError::CrcMismatch),
                     CompletionResult::StoreFailed => SenderState::Failed(SendError::StoreFailed),
+                    CompletionResult::CrcMismatch => SenderState::Failed(SendError::CrcMismatch),
                 };
                 self.retry_at = None;
             }
@@ -457,6 +665,37 @@ impl<const WORDS: usize> Sender<WORDS> {
             }
             _ => {}
         }
+    }
+
+    /// The receiver's Completion of `CrcMismatch`: the first repair round.
+    /// Later rounds start from a Status answering the round's poll with
+    /// every chunk received (the receiver found no bad segment, or their
+    /// chunks came again and the check failed again); a late or repeated
+    /// copy of the completion starts nothing.
+    fn handle_mismatch(&mut self) {
+        if self.repair_rounds == 0 && self.segment_cursor.is_none() {
+            self.start_repair();
+        }
+    }
+
+    /// A repair round, or the end when the rounds are spent.
+    fn start_repair(&mut self) {
+        if matches!(self.state, SenderState::Offering | SenderState::Done | SenderState::Failed(_)) {
+            return;
+        }
+        if self.repair_rounds >= self.config.repair_rounds {
+            self.state = SenderState::Failed(SendError::CrcMismatch);
+            self.abort_due = Some(AbortReason::Cancelled);
+            self.retry_at = None;
+            return;
+        }
+        self.repair_rounds += 1;
+        self.stats.repair_rounds += 1;
+        self.segment_cursor = Some(0);
+        self.polled_since_repair = false;
+        self.outstanding_poll = None;
+        self.poll_due = false;
+        self.retry_at = None;
     }
 
     fn handle_status(&mut self, now: Instant, status: &StatusRepr<'_>) {
@@ -487,6 +726,16 @@ impl<const WORDS: usize> Sender<WORDS> {
             if let Some((_, sent)) = self.outstanding_poll.take() {
                 self.sample_rtt(now.saturating_since(sent));
             }
+            // The receiver's answer to the latest poll is authoritative: a chunk
+            // confirmed before (by a forged status, or one a repair dropped) that
+            // it reports missing now goes again.
+            for index in 0..covered {
+                if self.acknowledged.contains(index) && status.has(index as u16) == Some(false) {
+                    self.acknowledged.remove(index);
+                    self.to_send.insert(index);
+                    self.stats.unconfirmed += 1;
+                }
+            }
             // Everything sent before the poll and still unconfirmed within the
             // status's reach is lost; beyond its reach it waits for the next poll.
             let mut lost = self.before_poll.clone();
@@ -504,8 +753,22 @@ impl<const WORDS: usize> Sender<WORDS> {
             self.speculated.clear();
             self.retry_at = None;
         }
-        if usize::from(status.lowest_missing) >= count && self.acknowledged.count() >= count {
+        let all_received = usize::from(status.lowest_missing) >= count && self.acknowledged.count() >= count;
+        if all_received
+            && answers_outstanding
+            && self.segment_cursor.is_none()
+            && (self.repair_rounds == 0 || self.polled_since_repair)
+        {
+            // The receiver has every chunk and has not stored the image (it
+            // would answer with its completion): its check failed. Repair.
             self.state = SenderState::Confirming;
+            self.start_repair();
+            return;
+        }
+        if all_received {
+            self.state = SenderState::Confirming;
+        } else if self.state == SenderState::Confirming && self.acknowledged.count() < count {
+            self.state = SenderState::Sending;
         }
         if self.state == SenderState::Confirming && self.outstanding_poll.is_none() {
             // The completion frame follows the last status; poll again if it does not.
@@ -514,6 +777,8 @@ impl<const WORDS: usize> Sender<WORDS> {
     }
 
     fn restart(&mut self) {
+        self.nonce = None;
+        self.segment_cursor = None;
         self.restarts += 1;
         self.stats.restarts += 1;
         self.state = SenderState::Offering;

@@ -90,7 +90,8 @@ fn metadata_frames() {
     let seed = Metadata { image_len: 20_000, packet_count: 157, packet_size: 128 };
     check_metadata(&SEED_20K, Ok(seed));
     assert_eq!(Metadata::for_image(20_000, SEED_PACKET_SIZE), seed);
-    check_metadata(&metadata_bytes(0, 0, 128), Ok(Metadata { image_len: 0, packet_count: 0, packet_size: 128 }));
+    // An empty image is nothing to store: one forged 12-byte frame used to commit one.
+    check_metadata(&metadata_bytes(0, 0, 128), Err(LegacyError::BadMetadata));
     check_metadata(
         &metadata_bytes(1_000, 5, MAX_PACKET_SIZE),
         Ok(Metadata { image_len: 1_000, packet_count: 5, packet_size: 248 }),
@@ -331,10 +332,30 @@ fn new_metadata_mid_image_starts_over() {
 }
 
 #[test]
-fn zero_byte_image_is_stored_at_once() {
+fn zero_byte_image_is_refused() {
     let mut harness = Harness::new();
-    assert_eq!(harness.send(0, &metadata_bytes(0, 0, 128)), Ok(stored(&[])));
-    assert_eq!(harness.store.committed, [(Vec::new(), 0)]);
+    assert_eq!(harness.send(0, &metadata_bytes(0, 0, 128)), Err(LegacyError::BadMetadata));
+    assert!(harness.store.begins.is_empty());
+    assert!(harness.store.committed.is_empty());
+    assert_eq!(harness.receiver.progress(), None);
+}
+
+#[test]
+fn metadata_alone_takes_no_slot() {
+    let image = image(1_000);
+    let (metadata, data) = seed_frames(&image);
+    let mut harness = Harness::new();
+    harness.send(0, &metadata).unwrap();
+    assert!(harness.store.begins.is_empty(), "metadata alone begins nothing");
+    // A new metadata frame, or the sender going silent, leaves nothing to abandon.
+    harness.send(10, &metadata_bytes(300, 3, 128)).unwrap();
+    assert!(harness.store.begins.is_empty() && harness.store.abandoned.is_empty());
+    assert!(harness.receiver.poll(Instant::from_millis(20_000), &mut harness.store).is_some());
+    assert!(harness.store.begins.is_empty() && harness.store.abandoned.is_empty());
+    // The first data packet takes the slot.
+    harness.send(20_001, &metadata).unwrap();
+    harness.send(20_002, &data[0]).unwrap();
+    assert_eq!(harness.store.begins.len(), 1);
 }
 
 /// Drives `sender` until it finishes, acknowledging every frame; returns each send time and frame.

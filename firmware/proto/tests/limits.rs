@@ -1,13 +1,14 @@
 //! Every limit and refusal of the receiving side, one test each, through
 //! `Receiver` with a RAM store that records what was asked of it.
 
+use nowcam_proto::auth::AuthError;
 use nowcam_proto::chunker::crc32;
 use nowcam_proto::reassembler::{ChunkError, ChunkOutcome, Limits, OutOfBounds, Reassembler, VerifyError};
 use nowcam_proto::receiver::{ReceiveError, Receiver, ReceiverConfig, ReceiverEvent, TransferStore};
 use nowcam_proto::time::{Duration, Instant};
 use nowcam_proto::wire::{
-    AbortReason, ChunkRepr, CompletionResult, Error, FrameKind, FrameRepr, OfferRepr, StatusRepr, StatusRequestRepr,
-    HEADER_LEN, MAX_FRAME_LEN, OFFER_FLAG_JPEG,
+    AbortReason, ChunkRepr, CompletionResult, Error, FrameKind, FrameRepr, OfferRepr, SegmentCrcsRepr, StatusRepr,
+    StatusRequestRepr, HEADER_LEN, MAX_FRAME_LEN, OFFER_FLAG_JPEG,
 };
 use nowcam_proto::MacAddress;
 
@@ -23,6 +24,8 @@ struct StoreError;
 struct RamStore {
     slots: Vec<Option<Vec<u8>>>,
     fail_begin: bool,
+    /// `can_begin` says no: the offer is answered Busy.
+    fail_can_begin: bool,
     /// How many of the next writes fail.
     fail_writes: usize,
     fail_commit: bool,
@@ -45,6 +48,10 @@ impl RamStore {
 impl TransferStore for RamStore {
     type Slot = usize;
     type Error = StoreError;
+
+    fn can_begin(&mut self, _len: u32, _waiting: usize) -> bool {
+        !self.fail_can_begin
+    }
 
     fn begin(&mut self, len: u32) -> Result<usize, StoreError> {
         self.begins.push(len);
@@ -203,12 +210,16 @@ fn offers_refused_before_any_slot() {
         (consistent(6, 1_000, 242), AbortReason::BadOffer),
         // 8 words track 256 chunks.
         (consistent(7, 257 * 100, 100), AbortReason::TooManyChunks),
+        // An empty image: one forged 21-byte offer used to commit one.
+        (consistent(10, 0, 241), AbortReason::BadOffer),
+        (OfferRepr { chunk_count: 1, ..consistent(11, 0, 241) }, AbortReason::BadOffer),
     ];
     let mut harness = Harness::<2, 8>::new();
     for (offer, reason) in cases {
         check_refused(&mut harness, offer, reason);
     }
-    assert_eq!(harness.receiver.stats().rejected, 7);
+    assert_eq!(harness.receiver.stats().rejected, 9);
+    assert_eq!(harness.receiver.stats().dropped.refused, 9);
     assert!(harness.store.begins.is_empty());
 
     // At the edges of the limits the same offers are taken.
@@ -219,6 +230,10 @@ fn offers_refused_before_any_slot() {
     assert_eq!(largest.chunk_count, 2_176);
     let outcome = harness.send(0, A, &FrameRepr::Offer(largest)).unwrap();
     assert!(matches!(outcome.event, Some(ReceiverEvent::Started { .. })));
+    // The slot is taken at the first data chunk, not at the offer.
+    assert!(harness.store.begins.is_empty());
+    let payload = vec![0u8; 241];
+    harness.send(1, A, &FrameRepr::Chunk(ChunkRepr { session: 9, index: 0, payload: &payload })).unwrap();
     assert_eq!(harness.store.begins, [max]);
 }
 
@@ -272,7 +287,7 @@ fn no_free_transfer_slot_is_busy() {
     let mut harness = Harness::<1, 8>::new();
     harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).unwrap();
     check_busy(&mut harness, B, offer_for(2, &image));
-    assert_eq!(harness.store.begins.len(), 1, "no slot asked for the refused offer");
+    assert!(harness.store.begins.is_empty(), "no slot asked for an offer");
     // The transfer in progress is untouched and still completes.
     for index in 0..3 {
         harness.send(1, A, &chunk(1, index, &image)).unwrap();
@@ -296,8 +311,17 @@ fn check_busy<const TRANSFERS: usize, const WORDS: usize>(
 fn store_refusing_a_slot_is_busy() {
     let image = image(300);
     let mut harness = Harness::<2, 8>::new();
-    harness.store.fail_begin = true;
+    // At the offer: the store says it could not begin.
+    harness.store.fail_can_begin = true;
     check_busy(&mut harness, A, offer_for(1, &image));
+    assert!(harness.store.begins.is_empty());
+    assert_eq!(harness.receiver.active().count(), 0);
+    // At the first chunk: the slot the offer saw went elsewhere.
+    harness.store.fail_can_begin = false;
+    harness.store.fail_begin = true;
+    harness.send(1, A, &FrameRepr::Offer(offer_for(2, &image))).unwrap();
+    assert_eq!(harness.send(2, A, &chunk(2, 0, &image)).unwrap_err(), ReceiveError::Refused(AbortReason::Busy));
+    assert_eq!(harness.refusal(), FrameRepr::Abort { session: 2, reason: AbortReason::Busy });
     assert_eq!(harness.store.begins, [300]);
     assert_eq!(harness.receiver.active().count(), 0);
 }
@@ -404,11 +428,12 @@ fn every_idle_transfer_expires_one_poll_at_a_time() {
         expired.push((source, reason));
     }
     assert_eq!(expired, [(A, AbortReason::TimedOut), (B, AbortReason::TimedOut)]);
-    assert_eq!(harness.store.abandoned.len(), 2);
+    assert!(harness.store.abandoned.is_empty(), "offers alone took no slot");
+    assert_eq!(harness.receiver.stats().expired_idle, 2);
 }
 
 #[test]
-fn crc_mismatch_is_not_committed() {
+fn crc_mismatch_is_not_committed_and_waits_for_repair() {
     let image = image(250);
     let offer = OfferRepr { crc32: crc32(&image) ^ 0x8000_0000, ..offer_for(1, &image) };
     let mut harness = Harness::<2, 8>::new();
@@ -418,13 +443,63 @@ fn crc_mismatch_is_not_committed() {
     let last = harness.send(3, A, &chunk(1, 1, &image)).unwrap();
     let completion = FrameRepr::Completion { session: 1, result: CompletionResult::CrcMismatch };
     assert_eq!(parse(&last.reply), completion);
-    assert_eq!(last.event, Some(ReceiverEvent::Failed { source: A, offer, result: CompletionResult::CrcMismatch }));
+    assert_eq!(last.event, Some(ReceiverEvent::Repairing { source: A, offer }));
     assert!(harness.store.committed.is_empty());
-    assert_eq!(harness.store.abandoned, [0]);
+    assert!(harness.store.abandoned.is_empty(), "the transfer stays open for its repair");
     assert_eq!(harness.receiver.stats().images_stored, 0);
-    // The sender missed the completion and asks again.
-    let again = harness.send(4, A, &status_request(1, 5)).unwrap();
-    assert_eq!(parse(&again.reply), completion);
+    assert_eq!(harness.receiver.stats().crc_mismatches, 1);
+    // The sender missed the completion and asks again: every chunk is in.
+    let all = FrameRepr::Status(StatusRepr { session: 1, poll: 5, lowest_missing: 3, bitmap: &[] });
+    assert_eq!(parse(&harness.send(4, A, &status_request(1, 5)).unwrap().reply), all);
+    // Segment CRCs that all match find nothing to repair: still a mismatch.
+    let crcs = crc32(&image).to_le_bytes();
+    let segments =
+        FrameRepr::SegmentCrcs(SegmentCrcsRepr { session: 1, segment_chunks: 16, first_segment: 0, crcs: &crcs });
+    harness.send(5, A, &segments).unwrap();
+    let all = FrameRepr::Status(StatusRepr { session: 1, poll: 6, lowest_missing: 3, bitmap: &[] });
+    assert_eq!(parse(&harness.send(6, A, &status_request(1, 6)).unwrap().reply), all);
+    assert!(harness.store.committed.is_empty() && harness.store.abandoned.is_empty());
+}
+
+/// A forged chunk 1 beat the real one: the CRC-32 fails, the sender's
+/// segment CRCs find segment 0 of two bad, only that segment is fetched
+/// again, and the image is stored.
+#[test]
+fn a_bad_segment_is_dropped_and_fetched_again() {
+    let image = image(1_000);
+    let offer = offer_for(1, &image);
+    let mut harness = Harness::<2, 8>::new();
+    harness.send(0, A, &FrameRepr::Offer(offer)).unwrap();
+    let forged = vec![0xee; 100];
+    harness.send(1, A, &FrameRepr::Chunk(ChunkRepr { session: 1, index: 1, payload: &forged })).unwrap();
+    let mut last = None;
+    for index in 0..10 {
+        last = Some(harness.send(2, A, &chunk(1, index, &image)).unwrap());
+    }
+    let last = last.unwrap();
+    assert_eq!(parse(&last.reply), FrameRepr::Completion { session: 1, result: CompletionResult::CrcMismatch });
+    // Segments of 5 chunks: 0..5 (bad) and 5..10 (good).
+    let mut crcs = Vec::new();
+    crcs.extend_from_slice(&crc32(&image[..500]).to_le_bytes());
+    crcs.extend_from_slice(&crc32(&image[500..]).to_le_bytes());
+    let segments =
+        FrameRepr::SegmentCrcs(SegmentCrcsRepr { session: 1, segment_chunks: 5, first_segment: 0, crcs: &crcs });
+    let writes = harness.store.writes;
+    harness.send(3, A, &segments).unwrap();
+    let stats = harness.receiver.stats();
+    assert_eq!((stats.segments_repaired, stats.chunks_repaired), (1, 5));
+    let status = harness.send(4, A, &status_request(1, 7)).unwrap();
+    assert_eq!(
+        parse(&status.reply),
+        FrameRepr::Status(StatusRepr { session: 1, poll: 7, lowest_missing: 0, bitmap: &[0b1111_0000, 0b0000_0001] })
+    );
+    let mut events = Vec::new();
+    for index in 0..5 {
+        events.extend(harness.send(5, A, &chunk(1, index, &image)).unwrap().event);
+    }
+    assert_eq!(harness.store.writes, writes + 5, "only the bad segment travels again");
+    assert_eq!(events, [ReceiverEvent::Stored { source: A, offer }]);
+    assert_eq!(harness.store.committed, [(image.clone(), crc32(&image))]);
 }
 
 /// Found by reading images back on virtual boards: a camera whose session
@@ -443,11 +518,11 @@ fn a_new_image_under_a_finished_session_id_is_a_new_transfer() {
     let reused = offer_for(1, &second);
     let answer = harness.send(2, A, &FrameRepr::Offer(reused)).unwrap();
     assert!(matches!(parse(&answer.reply), FrameRepr::Status(_)), "{:?}", parse(&answer.reply));
-    assert_eq!(harness.store.begins, [250, 300]);
     let mut events = Vec::new();
     for index in 0..3 {
         events.extend(harness.send(3, A, &chunk(1, index, &second)).unwrap().event);
     }
+    assert_eq!(harness.store.begins, [250, 300]);
     assert_eq!(events, [ReceiverEvent::Stored { source: A, offer: reused }]);
     assert_eq!(harness.store.committed[1], (second, reused.crc32));
 }
@@ -476,16 +551,13 @@ fn completion_is_resent_after_success() {
 }
 
 #[test]
-fn zero_byte_image_completes_at_once() {
+fn zero_byte_image_is_refused() {
     let offer = offer_for(1, &[]);
     assert_eq!((offer.chunk_count, offer.crc32), (0, 0));
     let mut harness = Harness::<2, 8>::new();
-    let outcome = harness.send(0, A, &FrameRepr::Offer(offer)).unwrap();
-    assert_eq!(outcome.event, Some(ReceiverEvent::Stored { source: A, offer }));
-    assert_eq!(parse(&outcome.reply), FrameRepr::Completion { session: 1, result: CompletionResult::Stored });
-    assert_eq!(harness.store.begins, [0]);
-    assert_eq!(harness.store.committed, [(Vec::new(), 0)]);
-    assert_eq!(harness.receiver.active().count(), 0);
+    check_refused(&mut harness, offer, AbortReason::BadOffer);
+    assert!(harness.store.begins.is_empty());
+    assert!(harness.store.committed.is_empty());
 }
 
 #[test]
@@ -501,7 +573,7 @@ fn sender_abort_drops_the_transfer() {
         harness.send(1, A, &abort).unwrap().event,
         Some(ReceiverEvent::Dropped { source: A, offer, reason: AbortReason::Cancelled })
     );
-    assert_eq!(harness.store.abandoned, [0]);
+    assert!(harness.store.abandoned.is_empty(), "no chunk came, no slot was taken");
 }
 
 #[test]
@@ -519,17 +591,22 @@ fn new_session_from_the_same_sender_replaces_the_old() {
 #[test]
 fn malformed_frames_are_rejected() {
     let mut harness = Harness::<2, 8>::new();
-    let cases: [(&[u8], Error); 4] = [
+    let cases: [(&[u8], Error); 5] = [
         (&[], Error::Truncated),
         (&[0x01, 0x02, 0x03], Error::BadMagic),
-        (&[0x6e, 0x13, 0x80, 0, 0, 0, 0, 0, 0], Error::UnsupportedFlags),
+        (&[0x6e, 0x13, 0x40, 0, 0, 0, 0, 0, 0], Error::UnsupportedFlags),
+        (&[0x6e, 0x13, 0x80, 0, 0, 0, 0, 0, 0], Error::Truncated),
         (&[0x6e, 0x16, 0x00, 1, 0, 0, 0, 0], Error::InvalidField),
     ];
     for (bytes, error) in cases {
         assert_eq!(harness.send_bytes(0, A, bytes).unwrap_err(), ReceiveError::Malformed(error));
     }
+    // A well-formed tagged frame, and this receiver has no key.
+    let tagged = [0x6e, 0x13, 0x80, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+    assert_eq!(harness.send_bytes(0, A, &tagged).unwrap_err(), ReceiveError::Auth(AuthError::UnexpectedTag));
     let stats = harness.receiver.stats();
-    assert_eq!((stats.frames, stats.rejected), (4, 4));
+    assert_eq!((stats.frames, stats.rejected), (6, 6));
+    assert_eq!((stats.dropped.malformed, stats.dropped.unexpected_tag), (5, 1));
 }
 
 fn reassembler(image: &[u8]) -> Reassembler<8> {
@@ -617,4 +694,88 @@ fn failed_commit_is_store_failed() {
     assert_eq!(parse(&outcome.reply), FrameRepr::Completion { session: 1, result: CompletionResult::StoreFailed });
     assert_eq!(harness.store.abandoned, [0]);
     assert!(harness.store.committed.is_empty());
+}
+
+#[test]
+fn the_chunk_count_limit_is_checked_before_the_bitmap() {
+    let image = image(1_000);
+    let config = ReceiverConfig { max_chunk_count: 9, ..ReceiverConfig::default() };
+    let mut harness = Harness::<2, 8>::with_config(config);
+    check_refused(&mut harness, offer_for(1, &image), AbortReason::TooManyChunks);
+    let config = ReceiverConfig { max_chunk_count: 10, ..ReceiverConfig::default() };
+    let mut harness = Harness::<2, 8>::with_config(config);
+    assert!(harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).is_ok());
+}
+
+#[test]
+fn the_image_size_limit_is_configurable() {
+    let image = image(1_000);
+    let config = ReceiverConfig { limits: Limits { max_image_len: 999 }, ..ReceiverConfig::default() };
+    let mut harness = Harness::<2, 8>::with_config(config);
+    check_refused(&mut harness, offer_for(1, &image), AbortReason::TooLarge);
+    assert!(harness.send(0, A, &FrameRepr::Offer(offer_for(2, &image[..999]))).is_ok());
+}
+
+#[test]
+fn the_concurrent_transfer_limit_is_busy() {
+    let image = image(300);
+    let config = ReceiverConfig { max_transfers: 1, ..ReceiverConfig::default() };
+    let mut harness = Harness::<4, 8>::with_config(config);
+    harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).unwrap();
+    check_busy(&mut harness, B, offer_for(2, &image));
+    assert_eq!(harness.receiver.active().count(), 1);
+}
+
+#[test]
+fn the_per_sender_limit_supersedes_the_oldest() {
+    let image = image(300);
+    let config = ReceiverConfig { max_transfers_per_sender: 2, ..ReceiverConfig::default() };
+    let mut harness = Harness::<4, 8>::with_config(config);
+    harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).unwrap();
+    harness.send(1, A, &chunk(1, 0, &image)).unwrap();
+    harness.send(2, A, &FrameRepr::Offer(offer_for(2, &image))).unwrap();
+    harness.send(3, B, &FrameRepr::Offer(offer_for(3, &image))).unwrap();
+    assert_eq!(harness.receiver.active().count(), 3);
+    harness.send(4, A, &FrameRepr::Offer(offer_for(4, &image))).unwrap();
+    let mut sessions: Vec<_> = harness.receiver.active().map(|(s, o, _)| (s, o.session)).collect();
+    sessions.sort();
+    assert_eq!(sessions, [(A, 2), (A, 4), (B, 3)]);
+    assert_eq!(harness.store.abandoned, [0], "the oldest, with its slot");
+    assert_eq!(harness.receiver.stats().superseded, 1);
+}
+
+#[test]
+fn the_transfer_timeout_ends_a_transfer_that_keeps_talking() {
+    let image = image(300);
+    let offer = offer_for(1, &image);
+    let config = ReceiverConfig {
+        idle_timeout: Duration::from_secs(10),
+        transfer_timeout: Duration::from_secs(30),
+        ..ReceiverConfig::default()
+    };
+    let mut harness = Harness::<2, 8>::with_config(config);
+    harness.send(0, A, &FrameRepr::Offer(offer)).unwrap();
+    harness.send(1, A, &chunk(1, 0, &image)).unwrap();
+    // A status request every 5 s keeps it from idling, but not past 30 s.
+    for second in (5..30).step_by(5) {
+        harness.send(second * 1_000, A, &status_request(1, second as u16)).unwrap();
+        assert_eq!(harness.receiver.poll(Instant::from_millis(second * 1_000), &mut harness.store), None);
+    }
+    assert_eq!(harness.receiver.poll_at(), Some(Instant::from_millis(30_000)));
+    assert_eq!(
+        harness.receiver.poll(Instant::from_millis(30_000), &mut harness.store),
+        Some(ReceiverEvent::Dropped { source: A, offer, reason: AbortReason::Expired })
+    );
+    assert_eq!(harness.store.abandoned, [0]);
+    assert_eq!(harness.receiver.stats().expired_overall, 1);
+}
+
+#[test]
+fn the_defaults_are_safe() {
+    let config = ReceiverConfig::default();
+    assert_eq!(config.limits.max_image_len, 512 * 1024);
+    assert_eq!(config.idle_timeout, Duration::from_secs(10));
+    assert_eq!(config.transfer_timeout, Duration::from_secs(120));
+    assert_eq!(config.max_transfers_per_sender, 1);
+    assert_eq!(config.key, None);
 }

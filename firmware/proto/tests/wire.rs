@@ -11,6 +11,7 @@ use nowcam_proto::wire::{
     ControlStatus, Error, Frame, FrameKind, FrameRepr, OfferRepr, ProbeRepr, StatusRepr, StatusRequestRepr,
     TelemetryRepr, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN, OFFER_FLAG_JPEG,
 };
+use nowcam_proto::wire::{ChallengeRepr, SegmentCrcsRepr, MAX_SEGMENT_CRCS, TAG_LEN};
 use proptest::prelude::*;
 
 /// The field widths of each kind after the header, written from the table in
@@ -48,6 +49,20 @@ fn layout(kind: FrameKind) -> (&'static [(&'static str, usize)], Option<&'static
             None,
         ),
         FrameKind::Probe | FrameKind::ProbeReply => (&[("nonce", 4), ("role", 1)], None),
+        FrameKind::SegmentCrcs => (&[("session", 4), ("segment_chunks", 2), ("first_segment", 2)], Some("crcs")),
+        FrameKind::Challenge => (&[("session", 4), ("nonce", 4)], None),
+        FrameKind::SealedOffer => (
+            &[
+                ("session", 4),
+                ("image_len", 4),
+                ("chunk_size", 2),
+                ("chunk_count", 2),
+                ("crc32", 4),
+                ("offer_flags", 2),
+                ("image_mac", 32),
+            ],
+            None,
+        ),
     }
 }
 
@@ -62,13 +77,16 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// One line per field; a variable tail is broken into lines of 16 bytes.
+/// One line per field; a variable tail is broken into lines of 16 bytes; a
+/// tagged frame's tag is the last line.
 fn dump(bytes: &[u8]) -> String {
+    let tagged = bytes[2] & flags::TAGGED != 0;
+    let (bytes, tag) = if tagged { bytes.split_at(bytes.len() - TAG_LEN) } else { (bytes, &[][..]) };
     let kind = FrameKind::from_code(bytes[1] & 0x0f).expect("emitted frames have a known kind");
     let (fields, tail) = layout(kind);
     let fixed: usize = fields.iter().map(|(_, width)| width).sum();
     assert_eq!(fixed, kind.fixed_len(), "{kind:?}: the documented widths");
-    let mut out = format!("{kind:?}, {} bytes\n", bytes.len());
+    let mut out = format!("{kind:?}, {} bytes\n", bytes.len() + tag.len());
     let mut at = 0;
     let mut line = |name: &str, range: std::ops::Range<usize>| {
         writeln!(out, "{name:<16} {}", hex(&bytes[range])).unwrap();
@@ -85,6 +103,9 @@ fn dump(bytes: &[u8]) -> String {
             }
         }
         None => assert_eq!(at, bytes.len(), "{kind:?} has no variable part"),
+    }
+    if tagged {
+        writeln!(out, "{:<16} {}", "tag", hex(tag)).unwrap();
     }
     out
 }
@@ -105,6 +126,12 @@ const OFFER: OfferRepr = OfferRepr {
     flags: OFFER_FLAG_JPEG,
 };
 const PAYLOAD: [u8; 19] = *b"\xff\xd8\xff\xe0JFIF-chunk-zero";
+/// Three segment CRCs, little-endian: 0xcbf43926, 0x00000001, 0xdeadbeef.
+const CRCS: [u8; 12] = [0x26, 0x39, 0xf4, 0xcb, 0x01, 0x00, 0x00, 0x00, 0xef, 0xbe, 0xad, 0xde];
+const IMAGE_MAC: [u8; 32] = [
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12,
+    0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+];
 const BITMAP: [u8; 3] = [0b0000_0101, 0x00, 0x80];
 const TELEMETRY: TelemetryRepr = TelemetryRepr {
     uptime_ms: 0x0102_0304_0506_0708,
@@ -153,6 +180,17 @@ fn every_kind() -> Vec<(&'static str, FrameRepr<'static>)> {
         ("telemetry", FrameRepr::Telemetry(TELEMETRY)),
         ("probe", FrameRepr::Probe(ProbeRepr { nonce: 0xdead_beef, role: 0 })),
         ("probe_reply", FrameRepr::ProbeReply(ProbeRepr { nonce: 0xdead_beef, role: 1 })),
+        (
+            "segment_crcs",
+            FrameRepr::SegmentCrcs(SegmentCrcsRepr {
+                session: 0x1234_5678,
+                segment_chunks: 16,
+                first_segment: 57,
+                crcs: &CRCS,
+            }),
+        ),
+        ("challenge", FrameRepr::Challenge(ChallengeRepr { session: 0x1234_5678, nonce: 0x0bad_cafe })),
+        ("sealed_offer", FrameRepr::SealedOffer { offer: OFFER, image_mac: IMAGE_MAC }),
     ]
 }
 
@@ -297,6 +335,62 @@ fn literal_frames_parse() {
         &[0x6e, 0x1b, 0x00, 0xef, 0xbe, 0xad, 0xde, 0x01],
         Ok(FrameRepr::ProbeReply(ProbeRepr { nonce: 0xdead_beef, role: 1 })),
     );
+    check(
+        &[
+            0x6e, 0x1c, 0x00, // header: SegmentCrcs
+            0x05, 0x00, 0x00, 0x00, // session 5
+            0x10, 0x00, // 16 chunks per segment
+            0x02, 0x00, // from segment 2
+            0x26, 0x39, 0xf4, 0xcb, // CRC of segment 2
+            0x01, 0x00, 0x00, 0x00, // CRC of segment 3
+        ],
+        Ok(FrameRepr::SegmentCrcs(SegmentCrcsRepr {
+            session: 5,
+            segment_chunks: 16,
+            first_segment: 2,
+            crcs: &[0x26, 0x39, 0xf4, 0xcb, 0x01, 0x00, 0x00, 0x00],
+        })),
+    );
+    check(
+        &[0x6e, 0x1d, 0x00, 0x05, 0x00, 0x00, 0x00, 0xfe, 0xca, 0xad, 0x0b],
+        Ok(FrameRepr::Challenge(ChallengeRepr { session: 5, nonce: 0x0bad_cafe })),
+    );
+    let mut sealed = vec![
+        0x6e, 0x1e, 0x00, // header: SealedOffer
+        0x78, 0x56, 0x34, 0x12, 0x20, 0x4e, 0x00, 0x00, 0xf1, 0x00, 0x53, 0x00, 0x26, 0x39, 0xf4, 0xcb, 0x01, 0x00,
+    ];
+    sealed.extend_from_slice(&IMAGE_MAC);
+    check(&sealed, Ok(FrameRepr::SealedOffer { offer: OFFER, image_mac: IMAGE_MAC }));
+    // A tagged frame: the fields, then 8 bytes of tag, which parsing leaves to `auth`.
+    check(
+        &[0x6e, 0x13, 0x80, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00, 1, 2, 3, 4, 5, 6, 7, 8],
+        Ok(FrameRepr::StatusRequest(StatusRequestRepr { session: 2, poll: 9 })),
+    );
+    check(
+        &[0x6e, 0x12, 0x80, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, b'a', b'b', b'c', 1, 2, 3, 4, 5, 6, 7, 8],
+        Ok(FrameRepr::Chunk(ChunkRepr { session: 1, index: 5, payload: b"abc" })),
+    );
+}
+
+#[test]
+fn new_kinds_refuse_bad_fields() {
+    // SegmentCrcs: no CRC, a CRC cut short, zero chunks per segment, too many CRCs.
+    check(&[0x6e, 0x1c, 0x00, 5, 0, 0, 0, 16, 0, 0, 0], Err(Error::Truncated));
+    check(&[0x6e, 0x1c, 0x00, 5, 0, 0, 0, 16, 0, 0, 0, 1, 2, 3], Err(Error::Truncated));
+    check(&[0x6e, 0x1c, 0x00, 5, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4], Err(Error::InvalidField));
+    let mut long = vec![0x6e, 0x1c, 0x00, 5, 0, 0, 0, 16, 0, 0, 0];
+    long.resize(long.len() + (MAX_SEGMENT_CRCS + 1) * 4, 0);
+    check(&long, Err(Error::TooLong));
+    // Challenge: nonce 0 is reserved for frames outside a transfer.
+    check(&[0x6e, 0x1d, 0x00, 5, 0, 0, 0, 0, 0, 0, 0], Err(Error::InvalidField));
+    // SealedOffer: the image MAC cut short.
+    let mut sealed = zeroed(FrameKind::SealedOffer);
+    sealed.pop();
+    check(&sealed, Err(Error::Truncated));
+    // A tagged frame shorter than its fields and tag.
+    check(&[0x6e, 0x13, 0x80, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00, 1, 2, 3, 4, 5, 6, 7], Err(Error::Truncated));
+    let challenge = FrameRepr::Challenge(ChallengeRepr { session: 1, nonce: 0 });
+    assert_eq!(challenge.emit(&mut [0u8; MAX_FRAME_LEN]), Err(Error::InvalidField));
 }
 
 /// A valid frame of `kind` with a zeroed body of the kind's fixed length.
@@ -319,9 +413,9 @@ fn header_errors() {
     check(&[0x6e, 0x03, 0x00, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00], Err(Error::UnsupportedVersion));
     check(&[0x6e, 0x10, 0x00], Err(Error::UnknownKind));
     check(&[0x6e, 0x10, 0x00, 0x01, 0x02], Err(Error::UnknownKind));
-    check(&[0x6e, 0x1c, 0x00], Err(Error::UnknownKind));
+    check(&[0x6e, 0x1f, 0x00], Err(Error::UnknownKind));
     check(&[0x6e, 0x1f, 0x00, 0x00, 0x00], Err(Error::UnknownKind));
-    for flag in [flags::TAGGED, 0x01, 0x40, 0xff] {
+    for flag in [0x01, 0x40, 0xc0, 0xff] {
         let mut bytes = zeroed(FrameKind::StatusRequest);
         bytes[2] = flag;
         check(&bytes, Err(Error::UnsupportedFlags));
@@ -340,6 +434,8 @@ fn length_errors() {
         FrameKind::Telemetry,
         FrameKind::Probe,
         FrameKind::ProbeReply,
+        FrameKind::Challenge,
+        FrameKind::SealedOffer,
     ];
     for kind in fixed {
         let mut bytes = zeroed(kind);
@@ -347,13 +443,17 @@ fn length_errors() {
         if kind == FrameKind::Abort {
             bytes[7] = AbortReason::Busy as u8;
         }
+        // A zeroed Challenge has nonce 0, which is reserved.
+        if kind == FrameKind::Challenge {
+            bytes[7] = 1;
+        }
         assert!(FrameRepr::parse_bytes(&bytes).is_ok(), "{kind:?} at its length");
         bytes.push(0);
         check(&bytes, Err(Error::TooLong));
         bytes.truncate(bytes.len() - 2);
         check(&bytes, Err(Error::Truncated));
     }
-    for kind in [FrameKind::Chunk, FrameKind::Status] {
+    for kind in [FrameKind::Chunk, FrameKind::Status, FrameKind::SegmentCrcs] {
         let mut bytes = zeroed(kind);
         bytes.pop();
         check(&bytes, Err(Error::Truncated));
@@ -378,7 +478,7 @@ fn invalid_field_codes() {
         (FrameKind::Completion, 7, 3),
         (FrameKind::Completion, 7, 0xff),
         (FrameKind::Abort, 7, 0),
-        (FrameKind::Abort, 7, 8),
+        (FrameKind::Abort, 7, 11),
         (FrameKind::Abort, 7, 0xff),
         (FrameKind::ControlRequest, 5, 3),
         (FrameKind::ControlRequest, 6, 27),
@@ -422,7 +522,13 @@ fn checked_frame_accessors() {
     assert_eq!(frame.into_inner(), &bytes[..]);
 
     assert!(matches!(Frame::new_checked(&bytes[..2]), Err(Error::Truncated)));
-    assert!(matches!(Frame::new_checked(&[0x6e, 0x1a, 0x80, 0, 0, 0, 0, 0][..]), Err(Error::UnsupportedFlags)));
+    assert!(matches!(Frame::new_checked(&[0x6e, 0x1a, 0x40, 0, 0, 0, 0, 0][..]), Err(Error::UnsupportedFlags)));
+    assert!(matches!(Frame::new_checked(&[0x6e, 0x1a, 0x80, 0, 0, 0, 0, 0][..]), Err(Error::Truncated)));
+    let tagged = [0x6e, 0x1a, 0x80, 1, 2, 3, 4, 0, 9, 9, 9, 9, 9, 9, 9, 9];
+    let frame = Frame::new_checked(&tagged[..]).expect("a tagged probe");
+    assert!(frame.is_tagged());
+    assert_eq!(frame.body(), &[1, 2, 3, 4, 0]);
+    assert_eq!(frame.tag(), &[9; TAG_LEN]);
 
     let mut buffer = [0u8; HEADER_LEN + 2];
     let mut frame = Frame::new_unchecked(&mut buffer[..]);
@@ -474,12 +580,12 @@ fn telemetry_unknowns_travel_as_sentinels() {
 fn frame_like() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..300),
-        (0u8..16, prop::collection::vec(any::<u8>(), 0..260)).prop_map(|(kind, body)| {
-            let mut bytes = vec![0x6e, 0x10 | kind, 0x00];
+        (0u8..16, any::<bool>(), prop::collection::vec(any::<u8>(), 0..260)).prop_map(|(kind, tagged, body)| {
+            let mut bytes = vec![0x6e, 0x10 | kind, if tagged { flags::TAGGED } else { 0 }];
             bytes.extend(body);
             bytes
         }),
-        (1u8..12, prop::collection::vec(any::<u8>(), 0..30)).prop_map(|(kind, body)| {
+        (1u8..15, prop::collection::vec(any::<u8>(), 0..60)).prop_map(|(kind, body)| {
             let kind = FrameKind::from_code(kind).unwrap();
             let mut bytes = vec![0x6e, 0x10 | kind as u8, 0x00];
             bytes.extend(body.into_iter().take(kind.fixed_len()));
@@ -498,10 +604,16 @@ proptest! {
         match FrameRepr::parse_bytes(&bytes) {
             Ok(repr) => {
                 prop_assert_eq!(checked, Ok(()));
-                prop_assert_eq!(repr.buffer_len(), bytes.len());
+                // A tagged frame re-emits untagged: the flag clear, the tag gone.
+                let mut untagged = bytes.clone();
+                if bytes[2] & flags::TAGGED != 0 {
+                    untagged[2] &= !flags::TAGGED;
+                    untagged.truncate(bytes.len() - TAG_LEN);
+                }
+                prop_assert_eq!(repr.buffer_len(), untagged.len());
                 let mut buffer = [0u8; MAX_FRAME_LEN];
-                prop_assert_eq!(repr.emit(&mut buffer), Ok(bytes.len()));
-                prop_assert_eq!(&buffer[..bytes.len()], &bytes[..]);
+                prop_assert_eq!(repr.emit(&mut buffer), Ok(untagged.len()));
+                prop_assert_eq!(&buffer[..untagged.len()], &untagged[..]);
             }
             // Past the length checks, only a field's code can be refused.
             Err(Error::InvalidField) => prop_assert_eq!(checked, Ok(())),

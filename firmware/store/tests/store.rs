@@ -489,3 +489,65 @@ fn wear_spreads_over_the_slots() {
     flash.read(0, &mut first).unwrap();
     assert_eq!(first, *b"NCIM");
 }
+
+/// A segment repair: a chunk written with wrong bytes cannot be written over
+/// on NOR flash; `discard` erases the sectors it spans and says which image
+/// bytes went with them, so that every chunk in them is written again.
+#[test]
+fn discard_erases_whole_sectors_and_the_chunks_are_written_again() {
+    let mut store = fresh(SMALL);
+    let data = image(21, 12_000);
+    let handle = store.begin(12_000).unwrap();
+    let mut wrong = data.clone();
+    wrong[5_000..5_241].fill(0x00);
+    for (offset, len) in chunks(12_000, CHUNK) {
+        store.write_at(handle, offset as u32, &wrong[offset..offset + len]).unwrap();
+    }
+    assert_eq!(store.commit(handle, crc32(&data)), Err(StoreError::Corrupt));
+    // Writing the right bytes over the wrong ones is refused by the flash.
+    assert!(store.write_at(handle, 5_000, &data[5_000..5_241]).is_err());
+    // Image bytes 5000..5241 lie in the flash sector of data offsets 4032..8128.
+    let (from, to) = store.discard(handle, 5_000, 241).unwrap();
+    assert_eq!((from, to), (4096 - DATA_OFFSET, 2 * 4096 - DATA_OFFSET));
+    let mut back = vec![0u8; (to - from) as usize];
+    store.read_pending_at(handle, from, &mut back).unwrap();
+    assert!(back.iter().all(|&b| b == 0xff), "the wiped range reads erased");
+    // Every chunk with a byte in the wiped range is written again.
+    for (offset, len) in chunks(12_000, CHUNK) {
+        if (offset as u32) < to && (offset + len) as u32 > from {
+            store.write_at(handle, offset as u32, &data[offset..offset + len]).unwrap();
+        }
+    }
+    let info = store.commit(handle, crc32(&data)).unwrap();
+    assert_eq!(read_image(&mut store, info.sequence, 999).unwrap(), data);
+    // The end of the image clamps the range; out of bounds is refused.
+    let handle = store.begin(5_000).unwrap();
+    assert_eq!(store.discard(handle, 4_900, 100), Ok((4096 - DATA_OFFSET, 5_000)));
+    assert_eq!(store.discard(handle, 4_900, 101), Err(StoreError::OutOfBounds));
+}
+
+/// Transfers that never complete (forged, or abandoned mid-way) come and go
+/// while erase-ahead runs between them: the newest image stays readable.
+#[test]
+fn transfers_that_never_complete_never_evict_the_newest_image() {
+    let mut store = fresh(Config { slot_count: 3, slot_size: 8192 });
+    let images: Vec<Vec<u8>> = (0..3).map(|seed| image(seed + 40, 5000)).collect();
+    let infos: Vec<_> =
+        images.iter().enumerate().map(|(seed, data)| store_image(&mut store, data, seed as u64).unwrap()).collect();
+    let newest = infos[2];
+    for round in 0..20u64 {
+        while store.erase_ahead().unwrap() == nowcam_store::EraseStep::Erased {}
+        let handle = store.begin(6_000).unwrap();
+        let junk = image(100 + round, 6_000);
+        for (offset, len) in chunks(6_000, CHUNK).into_iter().take(10) {
+            store.write_at(handle, offset as u32, &junk[offset..offset + len]).unwrap();
+        }
+        store.abandon(handle);
+        assert_eq!(store.newest(), Some(newest));
+        assert_eq!(read_image(&mut store, newest.sequence, 999).unwrap(), images[2], "round {round}");
+    }
+    assert_eq!(store.ready_count(6_000), 0, "the last junk was written: nothing erased ahead");
+    while store.erase_ahead().unwrap() == nowcam_store::EraseStep::Erased {}
+    assert_eq!(store.ready_count(6_000), 1);
+    assert_eq!(read_image(&mut store, newest.sequence, 999).unwrap(), images[2]);
+}

@@ -6,10 +6,17 @@
 //! ```text
 //! offset 0  magic        0x6E ('n')
 //! offset 1  version:4 | kind:4   version 1 in the high nibble
-//! offset 2  flags        bit 7 TAGGED (reserved for the authenticated mode:
-//!                        a trailing per-frame tag); every other bit reserved, must be 0
+//! offset 2  flags        bit 7 TAGGED: the frame ends in an 8-byte tag (the
+//!                        authenticated mode, see [`crate::auth`]); every other bit
+//!                        reserved, must be 0
 //! offset 3  the kind's fields (see [`FrameRepr`])
+//! [TAGGED]  8-byte truncated HMAC-SHA256 tag, after everything else
 //! ```
+//!
+//! A tagged frame's kind lengths are checked without its tag; [`FrameRepr`]
+//! parses the fields and ignores the tag's value, which only
+//! [`crate::auth::Authenticator::verify`] judges. `emit` always writes an
+//! untagged frame; [`crate::auth::Authenticator::seal`] sets the flag and appends the tag.
 //!
 //! The magic is above 0x09 on purpose: a legacy (seed-format) data frame
 //! starts with the high byte of a big-endian chunk index, which stays below
@@ -24,8 +31,9 @@ pub mod control;
 mod repr;
 
 pub use repr::{
-    AbortReason, ChunkRepr, CompletionResult, ControlCommand, ControlRequestRepr, ControlResponseRepr, ControlStatus,
-    FrameRepr, OfferRepr, ProbeRepr, StatusRepr, StatusRequestRepr, TelemetryRepr, OFFER_FLAG_JPEG,
+    AbortReason, ChallengeRepr, ChunkRepr, CompletionResult, ControlCommand, ControlRequestRepr, ControlResponseRepr,
+    ControlStatus, FrameRepr, OfferRepr, ProbeRepr, SegmentCrcsRepr, StatusRepr, StatusRequestRepr, TelemetryRepr,
+    IMAGE_MAC_LEN, MAX_SEGMENT_CRCS, OFFER_FLAG_JPEG,
 };
 
 /// The first byte of every nowcam frame.
@@ -40,13 +48,17 @@ pub const HEADER_LEN: usize = 3;
 pub const CHUNK_OVERHEAD: usize = HEADER_LEN + 4 + 2;
 /// The largest chunk payload that fits one frame.
 pub const MAX_CHUNK_PAYLOAD: usize = MAX_FRAME_LEN - CHUNK_OVERHEAD;
+/// Bytes of the tag a TAGGED frame ends in.
+pub const TAG_LEN: usize = 8;
+/// The largest chunk payload that fits one tagged frame (the authenticated mode).
+pub const MAX_TAGGED_CHUNK_PAYLOAD: usize = MAX_CHUNK_PAYLOAD - TAG_LEN;
 
 /// Header flags.
 pub mod flags {
-    /// The frame ends in an authentication tag (reserved for the authenticated mode; refused in v1).
+    /// The frame ends in a [`super::TAG_LEN`]-byte authentication tag.
     pub const TAGGED: u8 = 0x80;
     /// Every flag this version understands.
-    pub const KNOWN: u8 = 0;
+    pub const KNOWN: u8 = TAGGED;
 }
 
 /// What a frame is.
@@ -65,6 +77,9 @@ pub enum FrameKind {
     Telemetry = 9,
     Probe = 10,
     ProbeReply = 11,
+    SegmentCrcs = 12,
+    Challenge = 13,
+    SealedOffer = 14,
 }
 
 impl FrameKind {
@@ -81,6 +96,9 @@ impl FrameKind {
             9 => FrameKind::Telemetry,
             10 => FrameKind::Probe,
             11 => FrameKind::ProbeReply,
+            12 => FrameKind::SegmentCrcs,
+            13 => FrameKind::Challenge,
+            14 => FrameKind::SealedOffer,
             _ => return None,
         })
     }
@@ -98,12 +116,15 @@ impl FrameKind {
             FrameKind::ControlResponse => 8,
             FrameKind::Telemetry => 23,
             FrameKind::Probe | FrameKind::ProbeReply => 5,
+            FrameKind::SegmentCrcs => 8,
+            FrameKind::Challenge => 8,
+            FrameKind::SealedOffer => 18 + IMAGE_MAC_LEN,
         }
     }
 
     /// Whether frames of this kind may carry bytes past their fixed fields.
     pub const fn is_variable(self) -> bool {
-        matches!(self, FrameKind::Chunk | FrameKind::Status)
+        matches!(self, FrameKind::Chunk | FrameKind::Status | FrameKind::SegmentCrcs)
     }
 }
 
@@ -193,14 +214,37 @@ impl<T: AsRef<[u8]>> Frame<T> {
         if data[field::FLAGS] & !flags::KNOWN != 0 {
             return Err(Error::UnsupportedFlags);
         }
-        let fixed = HEADER_LEN + kind.fixed_len();
+        let tag = if data[field::FLAGS] & flags::TAGGED != 0 { TAG_LEN } else { 0 };
+        let fixed = HEADER_LEN + kind.fixed_len() + tag;
         if data.len() < fixed {
             return Err(Error::Truncated);
         }
         if data.len() > fixed && !kind.is_variable() {
             return Err(Error::TooLong);
         }
+        if kind == FrameKind::SegmentCrcs {
+            // One to MAX_SEGMENT_CRCS whole CRCs.
+            let crcs = data.len() - fixed;
+            if crcs == 0 || !crcs.is_multiple_of(4) {
+                return Err(Error::Truncated);
+            }
+            if crcs > MAX_SEGMENT_CRCS * 4 {
+                return Err(Error::TooLong);
+            }
+        }
         Ok(())
+    }
+
+    /// Whether the frame ends in a tag.
+    pub fn is_tagged(&self) -> bool {
+        self.flags() & flags::TAGGED != 0
+    }
+
+    /// The tag of a tagged frame (empty when untagged).
+    pub fn tag(&self) -> &[u8] {
+        let data = self.buffer.as_ref();
+        let start = if self.is_tagged() { data.len().saturating_sub(TAG_LEN) } else { data.len() };
+        &data[start..]
     }
 
     pub fn into_inner(self) -> T {
@@ -220,16 +264,21 @@ impl<T: AsRef<[u8]>> Frame<T> {
         self.buffer.as_ref()[field::FLAGS]
     }
 
-    /// The bytes after the common header.
+    /// The bytes after the common header, without the tag of a tagged frame.
     pub fn body(&self) -> &[u8] {
-        &self.buffer.as_ref()[field::BODY..]
+        let data = self.buffer.as_ref();
+        let end = if self.is_tagged() { data.len().saturating_sub(TAG_LEN) } else { data.len() };
+        &data[field::BODY.min(end)..end]
     }
 }
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Frame<&'a T> {
-    /// The bytes after the common header, borrowed for as long as the buffer.
+    /// The bytes after the common header (without a tag), borrowed for as long as the buffer.
     pub fn body_ref(&self) -> &'a [u8] {
-        &self.buffer.as_ref()[field::BODY..]
+        let data: &'a [u8] = self.buffer.as_ref();
+        let tagged = data.get(field::FLAGS).is_some_and(|f| f & flags::TAGGED != 0);
+        let end = if tagged { data.len().saturating_sub(TAG_LEN) } else { data.len() };
+        &data[field::BODY.min(end)..end]
     }
 }
 

@@ -14,6 +14,24 @@
 //! | ControlResponse | request id u16, status u8, variable u8, value i32 | 8 |
 //! | Telemetry | uptime ms u64, free heap u32, temperature i16, RSSI i8, frames sent u32, retransmissions u32 | 23 |
 //! | Probe, ProbeReply | nonce u32, role u8 | 5 |
+//! | SegmentCrcs | session u32, segment chunks u16, first segment u16, CRC-32 u32 × 1..=57 | 8 + 4n |
+//! | Challenge | session u32, nonce u32 | 8 |
+//! | SealedOffer | the Offer's 18 bytes, image MAC (HMAC-SHA256) 32 bytes | 50 |
+//!
+//! A tagged frame (header flag TAGGED) carries 8 more bytes, its tag, after
+//! all of these.
+//!
+//! SegmentCrcs is the sender's half of the repair of an image whose CRC-32
+//! failed at the receiver: segment `s` is chunks `s × K .. (s + 1) × K` (the
+//! last one shorter) for `K` = segment chunks, and CRC `i` of the frame is the
+//! CRC-32 of segment `first_segment + i`'s bytes. The receiver compares its
+//! own, and drops the chunks of every segment that differs (see
+//! [`crate::receiver`]); its next Status reports them missing.
+//!
+//! Challenge and SealedOffer belong to the authenticated mode (see
+//! [`crate::auth`]): SealedOffer is the offer with the HMAC of the whole
+//! image, Challenge the receiver's answer with the nonce every later tag of
+//! the transfer is bound to.
 //!
 //! The status bitmap covers the chunks after the lowest missing one: bit `i`
 //! (LSB first in byte `i / 8`) set means chunk `lowest_missing + 1 + i` has
@@ -21,10 +39,16 @@
 //! `lowest_missing == chunk_count` means every chunk has arrived.
 
 use super::control::ControlVariable;
-use super::{Error, Frame, FrameKind, Reader, Result, Writer, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN};
+use super::{Error, Frame, FrameKind, Reader, Result, Writer, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN, TAG_LEN};
 
 /// Offer flag: the image is a JPEG.
 pub const OFFER_FLAG_JPEG: u16 = 0x0001;
+
+/// Bytes of the image MAC a SealedOffer carries (a whole HMAC-SHA256).
+pub const IMAGE_MAC_LEN: usize = 32;
+
+/// The most segment CRCs one SegmentCrcs frame carries, tagged or not.
+pub const MAX_SEGMENT_CRCS: usize = (MAX_FRAME_LEN - HEADER_LEN - 8 - TAG_LEN) / 4;
 
 /// A sender proposes a transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,6 +111,44 @@ impl StatusRepr<'_> {
     }
 }
 
+/// The sender's CRC-32 of each segment of the image, from `first_segment` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SegmentCrcsRepr<'a> {
+    pub session: u32,
+    /// Chunks per segment (at least 1).
+    pub segment_chunks: u16,
+    pub first_segment: u16,
+    /// The CRCs, 4 little-endian bytes each (1 to [`MAX_SEGMENT_CRCS`] of them).
+    pub crcs: &'a [u8],
+}
+
+impl SegmentCrcsRepr<'_> {
+    /// How many segment CRCs the frame carries.
+    pub fn len(&self) -> usize {
+        self.crcs.len() / 4
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.crcs.len() < 4
+    }
+
+    /// The CRC-32 of segment `first_segment + i`.
+    pub fn crc(&self, i: usize) -> Option<u32> {
+        let bytes = self.crcs.get(i * 4..i * 4 + 4)?;
+        Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+}
+
+/// The receiver accepts an authenticated offer and names the nonce the
+/// transfer's later tags are bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ChallengeRepr {
+    pub session: u32,
+    /// Never 0 (0 is the nonce of frames outside a transfer).
+    pub nonce: u32,
+}
+
 /// How a transfer ended, from the receiver's side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -94,7 +156,8 @@ impl StatusRepr<'_> {
 pub enum CompletionResult {
     /// every chunk arrived, the CRC-32 matched and the image is stored
     Stored = 0,
-    /// every chunk arrived but the CRC-32 did not match
+    /// every chunk arrived but the CRC-32 (or, authenticated, the image MAC)
+    /// did not match: the transfer stays open for a segment repair
     CrcMismatch = 1,
     /// the image could not be stored
     StoreFailed = 2,
@@ -119,6 +182,12 @@ pub enum AbortReason {
     Cancelled = 6,
     /// the sender ran out of time
     TimedOut = 7,
+    /// the sender began a newer transfer, past its limit of concurrent ones
+    Superseded = 8,
+    /// the receiver's limit on one transfer's whole duration passed
+    Expired = 9,
+    /// the offer is not authenticated as the receiver requires
+    Unauthenticated = 10,
 }
 
 /// What a control request asks the camera to do.
@@ -203,6 +272,9 @@ pub enum FrameRepr<'a> {
     Telemetry(TelemetryRepr),
     Probe(ProbeRepr),
     ProbeReply(ProbeRepr),
+    SegmentCrcs(SegmentCrcsRepr<'a>),
+    Challenge(ChallengeRepr),
+    SealedOffer { offer: OfferRepr, image_mac: [u8; IMAGE_MAC_LEN] },
 }
 
 impl CompletionResult {
@@ -226,6 +298,9 @@ impl AbortReason {
             5 => AbortReason::UnknownSession,
             6 => AbortReason::Cancelled,
             7 => AbortReason::TimedOut,
+            8 => AbortReason::Superseded,
+            9 => AbortReason::Expired,
+            10 => AbortReason::Unauthenticated,
             _ => return Err(Error::InvalidField),
         })
     }
@@ -263,14 +338,33 @@ impl<'a> FrameRepr<'a> {
         let body: &'a [u8] = frame.body_ref();
         let mut r = Reader::new(body);
         Ok(match kind {
-            FrameKind::Offer => FrameRepr::Offer(OfferRepr {
-                session: r.u32()?,
-                image_len: r.u32()?,
-                chunk_size: r.u16()?,
-                chunk_count: r.u16()?,
-                crc32: r.u32()?,
-                flags: r.u16()?,
-            }),
+            FrameKind::Offer => FrameRepr::Offer(read_offer(&mut r)?),
+            FrameKind::SealedOffer => {
+                let offer = read_offer(&mut r)?;
+                let mut image_mac = [0u8; IMAGE_MAC_LEN];
+                let rest = r.rest();
+                image_mac.copy_from_slice(rest.get(..IMAGE_MAC_LEN).ok_or(Error::Truncated)?);
+                FrameRepr::SealedOffer { offer, image_mac }
+            }
+            FrameKind::SegmentCrcs => {
+                let session = r.u32()?;
+                let segment_chunks = r.u16()?;
+                let first_segment = r.u16()?;
+                // `check_len` saw to the CRCs' count.
+                let crcs = r.rest();
+                if segment_chunks == 0 {
+                    return Err(Error::InvalidField);
+                }
+                FrameRepr::SegmentCrcs(SegmentCrcsRepr { session, segment_chunks, first_segment, crcs })
+            }
+            FrameKind::Challenge => {
+                let session = r.u32()?;
+                let nonce = r.u32()?;
+                if nonce == 0 {
+                    return Err(Error::InvalidField);
+                }
+                FrameRepr::Challenge(ChallengeRepr { session, nonce })
+            }
             FrameKind::Chunk => {
                 let session = r.u32()?;
                 let index = r.u16()?;
@@ -338,6 +432,9 @@ impl<'a> FrameRepr<'a> {
             FrameRepr::Telemetry(_) => FrameKind::Telemetry,
             FrameRepr::Probe(_) => FrameKind::Probe,
             FrameRepr::ProbeReply(_) => FrameKind::ProbeReply,
+            FrameRepr::SegmentCrcs(_) => FrameKind::SegmentCrcs,
+            FrameRepr::Challenge(_) => FrameKind::Challenge,
+            FrameRepr::SealedOffer { .. } => FrameKind::SealedOffer,
         }
     }
 
@@ -349,6 +446,9 @@ impl<'a> FrameRepr<'a> {
             FrameRepr::StatusRequest(s) => Some(s.session),
             FrameRepr::Status(s) => Some(s.session),
             FrameRepr::Completion { session, .. } | FrameRepr::Abort { session, .. } => Some(*session),
+            FrameRepr::SegmentCrcs(s) => Some(s.session),
+            FrameRepr::Challenge(c) => Some(c.session),
+            FrameRepr::SealedOffer { offer, .. } => Some(offer.session),
             _ => None,
         }
     }
@@ -358,6 +458,7 @@ impl<'a> FrameRepr<'a> {
         let variable = match self {
             FrameRepr::Chunk(c) => c.payload.len(),
             FrameRepr::Status(s) => s.bitmap.len(),
+            FrameRepr::SegmentCrcs(s) => s.crcs.len(),
             _ => 0,
         };
         HEADER_LEN + self.kind().fixed_len() + variable
@@ -374,18 +475,34 @@ impl<'a> FrameRepr<'a> {
                 return Err(Error::TooLong);
             }
         }
+        match self {
+            FrameRepr::SegmentCrcs(s) if s.crcs.len() > MAX_SEGMENT_CRCS * 4 => return Err(Error::TooLong),
+            FrameRepr::SegmentCrcs(s) if s.crcs.is_empty() || !s.crcs.len().is_multiple_of(4) => {
+                return Err(Error::Truncated)
+            }
+            FrameRepr::SegmentCrcs(s) if s.segment_chunks == 0 => return Err(Error::InvalidField),
+            FrameRepr::Challenge(c) if c.nonce == 0 => return Err(Error::InvalidField),
+            _ => {}
+        }
         let buffer = buffer.get_mut(..len).ok_or(Error::BufferTooSmall)?;
         let mut frame = Frame::new_unchecked(&mut *buffer);
         frame.set_header(self.kind(), 0);
         let mut w = Writer::new(frame.body_mut());
         match self {
-            FrameRepr::Offer(o) => {
-                w.u32(o.session)?;
-                w.u32(o.image_len)?;
-                w.u16(o.chunk_size)?;
-                w.u16(o.chunk_count)?;
-                w.u32(o.crc32)?;
-                w.u16(o.flags)?;
+            FrameRepr::Offer(o) => write_offer(&mut w, o)?,
+            FrameRepr::SealedOffer { offer, image_mac } => {
+                write_offer(&mut w, offer)?;
+                w.bytes(image_mac)?;
+            }
+            FrameRepr::SegmentCrcs(s) => {
+                w.u32(s.session)?;
+                w.u16(s.segment_chunks)?;
+                w.u16(s.first_segment)?;
+                w.bytes(s.crcs)?;
+            }
+            FrameRepr::Challenge(c) => {
+                w.u32(c.session)?;
+                w.u32(c.nonce)?;
             }
             FrameRepr::Chunk(c) => {
                 w.u32(c.session)?;
@@ -437,4 +554,24 @@ impl<'a> FrameRepr<'a> {
         }
         Ok(len)
     }
+}
+
+fn read_offer(r: &mut Reader<'_>) -> Result<OfferRepr> {
+    Ok(OfferRepr {
+        session: r.u32()?,
+        image_len: r.u32()?,
+        chunk_size: r.u16()?,
+        chunk_count: r.u16()?,
+        crc32: r.u32()?,
+        flags: r.u16()?,
+    })
+}
+
+fn write_offer(w: &mut Writer<'_>, o: &OfferRepr) -> Result<()> {
+    w.u32(o.session)?;
+    w.u32(o.image_len)?;
+    w.u16(o.chunk_size)?;
+    w.u16(o.chunk_count)?;
+    w.u32(o.crc32)?;
+    w.u16(o.flags)
 }
