@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use nowcam_app::{ReceiverNode, ReceiverNodeConfig, SenderNode, SenderNodeConfig};
+use nowcam_app::{LegacyPeers, ReceiverNode, ReceiverNodeConfig, SenderNode, SenderNodeConfig};
 use nowcam_chips::Capacities;
 use nowcam_link::{Delay, DirectionConfig, Link, LinkConfig, LossModel, Outages, PhyRate, Preset};
 use nowcam_proto::reassembler::Limits;
@@ -232,8 +232,17 @@ impl Prepared {
             let address = station_address(receiver_base + index);
             let mut largest = 4096u32;
             let mut feeding = 0u32;
-            for ((_, sender_spec), images) in senders.iter().zip(&self.images) {
+            // A receiver takes the seed's legacy format only from cameras configured as legacy ones.
+            let mut legacy_peers = LegacyPeers::default();
+            for (sender, ((_, sender_spec), images)) in senders.iter().zip(&self.images).enumerate() {
                 if sender_spec.to == index {
+                    if sender_spec.protocol == Protocol::Legacy {
+                        legacy_peers.push(station_address(sender)).map_err(|error| SetupError::Store {
+                            scenario: scenario.name.clone(),
+                            receiver: spec.name.clone(),
+                            message: error.to_string(),
+                        })?;
+                    }
                     feeding += 1;
                     largest = largest.max(images.iter().map(|i| i.len() as u32).max().unwrap_or(0));
                 }
@@ -246,6 +255,7 @@ impl Prepared {
             })?;
             let config = ReceiverNodeConfig {
                 receiver: ReceiverConfig { limits: Limits { max_image_len: limit }, ..ReceiverConfig::default() },
+                legacy_peers,
                 ..ReceiverNodeConfig::default()
             };
             let radio = SimRadio::new(address, spec.channel, self.capacities);
