@@ -20,6 +20,7 @@ use nowcam_sim::verdict::ImageRecord;
 
 mod bench;
 mod boards;
+mod hostile;
 
 #[derive(Parser)]
 #[command(name = "nowcam", version, about = "Move JPEGs over a simulated ESP-NOW link, byte-exact, and prove it")]
@@ -231,6 +232,8 @@ struct TransferArgs {
     image: PathBuf,
     #[command(flatten)]
     link: LinkFlags,
+    #[command(flatten)]
+    hostile: hostile::HostileFlags,
     #[arg(long, value_enum, default_value = "nowcam")]
     protocol: ProtocolArg,
     /// The receiver's flash latencies; the receiver starts with a slot erased ahead either way
@@ -339,9 +342,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         let reproduce = |seed| reproduce_line(&path, seed, args.target.name(), inventory.as_deref());
         if args.target != Target::Sim {
             let boards = match &boards {
-                Some(Ok(boards)) => boards,
+                Some(Ok(boards)) if scenario.hostile.is_none() => boards,
                 _ => {
-                    let why = boards.as_ref().and_then(|b| b.as_ref().err()).map_or("no boards", String::as_str);
+                    let why = if scenario.hostile.is_none() {
+                        boards.as_ref().and_then(|b| b.as_ref().err()).map_or("no boards", String::as_str)
+                    } else {
+                        "hostile injection runs on the simulator only"
+                    };
                     for seed in args.seed_start..args.seed_start + u64::from(seeds) {
                         println!("skipped: {} seed {seed} on {}: {why}", scenario.name, args.target.name());
                         runs.push(RunRecord::skipped(
@@ -456,16 +463,20 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         ProtocolArg::Legacy => "legacy",
     };
     let text = format!(
-        "seeds = 1\ntime_limit_s = {}\nflash = \"{}\"\n{}[[senders]]\nname = \"camera\"\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\nname = \"receiver\"\n",
+        "seeds = 1\ntime_limit_s = {}\nflash = \"{}\"\n{}[[senders]]\nname = \"camera\"\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\nname = \"receiver\"\n{}",
         args.time_limit_s,
         args.flash.name(),
         args.link.to_toml()?,
-        image.len()
+        image.len(),
+        args.hostile.to_toml()
     );
     let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
     let scenario = Scenario::parse(Path::new("command line"), &text, &catalog)?;
     let sent: Arc<[u8]> = image.into();
     if args.target != Target::Sim {
+        if args.hostile.any() {
+            bail!("hostile injection runs on the simulator only (--target sim)");
+        }
         return transfer_on_boards(&args, &scenario, sent, protocol);
     }
     let prepared = prepare_with_images(&scenario, vec![vec![sent.clone()]])?;
@@ -491,6 +502,7 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         metrics: Metrics::from(&result),
         flash: Some((args.flash.name(), result.flash_erase_s, result.flash_stall_s)),
         failures: &result.failures,
+        hostile: result.hostile.as_ref(),
     };
     report.print(&args, sent.len());
     Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -525,6 +537,7 @@ fn transfer_on_boards(args: &TransferArgs, scenario: &Scenario, sent: Arc<[u8]>,
         // A board's flash is not timed from here.
         flash: None,
         failures: &record.failures,
+        hostile: None,
     };
     report.print(args, sent.len());
     Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -540,6 +553,8 @@ struct TransferReport<'a> {
     /// The flash model, and the seconds spent erasing for the image and stalled during the transfer.
     flash: Option<(&'a str, f64, f64)>,
     failures: &'a [String],
+    /// What a hostile station sent and what became of it.
+    hostile: Option<&'a nowcam_sim::hostile::HostileReport>,
 }
 
 impl TransferReport<'_> {
@@ -567,6 +582,7 @@ impl TransferReport<'_> {
                 "flash_erase_s": self.flash.map(|(_, erase, _)| erase),
                 "flash_stall_s": self.flash.map(|(_, _, stall)| stall),
                 "failures": self.failures,
+                "hostile": self.hostile,
             });
             println!("{json}");
             return;
@@ -590,6 +606,9 @@ impl TransferReport<'_> {
             println!(
                 "flash ({model}): {erase:.3} s erasing for the image (erased ahead, before the transfer), {stall:.3} s stalled during the transfer"
             );
+        }
+        for line in self.hostile.map(|h| h.lines()).unwrap_or_default() {
+            println!("{line}");
         }
         for failure in self.failures {
             println!("  {failure}");

@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod engine;
 pub mod fixtures;
+pub mod hostile;
 pub mod nodes;
 pub mod radio;
 pub mod replay;

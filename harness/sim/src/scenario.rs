@@ -17,6 +17,11 @@
 //! NOR flash (`nowcam_store::FlashTiming::DATASHEET`), during which the
 //! receiver reads no frame; `"ideal"` takes no time. Either way a receiver
 //! starts with a slot erased ahead, as after a while of idling.
+//!
+//! `[hostile]` puts a hostile station on the receiver's channel
+//! (`crate::hostile`): `forge_chunks` and `forge_status` are probabilities,
+//! `flood_senders` a number of fake sender addresses, `replay_old` a switch.
+//! The legitimate transfer is the first nowcam sender's.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -53,6 +58,33 @@ pub struct Scenario {
     pub senders: Vec<SenderSpec>,
     pub receivers: Vec<ReceiverSpec>,
     pub expect: Expectation,
+    /// A hostile station on the air; [`HostileSpec::is_none`] when there is none.
+    pub hostile: HostileSpec,
+}
+
+/// What a hostile station on the receiver's channel does (shared/ESPNOW-FACTS.md, "Security facts").
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct HostileSpec {
+    /// Before a chunk of the legitimate transfer, with this probability, a
+    /// forged copy of it with an altered payload goes on the air first.
+    pub forge_chunks: f64,
+    /// With this probability, a status request of the legitimate transfer
+    /// is answered first by a forged Status claiming every chunk received.
+    pub forge_status: f64,
+    /// Fake sender addresses sending offers and chunks during the run.
+    pub flood_senders: u32,
+    /// Frames of an earlier session of the legitimate sender are replayed.
+    pub replay_old: bool,
+}
+
+impl HostileSpec {
+    /// The most fake senders a scenario may ask for.
+    pub const MAX_FLOOD_SENDERS: u32 = 64;
+
+    /// Whether no hostile station is asked for.
+    pub fn is_none(&self) -> bool {
+        self.forge_chunks == 0.0 && self.forge_status == 0.0 && self.flood_senders == 0 && !self.replay_old
+    }
 }
 
 /// How long the receivers' flash operations take.
@@ -282,6 +314,16 @@ struct RawScenario {
     #[serde(default)]
     receivers: Vec<RawReceiver>,
     expect: Option<RawExpect>,
+    hostile: Option<RawHostile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHostile {
+    forge_chunks: Option<f64>,
+    forge_status: Option<f64>,
+    flood_senders: Option<i64>,
+    replay_old: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -673,6 +715,27 @@ impl Scenario {
             other => other,
         };
 
+        let raw_hostile = raw.hostile.unwrap_or_default();
+        let hostile = HostileSpec {
+            forge_chunks: check.fraction("hostile.forge_chunks", raw_hostile.forge_chunks)?.unwrap_or(0.0),
+            forge_status: check.fraction("hostile.forge_status", raw_hostile.forge_status)?.unwrap_or(0.0),
+            flood_senders: check.count(
+                "hostile.flood_senders",
+                raw_hostile.flood_senders,
+                0,
+                0,
+                i64::from(HostileSpec::MAX_FLOOD_SENDERS),
+            )?,
+            replay_old: raw_hostile.replay_old.unwrap_or(false),
+        };
+        if !hostile.is_none() && !senders.iter().any(|s| s.protocol == Protocol::Nowcam) {
+            return Err(check.invalid(
+                "hostile",
+                "a nowcam sender whose transfer the hostile station attacks",
+                "only legacy senders",
+            ));
+        }
+
         Ok(Scenario {
             name,
             path: path.to_path_buf(),
@@ -684,6 +747,7 @@ impl Scenario {
             senders,
             receivers,
             expect: Expectation { outcome, max_sim_time, min_efficiency },
+            hostile,
         })
     }
 

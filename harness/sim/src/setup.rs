@@ -16,9 +16,10 @@ use nowcam_store::{Config as StoreConfig, EraseStep, FlashTiming, ImageStore, St
 
 use crate::engine::{station_address, Engine};
 use crate::fixtures::{synthetic_image, FixtureCatalog, FixtureError};
+use crate::hostile::HostileStation;
 use crate::nodes::{FixedTelemetry, FixtureSource, LegacyStation};
 use crate::radio::SimRadio;
-use crate::run::{LegacySenderStation, ReceiverStation, RunOptions, SenderStation, SimStation};
+use crate::run::{HostileWatch, LegacySenderStation, ReceiverStation, RunOptions, SenderStation, SimStation};
 use crate::scenario::{DirectionSpec, ImageRef, LinkSpec, LossSpec, Protocol, Scenario};
 
 /// The capacities the simulator's node types are compiled with: the ESP32-C3
@@ -177,6 +178,23 @@ impl Prepared {
         self.capacities
     }
 
+    /// The station index of the hostile station, when the scenario has one:
+    /// after the senders and the receivers.
+    pub(crate) fn hostile_index(&self) -> Option<usize> {
+        (!self.scenario.hostile.is_none()).then(|| self.images.len() + self.scenario.receivers.len())
+    }
+
+    /// The legitimate transfer a hostile station attacks: the first nowcam
+    /// sender's station index and its receiver's index among the receivers.
+    fn victim(&self) -> Option<(usize, usize)> {
+        self.hostile_index()?;
+        self.scenario
+            .expanded_senders()
+            .enumerate()
+            .find(|(_, (_, spec))| spec.protocol == Protocol::Nowcam)
+            .map(|(index, (_, spec))| (index, spec.to))
+    }
+
     /// Builds the stations and links of one run with one seed.
     pub(crate) fn build(&self, seed: u64, options: RunOptions) -> Result<Engine<SimStation>, SetupError> {
         let scenario = &self.scenario;
@@ -241,9 +259,18 @@ impl Prepared {
             let limit = spec.max_image_bytes.unwrap_or(Limits::default().max_image_len);
             let timing = scenario.flash.timing();
             let transfers = self.capacities.receiver_transfers as u32;
-            let store = receiver_store(largest.min(limit), feeding, transfers, timing).map_err(|message| {
-                SetupError::Store { scenario: scenario.name.clone(), receiver: spec.name.clone(), message }
-            })?;
+            let victim = self.victim().filter(|(_, receiver)| *receiver == index);
+            // Under attack, the receiver starts with an image stored before the run, which must survive it.
+            let earlier = victim.map(|_| synthetic_image(EARLIER_IMAGE_LEN));
+            let (store, earlier_sequence) =
+                receiver_store(largest.min(limit), feeding, transfers, timing, earlier.as_deref()).map_err(
+                    |message| SetupError::Store {
+                        scenario: scenario.name.clone(),
+                        receiver: spec.name.clone(),
+                        message,
+                    },
+                )?;
+            let slots = store.config().slot_count;
             let config = ReceiverNodeConfig {
                 receiver: ReceiverConfig { limits: Limits { max_image_len: limit }, ..ReceiverConfig::default() },
                 ..ReceiverNodeConfig::default()
@@ -251,8 +278,30 @@ impl Prepared {
             let radio = SimRadio::new(address, spec.channel, self.capacities);
             let node =
                 ReceiverNode::new(config, radio, store, FixedTelemetry::default(), mix(seed, 2_000 + index as u64));
-            stations.push(SimStation::Receiver(Box::new(ReceiverStation::new(node))));
+            let mut station = ReceiverStation::new(node);
+            if victim.is_some() {
+                station.watch = Some(Box::new(HostileWatch {
+                    by_kind: Default::default(),
+                    legitimate: (0..senders.len()).map(station_address).collect(),
+                    commits: Vec::new(),
+                    earlier: earlier_sequence.zip(earlier),
+                    earlier_evicted_early: false,
+                    slots,
+                    peak_open_transfers: 0,
+                }));
+            }
+            stations.push(SimStation::Receiver(Box::new(station)));
         }
+        let hostile = self.victim().map(|(sender, receiver)| {
+            let index = receiver_base + scenario.receivers.len();
+            let channel = scenario.receivers[receiver].channel;
+            let radio = SimRadio::new(station_address(index), channel, self.capacities);
+            let victim = station_address(sender);
+            let receiver = station_address(receiver_base + receiver);
+            let station = HostileStation::new(radio, scenario.hostile, victim, receiver, mix(seed, 3_000));
+            stations.push(SimStation::Hostile(Box::new(station)));
+            (index, sender, receiver_base + self.victim().map_or(0, |(_, r)| r))
+        });
 
         let mut engine = Engine::new(stations, self.link.phy_rate);
         for (index, (_, spec)) in senders.iter().enumerate() {
@@ -262,6 +311,19 @@ impl Prepared {
             let link = Link::new(config, mix(seed, index as u64))
                 .map_err(|e| SetupError::Link { scenario: scenario.name.clone(), message: e.to_string() })?;
             engine.connect(index, receiver_base + spec.to, link);
+        }
+        if let Some((index, sender, receiver)) = hostile {
+            // The hostile station sits close to both ends: a clean link to each.
+            for (to, stream) in [(receiver, 3_001), (sender, 3_002)] {
+                let mut config = LinkConfig::symmetric(DirectionConfig::default());
+                config.phy_rate = self.link.phy_rate;
+                config.channel_a = scenario.receivers[self.victim().map_or(0, |(_, r)| r)].channel;
+                config.channel_b = config.channel_a;
+                let link = Link::new(config, mix(seed, stream))
+                    .map_err(|e| SetupError::Link { scenario: scenario.name.clone(), message: e.to_string() })?;
+                engine.connect(index, to, link);
+            }
+            engine.set_hostile(index);
         }
         if options.capture {
             engine.enable_capture();
@@ -280,12 +342,18 @@ impl Prepared {
 /// was idle before the run, which is its steady state between images. That
 /// erase counts as flash erase time of the run, not as time the receiver was
 /// busy during it.
+/// Bytes of the image a receiver under attack holds from before the run.
+const EARLIER_IMAGE_LEN: usize = 3_001;
+
+/// `earlier`, when given, is committed first: an image from before the run
+/// (its sequence number is returned with the store).
 fn receiver_store(
     largest: u32,
     senders: u32,
     transfers: u32,
     timing: FlashTiming,
-) -> Result<Store<TimedFlash<RamFlash>>, String> {
+    earlier: Option<&[u8]>,
+) -> Result<(Store<TimedFlash<RamFlash>>, Option<u32>), String> {
     const SECTOR: u32 = 4096;
     let slot_size = (DATA_OFFSET + largest).div_ceil(SECTOR) * SECTOR;
     // Whole 64 KB blocks from one block up, as `for_partition` lays slots
@@ -296,10 +364,19 @@ fn receiver_store(
     let config = StoreConfig::for_partition(partition, SECTOR, largest).map_err(|e| e.to_string())?;
     let flash = TimedFlash::new(RamFlash::new(partition as usize).map_err(|e| e.to_string())?, timing);
     let mut store = Store::mount(flash, config).map_err(|e| e.to_string())?;
+    let earlier = match earlier {
+        Some(bytes) => {
+            let handle = store.begin(bytes.len() as u32).map_err(|e| e.to_string())?;
+            store.write_at(handle, 0, bytes).map_err(|e| e.to_string())?;
+            let info = store.commit(handle, nowcam_proto::chunker::crc32(bytes)).map_err(|e| e.to_string())?;
+            Some(info.sequence)
+        }
+        None => None,
+    };
     store.set_erase_ahead_slots(senders.clamp(1, transfers.max(1)) as u16);
     while store.erase_ahead().map_err(|e| e.to_string())? == EraseStep::Erased {}
     store.flash_mut().take_busy();
-    Ok(store)
+    Ok((store, earlier))
 }
 
 /// What a scenario needs from a target, so that a target that cannot
