@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nowcam_sim::capture::{read_capture, write_capture, CaptureFormat};
+use nowcam_sim::capture::{read_capture_checked, write_capture, CaptureFormat};
 use nowcam_sim::fixtures::{sha256_hex, FixtureCatalog};
 use nowcam_sim::replay::replay;
 use nowcam_sim::report::{reproduce_line, Metrics, Report, RunRecord, Status};
@@ -618,8 +618,9 @@ impl TransferReport<'_> {
 
 fn replay_command(args: ReplayArgs) -> Result<ExitCode> {
     let file = std::fs::File::open(&args.capture).with_context(|| format!("opening {}", args.capture.display()))?;
-    let frames =
-        read_capture(std::io::BufReader::new(file)).with_context(|| format!("reading {}", args.capture.display()))?;
+    let contents = read_capture_checked(std::io::BufReader::new(file))
+        .with_context(|| format!("reading {}", args.capture.display()))?;
+    let frames = contents.frames;
     let images = replay(&frames);
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -642,9 +643,12 @@ fn replay_command(args: ReplayArgs) -> Result<ExitCode> {
         }));
     }
     if args.json {
-        println!("{}", serde_json::json!({ "frames": frames.len(), "images": listed }));
+        println!(
+            "{}",
+            serde_json::json!({ "frames": frames.len(), "fcs_dropped": contents.fcs_errors, "images": listed })
+        );
     } else {
-        println!("{} frames, {} images", frames.len(), images.len());
+        println!("{} frames, {} dropped for a wrong FCS, {} images", frames.len(), contents.fcs_errors, images.len());
         for entry in &listed {
             println!(
                 "  {} {} {} bytes from {} sha256 {}",
