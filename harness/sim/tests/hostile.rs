@@ -7,7 +7,7 @@
 //! Today's protocol fails some of them (issue 9, "Repair, not failure" and
 //! "Nothing stored on a whim", the protocol work of branch h9a): those are
 //! listed in [`AWAITING_PROTOCOL_FIXES`] and run only with the feature
-//! `hostile-expectations`, so that `cargo test` stays green until h9a lands;
+//! `issue9-expectations`, so that `cargo test` stays green until h9a lands;
 //! the expectations themselves are not weakened. The harness checks (the
 //! station did attack, memory stayed bounded) run for every scenario.
 
@@ -56,7 +56,7 @@ fn every_hostile_scenario_meets_the_expectations() {
                 report.peak_open_transfers
             );
             match awaiting {
-                Some((_, why)) if !cfg!(feature = "hostile-expectations") => {
+                Some((_, why)) if !cfg!(feature = "issue9-expectations") => {
                     if !result.passed {
                         println!("skipped: {} seed {seed} awaits the protocol fixes of h9a ({why})", scenario.name);
                     }
