@@ -10,6 +10,7 @@ pub mod engine;
 pub mod fixtures;
 pub mod hostile;
 pub mod nodes;
+pub mod power;
 pub mod radio;
 pub mod replay;
 pub mod report;

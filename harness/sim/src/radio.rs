@@ -108,6 +108,22 @@ impl SimRadio {
         Ok(handle)
     }
 
+    /// Forgets every frame waiting to be read (the node lost its power).
+    pub(crate) fn clear_received(&mut self) {
+        self.received.clear();
+    }
+
+    /// Frames waiting to be sent, the one on the air included.
+    pub(crate) fn queued(&self) -> usize {
+        self.transmit.len()
+    }
+
+    /// Takes back the frames queued after the first `keep` (never the one on the air).
+    pub(crate) fn unsend(&mut self, keep: usize) {
+        let keep = keep.max(usize::from(self.on_air));
+        self.transmit.truncate(keep);
+    }
+
     /// A copy of a frame on the channel, for a station in monitor mode.
     pub(crate) fn sniff(&mut self, frame: Frame) {
         if self.sniffed.len() >= SNIFFED_LIMIT {

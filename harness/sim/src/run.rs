@@ -5,6 +5,7 @@
 
 use nowcam_app::{ReceiverNodeEvent, SenderNodeEvent};
 use nowcam_link::{airtime, Direction};
+use nowcam_ports::radio::Radio;
 use nowcam_ports::store::ImageStore;
 use nowcam_proto::time::{Duration, Instant};
 use nowcam_proto::MacAddress;
@@ -13,6 +14,7 @@ use crate::capture::CapturedFrame;
 use crate::engine::{station_address, AirCounters, Engine, Station};
 use crate::hostile::{HostileKind, HostileReport, HostileStation, KindCounts};
 use crate::nodes::{receiver_busy_ns, LegacyStation};
+use crate::power::{PowerReport, PowerState, BOOT_TIME};
 use crate::radio::SimRadio;
 use crate::setup::{AppReceiver, AppSender, Prepared, SetupError};
 use crate::verdict::{
@@ -63,6 +65,9 @@ pub struct RunResult {
     /// What a hostile station sent and what became of it; `None` without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostile: Option<HostileReport>,
+    /// The power cuts tried and what they did; `None` without any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power: Option<PowerReport>,
     #[serde(skip)]
     pub capture: Option<Vec<CapturedFrame>>,
     #[serde(skip)]
@@ -101,6 +106,17 @@ pub(crate) struct ReceiverStation {
     erase_ns_at_last_store: Option<u64>,
     /// Set when a hostile station is on the air: what the receiver did with its frames.
     pub(crate) watch: Option<Box<HostileWatch>>,
+    /// Set when the scenario cuts this receiver's power.
+    pub(crate) power: Option<Box<PowerSetup>>,
+}
+
+/// What a receiver needs to lose power and boot again.
+pub(crate) struct PowerSetup {
+    pub(crate) state: PowerState,
+    pub(crate) config: nowcam_app::ReceiverNodeConfig,
+    pub(crate) seed: u64,
+    pub(crate) erase_ahead_slots: u16,
+    pub(crate) store_config: nowcam_store::Config,
 }
 
 /// What a receiver watches for while a hostile station is on the air.
@@ -163,10 +179,15 @@ impl Station for SimStation {
                 let receiving = r.node.receiving();
                 let before = r.node.store().flash().total();
                 let erases_in_transfers = r.node.store().erases_in_transfers();
+                let queued = r.node.radio().queued();
                 let next = match r.watch.is_some() {
                     true => r.poll_watched(now),
                     false => r.node.poll(now),
                 };
+                if r.node.store().flash().inner().power_lost() {
+                    // The power went in this poll: nothing it sent after that leaves the chip.
+                    r.node.radio_mut().unsend(queued);
+                }
                 let read = waiting.saturating_sub(r.node.radio().waiting());
                 let flash = r.node.store_mut().flash_mut().take_busy();
                 let after = r.node.store().flash().total();
@@ -197,6 +218,11 @@ impl Station for SimStation {
                     }
                 }
                 r.check_earlier_image();
+                r.power_step();
+                if r.busy_ns > 0 && r.node.radio().waiting() == 0 && r.power.is_some() {
+                    // Booting: wake when it is done.
+                    return Some(now + Duration::from_micros(r.busy_ns / 1_000));
+                }
                 next
             }
             SimStation::Legacy(l) => l.node.poll(now),
@@ -240,7 +266,78 @@ impl ReceiverStation {
             flash_stall_ns: 0,
             erase_ns_at_last_store: None,
             watch: None,
+            power: None,
         }
+    }
+
+    /// Arms the next planned power cut when the transfer reaches it, and
+    /// reboots the node when the flash has lost power.
+    fn power_step(&mut self) {
+        let Some(power) = &mut self.power else { return };
+        if self.node.store().flash().inner().power_lost() {
+            let flash = self.node.store().flash().inner().after_reboot();
+            let rebooted = flash.ok().and_then(|flash| {
+                let flash = nowcam_store::TimedFlash::new(flash, self.node.store().flash().timing());
+                let mut store = nowcam_store::Store::mount(flash, power.store_config).ok()?;
+                store.set_erase_ahead_slots(power.erase_ahead_slots);
+                let radio = SimRadio::new(
+                    self.node.radio().address(),
+                    self.node.radio().channel(),
+                    crate::setup::NODE_CAPACITIES,
+                );
+                let telemetry = crate::nodes::FixedTelemetry::default();
+                power.seed = crate::setup::mix(power.seed, 1);
+                Some(nowcam_app::ReceiverNode::new(power.config, radio, store, telemetry, power.seed))
+            });
+            power.state.report.reboots += 1;
+            power.state.armed = None;
+            let Some(mut node) = rebooted else {
+                power.state.report.lost_images += 1;
+                return;
+            };
+            // The radio's queues and the frame on the air are the engine's;
+            // what waited in the receive queue is lost with the power.
+            std::mem::swap(node.radio_mut(), self.node.radio_mut());
+            node.radio_mut().clear_received();
+            self.node = node;
+            self.busy_ns += BOOT_TIME.as_micros() * 1_000;
+            let newest = self.node.store().newest().map(|info| info.sequence);
+            let before = power.state.newest_before.take();
+            let intact = match &before {
+                None => newest.is_none(),
+                Some((sequence, bytes)) => {
+                    newest == Some(*sequence) && self.read_image(*sequence, bytes.len()).as_deref() == Some(bytes)
+                }
+            };
+            if let Some(power) = &mut self.power {
+                if !intact {
+                    power.state.report.lost_images += 1;
+                }
+            }
+            return;
+        }
+        let due = self.node.active_transfers().find_map(|(_, _, received, count)| power.state.due(received, count));
+        if let Some(at) = due {
+            let newest = self.node.store().newest();
+            let newest =
+                newest.and_then(|info| Some((info.sequence, self.read_image(info.sequence, info.len as usize)?)));
+            if let Some(power) = &mut self.power {
+                power.state.arm(self.node.store_mut().flash_mut().inner_mut(), at, newest);
+            }
+        }
+    }
+
+    /// A committed image read back through the store, `None` when it reads short.
+    fn read_image(&mut self, sequence: u32, len: usize) -> Option<Vec<u8>> {
+        let mut bytes = vec![0u8; len];
+        let mut offset = 0;
+        while offset < len {
+            match self.node.store_mut().read_at(sequence, offset as u32, &mut bytes[offset..]) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => offset += n,
+            }
+        }
+        Some(bytes)
     }
 
     /// Polls the node with one received frame at a time, so that what it
@@ -386,6 +483,10 @@ impl Prepared {
         let mut flash_erase_ns = 0u64;
         let mut flash_stall_ns = 0u64;
         let hostile = self.hostile_report(engine);
+        let power = engine.stations().find_map(|station| match station {
+            SimStation::Receiver(r) => r.power.as_ref().map(|p| p.state.report.clone()),
+            _ => None,
+        });
         for (index, station) in engine.stations().enumerate() {
             match station {
                 SimStation::Sender(s) => {
@@ -468,6 +569,17 @@ impl Prepared {
                 failures.push("hostile: the image stored before the run changed or was evicted early".into());
             }
         }
+        if let Some(report) = &power {
+            if report.lost_images > 0 {
+                failures.push(format!(
+                    "power: after {} of {} reboots the newest image was not the last one committed, intact",
+                    report.lost_images, report.reboots
+                ));
+            }
+            if report.reboots < report.planned as u64 {
+                failures.push(format!("power: {} cuts planned, {} happened", report.planned, report.reboots));
+            }
+        }
         let received = if options.keep_images { received.into_iter().cloned().collect() } else { Vec::new() };
         RunResult {
             scenario: scenario.name.clone(),
@@ -486,6 +598,7 @@ impl Prepared {
             data_attempts: engine.links().map(|link| link.counters(Direction::AToB).attempts).sum(),
             acks_lost: engine.links().map(|link| link.counters(Direction::BToA).acks_lost).sum(),
             hostile,
+            power,
             capture: options.capture.then(|| engine.take_capture()),
             received,
         }

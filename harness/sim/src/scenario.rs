@@ -22,6 +22,10 @@
 //! (`crate::hostile`): `forge_chunks` and `forge_status` are probabilities,
 //! `flood_senders` a number of fake sender addresses, `replay_old` a switch.
 //! The legitimate transfer is the first nowcam sender's.
+//!
+//! `power_cuts = ["mid-transfer", "mid-commit"]` cuts the power of that
+//! sender's receiver during its transfers, one cut per transfer in order,
+//! and reboots it with the flash keeping what the cut left (`crate::power`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -60,6 +64,23 @@ pub struct Scenario {
     pub expect: Expectation,
     /// A hostile station on the air; [`HostileSpec::is_none`] when there is none.
     pub hostile: HostileSpec,
+    /// Power cuts of the first nowcam sender's receiver, in order, one per
+    /// transfer it receives (see `crate::power`).
+    pub power_cuts: Vec<PowerCutAt>,
+}
+
+/// Where in a transfer the receiver's power is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PowerCutAt {
+    /// In the middle of the chunks: a chunk's write is torn.
+    MidTransfer,
+    /// In the commit: the last chunk is written, the header write is torn.
+    MidCommit,
+}
+
+impl PowerCutAt {
+    pub const NAMES: [&'static str; 2] = ["mid-transfer", "mid-commit"];
 }
 
 /// What a hostile station on the receiver's channel does (shared/ESPNOW-FACTS.md, "Security facts").
@@ -315,6 +336,8 @@ struct RawScenario {
     receivers: Vec<RawReceiver>,
     expect: Option<RawExpect>,
     hostile: Option<RawHostile>,
+    #[serde(default)]
+    power_cuts: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -736,6 +759,28 @@ impl Scenario {
             ));
         }
 
+        let mut power_cuts = Vec::new();
+        for (i, cut) in raw.power_cuts.iter().enumerate() {
+            power_cuts.push(match cut.as_str() {
+                "mid-transfer" => PowerCutAt::MidTransfer,
+                "mid-commit" => PowerCutAt::MidCommit,
+                other => {
+                    return Err(check.invalid(
+                        format!("power_cuts[{i}]"),
+                        format!("one of {}", PowerCutAt::NAMES.join(", ")),
+                        format!("{other:?}"),
+                    ))
+                }
+            });
+        }
+        if !power_cuts.is_empty() && !senders.iter().any(|s| s.protocol == Protocol::Nowcam) {
+            return Err(check.invalid(
+                "power_cuts",
+                "a nowcam sender whose receiver loses power",
+                "only legacy senders",
+            ));
+        }
+
         Ok(Scenario {
             name,
             path: path.to_path_buf(),
@@ -748,6 +793,7 @@ impl Scenario {
             receivers,
             expect: Expectation { outcome, max_sim_time, min_efficiency },
             hostile,
+            power_cuts,
         })
     }
 

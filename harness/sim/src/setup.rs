@@ -11,6 +11,8 @@ use nowcam_proto::receiver::ReceiverConfig;
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::control::FrameSize;
 use nowcam_store::ram::RamFlash;
+
+use crate::power::{PowerFlash, PowerState};
 use nowcam_store::timing::BLOCK_SIZE;
 use nowcam_store::{Config as StoreConfig, EraseStep, FlashTiming, ImageStore, Store, TimedFlash, DATA_OFFSET};
 
@@ -31,7 +33,7 @@ pub const TRANSFER_WORDS: usize = NODE_CAPACITIES.transfer_words;
 pub(crate) type AppSender = SenderNode<SimRadio, FixtureSource, FixedTelemetry, { NODE_CAPACITIES.sender_words }>;
 pub(crate) type AppReceiver = ReceiverNode<
     SimRadio,
-    Store<TimedFlash<RamFlash>>,
+    Store<TimedFlash<PowerFlash>>,
     FixedTelemetry,
     { NODE_CAPACITIES.receiver_transfers },
     { NODE_CAPACITIES.transfer_words },
@@ -188,6 +190,11 @@ impl Prepared {
     /// sender's station index and its receiver's index among the receivers.
     fn victim(&self) -> Option<(usize, usize)> {
         self.hostile_index()?;
+        self.first_nowcam_sender()
+    }
+
+    /// The first nowcam sender's station index and its receiver's index among the receivers.
+    fn first_nowcam_sender(&self) -> Option<(usize, usize)> {
         self.scenario
             .expanded_senders()
             .enumerate()
@@ -260,8 +267,12 @@ impl Prepared {
             let timing = scenario.flash.timing();
             let transfers = self.capacities.receiver_transfers as u32;
             let victim = self.victim().filter(|(_, receiver)| *receiver == index);
-            // Under attack, the receiver starts with an image stored before the run, which must survive it.
-            let earlier = victim.map(|_| synthetic_image(EARLIER_IMAGE_LEN));
+            let powered = self
+                .first_nowcam_sender()
+                .filter(|(_, receiver)| !scenario.power_cuts.is_empty() && *receiver == index);
+            // Under attack or power cuts, the receiver starts with an image
+            // stored before the run, which must survive it.
+            let earlier = (victim.is_some() || powered.is_some()).then(|| synthetic_image(EARLIER_IMAGE_LEN));
             let (store, earlier_sequence) =
                 receiver_store(largest.min(limit), feeding, transfers, timing, earlier.as_deref()).map_err(
                     |message| SetupError::Store {
@@ -276,9 +287,19 @@ impl Prepared {
                 ..ReceiverNodeConfig::default()
             };
             let radio = SimRadio::new(address, spec.channel, self.capacities);
-            let node =
-                ReceiverNode::new(config, radio, store, FixedTelemetry::default(), mix(seed, 2_000 + index as u64));
+            let erase_ahead_slots = feeding.clamp(1, transfers.max(1)) as u16;
+            let node_seed = mix(seed, 2_000 + index as u64);
+            let node = ReceiverNode::new(config, radio, store, FixedTelemetry::default(), node_seed);
             let mut station = ReceiverStation::new(node);
+            if powered.is_some() {
+                station.power = Some(Box::new(crate::run::PowerSetup {
+                    state: PowerState::new(&scenario.power_cuts),
+                    config,
+                    seed: node_seed,
+                    erase_ahead_slots,
+                    store_config: station.node.store().config(),
+                }));
+            }
             if victim.is_some() {
                 station.watch = Some(Box::new(HostileWatch {
                     by_kind: Default::default(),
@@ -353,7 +374,7 @@ fn receiver_store(
     transfers: u32,
     timing: FlashTiming,
     earlier: Option<&[u8]>,
-) -> Result<(Store<TimedFlash<RamFlash>>, Option<u32>), String> {
+) -> Result<(Store<TimedFlash<PowerFlash>>, Option<u32>), String> {
     const SECTOR: u32 = 4096;
     let slot_size = (DATA_OFFSET + largest).div_ceil(SECTOR) * SECTOR;
     // Whole 64 KB blocks from one block up, as `for_partition` lays slots
@@ -362,7 +383,8 @@ fn receiver_store(
     let slots = (2 + senders.clamp(1, nowcam_store::MAX_PENDING as u32)).max(3);
     let partition = slot_size * slots;
     let config = StoreConfig::for_partition(partition, SECTOR, largest).map_err(|e| e.to_string())?;
-    let flash = TimedFlash::new(RamFlash::new(partition as usize).map_err(|e| e.to_string())?, timing);
+    let ram = RamFlash::new(partition as usize).map_err(|e| e.to_string())?;
+    let flash = TimedFlash::new(PowerFlash::new(ram, config.slot_size), timing);
     let mut store = Store::mount(flash, config).map_err(|e| e.to_string())?;
     let earlier = match earlier {
         Some(bytes) => {
