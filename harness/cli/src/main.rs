@@ -21,6 +21,7 @@ use nowcam_sim::verdict::ImageRecord;
 mod bench;
 mod boards;
 mod hostile;
+mod soak;
 
 #[derive(Parser)]
 #[command(name = "nowcam", version, about = "Move JPEGs over a simulated ESP-NOW link, byte-exact, and prove it")]
@@ -43,6 +44,8 @@ enum Command {
     Replay(ReplayArgs),
     /// Measure efficiency against the airtime bound, the legacy sender, and host speed
     Bench(bench::Args),
+    /// Send many images through a preset and check every one: soak and load
+    Soak(soak::Args),
     /// Stand in for a board: the chip's node and test console on a pseudo-terminal, with a serial radio
     VirtualBoard(boards::VirtualBoardArgs),
 }
@@ -282,6 +285,7 @@ fn main() -> ExitCode {
         Command::Transfer(args) => transfer(args),
         Command::Replay(args) => replay_command(args),
         Command::Bench(args) => bench::run(args),
+        Command::Soak(args) => soak::run(args),
         Command::VirtualBoard(args) => boards::virtual_board(args),
     };
     match result {

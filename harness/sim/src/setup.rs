@@ -156,7 +156,8 @@ pub fn link_config(spec: &LinkSpec) -> Result<LinkConfig, String> {
     Ok(config)
 }
 
-pub(crate) fn mix(seed: u64, stream: u64) -> u64 {
+/// Mixes a seed with a stream number into an independent seed (splitmix64).
+pub fn mix(seed: u64, stream: u64) -> u64 {
     let mut z = seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
