@@ -55,6 +55,9 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
         bar.set_message(format!("{} delivered, {} corrupt, {} stuck", totals.delivered, totals.corrupt, totals.stuck));
     })?;
     bar.finish_and_clear();
+    let simulated: f64 = totals.per_camera.iter().map(|(_, seconds)| *seconds).fold(0.0, f64::max);
+    let delivered: u64 = totals.per_camera.iter().map(|(bytes, _)| bytes).sum();
+    println!("{delivered} bytes delivered in {simulated:.1} s of simulated time");
     if args.cameras > 1 {
         let throughputs: Vec<String> = totals.throughputs().iter().map(|t| format!("{:.1}", t / 1000.0)).collect();
         println!(
