@@ -333,6 +333,53 @@ pub fn build_all_checked() -> Result<()> {
     check_budgets(&reports)
 }
 
+/// Runs clippy on the boards workspace as it builds: for the ESP32-C3 and
+/// ESP32-C6, each variant, with the chip target and features, every
+/// warning an error. `--all-targets` covers the bins and libraries (the
+/// board crates have no test targets: their tests run on the host).
+pub fn clippy_all() -> Result<()> {
+    let chips = [Chip::Esp32c3, Chip::Esp32c6];
+    ensure_targets(&chips)?;
+    for chip in chips {
+        for variant in [Variant::Standard, Variant::Wokwi].into_iter().filter(|variant| variant.exists_for(chip)) {
+            let mut features = vec![
+                format!("nowcam-esp-adapters/{}", chip.feature()),
+                format!("nowcam-receiver/{}", chip.feature()),
+                format!("nowcam-sender/{}", chip.feature()),
+            ];
+            if let Some(feature) = variant.feature() {
+                features.extend([format!("nowcam-receiver/{feature}"), format!("nowcam-sender/{feature}")]);
+            }
+            let mut command = Command::new("cargo");
+            command.current_dir(boards_dir()).env_remove("RUSTUP_TOOLCHAIN");
+            command.env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
+            command.args([
+                "clippy",
+                "--locked",
+                "-p",
+                "nowcam-esp-adapters",
+                "-p",
+                "nowcam-receiver",
+                "-p",
+                "nowcam-sender",
+                "--all-targets",
+                "--target",
+                chip.target_triple(),
+                "--features",
+                &features.join(","),
+                "--release",
+                "--",
+                "-D",
+                "warnings",
+            ]);
+            println!("clippy for {chip}, {} variant", variant.name());
+            let status = command.status().with_context(|| format!("running cargo clippy for {chip}"))?;
+            ensure!(status.success(), "clippy found problems in the firmware for {chip} ({} variant)", variant.name());
+        }
+    }
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Profile {
     Dev,

@@ -7,6 +7,7 @@ mod bench;
 mod firmware;
 mod fixtures;
 mod flash;
+mod fuzz;
 mod hil;
 mod lint;
 mod test;
@@ -34,6 +35,8 @@ enum Command {
     Flash(flash::Args),
     /// Lint the GitHub workflows with actionlint (one of the steps of `test`)
     Lint(lint::Args),
+    /// Run the cargo-fuzz targets on the nightly toolchain (installs it and cargo-fuzz when missing)
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> Result<()> {
@@ -45,6 +48,7 @@ fn main() -> Result<()> {
         Command::Firmware(args) => firmware::run(args),
         Command::Flash(args) => flash::run(args),
         Command::Lint(args) => lint::run(args),
+        Command::Fuzz(args) => fuzz::run(args),
     }
 }
 

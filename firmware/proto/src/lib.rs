@@ -21,6 +21,8 @@ pub use address::MacAddress;
 pub mod bitmap;
 pub mod chunker;
 pub mod legacy;
+#[cfg(feature = "alloc")]
+pub mod memory;
 pub mod reassembler;
 pub mod receiver;
 pub mod sender;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nowcam_sim::capture::{read_capture, write_capture, CaptureFormat};
+use nowcam_sim::capture::{read_capture_checked, write_capture, CaptureFormat};
 use nowcam_sim::fixtures::{sha256_hex, FixtureCatalog};
 use nowcam_sim::replay::replay;
 use nowcam_sim::report::{reproduce_line, Metrics, Report, RunRecord, Status};
@@ -20,6 +20,8 @@ use nowcam_sim::verdict::ImageRecord;
 
 mod bench;
 mod boards;
+mod hostile;
+mod soak;
 
 #[derive(Parser)]
 #[command(name = "nowcam", version, about = "Move JPEGs over a simulated ESP-NOW link, byte-exact, and prove it")]
@@ -42,6 +44,8 @@ enum Command {
     Replay(ReplayArgs),
     /// Measure efficiency against the airtime bound, the legacy sender, and host speed
     Bench(bench::Args),
+    /// Send many images through a preset and check every one: soak and load
+    Soak(soak::Args),
     /// Stand in for a board: the chip's node and test console on a pseudo-terminal, with a serial radio
     VirtualBoard(boards::VirtualBoardArgs),
 }
@@ -231,6 +235,8 @@ struct TransferArgs {
     image: PathBuf,
     #[command(flatten)]
     link: LinkFlags,
+    #[command(flatten)]
+    hostile: hostile::HostileFlags,
     #[arg(long, value_enum, default_value = "nowcam")]
     protocol: ProtocolArg,
     /// The receiver's flash latencies; the receiver starts with a slot erased ahead either way
@@ -279,6 +285,7 @@ fn main() -> ExitCode {
         Command::Transfer(args) => transfer(args),
         Command::Replay(args) => replay_command(args),
         Command::Bench(args) => bench::run(args),
+        Command::Soak(args) => soak::run(args),
         Command::VirtualBoard(args) => boards::virtual_board(args),
     };
     match result {
@@ -339,9 +346,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         let reproduce = |seed| reproduce_line(&path, seed, args.target.name(), inventory.as_deref());
         if args.target != Target::Sim {
             let boards = match &boards {
-                Some(Ok(boards)) => boards,
+                Some(Ok(boards)) if scenario.hostile.is_none() => boards,
                 _ => {
-                    let why = boards.as_ref().and_then(|b| b.as_ref().err()).map_or("no boards", String::as_str);
+                    let why = if scenario.hostile.is_none() {
+                        boards.as_ref().and_then(|b| b.as_ref().err()).map_or("no boards", String::as_str)
+                    } else {
+                        "hostile injection runs on the simulator only"
+                    };
                     for seed in args.seed_start..args.seed_start + u64::from(seeds) {
                         println!("skipped: {} seed {seed} on {}: {why}", scenario.name, args.target.name());
                         runs.push(RunRecord::skipped(
@@ -456,16 +467,20 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         ProtocolArg::Legacy => "legacy",
     };
     let text = format!(
-        "seeds = 1\ntime_limit_s = {}\nflash = \"{}\"\n{}[[senders]]\nname = \"camera\"\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\nname = \"receiver\"\n",
+        "seeds = 1\ntime_limit_s = {}\nflash = \"{}\"\n{}[[senders]]\nname = \"camera\"\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\nname = \"receiver\"\n{}",
         args.time_limit_s,
         args.flash.name(),
         args.link.to_toml()?,
-        image.len()
+        image.len(),
+        args.hostile.to_toml()
     );
     let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
     let scenario = Scenario::parse(Path::new("command line"), &text, &catalog)?;
     let sent: Arc<[u8]> = image.into();
     if args.target != Target::Sim {
+        if args.hostile.any() {
+            bail!("hostile injection runs on the simulator only (--target sim)");
+        }
         return transfer_on_boards(&args, &scenario, sent, protocol);
     }
     let prepared = prepare_with_images(&scenario, vec![vec![sent.clone()]])?;
@@ -491,6 +506,7 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         metrics: Metrics::from(&result),
         flash: Some((args.flash.name(), result.flash_erase_s, result.flash_stall_s)),
         failures: &result.failures,
+        hostile: result.hostile.as_ref(),
     };
     report.print(&args, sent.len());
     Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -525,6 +541,7 @@ fn transfer_on_boards(args: &TransferArgs, scenario: &Scenario, sent: Arc<[u8]>,
         // A board's flash is not timed from here.
         flash: None,
         failures: &record.failures,
+        hostile: None,
     };
     report.print(args, sent.len());
     Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -540,6 +557,8 @@ struct TransferReport<'a> {
     /// The flash model, and the seconds spent erasing for the image and stalled during the transfer.
     flash: Option<(&'a str, f64, f64)>,
     failures: &'a [String],
+    /// What a hostile station sent and what became of it.
+    hostile: Option<&'a nowcam_sim::hostile::HostileReport>,
 }
 
 impl TransferReport<'_> {
@@ -567,6 +586,7 @@ impl TransferReport<'_> {
                 "flash_erase_s": self.flash.map(|(_, erase, _)| erase),
                 "flash_stall_s": self.flash.map(|(_, _, stall)| stall),
                 "failures": self.failures,
+                "hostile": self.hostile,
             });
             println!("{json}");
             return;
@@ -591,6 +611,9 @@ impl TransferReport<'_> {
                 "flash ({model}): {erase:.3} s erasing for the image (erased ahead, before the transfer), {stall:.3} s stalled during the transfer"
             );
         }
+        for line in self.hostile.map(|h| h.lines()).unwrap_or_default() {
+            println!("{line}");
+        }
         for failure in self.failures {
             println!("  {failure}");
         }
@@ -599,8 +622,9 @@ impl TransferReport<'_> {
 
 fn replay_command(args: ReplayArgs) -> Result<ExitCode> {
     let file = std::fs::File::open(&args.capture).with_context(|| format!("opening {}", args.capture.display()))?;
-    let frames =
-        read_capture(std::io::BufReader::new(file)).with_context(|| format!("reading {}", args.capture.display()))?;
+    let contents = read_capture_checked(std::io::BufReader::new(file))
+        .with_context(|| format!("reading {}", args.capture.display()))?;
+    let frames = contents.frames;
     let images = replay(&frames);
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -623,9 +647,12 @@ fn replay_command(args: ReplayArgs) -> Result<ExitCode> {
         }));
     }
     if args.json {
-        println!("{}", serde_json::json!({ "frames": frames.len(), "images": listed }));
+        println!(
+            "{}",
+            serde_json::json!({ "frames": frames.len(), "fcs_dropped": contents.fcs_errors, "images": listed })
+        );
     } else {
-        println!("{} frames, {} images", frames.len(), images.len());
+        println!("{} frames, {} dropped for a wrong FCS, {} images", frames.len(), contents.fcs_errors, images.len());
         for entry in &listed {
             println!(
                 "  {} {} {} bytes from {} sha256 {}",

@@ -95,6 +95,44 @@ fn bad_link_flags_are_refused_with_the_field() {
 }
 
 #[test]
+fn hostile_flags_put_a_hostile_station_on_the_air_and_only_on_the_simulator() {
+    let output = nowcam()
+        .args([
+            "transfer",
+            "fixtures/qvga-q12.jpg",
+            "--preset",
+            "clean",
+            "--replay-old",
+            "--flood-senders",
+            "2",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let kinds = json["hostile"]["kinds"].as_array().unwrap();
+    assert!(kinds.iter().any(|k| k[0] == "flood-offer" && k[1]["sent"].as_u64() > Some(0)), "{json}");
+    let output = nowcam().args(["transfer", "fixtures/qvga-q12.jpg", "--forge-chunks", "2"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("hostile.forge_chunks: expected a probability from 0 to 1, found 2"), "{stderr}");
+    let output = nowcam()
+        .args([
+            "transfer",
+            "fixtures/qvga-q12.jpg",
+            "--replay-old",
+            "--target",
+            "board",
+            "--inventory",
+            "ci/boards.virtual.toml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("simulator only"));
+}
+
+#[test]
 fn replay_recovers_what_transfer_captured() {
     let dir = scratch("replay");
     for (protocol, capture) in [("nowcam", "run.pcapng"), ("legacy", "run.pcap")] {
@@ -110,6 +148,7 @@ fn replay_recovers_what_transfer_captured() {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(json["images"].as_array().unwrap().len(), 1, "{json}");
+        assert_eq!(json["fcs_dropped"], 0, "{json}");
         assert_eq!(json["images"][0]["format"], protocol);
         let file = images.join(json["images"][0]["file"].as_str().unwrap());
         assert_eq!(std::fs::read(file).unwrap(), std::fs::read(root().join("fixtures/qqvga-q25.jpg")).unwrap());

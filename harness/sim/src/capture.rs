@@ -32,6 +32,8 @@ const FCS_LEN: usize = 4;
 const RADIOTAP_LEN: usize = 14;
 /// Radiotap flags bit: the frame ends with its FCS.
 const RADIOTAP_FLAG_FCS: u8 = 0x10;
+/// Radiotap flags bit: the capturing radio saw a bad FCS.
+const RADIOTAP_FLAG_BAD_FCS: u8 = 0x40;
 /// Radiotap channel flags: 2 GHz spectrum, CCK modulation (1 Mbps DSSS).
 const RADIOTAP_CHANNEL_2GHZ_CCK: u16 = 0x0080 | 0x0020;
 
@@ -244,16 +246,37 @@ pub fn write_capture<W: Write>(
     Ok(())
 }
 
-/// Reads every ESP-NOW frame from a pcap or pcapng capture.
+/// What a capture holds: its ESP-NOW frames, and how many frames a radio
+/// would have dropped for a wrong FCS.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CaptureContents {
+    pub frames: Vec<CapturedFrame>,
+    /// Packets whose FCS (radiotap flags 0x10) does not match the frame, or
+    /// that the capturing radio marked as failing it (flags 0x40): the chip's
+    /// MAC drops them before ESP-NOW sees them, so the replay does too.
+    pub fcs_errors: u64,
+}
+
+/// Reads every ESP-NOW frame from a pcap or pcapng capture; frames with a
+/// wrong FCS are left out (see [`read_capture_checked`] for their count).
+pub fn read_capture<R: Read>(reader: R) -> Result<Vec<CapturedFrame>, CaptureError> {
+    Ok(read_capture_checked(reader)?.frames)
+}
+
+/// Reads every ESP-NOW frame from a pcap or pcapng capture, and counts the
+/// frames dropped for a wrong FCS.
 ///
 /// Packets that are not ESP-NOW Action frames (other 802.11 traffic, a
 /// truncated frame) are skipped rather than refused: real captures carry
-/// beacons and acknowledgements too.
-pub fn read_capture<R: Read>(mut reader: R) -> Result<Vec<CapturedFrame>, CaptureError> {
+/// beacons and acknowledgements too. The FCS is checked where the capture
+/// carries one: link type 127 (radiotap, in pcap or pcapng) with the FCS
+/// flag set; link type 105 carries none.
+pub fn read_capture_checked<R: Read>(mut reader: R) -> Result<CaptureContents, CaptureError> {
     let mut magic = [0u8; 4];
     reader.read_exact(&mut magic)?;
     let chained = std::io::Cursor::new(magic).chain(reader);
     let mut frames = Vec::new();
+    let mut fcs_errors = 0u64;
     match magic {
         [0x0a, 0x0d, 0x0d, 0x0a] => {
             let mut pcapng = PcapNgReader::new(chained)?;
@@ -275,8 +298,10 @@ pub fn read_capture<R: Read>(mut reader: R) -> Result<Vec<CapturedFrame>, Captur
                             .unwrap_or(Fate::Delivered);
                         // The interface resolution defaults to microseconds; see `write_capture`.
                         let time_ns = (packet.timestamp.as_nanos() as u64).saturating_mul(1_000);
-                        if let Some(frame) = parse_packet(link, &packet.data, time_ns, fate)? {
-                            frames.push(frame);
+                        match parse_packet(link, &packet.data, time_ns, fate)? {
+                            Packet::Frame(frame) => frames.push(frame),
+                            Packet::BadFcs => fcs_errors += 1,
+                            Packet::Other => {}
                         }
                     }
                     _ => {}
@@ -288,38 +313,78 @@ pub fn read_capture<R: Read>(mut reader: R) -> Result<Vec<CapturedFrame>, Captur
             let link = pcap.header().datalink;
             while let Some(packet) = pcap.next_packet() {
                 let packet = packet?;
-                if let Some(frame) =
-                    parse_packet(link, &packet.data, packet.timestamp.as_nanos() as u64, Fate::Delivered)?
-                {
-                    frames.push(frame);
+                match parse_packet(link, &packet.data, packet.timestamp.as_nanos() as u64, Fate::Delivered)? {
+                    Packet::Frame(frame) => frames.push(frame),
+                    Packet::BadFcs => fcs_errors += 1,
+                    Packet::Other => {}
                 }
             }
         }
         other => return Err(CaptureError::UnknownMagic(other)),
     }
-    Ok(frames)
+    Ok(CaptureContents { frames, fcs_errors })
 }
 
-fn parse_packet(link: DataLink, data: &[u8], time_ns: u64, fate: Fate) -> Result<Option<CapturedFrame>, CaptureError> {
+/// What one captured packet is.
+enum Packet {
+    Frame(CapturedFrame),
+    /// An 802.11 frame whose FCS is wrong.
+    BadFcs,
+    /// Anything else: another kind of 802.11 frame, a truncated one.
+    Other,
+}
+
+/// The radiotap flags field, when the header has one: the present words
+/// (chained by bit 31), then TSFT (bit 0, 8 bytes aligned to 8) when
+/// present, then the flags byte (bit 1).
+fn radiotap_flags(header: &[u8]) -> Option<u8> {
+    let present = u32::from_le_bytes(header.get(4..8)?.try_into().ok()?);
+    let mut offset = 8;
+    let mut word = present;
+    while word & (1 << 31) != 0 {
+        word = u32::from_le_bytes(header.get(offset..offset + 4)?.try_into().ok()?);
+        offset += 4;
+    }
+    if present & 0b10 == 0 {
+        return None;
+    }
+    if present & 1 != 0 {
+        offset = offset.next_multiple_of(8) + 8;
+    }
+    header.get(offset).copied()
+}
+
+fn parse_packet(link: DataLink, data: &[u8], time_ns: u64, fate: Fate) -> Result<Packet, CaptureError> {
     let frame = match link {
         DataLink::IEEE802_11 => data,
         DataLink::IEEE802_11_RADIOTAP => {
             let Some(len) = data.get(2..4).map(|b| usize::from(u16::from_le_bytes([b[0], b[1]]))) else {
-                return Ok(None);
+                return Ok(Packet::Other);
             };
-            match data.get(len..) {
-                Some(rest) => rest,
-                None => return Ok(None),
+            let (Some(header), Some(rest)) = (data.get(..len), data.get(len..)) else {
+                return Ok(Packet::Other);
+            };
+            let flags = radiotap_flags(header).unwrap_or(0);
+            if flags & RADIOTAP_FLAG_BAD_FCS != 0 {
+                return Ok(Packet::BadFcs);
+            }
+            if flags & RADIOTAP_FLAG_FCS != 0 {
+                let Some(split) = rest.len().checked_sub(FCS_LEN) else {
+                    return Ok(Packet::BadFcs);
+                };
+                let (frame, fcs_bytes) = rest.split_at(split);
+                if fcs(frame) != fcs_bytes {
+                    return Ok(Packet::BadFcs);
+                }
+                frame
+            } else {
+                rest
             }
         }
         other => return Err(CaptureError::UnsupportedLinkType(other)),
     };
-    Ok(parse_action_frame(frame).map(|(source, destination, body)| CapturedFrame {
-        time_ns,
-        source,
-        destination,
-        body: body.to_vec(),
-        fate,
+    Ok(parse_action_frame(frame).map_or(Packet::Other, |(source, destination, body)| {
+        Packet::Frame(CapturedFrame { time_ns, source, destination, body: body.to_vec(), fate })
     }))
 }
 
@@ -420,6 +485,66 @@ mod tests {
         assert_eq!(&bytes[4..8], &[2, 0, 4, 0]);
         assert_eq!(&bytes[16..20], &65535u32.to_le_bytes());
         assert_eq!(&bytes[20..24], &105u32.to_le_bytes());
+    }
+
+    /// A capture of `sample()`'s delivered frames with the FCS of the second one flipped.
+    fn with_one_bad_fcs(format: CaptureFormat) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let frames = vec![
+            CapturedFrame { time_ns: 1_000, source: SRC, destination: DST, body: vec![1, 2, 3], fate: Fate::Delivered },
+            CapturedFrame { time_ns: 2_000, source: SRC, destination: DST, body: vec![7; 20], fate: Fate::Delivered },
+            CapturedFrame { time_ns: 3_000, source: DST, destination: SRC, body: vec![9], fate: Fate::Delivered },
+        ];
+        write_capture(&mut bytes, format, 1, &frames).unwrap();
+        // The second packet's FCS is its last 4 bytes: find it by its body, which ends just before.
+        let body_end = bytes.windows(20).position(|w| w == [7; 20]).unwrap() + 20;
+        bytes[body_end] ^= 0xff;
+        bytes
+    }
+
+    #[test]
+    fn frames_with_a_wrong_fcs_are_dropped_and_counted() {
+        for format in [CaptureFormat::PcapRadiotap, CaptureFormat::PcapNg] {
+            let read = read_capture_checked(with_one_bad_fcs(format).as_slice()).unwrap();
+            assert_eq!(read.fcs_errors, 1, "{format:?}");
+            let bodies: Vec<&[u8]> = read.frames.iter().map(|f| &f.body[..]).collect();
+            assert_eq!(bodies, [&[1u8, 2, 3][..], &[9][..]], "{format:?}");
+        }
+    }
+
+    #[test]
+    fn a_flipped_byte_in_the_frame_fails_its_fcs_and_a_capture_without_fcs_is_taken() {
+        let frame = action_frame(SRC, DST, 0, b"abc").unwrap();
+        let mut packet = radiotap_packet(1, &frame);
+        let at = packet.len() - FCS_LEN - 1;
+        packet[at] ^= 1;
+        assert!(matches!(parse_packet(DataLink::IEEE802_11_RADIOTAP, &packet, 0, Fate::Delivered), Ok(Packet::BadFcs)));
+        // Without the FCS flag there is nothing to check: the frame is taken as it is.
+        let mut plain = radiotap_packet(1, &frame);
+        plain[8] = 0;
+        plain.truncate(plain.len() - FCS_LEN);
+        assert!(matches!(
+            parse_packet(DataLink::IEEE802_11_RADIOTAP, &plain, 0, Fate::Delivered),
+            Ok(Packet::Frame(_))
+        ));
+        // The radio's own bad-FCS flag drops the frame too.
+        let mut marked = radiotap_packet(1, &frame);
+        marked[8] |= RADIOTAP_FLAG_BAD_FCS;
+        assert!(matches!(parse_packet(DataLink::IEEE802_11_RADIOTAP, &marked, 0, Fate::Delivered), Ok(Packet::BadFcs)));
+    }
+
+    #[test]
+    fn radiotap_flags_follow_tsft_and_chained_present_words() {
+        // present: TSFT and flags, one more present word chained; TSFT aligned to 8.
+        let mut header = vec![0, 0, 25, 0];
+        header.extend_from_slice(&(0b11u32 | 1 << 31).to_le_bytes());
+        header.extend_from_slice(&0u32.to_le_bytes());
+        header.extend_from_slice(&[0; 4]);
+        header.extend_from_slice(&[0xaa; 8]);
+        header.push(RADIOTAP_FLAG_FCS);
+        assert_eq!(radiotap_flags(&header), Some(RADIOTAP_FLAG_FCS));
+        assert_eq!(radiotap_flags(&[0, 0, 8, 0, 0, 0, 0, 0]), None);
+        assert_eq!(radiotap_flags(&[0, 0, 4, 0]), None);
     }
 
     #[test]

@@ -62,6 +62,8 @@ enum EventKind {
     AirFree { channel: usize, station: usize, acknowledged: bool },
     /// A copy of a frame reaches `station`.
     Deliver { slot: usize, station: usize },
+    /// A station in monitor mode hears a frame sent to someone else.
+    Sniff { slot: usize, station: usize },
 }
 
 struct Event {
@@ -104,6 +106,10 @@ struct Slot<S> {
     /// Until when the station works through its last poll.
     busy_until_ns: u64,
     waiting_for_air: bool,
+    /// Hears every frame on its channel (see [`Engine::set_hostile`]).
+    monitor: bool,
+    /// Goes on the air ahead of every other station waiting for it.
+    priority: bool,
 }
 
 /// Which link and direction carry frames from one station to another.
@@ -143,7 +149,14 @@ impl<S: Station> Engine<S> {
             media: (0..CHANNELS).map(|_| Medium::default()).collect(),
             stations: stations
                 .into_iter()
-                .map(|station| Slot { station, wake_at_ns: u64::MAX, busy_until_ns: 0, waiting_for_air: false })
+                .map(|station| Slot {
+                    station,
+                    wake_at_ns: u64::MAX,
+                    busy_until_ns: 0,
+                    waiting_for_air: false,
+                    monitor: false,
+                    priority: false,
+                })
                 .collect(),
             links: Vec::new(),
             routes: vec![None; n * n],
@@ -162,6 +175,16 @@ impl<S: Station> Engine<S> {
         self.links.push(link);
         self.routes[a * n + b] = Some(Route { link: index, direction: Direction::AToB });
         self.routes[b * n + a] = Some(Route { link: index, direction: Direction::BToA });
+    }
+
+    /// Makes station `index` a hostile one: its radio hears a copy of every
+    /// frame sent on its channel (at the end of the frame's first attempt,
+    /// whatever the link model does to it), and it takes the air ahead of
+    /// the stations that wait for it, as a station ignoring the backoff
+    /// rules would.
+    pub fn set_hostile(&mut self, index: usize) {
+        self.stations[index].monitor = true;
+        self.stations[index].priority = true;
     }
 
     /// Records every frame on the air from now on.
@@ -254,6 +277,13 @@ impl<S: Station> Engine<S> {
                     self.start_next(channel);
                     return Some(station);
                 }
+                EventKind::Sniff { slot, station } => {
+                    let frame = self.in_transit[slot];
+                    self.free_transit.push(slot);
+                    self.stations[station].station.radio_mut().sniff(frame);
+                    self.poll_station(station);
+                    return Some(station);
+                }
                 EventKind::Deliver { slot, station } => {
                     let frame = self.in_transit[slot];
                     self.free_transit.push(slot);
@@ -292,7 +322,11 @@ impl<S: Station> Engine<S> {
         if slot.station.radio().wants_air() && !slot.waiting_for_air {
             slot.waiting_for_air = true;
             let channel = usize::from(slot.station.radio().channel()).min(CHANNELS - 1);
-            self.media[channel].waiting.push_back(index);
+            if slot.priority {
+                self.media[channel].waiting.push_front(index);
+            } else {
+                self.media[channel].waiting.push_back(index);
+            }
             self.start_next(channel);
         }
     }
@@ -302,6 +336,20 @@ impl<S: Station> Engine<S> {
         if at_ns < self.stations[index].wake_at_ns {
             self.stations[index].wake_at_ns = at_ns;
             self.schedule(at_ns, EventKind::Wake { station: index });
+        }
+    }
+
+    /// A place for a frame in transit.
+    fn transit_slot(&mut self, frame: Frame) -> usize {
+        match self.free_transit.pop() {
+            Some(slot) => {
+                self.in_transit[slot] = frame;
+                slot
+            }
+            None => {
+                self.in_transit.push(frame);
+                self.in_transit.len() - 1
+            }
         }
     }
 
@@ -385,16 +433,7 @@ impl<S: Station> Engine<S> {
                 if delivery.duplicate {
                     self.counters.frames_duplicated += 1;
                 }
-                let slot = match self.free_transit.pop() {
-                    Some(slot) => {
-                        self.in_transit[slot] = frame;
-                        slot
-                    }
-                    None => {
-                        self.in_transit.push(frame);
-                        self.in_transit.len() - 1
-                    }
-                };
+                let slot = self.transit_slot(frame);
                 let at = end_ns + delivery.delay_ns + held_ns;
                 self.schedule(at, EventKind::Deliver { slot, station: to });
                 if delivery.duplicate {
@@ -409,6 +448,15 @@ impl<S: Station> Engine<S> {
                     }
                 }
             }
+        }
+        for to in 0..n {
+            let slot = &self.stations[to];
+            if to == from || !slot.monitor || usize::from(slot.station.radio().channel()) != channel {
+                continue;
+            }
+            let heard_at = self.now_ns + data_offset_ns + airtime::data_frame_ns(self.rate, len);
+            let transit = self.transit_slot(frame);
+            self.schedule(heard_at, EventKind::Sniff { slot: transit, station: to });
         }
         if !broadcast && !matched {
             // A unicast to an address no station has: the MAC never hears an ACK.

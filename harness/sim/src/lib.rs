@@ -8,11 +8,14 @@
 pub mod capture;
 pub mod engine;
 pub mod fixtures;
+pub mod hostile;
 pub mod nodes;
+pub mod power;
 pub mod radio;
 pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod setup;
+pub mod soak;
 pub mod verdict;

@@ -13,6 +13,9 @@ pub(crate) struct Frame {
     pub destination: MacAddress,
     pub len: u8,
     pub bytes: [u8; MAX_FRAME_LEN],
+    /// 0 for a frame a node sent; otherwise what a hostile station sent it
+    /// as (`crate::hostile::HostileKind::tag`), so that the radios can count them.
+    pub origin: u8,
 }
 
 impl Frame {
@@ -47,7 +50,23 @@ pub struct SimRadio {
     received: VecDeque<Frame>,
     pub(crate) refused: u64,
     dropped: u64,
+    /// Frames heard on the channel by a station in monitor mode (see `Engine::set_monitor`).
+    sniffed: VecDeque<Frame>,
+    /// How many more frames `receive` hands out before it answers `None`
+    /// (`None`: no limit), so that a station can see each frame's effect.
+    reveal: Option<usize>,
+    /// The origin of the last frame `receive` handed out, until taken.
+    last_origin: Option<u8>,
+    /// Per origin tag: frames that arrived, and frames dropped at the full receive queue.
+    arrived_by_origin: [u64; ORIGINS],
+    dropped_by_origin: [u64; ORIGINS],
 }
+
+/// Origin tags the radios count: 0 (a node's own frame) and the hostile kinds.
+pub(crate) const ORIGINS: usize = 8;
+
+/// The most frames a monitoring radio keeps before its station reads them; older ones are lost.
+const SNIFFED_LIMIT: usize = 64;
 
 impl SimRadio {
     pub fn new(address: MacAddress, channel: u8, capacities: Capacities) -> SimRadio {
@@ -64,7 +83,74 @@ impl SimRadio {
             received: VecDeque::with_capacity(capacities.radio_receive_queue),
             refused: 0,
             dropped: 0,
+            sniffed: VecDeque::new(),
+            reveal: None,
+            last_origin: None,
+            arrived_by_origin: [0; ORIGINS],
+            dropped_by_origin: [0; ORIGINS],
         }
+    }
+
+    /// Sends a frame that claims to come from `source`: a hostile station's
+    /// forgery, tagged with `origin` so the receiving radios count it.
+    pub(crate) fn send_as(
+        &mut self,
+        source: MacAddress,
+        destination: MacAddress,
+        frame: &[u8],
+        origin: u8,
+    ) -> Result<SendHandle, SendError> {
+        let handle = self.send(destination, frame)?;
+        if let Some(queued) = self.transmit.back_mut() {
+            queued.frame.source = source;
+            queued.frame.origin = origin;
+        }
+        Ok(handle)
+    }
+
+    /// Forgets every frame waiting to be read (the node lost its power).
+    pub(crate) fn clear_received(&mut self) {
+        self.received.clear();
+    }
+
+    /// Frames waiting to be sent, the one on the air included.
+    pub(crate) fn queued(&self) -> usize {
+        self.transmit.len()
+    }
+
+    /// Takes back the frames queued after the first `keep` (never the one on the air).
+    pub(crate) fn unsend(&mut self, keep: usize) {
+        let keep = keep.max(usize::from(self.on_air));
+        self.transmit.truncate(keep);
+    }
+
+    /// A copy of a frame on the channel, for a station in monitor mode.
+    pub(crate) fn sniff(&mut self, frame: Frame) {
+        if self.sniffed.len() >= SNIFFED_LIMIT {
+            self.sniffed.pop_front();
+        }
+        self.sniffed.push_back(frame);
+    }
+
+    /// The oldest frame heard in monitor mode.
+    pub(crate) fn take_sniffed(&mut self) -> Option<Frame> {
+        self.sniffed.pop_front()
+    }
+
+    /// Lets `receive` hand out at most `frames` more frames (`None`: all).
+    pub(crate) fn reveal(&mut self, frames: Option<usize>) {
+        self.reveal = frames;
+    }
+
+    /// The origin tag of the last frame `receive` handed out, once.
+    pub(crate) fn take_last_origin(&mut self) -> Option<u8> {
+        self.last_origin.take()
+    }
+
+    /// Frames with this origin tag that arrived, and that the full receive queue dropped.
+    pub(crate) fn origin_counts(&self, origin: u8) -> (u64, u64) {
+        let index = usize::from(origin).min(ORIGINS - 1);
+        (self.arrived_by_origin[index], self.dropped_by_origin[index])
     }
 
     /// How many sends were refused because the queue was full.
@@ -89,8 +175,11 @@ impl SimRadio {
 
     /// A frame arrives from the air; returns false (and counts it) when the receive queue is full.
     pub(crate) fn deliver(&mut self, frame: Frame) -> bool {
+        let origin = usize::from(frame.origin).min(ORIGINS - 1);
+        self.arrived_by_origin[origin] += 1;
         if self.received.len() >= self.receive_limit {
             self.dropped += 1;
+            self.dropped_by_origin[origin] += 1;
             return false;
         }
         self.received.push_back(frame);
@@ -117,7 +206,7 @@ impl Radio for SimRadio {
         bytes[..frame.len()].copy_from_slice(frame);
         self.transmit.push_back(Queued {
             handle,
-            frame: Frame { source: self.address, destination, len: frame.len() as u8, bytes },
+            frame: Frame { source: self.address, destination, len: frame.len() as u8, bytes, origin: 0 },
         });
         Ok(handle)
     }
@@ -127,7 +216,14 @@ impl Radio for SimRadio {
     }
 
     fn receive(&mut self, buffer: &mut [u8; MAX_FRAME_LEN]) -> Option<Received> {
+        if self.reveal == Some(0) {
+            return None;
+        }
         let frame = self.received.pop_front()?;
+        if let Some(left) = &mut self.reveal {
+            *left -= 1;
+        }
+        self.last_origin = Some(frame.origin);
         let len = usize::from(frame.len);
         buffer[..len].copy_from_slice(frame.body());
         Some(Received { source: frame.source, destination: frame.destination, len, rssi: Some(-60) })

@@ -3,7 +3,8 @@
 //! crate's own receivers into the images the receiver would have stored.
 
 use nowcam_proto::legacy::{looks_legacy, LegacyEvent, LegacyReceiver};
-use nowcam_proto::receiver::{Receiver, ReceiverConfig, ReceiverEvent, TransferStore};
+use nowcam_proto::memory::MemoryStore;
+use nowcam_proto::receiver::{Receiver, ReceiverConfig, ReceiverEvent};
 use nowcam_proto::time::{Duration, Instant};
 use nowcam_proto::wire::MAX_FRAME_LEN;
 use nowcam_proto::MacAddress;
@@ -30,57 +31,13 @@ pub struct ReplayedImage {
     pub bytes: Vec<u8>,
 }
 
-/// Slots in memory: the host's [`TransferStore`].
-#[derive(Default)]
-struct MemoryStore {
-    slots: Vec<Option<Vec<u8>>>,
-    committed: Vec<Vec<u8>>,
-}
-
-impl TransferStore for MemoryStore {
-    type Slot = usize;
-    type Error = ();
-
-    fn begin(&mut self, len: u32) -> Result<usize, ()> {
-        self.slots.push(Some(vec![0; len as usize]));
-        Ok(self.slots.len() - 1)
-    }
-
-    fn write_at(&mut self, slot: usize, offset: u32, data: &[u8]) -> Result<(), ()> {
-        let buffer = self.slots.get_mut(slot).and_then(Option::as_mut).ok_or(())?;
-        let start = offset as usize;
-        buffer.get_mut(start..start + data.len()).ok_or(())?.copy_from_slice(data);
-        Ok(())
-    }
-
-    fn read_at(&mut self, slot: usize, offset: u32, out: &mut [u8]) -> Result<usize, ()> {
-        let buffer = self.slots.get(slot).and_then(Option::as_ref).ok_or(())?;
-        let rest = buffer.get(offset as usize..).ok_or(())?;
-        let n = rest.len().min(out.len());
-        out[..n].copy_from_slice(&rest[..n]);
-        Ok(n)
-    }
-
-    fn commit(&mut self, slot: usize, _crc32: u32) -> Result<(), ()> {
-        let buffer = self.slots.get_mut(slot).and_then(Option::take).ok_or(())?;
-        self.committed.push(buffer);
-        Ok(())
-    }
-
-    fn abandon(&mut self, slot: usize) {
-        if let Some(entry) = self.slots.get_mut(slot) {
-            *entry = None;
-        }
-    }
-}
-
 /// Finds and reassembles every transfer in `frames` (in capture order);
 /// frames the capture marks as dropped by the link model are skipped.
 pub fn replay(frames: &[CapturedFrame]) -> Vec<ReplayedImage> {
     let config = ReceiverConfig { idle_timeout: Duration::from_secs(3600), ..ReceiverConfig::default() };
     let mut receiver: Box<Receiver<usize, 16, TRANSFER_WORDS>> = Box::new(Receiver::new(config));
     let mut legacy: Vec<(MacAddress, LegacyReceiver<usize, TRANSFER_WORDS>)> = Vec::new();
-    let mut store = MemoryStore::default();
+    let mut store = MemoryStore::new();
     let mut reply = [0u8; MAX_FRAME_LEN];
     let mut images = Vec::new();
     for frame in frames.iter().filter(|f| f.fate != Fate::Dropped) {
@@ -105,7 +62,7 @@ pub fn replay(frames: &[CapturedFrame]) -> Vec<ReplayedImage> {
             }
         };
         if let Some(format) = stored {
-            if let Some(bytes) = store.committed.pop() {
+            if let Some((bytes, _)) = store.committed.pop() {
                 images.push(ReplayedImage {
                     source: frame.source,
                     destination: frame.destination,

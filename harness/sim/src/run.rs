@@ -5,13 +5,16 @@
 
 use nowcam_app::{ReceiverNodeEvent, SenderNodeEvent};
 use nowcam_link::{airtime, Direction};
+use nowcam_ports::radio::Radio;
 use nowcam_ports::store::ImageStore;
 use nowcam_proto::time::{Duration, Instant};
 use nowcam_proto::MacAddress;
 
 use crate::capture::CapturedFrame;
 use crate::engine::{station_address, AirCounters, Engine, Station};
+use crate::hostile::{HostileKind, HostileReport, HostileStation, KindCounts};
 use crate::nodes::{receiver_busy_ns, LegacyStation};
+use crate::power::{PowerReport, PowerState, BOOT_TIME};
 use crate::radio::SimRadio;
 use crate::setup::{AppReceiver, AppSender, Prepared, SetupError};
 use crate::verdict::{
@@ -59,6 +62,12 @@ pub struct RunResult {
     pub data_attempts: u64,
     /// MAC ACKs of delivered data frames that were lost on the way back.
     pub acks_lost: u64,
+    /// What a hostile station sent and what became of it; `None` without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostile: Option<HostileReport>,
+    /// The power cuts tried and what they did; `None` without any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power: Option<PowerReport>,
     #[serde(skip)]
     pub capture: Option<Vec<CapturedFrame>>,
     #[serde(skip)]
@@ -95,6 +104,43 @@ pub(crate) struct ReceiverStation {
     flash_stall_ns: u64,
     /// The flash's total erase time when the last image was stored.
     erase_ns_at_last_store: Option<u64>,
+    /// Set when a hostile station is on the air: what the receiver did with its frames.
+    pub(crate) watch: Option<Box<HostileWatch>>,
+    /// Set when the scenario cuts this receiver's power.
+    pub(crate) power: Option<Box<PowerSetup>>,
+}
+
+/// What a receiver needs to lose power and boot again.
+pub(crate) struct PowerSetup {
+    pub(crate) state: PowerState,
+    pub(crate) config: nowcam_app::ReceiverNodeConfig,
+    pub(crate) seed: u64,
+    pub(crate) erase_ahead_slots: u16,
+    pub(crate) store_config: nowcam_store::Config,
+}
+
+/// What a receiver watches for while a hostile station is on the air.
+pub(crate) struct HostileWatch {
+    /// Per hostile kind: frames refused, ignored as duplicates, and taken.
+    pub(crate) by_kind: [[u64; 3]; HostileKind::ALL.len()],
+    /// The legitimate senders' addresses.
+    pub(crate) legitimate: Vec<MacAddress>,
+    /// Images committed during the run, per source.
+    pub(crate) commits: Vec<(MacAddress, u64)>,
+    /// The image stored before the run: its sequence and bytes.
+    pub(crate) earlier: Option<(u32, Vec<u8>)>,
+    /// Set when the earlier image left the store before the legitimate
+    /// senders stored enough images to need its slot.
+    pub(crate) earlier_evicted_early: bool,
+    /// The store's slots.
+    pub(crate) slots: u16,
+    pub(crate) peak_open_transfers: usize,
+}
+
+impl HostileWatch {
+    fn legitimate_commits(&self) -> u64 {
+        self.commits.iter().filter(|(source, _)| self.legitimate.contains(source)).map(|(_, n)| n).sum()
+    }
 }
 
 pub(crate) struct LegacySenderStation {
@@ -107,6 +153,7 @@ pub(crate) enum SimStation {
     Sender(Box<SenderStation>),
     Receiver(Box<ReceiverStation>),
     Legacy(Box<LegacySenderStation>),
+    Hostile(Box<HostileStation>),
 }
 
 impl Station for SimStation {
@@ -132,7 +179,15 @@ impl Station for SimStation {
                 let receiving = r.node.receiving();
                 let before = r.node.store().flash().total();
                 let erases_in_transfers = r.node.store().erases_in_transfers();
-                let next = r.node.poll(now);
+                let queued = r.node.radio().queued();
+                let next = match r.watch.is_some() {
+                    true => r.poll_watched(now),
+                    false => r.node.poll(now),
+                };
+                if r.node.store().flash().inner().power_lost() {
+                    // The power went in this poll: nothing it sent after that leaves the chip.
+                    r.node.radio_mut().unsend(queued);
+                }
                 let read = waiting.saturating_sub(r.node.radio().waiting());
                 let flash = r.node.store_mut().flash_mut().take_busy();
                 let after = r.node.store().flash().total();
@@ -154,11 +209,24 @@ impl Station for SimStation {
                     if let ReceiverNodeEvent::ImageStored { source, info, .. } = event {
                         r.erase_ns_at_last_store = Some(before.erasing.as_micros() * 1_000);
                         r.read_back(source, info.sequence, info.len);
+                        if let Some(watch) = &mut r.watch {
+                            match watch.commits.iter_mut().find(|(s, _)| *s == source) {
+                                Some((_, n)) => *n += 1,
+                                None => watch.commits.push((source, 1)),
+                            }
+                        }
                     }
+                }
+                r.check_earlier_image();
+                r.power_step();
+                if r.busy_ns > 0 && r.node.radio().waiting() == 0 && r.power.is_some() {
+                    // Booting: wake when it is done.
+                    return Some(now + Duration::from_micros(r.busy_ns / 1_000));
                 }
                 next
             }
             SimStation::Legacy(l) => l.node.poll(now),
+            SimStation::Hostile(h) => h.poll(now),
         }
     }
 
@@ -166,7 +234,7 @@ impl Station for SimStation {
         match self {
             SimStation::Receiver(r) => std::mem::take(&mut r.busy_ns),
             // A camera reads only status frames and reports; its work is small next to the air.
-            SimStation::Sender(_) | SimStation::Legacy(_) => 0,
+            SimStation::Sender(_) | SimStation::Legacy(_) | SimStation::Hostile(_) => 0,
         }
     }
 
@@ -175,6 +243,7 @@ impl Station for SimStation {
             SimStation::Sender(s) => s.node.radio(),
             SimStation::Receiver(r) => r.node.radio(),
             SimStation::Legacy(l) => l.node.radio(),
+            SimStation::Hostile(h) => h.radio(),
         }
     }
 
@@ -183,13 +252,163 @@ impl Station for SimStation {
             SimStation::Sender(s) => s.node.radio_mut(),
             SimStation::Receiver(r) => r.node.radio_mut(),
             SimStation::Legacy(l) => l.node.radio_mut(),
+            SimStation::Hostile(h) => h.radio_mut(),
         }
     }
 }
 
 impl ReceiverStation {
     pub(crate) fn new(node: AppReceiver) -> ReceiverStation {
-        ReceiverStation { node, stored: Vec::new(), busy_ns: 0, flash_stall_ns: 0, erase_ns_at_last_store: None }
+        ReceiverStation {
+            node,
+            stored: Vec::new(),
+            busy_ns: 0,
+            flash_stall_ns: 0,
+            erase_ns_at_last_store: None,
+            watch: None,
+            power: None,
+        }
+    }
+
+    /// Arms the next planned power cut when the transfer reaches it, and
+    /// reboots the node when the flash has lost power.
+    fn power_step(&mut self) {
+        let Some(power) = &mut self.power else { return };
+        if self.node.store().flash().inner().power_lost() {
+            let flash = self.node.store().flash().inner().after_reboot();
+            let rebooted = flash.ok().and_then(|flash| {
+                let flash = nowcam_store::TimedFlash::new(flash, self.node.store().flash().timing());
+                let mut store = nowcam_store::Store::mount(flash, power.store_config).ok()?;
+                store.set_erase_ahead_slots(power.erase_ahead_slots);
+                let radio = SimRadio::new(
+                    self.node.radio().address(),
+                    self.node.radio().channel(),
+                    crate::setup::NODE_CAPACITIES,
+                );
+                let telemetry = crate::nodes::FixedTelemetry::default();
+                power.seed = crate::setup::mix(power.seed, 1);
+                Some(nowcam_app::ReceiverNode::new(power.config, radio, store, telemetry, power.seed))
+            });
+            power.state.report.reboots += 1;
+            power.state.armed = None;
+            let Some(mut node) = rebooted else {
+                power.state.report.lost_images += 1;
+                return;
+            };
+            // The radio's queues and the frame on the air are the engine's;
+            // what waited in the receive queue is lost with the power.
+            std::mem::swap(node.radio_mut(), self.node.radio_mut());
+            node.radio_mut().clear_received();
+            self.node = node;
+            self.busy_ns += BOOT_TIME.as_micros() * 1_000;
+            let newest = self.node.store().newest().map(|info| info.sequence);
+            let before = power.state.newest_before.take();
+            let intact = match &before {
+                None => newest.is_none(),
+                Some((sequence, bytes)) => {
+                    newest == Some(*sequence) && self.read_image(*sequence, bytes.len()).as_deref() == Some(bytes)
+                }
+            };
+            if let Some(power) = &mut self.power {
+                if !intact {
+                    power.state.report.lost_images += 1;
+                }
+            }
+            return;
+        }
+        let due = self.node.active_transfers().find_map(|(_, _, received, count)| power.state.due(received, count));
+        if let Some(at) = due {
+            let newest = self.node.store().newest();
+            let newest =
+                newest.and_then(|info| Some((info.sequence, self.read_image(info.sequence, info.len as usize)?)));
+            if let Some(power) = &mut self.power {
+                power.state.arm(self.node.store_mut().flash_mut().inner_mut(), at, newest);
+            }
+        }
+    }
+
+    /// A committed image read back through the store, `None` when it reads short.
+    fn read_image(&mut self, sequence: u32, len: usize) -> Option<Vec<u8>> {
+        let mut bytes = vec![0u8; len];
+        let mut offset = 0;
+        while offset < len {
+            match self.node.store_mut().read_at(sequence, offset as u32, &mut bytes[offset..]) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => offset += n,
+            }
+        }
+        Some(bytes)
+    }
+
+    /// Polls the node with one received frame at a time, so that what it
+    /// did with each hostile frame shows in its counters.
+    fn poll_watched(&mut self, now: Instant) -> Option<Instant> {
+        loop {
+            self.node.radio_mut().reveal(Some(1));
+            let before = self.node.stats().protocol;
+            let next = self.node.poll(now);
+            let after = self.node.stats().protocol;
+            let origin = self.node.radio_mut().take_last_origin();
+            let open = self.node.active_transfers().count();
+            if let Some(watch) = &mut self.watch {
+                watch.peak_open_transfers = watch.peak_open_transfers.max(open);
+                if let Some(kind) = origin.and_then(HostileKind::from_tag) {
+                    let outcome = if after.rejected > before.rejected {
+                        0
+                    } else if after.duplicates > before.duplicates {
+                        1
+                    } else {
+                        2
+                    };
+                    watch.by_kind[usize::from(kind.tag() - 1)][outcome] += 1;
+                }
+            }
+            if origin.is_none() || self.node.radio().waiting() == 0 {
+                self.node.radio_mut().reveal(None);
+                return next;
+            }
+        }
+    }
+
+    /// Notes when the image stored before the run leaves the store before
+    /// legitimate images needed its slot.
+    fn check_earlier_image(&mut self) {
+        let Some(watch) = &mut self.watch else { return };
+        let Some((sequence, _)) = &watch.earlier else { return };
+        if watch.earlier_evicted_early {
+            return;
+        }
+        let mut listed = [nowcam_ports::store::ImageInfo { sequence: 0, len: 0, crc32: 0 }; 16];
+        let count = self.node.store().list(&mut listed);
+        if !listed[..count].iter().any(|info| info.sequence == *sequence)
+            && watch.legitimate_commits() < u64::from(watch.slots.saturating_sub(1))
+        {
+            watch.earlier_evicted_early = true;
+        }
+    }
+
+    /// Whether the image stored before the run reads back unchanged (true when there is none).
+    fn earlier_image_intact(&mut self) -> bool {
+        let Some(watch) = &self.watch else { return true };
+        let Some((sequence, bytes)) = watch.earlier.clone() else { return true };
+        if watch.earlier_evicted_early {
+            return false;
+        }
+        let mut listed = [nowcam_ports::store::ImageInfo { sequence: 0, len: 0, crc32: 0 }; 16];
+        let count = self.node.store().list(&mut listed);
+        if !listed[..count].iter().any(|info| info.sequence == sequence) {
+            // Evicted, but only once legitimate images needed its slot.
+            return true;
+        }
+        let mut read = vec![0u8; bytes.len()];
+        let mut offset = 0;
+        while offset < read.len() {
+            match self.node.store_mut().read_at(sequence, offset as u32, &mut read[offset..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => offset += n,
+            }
+        }
+        offset == bytes.len() && read == bytes
     }
 
     /// Reads a newly stored image back through the store's read path. A
@@ -235,7 +454,16 @@ impl Prepared {
             if polled < senders && !done[polled] && sender_finished(engine.station(polled)) {
                 done[polled] = true;
                 pending -= 1;
-                if pending == 0 {
+            }
+            // A hostile station's replay, once begun, is part of the run.
+            if pending == 0 {
+                let replaying = self.hostile_index().is_some_and(|h| match engine.station(h) {
+                    SimStation::Hostile(station) => station.busy(),
+                    _ => false,
+                });
+                if replaying {
+                    finished_ns = None;
+                } else if finished_ns.is_none() {
                     finished_ns = Some(engine.now_ns());
                 }
             }
@@ -254,6 +482,11 @@ impl Prepared {
         let mut received = Vec::new();
         let mut flash_erase_ns = 0u64;
         let mut flash_stall_ns = 0u64;
+        let hostile = self.hostile_report(engine);
+        let power = engine.stations().find_map(|station| match station {
+            SimStation::Receiver(r) => r.power.as_ref().map(|p| p.state.report.clone()),
+            _ => None,
+        });
         for (index, station) in engine.stations().enumerate() {
             match station {
                 SimStation::Sender(s) => {
@@ -286,6 +519,7 @@ impl Prepared {
                     flash_erase_ns += r.erase_ns_at_last_store.unwrap_or(total_ns);
                     flash_stall_ns += r.flash_stall_ns;
                 }
+                SimStation::Hostile(_) => {}
             }
         }
         let sent: Vec<SentImages> = reported
@@ -324,6 +558,28 @@ impl Prepared {
         let efficiency = if sim_time_s > 0.0 && lower_bound_s > 0.0 { lower_bound_s / sim_time_s } else { 0.0 };
         let mut failures = attribution.failures();
         failures.extend(judge_expectation(&scenario.expect, scenario.time_limit, &images, sim_time_s, efficiency));
+        if let Some(report) = &hostile {
+            if report.illegitimate_commits > 0 {
+                failures.push(format!(
+                    "hostile: the receiver committed {} image(s) no legitimate transfer sent",
+                    report.illegitimate_commits
+                ));
+            }
+            if !report.earlier_image_intact {
+                failures.push("hostile: the image stored before the run changed or was evicted early".into());
+            }
+        }
+        if let Some(report) = &power {
+            if report.lost_images > 0 {
+                failures.push(format!(
+                    "power: after {} of {} reboots the newest image was not the last one committed, intact",
+                    report.lost_images, report.reboots
+                ));
+            }
+            if report.reboots < report.planned as u64 {
+                failures.push(format!("power: {} cuts planned, {} happened", report.planned, report.reboots));
+            }
+        }
         let received = if options.keep_images { received.into_iter().cloned().collect() } else { Vec::new() };
         RunResult {
             scenario: scenario.name.clone(),
@@ -341,16 +597,86 @@ impl Prepared {
             data_sends: engine.links().map(|link| link.counters(Direction::AToB).sent).sum(),
             data_attempts: engine.links().map(|link| link.counters(Direction::AToB).attempts).sum(),
             acks_lost: engine.links().map(|link| link.counters(Direction::BToA).acks_lost).sum(),
+            hostile,
+            power,
             capture: options.capture.then(|| engine.take_capture()),
             received,
         }
     }
 }
 
+impl Prepared {
+    /// Gathers the hostile station's counts and the receivers' watch.
+    fn hostile_report(&self, engine: &mut Engine<SimStation>) -> Option<HostileReport> {
+        let index = self.hostile_index()?;
+        let SimStation::Hostile(station) = engine.station(index) else { return None };
+        let sent = station.sent();
+        let mut kinds: Vec<(HostileKind, KindCounts)> = HostileKind::ALL
+            .iter()
+            .zip(sent)
+            .filter(|(_, sent)| *sent > 0)
+            .map(|(kind, sent)| (*kind, KindCounts { sent, ..KindCounts::default() }))
+            .collect();
+        let mut illegitimate_commits = 0;
+        let mut earlier_image_intact = true;
+        let mut peak_open_transfers = 0;
+        for position in 0..engine.stations().count() {
+            let station = engine.station_mut(position);
+            for (kind, counts) in &mut kinds {
+                let (arrived, dropped) = station.radio().origin_counts(kind.tag());
+                counts.arrived += arrived;
+                counts.dropped_queue_full += dropped;
+            }
+            if let SimStation::Receiver(r) = station {
+                earlier_image_intact &= r.earlier_image_intact();
+                let Some(watch) = &r.watch else { continue };
+                peak_open_transfers = peak_open_transfers.max(watch.peak_open_transfers);
+                for (kind, counts) in &mut kinds {
+                    let [rejected, duplicate, taken] = watch.by_kind[usize::from(kind.tag() - 1)];
+                    counts.dropped_rejected += rejected;
+                    counts.dropped_duplicate += duplicate;
+                    counts.taken += taken;
+                }
+                for (source, commits) in &watch.commits {
+                    if !watch.legitimate.contains(source) {
+                        illegitimate_commits += commits;
+                    } else {
+                        // A legitimate sender's address with more images than it sent: replays.
+                        let sent = engine_images_of(&self.images, *source);
+                        illegitimate_commits += commits.saturating_sub(sent);
+                    }
+                }
+            }
+        }
+        for (kind, counts) in &mut kinds {
+            if *kind == HostileKind::ForgedStatus {
+                // A status goes to the sender, which has no counters of its own for it.
+                counts.taken = counts.arrived - counts.dropped_queue_full;
+            }
+        }
+        Some(HostileReport {
+            spec: self.scenario.hostile,
+            kinds,
+            illegitimate_commits,
+            earlier_image_intact,
+            peak_open_transfers,
+        })
+    }
+}
+
+/// How many images the sender at `source` sends in the run.
+fn engine_images_of(images: &[Vec<std::sync::Arc<[u8]>>], source: MacAddress) -> u64 {
+    images
+        .iter()
+        .enumerate()
+        .find(|(index, _)| station_address(*index) == source)
+        .map_or(0, |(_, list)| list.len() as u64)
+}
+
 fn sender_finished(station: &SimStation) -> bool {
     match station {
         SimStation::Sender(s) => s.outcomes.len() >= s.image_count,
         SimStation::Legacy(l) => l.node.finished_at().is_some(),
-        SimStation::Receiver(_) => false,
+        SimStation::Receiver(_) | SimStation::Hostile(_) => false,
     }
 }

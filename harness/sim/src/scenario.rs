@@ -17,6 +17,15 @@
 //! NOR flash (`nowcam_store::FlashTiming::DATASHEET`), during which the
 //! receiver reads no frame; `"ideal"` takes no time. Either way a receiver
 //! starts with a slot erased ahead, as after a while of idling.
+//!
+//! `[hostile]` puts a hostile station on the receiver's channel
+//! (`crate::hostile`): `forge_chunks` and `forge_status` are probabilities,
+//! `flood_senders` a number of fake sender addresses, `replay_old` a switch.
+//! The legitimate transfer is the first nowcam sender's.
+//!
+//! `power_cuts = ["mid-transfer", "mid-commit"]` cuts the power of that
+//! sender's receiver during its transfers, one cut per transfer in order,
+//! and reboots it with the flash keeping what the cut left (`crate::power`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -53,6 +62,50 @@ pub struct Scenario {
     pub senders: Vec<SenderSpec>,
     pub receivers: Vec<ReceiverSpec>,
     pub expect: Expectation,
+    /// A hostile station on the air; [`HostileSpec::is_none`] when there is none.
+    pub hostile: HostileSpec,
+    /// Power cuts of the first nowcam sender's receiver, in order, one per
+    /// transfer it receives (see `crate::power`).
+    pub power_cuts: Vec<PowerCutAt>,
+}
+
+/// Where in a transfer the receiver's power is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PowerCutAt {
+    /// In the middle of the chunks: a chunk's write is torn.
+    MidTransfer,
+    /// In the commit: the last chunk is written, the header write is torn.
+    MidCommit,
+}
+
+impl PowerCutAt {
+    pub const NAMES: [&'static str; 2] = ["mid-transfer", "mid-commit"];
+}
+
+/// What a hostile station on the receiver's channel does (shared/ESPNOW-FACTS.md, "Security facts").
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct HostileSpec {
+    /// Before a chunk of the legitimate transfer, with this probability, a
+    /// forged copy of it with an altered payload goes on the air first.
+    pub forge_chunks: f64,
+    /// With this probability, a status request of the legitimate transfer
+    /// is answered first by a forged Status claiming every chunk received.
+    pub forge_status: f64,
+    /// Fake sender addresses sending offers and chunks during the run.
+    pub flood_senders: u32,
+    /// Frames of an earlier session of the legitimate sender are replayed.
+    pub replay_old: bool,
+}
+
+impl HostileSpec {
+    /// The most fake senders a scenario may ask for.
+    pub const MAX_FLOOD_SENDERS: u32 = 64;
+
+    /// Whether no hostile station is asked for.
+    pub fn is_none(&self) -> bool {
+        self.forge_chunks == 0.0 && self.forge_status == 0.0 && self.flood_senders == 0 && !self.replay_old
+    }
 }
 
 /// How long the receivers' flash operations take.
@@ -282,6 +335,18 @@ struct RawScenario {
     #[serde(default)]
     receivers: Vec<RawReceiver>,
     expect: Option<RawExpect>,
+    hostile: Option<RawHostile>,
+    #[serde(default)]
+    power_cuts: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHostile {
+    forge_chunks: Option<f64>,
+    forge_status: Option<f64>,
+    flood_senders: Option<i64>,
+    replay_old: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -673,6 +738,49 @@ impl Scenario {
             other => other,
         };
 
+        let raw_hostile = raw.hostile.unwrap_or_default();
+        let hostile = HostileSpec {
+            forge_chunks: check.fraction("hostile.forge_chunks", raw_hostile.forge_chunks)?.unwrap_or(0.0),
+            forge_status: check.fraction("hostile.forge_status", raw_hostile.forge_status)?.unwrap_or(0.0),
+            flood_senders: check.count(
+                "hostile.flood_senders",
+                raw_hostile.flood_senders,
+                0,
+                0,
+                i64::from(HostileSpec::MAX_FLOOD_SENDERS),
+            )?,
+            replay_old: raw_hostile.replay_old.unwrap_or(false),
+        };
+        if !hostile.is_none() && !senders.iter().any(|s| s.protocol == Protocol::Nowcam) {
+            return Err(check.invalid(
+                "hostile",
+                "a nowcam sender whose transfer the hostile station attacks",
+                "only legacy senders",
+            ));
+        }
+
+        let mut power_cuts = Vec::new();
+        for (i, cut) in raw.power_cuts.iter().enumerate() {
+            power_cuts.push(match cut.as_str() {
+                "mid-transfer" => PowerCutAt::MidTransfer,
+                "mid-commit" => PowerCutAt::MidCommit,
+                other => {
+                    return Err(check.invalid(
+                        format!("power_cuts[{i}]"),
+                        format!("one of {}", PowerCutAt::NAMES.join(", ")),
+                        format!("{other:?}"),
+                    ))
+                }
+            });
+        }
+        if !power_cuts.is_empty() && !senders.iter().any(|s| s.protocol == Protocol::Nowcam) {
+            return Err(check.invalid(
+                "power_cuts",
+                "a nowcam sender whose receiver loses power",
+                "only legacy senders",
+            ));
+        }
+
         Ok(Scenario {
             name,
             path: path.to_path_buf(),
@@ -684,6 +792,8 @@ impl Scenario {
             senders,
             receivers,
             expect: Expectation { outcome, max_sim_time, min_efficiency },
+            hostile,
+            power_cuts,
         })
     }
 

@@ -11,14 +11,17 @@ use nowcam_proto::receiver::ReceiverConfig;
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::control::FrameSize;
 use nowcam_store::ram::RamFlash;
+
+use crate::power::{PowerFlash, PowerState};
 use nowcam_store::timing::BLOCK_SIZE;
 use nowcam_store::{Config as StoreConfig, EraseStep, FlashTiming, ImageStore, Store, TimedFlash, DATA_OFFSET};
 
 use crate::engine::{station_address, Engine};
 use crate::fixtures::{synthetic_image, FixtureCatalog, FixtureError};
+use crate::hostile::HostileStation;
 use crate::nodes::{FixedTelemetry, FixtureSource, LegacyStation};
 use crate::radio::SimRadio;
-use crate::run::{LegacySenderStation, ReceiverStation, RunOptions, SenderStation, SimStation};
+use crate::run::{HostileWatch, LegacySenderStation, ReceiverStation, RunOptions, SenderStation, SimStation};
 use crate::scenario::{DirectionSpec, ImageRef, LinkSpec, LossSpec, Protocol, Scenario};
 
 /// The capacities the simulator's node types are compiled with: the ESP32-C3
@@ -30,7 +33,7 @@ pub const TRANSFER_WORDS: usize = NODE_CAPACITIES.transfer_words;
 pub(crate) type AppSender = SenderNode<SimRadio, FixtureSource, FixedTelemetry, { NODE_CAPACITIES.sender_words }>;
 pub(crate) type AppReceiver = ReceiverNode<
     SimRadio,
-    Store<TimedFlash<RamFlash>>,
+    Store<TimedFlash<PowerFlash>>,
     FixedTelemetry,
     { NODE_CAPACITIES.receiver_transfers },
     { NODE_CAPACITIES.transfer_words },
@@ -153,7 +156,8 @@ pub fn link_config(spec: &LinkSpec) -> Result<LinkConfig, String> {
     Ok(config)
 }
 
-pub(crate) fn mix(seed: u64, stream: u64) -> u64 {
+/// Mixes a seed with a stream number into an independent seed (splitmix64).
+pub fn mix(seed: u64, stream: u64) -> u64 {
     let mut z = seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -175,6 +179,28 @@ impl Prepared {
 
     pub fn capacities(&self) -> Capacities {
         self.capacities
+    }
+
+    /// The station index of the hostile station, when the scenario has one:
+    /// after the senders and the receivers.
+    pub(crate) fn hostile_index(&self) -> Option<usize> {
+        (!self.scenario.hostile.is_none()).then(|| self.images.len() + self.scenario.receivers.len())
+    }
+
+    /// The legitimate transfer a hostile station attacks: the first nowcam
+    /// sender's station index and its receiver's index among the receivers.
+    fn victim(&self) -> Option<(usize, usize)> {
+        self.hostile_index()?;
+        self.first_nowcam_sender()
+    }
+
+    /// The first nowcam sender's station index and its receiver's index among the receivers.
+    fn first_nowcam_sender(&self) -> Option<(usize, usize)> {
+        self.scenario
+            .expanded_senders()
+            .enumerate()
+            .find(|(_, (_, spec))| spec.protocol == Protocol::Nowcam)
+            .map(|(index, (_, spec))| (index, spec.to))
     }
 
     /// Builds the stations and links of one run with one seed.
@@ -250,19 +276,64 @@ impl Prepared {
             let limit = spec.max_image_bytes.unwrap_or(Limits::default().max_image_len);
             let timing = scenario.flash.timing();
             let transfers = self.capacities.receiver_transfers as u32;
-            let store = receiver_store(largest.min(limit), feeding, transfers, timing).map_err(|message| {
-                SetupError::Store { scenario: scenario.name.clone(), receiver: spec.name.clone(), message }
-            })?;
+            let victim = self.victim().filter(|(_, receiver)| *receiver == index);
+            let powered = self
+                .first_nowcam_sender()
+                .filter(|(_, receiver)| !scenario.power_cuts.is_empty() && *receiver == index);
+            // Under attack or power cuts, the receiver starts with an image
+            // stored before the run, which must survive it.
+            let earlier = (victim.is_some() || powered.is_some()).then(|| synthetic_image(EARLIER_IMAGE_LEN));
+            let (store, earlier_sequence) =
+                receiver_store(largest.min(limit), feeding, transfers, timing, earlier.as_deref()).map_err(
+                    |message| SetupError::Store {
+                        scenario: scenario.name.clone(),
+                        receiver: spec.name.clone(),
+                        message,
+                    },
+                )?;
+            let slots = store.config().slot_count;
             let config = ReceiverNodeConfig {
                 receiver: ReceiverConfig { limits: Limits { max_image_len: limit }, ..ReceiverConfig::default() },
                 legacy_peers,
                 ..ReceiverNodeConfig::default()
             };
             let radio = SimRadio::new(address, spec.channel, self.capacities);
-            let node =
-                ReceiverNode::new(config, radio, store, FixedTelemetry::default(), mix(seed, 2_000 + index as u64));
-            stations.push(SimStation::Receiver(Box::new(ReceiverStation::new(node))));
+            let erase_ahead_slots = feeding.clamp(1, transfers.max(1)) as u16;
+            let node_seed = mix(seed, 2_000 + index as u64);
+            let node = ReceiverNode::new(config, radio, store, FixedTelemetry::default(), node_seed);
+            let mut station = ReceiverStation::new(node);
+            if powered.is_some() {
+                station.power = Some(Box::new(crate::run::PowerSetup {
+                    state: PowerState::new(&scenario.power_cuts),
+                    config,
+                    seed: node_seed,
+                    erase_ahead_slots,
+                    store_config: station.node.store().config(),
+                }));
+            }
+            if victim.is_some() {
+                station.watch = Some(Box::new(HostileWatch {
+                    by_kind: Default::default(),
+                    legitimate: (0..senders.len()).map(station_address).collect(),
+                    commits: Vec::new(),
+                    earlier: earlier_sequence.zip(earlier),
+                    earlier_evicted_early: false,
+                    slots,
+                    peak_open_transfers: 0,
+                }));
+            }
+            stations.push(SimStation::Receiver(Box::new(station)));
         }
+        let hostile = self.victim().map(|(sender, receiver)| {
+            let index = receiver_base + scenario.receivers.len();
+            let channel = scenario.receivers[receiver].channel;
+            let radio = SimRadio::new(station_address(index), channel, self.capacities);
+            let victim = station_address(sender);
+            let receiver = station_address(receiver_base + receiver);
+            let station = HostileStation::new(radio, scenario.hostile, victim, receiver, mix(seed, 3_000));
+            stations.push(SimStation::Hostile(Box::new(station)));
+            (index, sender, receiver_base + self.victim().map_or(0, |(_, r)| r))
+        });
 
         let mut engine = Engine::new(stations, self.link.phy_rate);
         for (index, (_, spec)) in senders.iter().enumerate() {
@@ -272,6 +343,19 @@ impl Prepared {
             let link = Link::new(config, mix(seed, index as u64))
                 .map_err(|e| SetupError::Link { scenario: scenario.name.clone(), message: e.to_string() })?;
             engine.connect(index, receiver_base + spec.to, link);
+        }
+        if let Some((index, sender, receiver)) = hostile {
+            // The hostile station sits close to both ends: a clean link to each.
+            for (to, stream) in [(receiver, 3_001), (sender, 3_002)] {
+                let mut config = LinkConfig::symmetric(DirectionConfig::default());
+                config.phy_rate = self.link.phy_rate;
+                config.channel_a = scenario.receivers[self.victim().map_or(0, |(_, r)| r)].channel;
+                config.channel_b = config.channel_a;
+                let link = Link::new(config, mix(seed, stream))
+                    .map_err(|e| SetupError::Link { scenario: scenario.name.clone(), message: e.to_string() })?;
+                engine.connect(index, to, link);
+            }
+            engine.set_hostile(index);
         }
         if options.capture {
             engine.enable_capture();
@@ -290,12 +374,18 @@ impl Prepared {
 /// was idle before the run, which is its steady state between images. That
 /// erase counts as flash erase time of the run, not as time the receiver was
 /// busy during it.
+/// Bytes of the image a receiver under attack holds from before the run.
+const EARLIER_IMAGE_LEN: usize = 3_001;
+
+/// `earlier`, when given, is committed first: an image from before the run
+/// (its sequence number is returned with the store).
 fn receiver_store(
     largest: u32,
     senders: u32,
     transfers: u32,
     timing: FlashTiming,
-) -> Result<Store<TimedFlash<RamFlash>>, String> {
+    earlier: Option<&[u8]>,
+) -> Result<(Store<TimedFlash<PowerFlash>>, Option<u32>), String> {
     const SECTOR: u32 = 4096;
     let slot_size = (DATA_OFFSET + largest).div_ceil(SECTOR) * SECTOR;
     // Whole 64 KB blocks from one block up, as `for_partition` lays slots
@@ -304,12 +394,22 @@ fn receiver_store(
     let slots = (2 + senders.clamp(1, nowcam_store::MAX_PENDING as u32)).max(3);
     let partition = slot_size * slots;
     let config = StoreConfig::for_partition(partition, SECTOR, largest).map_err(|e| e.to_string())?;
-    let flash = TimedFlash::new(RamFlash::new(partition as usize).map_err(|e| e.to_string())?, timing);
+    let ram = RamFlash::new(partition as usize).map_err(|e| e.to_string())?;
+    let flash = TimedFlash::new(PowerFlash::new(ram, config.slot_size), timing);
     let mut store = Store::mount(flash, config).map_err(|e| e.to_string())?;
+    let earlier = match earlier {
+        Some(bytes) => {
+            let handle = store.begin(bytes.len() as u32).map_err(|e| e.to_string())?;
+            store.write_at(handle, 0, bytes).map_err(|e| e.to_string())?;
+            let info = store.commit(handle, nowcam_proto::chunker::crc32(bytes)).map_err(|e| e.to_string())?;
+            Some(info.sequence)
+        }
+        None => None,
+    };
     store.set_erase_ahead_slots(senders.clamp(1, transfers.max(1)) as u16);
     while store.erase_ahead().map_err(|e| e.to_string())? == EraseStep::Erased {}
     store.flash_mut().take_busy();
-    Ok(store)
+    Ok((store, earlier))
 }
 
 /// What a scenario needs from a target, so that a target that cannot

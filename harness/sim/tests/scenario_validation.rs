@@ -229,3 +229,36 @@ fn a_missing_file_is_a_read_error_naming_it() {
     let error = Scenario::load(Path::new("scenarios/does-not-exist.toml"), &catalog()).unwrap_err().to_string();
     assert!(error.starts_with("scenarios/does-not-exist.toml: cannot read: "), "{error}");
 }
+
+#[test]
+fn hostile_injection_is_validated() {
+    let with = |table: &str| format!("{MINIMAL}[hostile]\n{table}\n");
+    let scenario = Scenario::parse(
+        Path::new("x.toml"),
+        &with("forge_chunks = 0.25\nflood_senders = 3\nreplay_old = true"),
+        &catalog(),
+    )
+    .unwrap();
+    assert_eq!(scenario.hostile.forge_chunks, 0.25);
+    assert_eq!(scenario.hostile.forge_status, 0.0);
+    assert_eq!(scenario.hostile.flood_senders, 3);
+    assert!(scenario.hostile.replay_old);
+    assert!(Scenario::parse(Path::new("x.toml"), MINIMAL, &catalog()).unwrap().hostile.is_none());
+    check_error(
+        &with("forge_chunks = 1.5"),
+        "scenarios/x.toml: hostile.forge_chunks: expected a probability from 0 to 1, found 1.5",
+    );
+    check_error(
+        &with("forge_status = -0.1"),
+        "scenarios/x.toml: hostile.forge_status: expected a probability from 0 to 1, found -0.1",
+    );
+    check_error(
+        &with("flood_senders = 65"),
+        "scenarios/x.toml: hostile.flood_senders: expected an integer from 0 to 64, found 65",
+    );
+    check_error(&with("jam = true"), "scenarios/x.toml: line 6, column 1: unknown field `jam`, expected one of `forge_chunks`, `forge_status`, `flood_senders`, `replay_old`");
+    check_error(
+        "[hostile]\nreplay_old = true\n[[senders]]\nprotocol = \"legacy\"\nimages = [\"vga-q12-20k.jpg\"]\n[[receivers]]\n",
+        "scenarios/x.toml: hostile: expected a nowcam sender whose transfer the hostile station attacks, found only legacy senders",
+    );
+}

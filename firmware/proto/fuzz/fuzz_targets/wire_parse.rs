@@ -1,32 +1,4 @@
-//! Untrusted bytes through every parser: nothing panics, and whatever parses
-//! re-emits to the very same bytes.
+//! cargo-fuzz target: see `nowcam_proto_fuzz::wire_parse`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use nowcam_proto::legacy::{DataFrame, Metadata};
-use nowcam_proto::wire::{Error, Frame, FrameRepr, MAX_FRAME_LEN};
-
-fuzz_target!(|data: &[u8]| {
-    let checked = Frame::new_checked(data).map(|_| ());
-    match FrameRepr::parse_bytes(data) {
-        Ok(repr) => {
-            assert_eq!(checked, Ok(()));
-            assert_eq!(repr.buffer_len(), data.len());
-            let mut buffer = [0u8; MAX_FRAME_LEN];
-            assert_eq!(repr.emit(&mut buffer), Ok(data.len()));
-            assert_eq!(&buffer[..data.len()], data);
-        }
-        // Past the length checks, only a field's code can be refused.
-        Err(Error::InvalidField) => assert_eq!(checked, Ok(())),
-        Err(e) => assert_eq!(checked, Err(e)),
-    }
-
-    if let Ok(metadata) = Metadata::parse(data) {
-        assert_eq!(&metadata.emit()[..], data);
-    }
-    if let Ok(frame) = DataFrame::parse(data) {
-        let mut buffer = [0u8; MAX_FRAME_LEN];
-        assert_eq!(frame.emit(&mut buffer), Some(data.len()));
-        assert_eq!(&buffer[..data.len()], data);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| nowcam_proto_fuzz::wire_parse::check(data));

@@ -1,8 +1,24 @@
-//! What the fuzz targets share: a cursor over the fuzzer's bytes, a RAM
-//! store that keeps the receiver honest, and images made from a seed so a
-//! target can send the right bytes without keeping them.
+//! The fuzz targets' checks, as functions: the cargo-fuzz binaries call
+//! them, and `tests/corpus.rs` replays the kept corpus and crash cases
+//! through them with an ordinary `cargo test`. Also what they share: a
+//! cursor over the fuzzer's bytes, and images made from a seed so a target
+//! can send the right bytes without keeping them. The store is
+//! `nowcam_proto::memory::MemoryStore` (feature `alloc`).
 
-use nowcam_proto::receiver::TransferStore;
+pub mod legacy_codec;
+pub mod legacy_receiver;
+pub mod receiver;
+pub mod sender;
+pub mod wire_parse;
+
+/// Every target by name, for the corpus replay.
+pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+    ("wire_parse", wire_parse::check),
+    ("legacy_codec", legacy_codec::check),
+    ("receiver", receiver::check),
+    ("sender", sender::check),
+    ("legacy_receiver", legacy_receiver::check),
+];
 
 /// Reads the fuzzer's input front to back; every read fails once it runs out.
 pub struct Input<'a> {
@@ -48,68 +64,4 @@ pub fn image_byte(seed: u32, offset: usize) -> u8 {
 /// `len` bytes of the image made from `seed`, from `offset` on.
 pub fn image_bytes(seed: u32, offset: usize, len: usize) -> Vec<u8> {
     (offset..offset + len).map(|i| image_byte(seed, i)).collect()
-}
-
-/// The store refused: a write outside the slot, or a slot that is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreError;
-
-/// RAM slots; every begin must end in exactly one commit or abandon.
-#[derive(Debug, Default)]
-pub struct RamStore {
-    slots: Vec<Option<Vec<u8>>>,
-    /// Every committed image and the CRC-32 it was committed with.
-    pub committed: Vec<(Vec<u8>, u32)>,
-    /// Whether the next write fails.
-    pub fail_next_write: bool,
-}
-
-impl RamStore {
-    /// Slots begun and neither committed nor abandoned.
-    pub fn open(&self) -> usize {
-        self.slots.iter().flatten().count()
-    }
-}
-
-impl TransferStore for RamStore {
-    type Slot = usize;
-    type Error = StoreError;
-
-    fn begin(&mut self, len: u32) -> Result<usize, StoreError> {
-        self.slots.push(Some(vec![0; len as usize]));
-        Ok(self.slots.len() - 1)
-    }
-
-    fn write_at(&mut self, slot: usize, offset: u32, data: &[u8]) -> Result<(), StoreError> {
-        if core::mem::take(&mut self.fail_next_write) {
-            return Err(StoreError);
-        }
-        let start = offset as usize;
-        self.slots
-            .get_mut(slot)
-            .and_then(Option::as_mut)
-            .and_then(|bytes| bytes.get_mut(start..start.checked_add(data.len())?))
-            .ok_or(StoreError)?
-            .copy_from_slice(data);
-        Ok(())
-    }
-
-    fn read_at(&mut self, slot: usize, offset: u32, buffer: &mut [u8]) -> Result<usize, StoreError> {
-        let bytes = self.slots.get(slot).and_then(Option::as_ref).ok_or(StoreError)?;
-        let start = (offset as usize).min(bytes.len());
-        let n = buffer.len().min(bytes.len() - start);
-        buffer[..n].copy_from_slice(&bytes[start..start + n]);
-        Ok(n)
-    }
-
-    fn commit(&mut self, slot: usize, crc32: u32) -> Result<(), StoreError> {
-        let bytes = self.slots.get_mut(slot).and_then(Option::take).ok_or(StoreError)?;
-        self.committed.push((bytes, crc32));
-        Ok(())
-    }
-
-    fn abandon(&mut self, slot: usize) {
-        let open = self.slots.get_mut(slot).and_then(Option::take);
-        assert!(open.is_some(), "slot {slot} abandoned twice or after its commit");
-    }
 }

@@ -1,0 +1,4 @@
+//! cargo-fuzz target: see `nowcam_proto_fuzz::sender`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| nowcam_proto_fuzz::sender::check(data));

@@ -1,0 +1,4 @@
+//! cargo-fuzz target: see `nowcam_harness_fuzz::scenario_parse`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| nowcam_harness_fuzz::scenario_parse(data));

@@ -1,0 +1,73 @@
+//! The hostile scenarios (scenarios/hostile/): a hostile station on the
+//! receiver's channel forges chunks and statuses, floods with fake senders
+//! and replays old sessions. The issue's expectations: no panic, bounded
+//! memory, stored images never change except by a legitimate transfer, and
+//! the legitimate transfer completes byte-exact.
+//!
+//! Today's protocol fails some of them (issue 9, "Repair, not failure" and
+//! "Nothing stored on a whim", the protocol work of branch h9a): those are
+//! listed in [`AWAITING_PROTOCOL_FIXES`] and run only with the feature
+//! `issue9-expectations`, so that `cargo test` stays green until h9a lands;
+//! the expectations themselves are not weakened. The harness checks (the
+//! station did attack, memory stayed bounded) run for every scenario.
+
+use std::path::{Path, PathBuf};
+
+use nowcam_sim::fixtures::FixtureCatalog;
+use nowcam_sim::run::RunOptions;
+use nowcam_sim::scenario::Scenario;
+use nowcam_sim::setup::{prepare, NODE_CAPACITIES};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The hostile scenarios today's protocol fails, and why; h9a's receiver
+/// and sender changes are to make them pass (then this list empties).
+const AWAITING_PROTOCOL_FIXES: [(&str, &str); 4] = [
+    ("forge-chunks", "a forged chunk is stored and the image fails its CRC-32 with no repair"),
+    ("forge-status", "a forged all-received Status leaves the sender idle until its deadline"),
+    ("flood-senders", "zero-byte offers from fake senders are committed as images"),
+    ("all-at-once", "all of the above"),
+];
+
+#[test]
+fn every_hostile_scenario_meets_the_expectations() {
+    let fixtures = FixtureCatalog::load(&root().join("fixtures")).unwrap();
+    let scenarios = Scenario::load_dir(&root().join("scenarios/hostile"), &fixtures).unwrap();
+    assert!(scenarios.len() >= 5, "expected the hostile scenarios, found {}", scenarios.len());
+    let mut failures = Vec::new();
+    for scenario in &scenarios {
+        assert!(!scenario.hostile.is_none(), "{}: no [hostile] table", scenario.name);
+        let prepared = prepare(scenario, &fixtures).unwrap();
+        let awaiting = AWAITING_PROTOCOL_FIXES.iter().find(|(name, _)| *name == scenario.name);
+        for seed in 0..u64::from(scenario.seeds) {
+            let result = prepared.run(seed, RunOptions::default()).unwrap();
+            let report = result.hostile.as_ref().expect("a hostile run reports what the station did");
+            assert!(
+                report.kinds.iter().any(|(_, counts)| counts.sent > 0),
+                "{} seed {seed}: the hostile station sent nothing",
+                scenario.name
+            );
+            assert!(
+                report.peak_open_transfers <= NODE_CAPACITIES.receiver_transfers,
+                "{} seed {seed}: {} transfers open at once",
+                scenario.name,
+                report.peak_open_transfers
+            );
+            match awaiting {
+                Some((_, why)) if !cfg!(feature = "issue9-expectations") => {
+                    if !result.passed {
+                        println!("skipped: {} seed {seed} awaits the protocol fixes of h9a ({why})", scenario.name);
+                    }
+                }
+                _ => {
+                    if !result.passed {
+                        failures.push(format!("{} seed {seed}: {}", scenario.name, result.failures.join("; ")));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
