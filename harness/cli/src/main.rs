@@ -20,6 +20,7 @@ use nowcam_sim::verdict::ImageRecord;
 
 mod bench;
 mod boards;
+mod serve;
 
 #[derive(Parser)]
 #[command(name = "nowcam", version, about = "Move JPEGs over a simulated ESP-NOW link, byte-exact, and prove it")]
@@ -44,6 +45,8 @@ enum Command {
     Bench(bench::Args),
     /// Stand in for a board: the chip's node and test console on a pseudo-terminal, with a serial radio
     VirtualBoard(boards::VirtualBoardArgs),
+    /// The whole system without hardware, in real time: simulated cameras, the receiver's own code and its HTTP API on loopback
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -280,6 +283,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay_command(args),
         Command::Bench(args) => bench::run(args),
         Command::VirtualBoard(args) => boards::virtual_board(args),
+        Command::Serve(args) => serve::serve(args),
     };
     match result {
         Ok(code) => code,
