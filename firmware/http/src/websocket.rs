@@ -25,7 +25,7 @@ use crate::status::StatusSnapshot;
 use crate::{Api, Clock, ReceiverAccess};
 
 /// The WebSocket handshake's constant (RFC 6455, section 1.3).
-const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65";
+const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// Status messages are sent at most this often.
 const STATUS_INTERVAL: Duration = Duration::from_secs(1);
@@ -193,6 +193,6 @@ mod tests {
 
     #[test]
     fn accept_key_of_rfc_6455_example() {
-        assert_eq!(&accept_key("dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxT5D3W2Gn5xDi7ZRuo=");
+        assert_eq!(&accept_key("dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 }
