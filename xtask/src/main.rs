@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod deps;
 mod firmware;
 mod fixtures;
 mod flash;
@@ -34,6 +35,8 @@ enum Command {
     Flash(flash::Args),
     /// Lint the GitHub workflows with actionlint (one of the steps of `test`)
     Lint(lint::Args),
+    /// Install what the HTTP client tests run: ffmpeg, chromium, a Python venv (one of the steps of `test`)
+    ClientTools,
 }
 
 fn main() -> Result<()> {
@@ -45,6 +48,7 @@ fn main() -> Result<()> {
         Command::Firmware(args) => firmware::run(args),
         Command::Flash(args) => flash::run(args),
         Command::Lint(args) => lint::run(args),
+        Command::ClientTools => deps::install_client_tools(),
     }
 }
 

@@ -70,6 +70,9 @@ pub fn run(args: Args) -> Result<()> {
     let count = crate::fixtures::check(&directory)?;
     println!("{count} fixtures match their manifest");
 
+    step("installing what the HTTP client tests run: ffmpeg, chromium, a Python venv with requests and OpenCV");
+    crate::deps::install_client_tools()?;
+
     step("running every host test");
     cargo(&["test", "--workspace", "--locked"])
 }

@@ -437,6 +437,6 @@ pub async fn control<M: RawMutex, N: ReceiverAccess, C: Clock>(
         return Err(control_failure(camera, status));
     }
     let mut text = heapless::String::<64>::new();
-    let _ = write!(text, "{}={applied}\n", variable.name());
+    let _ = writeln!(text, "{}={applied}", variable.name());
     Ok((("Cache-Control", "no-store"), text))
 }

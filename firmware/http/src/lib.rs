@@ -96,7 +96,7 @@ impl<'a, M: RawMutex, N: ReceiverAccess, C: Clock> Api<'a, M, N, C> {
 /// The whole API on one router: the main port's.
 pub fn router<'a, M: RawMutex, N: ReceiverAccess, C: Clock>(api: &'a Api<'a, M, N, C>) -> Router<impl PathRouter + 'a> {
     Router::new()
-        .route("/", get(move || handlers::page()))
+        .route("/", get(handlers::page))
         .route("/image", get(move || handlers::newest_image(api)))
         .route("/capture", get(move |query: handlers::CaptureQuery| handlers::capture(api, query)))
         .route("/images", get(move || handlers::image_list(api)))

@@ -47,6 +47,8 @@ enum Command {
     VirtualBoard(boards::VirtualBoardArgs),
     /// The whole system without hardware, in real time: simulated cameras, the receiver's own code and its HTTP API on loopback
     Serve(serve::ServeArgs),
+    /// Record a receiver's MJPEG stream into a video file (MJPEG in AVI), with a progress bar
+    Record(serve::RecordArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -284,6 +286,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::VirtualBoard(args) => boards::virtual_board(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Record(args) => serve::record(args),
     };
     match result {
         Ok(code) => code,

@@ -64,3 +64,54 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     .context("nowcam serve")?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("length").args(["frames", "seconds"])))]
+pub(crate) struct RecordArgs {
+    /// The MJPEG stream: a receiver's /stream, its port 81, or `nowcam serve`'s
+    url: String,
+    /// The video file to write (MJPEG in AVI; ffmpeg and VLC play it)
+    #[arg(long)]
+    out: PathBuf,
+    /// Stop after this many frames
+    #[arg(long)]
+    frames: Option<u32>,
+    /// Stop after this many seconds (default: 10 when neither is given)
+    #[arg(long)]
+    seconds: Option<f64>,
+}
+
+pub(crate) fn record(args: RecordArgs) -> Result<ExitCode> {
+    use nowcam_serve::record::Until;
+    let until = match (args.frames, args.seconds) {
+        (Some(frames), _) => Until::Frames(frames.max(1)),
+        (None, Some(seconds)) if seconds > 0.0 && seconds.is_finite() => {
+            Until::Elapsed(std::time::Duration::from_secs_f64(seconds))
+        }
+        (None, Some(seconds)) => anyhow::bail!("--seconds: expected a positive number, found {seconds}"),
+        (None, None) => Until::Elapsed(std::time::Duration::from_secs(10)),
+    };
+    let bar = match until {
+        Until::Frames(frames) => crate::progress(u64::from(frames)),
+        Until::Elapsed(limit) => crate::progress(limit.as_secs().max(1)),
+    };
+    bar.set_message(format!("recording {}", args.url));
+    let recorded = nowcam_serve::record::record(&args.url, &args.out, until, |frames, seconds| match until {
+        Until::Frames(_) => bar.set_position(u64::from(frames)),
+        Until::Elapsed(_) => {
+            bar.set_position(seconds as u64);
+            bar.set_message(format!("{frames} frames"));
+        }
+    })
+    .with_context(|| format!("recording {}", args.url))?;
+    bar.finish_and_clear();
+    println!(
+        "{}: {} frames of {}x{} in {:.1} s (MJPEG in AVI)",
+        args.out.display(),
+        recorded.frames,
+        recorded.width,
+        recorded.height,
+        recorded.seconds
+    );
+    Ok(ExitCode::SUCCESS)
+}

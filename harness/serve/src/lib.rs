@@ -122,7 +122,32 @@ async fn worker<P: PathRouter>(listener: &TcpListener, router: &Router<P>, confi
 /// Binds the listeners, builds the world and serves until `shutdown`, on a
 /// tokio runtime of its own (one thread). `on_ready` gets the addresses
 /// actually bound (port 0 picks a free one).
+///
+/// The runtime runs on a thread with a large stack: polling picoserve's
+/// nested futures takes several megabytes of stack in a debug build, more
+/// than a test thread's 2 MB.
 pub fn run(
+    http: std::net::SocketAddr,
+    stream: Option<std::net::SocketAddr>,
+    config: WorldConfig,
+    on_ready: impl FnOnce(std::net::SocketAddr, Option<std::net::SocketAddr>) + Send,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("nowcam-serve".into())
+            .stack_size(SERVER_STACK)
+            .spawn_scoped(scope, move || run_here(http, stream, config, on_ready, shutdown))
+            .context("starting the server thread")?
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the server thread panicked")))
+    })
+}
+
+/// The server thread's stack.
+const SERVER_STACK: usize = 64 << 20;
+
+fn run_here(
     http: std::net::SocketAddr,
     stream: Option<std::net::SocketAddr>,
     config: WorldConfig,
@@ -138,7 +163,8 @@ pub fn run(
         };
         let world = World::new(&config)?;
         on_ready(http.local_addr()?, stream.as_ref().map(|s| s.local_addr()).transpose()?);
-        serve(http, stream, world, shutdown).await
+        // The workers' futures hold picoserve's buffers: hundreds of KB, on the heap rather than the stack.
+        Box::pin(serve(http, stream, world, shutdown)).await
     })
 }
 

@@ -63,8 +63,8 @@ pub enum WorldError {
     Link(String),
     #[error("the receiver's image store: {0}")]
     Store(String),
-    #[error("at least one camera and one image are needed")]
-    Empty,
+    #[error("cameras need at least one image to send")]
+    NoImages,
 }
 
 enum Node {
@@ -121,8 +121,9 @@ pub struct World {
 
 impl World {
     pub fn new(config: &WorldConfig) -> Result<World, WorldError> {
-        if config.cameras == 0 || config.images.is_empty() {
-            return Err(WorldError::Empty);
+        // A receiver alone (no camera) is allowed: it shows the API before any image.
+        if config.cameras > 0 && config.images.is_empty() {
+            return Err(WorldError::NoImages);
         }
         let direction: DirectionConfig = match config.preset.as_str() {
             "clean" => DirectionConfig::default(),
