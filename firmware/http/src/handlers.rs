@@ -49,8 +49,37 @@ impl IntoResponse for Failure {
     }
 }
 
-pub async fn page() -> impl IntoResponse {
-    Response::new(StatusCode::OK, Page).with_header("Content-Encoding", "gzip").with_header("Cache-Control", "no-cache")
+/// `/`: the page on the main port, the stream on the stream port.
+pub async fn root<'a, M: RawMutex, N: ReceiverAccess, C: Clock>(
+    api: &'a Api<'a, M, N, C>,
+    port: crate::Port,
+) -> Root<impl IntoResponse, impl IntoResponse + 'a> {
+    match port {
+        crate::Port::Main => Root::Page(
+            Response::new(StatusCode::OK, Page)
+                .with_header("Content-Encoding", "gzip")
+                .with_header("Cache-Control", "no-cache"),
+        ),
+        crate::Port::Stream => Root::Stream(crate::stream::mjpeg(api).await),
+    }
+}
+
+pub enum Root<P, S> {
+    Page(P),
+    Stream(S),
+}
+
+impl<P: IntoResponse, S: IntoResponse> IntoResponse for Root<P, S> {
+    async fn write_to<R: picoserve::io::Read, W: ResponseWriter<Error = R::Error>>(
+        self,
+        connection: Connection<'_, R>,
+        response_writer: W,
+    ) -> Result<ResponseSent, W::Error> {
+        match self {
+            Root::Page(page) => page.write_to(connection, response_writer).await,
+            Root::Stream(stream) => stream.write_to(connection, response_writer).await,
+        }
+    }
 }
 
 struct Page;

@@ -40,6 +40,7 @@ use picoserve::Router;
 pub use access::{OwnStatus, ReceiverAccess};
 pub use journal::{ImageRecord, Journal, JournalCounters};
 pub use socket::{serve, GuardedSocket, HEADERS_TOO_LARGE};
+pub use stream::BOUNDARY;
 
 /// Bytes of the buffer a request's line and headers must fit in (a larger
 /// request gets 431); the same on the chip and the host.
@@ -93,10 +94,22 @@ impl<'a, M: RawMutex, N: ReceiverAccess, C: Clock> Api<'a, M, N, C> {
     }
 }
 
-/// The whole API on one router: the main port's.
-pub fn router<'a, M: RawMutex, N: ReceiverAccess, C: Clock>(api: &'a Api<'a, M, N, C>) -> Router<impl PathRouter + 'a> {
+/// Which port a router serves: esp32-camera serves its stream on a port of
+/// its own (81), where `/` is the stream rather than the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    Main,
+    Stream,
+}
+
+/// The whole API on one router. Both ports use this one router type (only
+/// `/` differs), so the chip carries picoserve's request handling once.
+pub fn router<'a, M: RawMutex, N: ReceiverAccess, C: Clock>(
+    api: &'a Api<'a, M, N, C>,
+    port: Port,
+) -> Router<impl PathRouter + 'a> {
     Router::new()
-        .route("/", get(handlers::page))
+        .route("/", get(move || handlers::root(api, port)))
         .route("/image", get(move || handlers::newest_image(api)))
         .route("/capture", get(move |query: handlers::CaptureQuery| handlers::capture(api, query)))
         .route("/images", get(move || handlers::image_list(api)))
@@ -106,12 +119,4 @@ pub fn router<'a, M: RawMutex, N: ReceiverAccess, C: Clock>(api: &'a Api<'a, M, 
         .route("/metrics", get(move || handlers::metrics(api)))
         .route("/stream", get(move || stream::mjpeg(api)))
         .route("/ws", get(move |upgrade: websocket::Upgrade| websocket::upgrade(api, upgrade)))
-}
-
-/// The stream port's router (esp32-camera serves its stream on port 81):
-/// the MJPEG stream at `/` and at `/stream`.
-pub fn stream_router<'a, M: RawMutex, N: ReceiverAccess, C: Clock>(
-    api: &'a Api<'a, M, N, C>,
-) -> Router<impl PathRouter + 'a> {
-    Router::new().route("/", get(move || stream::mjpeg(api))).route("/stream", get(move || stream::mjpeg(api)))
 }

@@ -59,8 +59,58 @@ fn accept_key(key: &str) -> [u8; 28] {
     let mut input = [0u8; 64 + GUID.len()];
     input[..key.len()].copy_from_slice(key.as_bytes());
     input[key.len()..key.len() + GUID.len()].copy_from_slice(GUID);
-    let digest = const_sha1::sha1(&input[..key.len() + GUID.len()]).as_bytes();
+    let digest = sha1(&input[..key.len() + GUID.len()]);
     base64_20(&digest)
+}
+
+/// SHA-1 (FIPS 180-4) of a short message, written as a loop: the handshake
+/// hashes 60 bytes once per connection, so size matters more than speed.
+fn sha1(message: &[u8]) -> [u8; 20] {
+    let mut state: [u32; 5] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476, 0xc3d2_e1f0];
+    let bit_len = (message.len() as u64) * 8;
+    let blocks = (message.len() + 9).div_ceil(64);
+    for block in 0..blocks {
+        let mut w = [0u32; 80];
+        for (index, word) in w.iter_mut().take(16).enumerate() {
+            let mut bytes = [0u8; 4];
+            for (offset, byte) in bytes.iter_mut().enumerate() {
+                let at = block * 64 + index * 4 + offset;
+                *byte = match at {
+                    at if at < message.len() => message[at],
+                    at if at == message.len() => 0x80,
+                    at if at >= blocks * 64 - 8 => (bit_len >> (8 * (blocks * 64 - 1 - at))) as u8,
+                    _ => 0,
+                };
+            }
+            *word = u32::from_be_bytes(bytes);
+        }
+        for t in 16..80 {
+            w[t] = (w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = state;
+        for (t, word) in w.iter().enumerate() {
+            let (f, k) = match t {
+                0..=19 => ((b & c) | (!b & d), 0x5a82_7999),
+                20..=39 => (b ^ c ^ d, 0x6ed9_eba1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8f1b_bcdc),
+                _ => (b ^ c ^ d, 0xca62_c1d6),
+            };
+            let next = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*word);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = next;
+        }
+        for (value, add) in state.iter_mut().zip([a, b, c, d, e]) {
+            *value = value.wrapping_add(add);
+        }
+    }
+    let mut digest = [0u8; 20];
+    for (chunk, value) in digest.chunks_mut(4).zip(state) {
+        chunk.copy_from_slice(&value.to_be_bytes());
+    }
+    digest
 }
 
 /// Standard base64 of 20 bytes, with its one padding character.
@@ -189,7 +239,23 @@ impl<M: RawMutex, N: ReceiverAccess, C: Clock> CustomBody for Feed<'_, M, N, C> 
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+    use std::format;
+    use std::string::String;
+
     use super::accept_key;
+
+    #[test]
+    fn sha1_of_known_messages() {
+        // FIPS 180 examples: one block, and two blocks.
+        let hex = |digest: [u8; 20]| digest.iter().fold(String::new(), |text, b| text + &format!("{b:02x}"));
+        assert_eq!(hex(super::sha1(b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            hex(super::sha1(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+            "84983e441c3bd26ebaae4aa1f95129e5e54670f1"
+        );
+        assert_eq!(hex(super::sha1(b"")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    }
 
     #[test]
     fn accept_key_of_rfc_6455_example() {

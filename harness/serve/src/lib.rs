@@ -20,7 +20,7 @@ use embassy_futures::join::{join3, join_array};
 use embassy_futures::select::select;
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::mutex::Mutex;
-use nowcam_http::{Api, Clock, Identity, Journal};
+use nowcam_http::{Api, Clock, Identity, Journal, Port};
 use nowcam_ports::Instant;
 use picoserve::routing::PathRouter;
 use picoserve::Router;
@@ -78,8 +78,8 @@ pub async fn serve(
     let clock = HostClock::new();
     let identity = Identity { name: "nowcam-serve", version: env!("CARGO_PKG_VERSION") };
     let api = Api::new(&node, &journal, clock, identity);
-    let router = nowcam_http::router(&api);
-    let stream_router = nowcam_http::stream_router(&api);
+    let router = nowcam_http::router(&api, Port::Main);
+    let stream_router = nowcam_http::router(&api, Port::Stream);
     let config = picoserve::Config::new(nowcam_http::TIMEOUTS);
     let main_workers = join_array::<_, HTTP_WORKERS>(core::array::from_fn(|_| worker(&http, &router, &config)));
     let stream_workers = async {

@@ -14,7 +14,7 @@ use embassy_net::Stack;
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_time::{Duration, Timer};
 use nowcam_esp_adapters::clock::{now, to_embassy};
-use nowcam_http::{Api, Clock, Identity, Journal, REQUEST_BUFFER};
+use nowcam_http::{Api, Clock, Identity, Journal, Port, REQUEST_BUFFER};
 use nowcam_ports::Instant;
 use static_cell::StaticCell;
 
@@ -56,44 +56,36 @@ pub fn spawn(
     static API: StaticCell<BoardApi> = StaticCell::new();
     let identity = Identity { name: "nowcam", version: env!("CARGO_PKG_VERSION") };
     let api: &'static BoardApi = API.init(Api::new(node, journal, ChipClock, identity));
-    for id in 0..HTTP_TASKS {
-        spawner.spawn(http_task(id, stack, api).expect("the HTTP task pool holds every HTTP task"));
+    for _ in 0..HTTP_TASKS {
+        spawner.spawn(http_task(stack, api, Port::Main).expect("the HTTP task pool holds every HTTP task"));
     }
     for _ in 0..STREAM_TASKS {
-        spawner.spawn(stream_task(stack, api).expect("the stream task pool holds every stream task"));
+        spawner.spawn(http_task(stack, api, Port::Stream).expect("the HTTP task pool holds every HTTP task"));
     }
 }
 
-#[embassy_executor::task(pool_size = HTTP_TASKS)]
-async fn http_task(_id: usize, stack: Stack<'static>, api: &'static BoardApi) -> ! {
-    let router = nowcam_http::router(api);
-    serve_forever(stack, 80, &router).await
-}
-
-#[embassy_executor::task(pool_size = STREAM_TASKS)]
-async fn stream_task(stack: Stack<'static>, api: &'static BoardApi) -> ! {
-    let router = nowcam_http::stream_router(api);
-    serve_forever(stack, 81, &router).await
-}
-
-/// Accepts one connection at a time on `port` and serves it.
-async fn serve_forever<P: picoserve::routing::PathRouter>(
-    stack: Stack<'static>,
-    port: u16,
-    router: &picoserve::Router<P>,
-) -> ! {
+/// Accepts one connection at a time on the port's number and serves it.
+/// Both ports run this one task (and one router type), so the flash holds
+/// the serving code once.
+#[embassy_executor::task(pool_size = SOCKETS)]
+async fn http_task(stack: Stack<'static>, api: &'static BoardApi, port: Port) -> ! {
+    let router = nowcam_http::router(api, port);
+    let number = match port {
+        Port::Main => 80,
+        Port::Stream => 81,
+    };
     let config = picoserve::Config::new(nowcam_http::TIMEOUTS);
     let mut tcp_rx = [0; TCP_RX];
     let mut tcp_tx = [0; TCP_TX];
     let mut http_buffer = [0; REQUEST_BUFFER];
     loop {
         let mut socket = TcpSocket::new(stack, &mut tcp_rx, &mut tcp_tx);
-        if socket.accept(port).await.is_err() {
+        if socket.accept(number).await.is_err() {
             continue;
         }
         // A client that vanishes without closing frees the task within a minute.
         socket.set_keep_alive(Some(Duration::from_secs(30)));
         socket.set_timeout(Some(Duration::from_secs(45)));
-        nowcam_http::serve(router, picoserve::time::EmbassyTimer, &config, &mut http_buffer, socket).await;
+        nowcam_http::serve(&router, picoserve::time::EmbassyTimer, &config, &mut http_buffer, socket).await;
     }
 }
