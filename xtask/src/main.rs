@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod deps;
 mod firmware;
 mod fixtures;
 mod flash;
@@ -37,6 +38,8 @@ enum Command {
     Lint(lint::Args),
     /// Run the cargo-fuzz targets on the nightly toolchain (installs it and cargo-fuzz when missing)
     Fuzz(fuzz::Args),
+    /// Install what the HTTP client tests run: ffmpeg, chromium, a Python venv (one of the steps of `test`)
+    ClientTools,
 }
 
 fn main() -> Result<()> {
@@ -49,6 +52,7 @@ fn main() -> Result<()> {
         Command::Flash(args) => flash::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::ClientTools => deps::install_client_tools(),
     }
 }
 

@@ -20,7 +20,7 @@ const NO_STD_TARGET: &str = "riscv32imc-unknown-none-elf";
 /// Every target the tests build for.
 const TARGETS: [&str; 2] = ["riscv32imc-unknown-none-elf", "riscv32imac-unknown-none-elf"];
 /// The crates shared by chip and host, which must build without std.
-const NO_STD_CRATES: [&str; 8] = [
+const NO_STD_CRATES: [&str; 9] = [
     "nowcam-proto",
     "nowcam-ports",
     "nowcam-app",
@@ -29,6 +29,7 @@ const NO_STD_CRATES: [&str; 8] = [
     "nowcam-ov2640",
     "nowcam-chips",
     "nowcam-console",
+    "nowcam-http",
 ];
 
 #[derive(clap::Args)]
@@ -84,6 +85,9 @@ pub fn run(args: Args) -> Result<()> {
     let directory = crate::fixtures::fixtures_dir();
     let count = crate::fixtures::check(&directory)?;
     println!("{count} fixtures match their manifest");
+
+    step("installing what the HTTP client tests run: ffmpeg, chromium, a Python venv with requests and OpenCV");
+    crate::deps::install_client_tools()?;
 
     step("running every host test");
     cargo(&["test", "--workspace", "--locked"])

@@ -21,6 +21,7 @@ use nowcam_sim::verdict::ImageRecord;
 mod bench;
 mod boards;
 mod hostile;
+mod serve;
 mod soak;
 
 #[derive(Parser)]
@@ -48,6 +49,10 @@ enum Command {
     Soak(soak::Args),
     /// Stand in for a board: the chip's node and test console on a pseudo-terminal, with a serial radio
     VirtualBoard(boards::VirtualBoardArgs),
+    /// The whole system without hardware, in real time: simulated cameras, the receiver's own code and its HTTP API on loopback
+    Serve(serve::ServeArgs),
+    /// Record a receiver's MJPEG stream into a video file (MJPEG in AVI), with a progress bar
+    Record(serve::RecordArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -287,6 +292,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Soak(args) => soak::run(args),
         Command::VirtualBoard(args) => boards::virtual_board(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Record(args) => serve::record(args),
     };
     match result {
         Ok(code) => code,

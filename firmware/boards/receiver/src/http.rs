@@ -1,179 +1,91 @@
-//! The receiver's HTTP API on port 80: `GET /image` (the newest JPEG) and
-//! `GET /status` (JSON).
-
-use core::fmt::Write as _;
+//! The receiver's HTTP API (`nowcam-http`, the handlers `nowcam serve`
+//! runs on the host too): four connections on port 80 and the MJPEG stream
+//! on port 81, as esp32-camera serves it.
+//!
+//! Each connection is a task of its own with its own buffers, so the number
+//! of connections is bounded by the task pool; the handlers lock the node
+//! only to read one 1 KB piece of flash or copy a snapshot, never across a
+//! socket write, so a slow client stalls only its own task and image
+//! reception goes on.
 
 use embassy_executor::Spawner;
+use embassy_net::tcp::TcpSocket;
 use embassy_net::Stack;
-use embassy_time::Duration;
-use nowcam_esp_adapters::clock::now;
-use nowcam_ports::{ImageStore, Radio};
-use picoserve::io::Write;
-use picoserve::response::{Content, StatusCode};
-use picoserve::routing::get;
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_time::{Duration, Timer};
+use nowcam_esp_adapters::clock::{now, to_embassy};
+use nowcam_http::{Api, Clock, Identity, Journal, Port, REQUEST_BUFFER};
+use nowcam_ports::Instant;
+use static_cell::StaticCell;
 
-use crate::SharedNode;
+use crate::{BoardNode, SharedNode};
 
-/// Connections served at once; each costs its TCP and HTTP buffers in a task.
-const HTTP_TASKS: usize = 2;
+/// Connections served at once on port 80.
+pub const HTTP_TASKS: usize = 4;
+/// Connections served at once on port 81 (the stream).
+pub const STREAM_TASKS: usize = 1;
+/// TCP sockets the HTTP server needs from the network stack.
+pub const SOCKETS: usize = HTTP_TASKS + STREAM_TASKS;
 
-/// Bytes read from flash per lock of the node: small enough that the
-/// radio loop waits at most a fraction of a millisecond.
-const PIECE: usize = 1024;
+/// TCP buffers per connection: requests are small, responses stream out.
+const TCP_RX: usize = 1024;
+const TCP_TX: usize = 2048;
 
-/// Cameras listed in `/status`; the JSON buffer is sized for this many.
-const STATUS_CAMERAS: usize = 8;
+type BoardApi = Api<'static, NoopRawMutex, BoardNode, ChipClock>;
 
-type StatusText = heapless::String<1536>;
+/// The chip's clock and embassy's timer.
+#[derive(Clone, Copy)]
+pub struct ChipClock;
 
-pub fn spawn(spawner: Spawner, stack: Stack<'static>, node: &'static SharedNode) {
-    for id in 0..HTTP_TASKS {
-        spawner.spawn(http_task(id, stack, node).expect("the HTTP task pool holds every HTTP task"));
+impl Clock for ChipClock {
+    fn now(&self) -> Instant {
+        now()
+    }
+
+    async fn sleep_until(&self, deadline: Instant) {
+        Timer::at(to_embassy(deadline)).await
     }
 }
 
-#[embassy_executor::task(pool_size = HTTP_TASKS)]
-async fn http_task(id: usize, stack: Stack<'static>, node: &'static SharedNode) -> ! {
-    let app = picoserve::Router::new()
-        .route("/image", get(move || newest_image(node)))
-        .route("/status", get(move || status(node)));
-    let config = picoserve::Config::new(picoserve::Timeouts {
-        start_read_request: Duration::from_secs(5),
-        persistent_start_read_request: Duration::from_secs(1),
-        read_request: Duration::from_secs(2),
-        write: Duration::from_secs(5),
-    });
-    let mut tcp_rx = [0; 1024];
-    let mut tcp_tx = [0; 2048];
-    let mut http_buffer = [0; 1024];
-    loop {
-        picoserve::Server::new(&app, &config, &mut http_buffer)
-            .listen_and_serve(id, stack, 80, &mut tcp_rx, &mut tcp_tx)
-            .await;
-    }
-}
-
-async fn newest_image(node: &'static SharedNode) -> Result<StoredImage, (StatusCode, &'static str)> {
-    let newest = node.lock().await.store().newest();
-    match newest {
-        Some(info) => Ok(StoredImage { node, sequence: info.sequence, len: info.len }),
-        None => Err((StatusCode::NOT_FOUND, "no image stored yet\n")),
-    }
-}
-
-/// A stored image, streamed from flash in pieces of [`PIECE`] bytes.
-struct StoredImage {
+pub fn spawn(
+    spawner: Spawner,
+    stack: Stack<'static>,
     node: &'static SharedNode,
-    sequence: u32,
-    len: u32,
+    journal: &'static Journal<NoopRawMutex>,
+) {
+    static API: StaticCell<BoardApi> = StaticCell::new();
+    let identity = Identity { name: "nowcam", version: env!("CARGO_PKG_VERSION") };
+    let api: &'static BoardApi = API.init(Api::new(node, journal, ChipClock, identity));
+    for _ in 0..HTTP_TASKS {
+        spawner.spawn(http_task(stack, api, Port::Main).expect("the HTTP task pool holds every HTTP task"));
+    }
+    for _ in 0..STREAM_TASKS {
+        spawner.spawn(http_task(stack, api, Port::Stream).expect("the HTTP task pool holds every HTTP task"));
+    }
 }
 
-impl Content for StoredImage {
-    fn content_type(&self) -> &'static str {
-        "image/jpeg"
-    }
-
-    fn content_length(&self) -> usize {
-        self.len as usize
-    }
-
-    /// Stops early when the image goes away mid-stream (two newer images
-    /// reused its slot) or fails its read: the headers are gone already, so
-    /// the client sees a body shorter than its Content-Length and drops it.
-    async fn write_content<W: Write>(self, mut writer: W) -> Result<(), W::Error> {
-        let mut piece = [0; PIECE];
-        let mut offset = 0;
-        while offset < self.len {
-            let read = self.node.lock().await.store_mut().read_at(self.sequence, offset, &mut piece);
-            match read {
-                Ok(count) if count > 0 => {
-                    writer.write_all(&piece[..count]).await?;
-                    offset += count as u32;
-                }
-                _ => break,
-            }
+/// Accepts one connection at a time on the port's number and serves it.
+/// Both ports run this one task (and one router type), so the flash holds
+/// the serving code once.
+#[embassy_executor::task(pool_size = SOCKETS)]
+async fn http_task(stack: Stack<'static>, api: &'static BoardApi, port: Port) -> ! {
+    let router = nowcam_http::router(api, port);
+    let number = match port {
+        Port::Main => 80,
+        Port::Stream => 81,
+    };
+    let config = picoserve::Config::new(nowcam_http::TIMEOUTS);
+    let mut tcp_rx = [0; TCP_RX];
+    let mut tcp_tx = [0; TCP_TX];
+    let mut http_buffer = [0; REQUEST_BUFFER];
+    loop {
+        let mut socket = TcpSocket::new(stack, &mut tcp_rx, &mut tcp_tx);
+        if socket.accept(number).await.is_err() {
+            continue;
         }
-        Ok(())
-    }
-}
-
-async fn status(node: &'static SharedNode) -> Result<Json, (StatusCode, &'static str)> {
-    let mut node = node.lock().await;
-    status_json(&mut node)
-        .map(Json)
-        .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "status does not fit its buffer\n"))
-}
-
-fn status_json(node: &mut crate::Node) -> Result<StatusText, core::fmt::Error> {
-    let now = now();
-    let telemetry = node.own_telemetry();
-    let stats = node.stats();
-    let mut text = StatusText::new();
-    write!(
-        text,
-        "{{\"mac\":\"{}\",\"channel\":{},\"uptime_ms\":{},\"free_heap_bytes\":{},\"chip_temperature_c\":",
-        node.radio().address(),
-        node.radio().channel(),
-        now.as_millis(),
-        telemetry.free_heap_bytes,
-    )?;
-    write_temperature(&mut text, telemetry.chip_temperature_centi_celsius)?;
-    write!(
-        text,
-        ",\"frames_received\":{},\"images_stored\":{},\"transfers_failed\":{},\"newest_image\":",
-        stats.frames_received, stats.images_stored, stats.transfers_failed,
-    )?;
-    match node.store().newest() {
-        Some(info) => write!(text, "{{\"sequence\":{},\"len\":{},\"crc32\":{}}}", info.sequence, info.len, info.crc32)?,
-        None => text.write_str("null")?,
-    }
-    text.write_str(",\"cameras\":[")?;
-    for (index, camera) in node.online_cameras(now).take(STATUS_CAMERAS).enumerate() {
-        if index > 0 {
-            text.write_str(",")?;
-        }
-        write!(
-            text,
-            "{{\"mac\":\"{}\",\"images\":{},\"last_heard_ms_ago\":{},\"rssi\":",
-            camera.address,
-            camera.images,
-            now.saturating_since(camera.last_heard).as_millis(),
-        )?;
-        match camera.rssi {
-            Some(rssi) => write!(text, "{rssi}")?,
-            None => text.write_str("null")?,
-        }
-        text.write_str("}")?;
-    }
-    text.write_str("]}\n")?;
-    Ok(text)
-}
-
-/// Hundredths of a degree as a JSON number with two decimals, or `null`.
-fn write_temperature(text: &mut StatusText, centi: Option<i16>) -> core::fmt::Result {
-    match centi {
-        Some(centi) => {
-            let sign = if centi < 0 { "-" } else { "" };
-            let magnitude = i32::from(centi).unsigned_abs();
-            write!(text, "{sign}{}.{:02}", magnitude / 100, magnitude % 100)
-        }
-        None => text.write_str("null"),
-    }
-}
-
-/// A JSON body from a fixed buffer.
-struct Json(StatusText);
-
-impl Content for Json {
-    fn content_type(&self) -> &'static str {
-        "application/json"
-    }
-
-    fn content_length(&self) -> usize {
-        self.0.len()
-    }
-
-    async fn write_content<W: Write>(self, mut writer: W) -> Result<(), W::Error> {
-        writer.write_all(self.0.as_bytes()).await
+        // A client that vanishes without closing frees the task within a minute.
+        socket.set_keep_alive(Some(Duration::from_secs(30)));
+        socket.set_timeout(Some(Duration::from_secs(45)));
+        nowcam_http::serve(&router, picoserve::time::EmbassyTimer, &config, &mut http_buffer, socket).await;
     }
 }

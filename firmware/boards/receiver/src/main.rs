@@ -55,6 +55,8 @@ pub type Node = ReceiverNode<
     { nowcam_esp_adapters::chip::TRANSFER_WORDS },
 >;
 pub type SharedNode = Mutex<NoopRawMutex, BoardNode>;
+/// What the HTTP server remembers of the node's events; the main loop feeds it.
+pub type SharedJournal = nowcam_http::Journal<NoopRawMutex>;
 
 /// The node, in a type of this crate so that it can implement the test console's access traits.
 pub struct BoardNode(Node);
@@ -98,6 +100,39 @@ impl ConsoleNode for BoardNode {
     #[cfg(feature = "serial-radio")]
     fn receive_dropped(&mut self) -> u32 {
         self.0.radio_mut().inner_mut().map_or(0, |radio| radio.receive_dropped())
+    }
+}
+
+impl nowcam_http::ReceiverAccess for BoardNode {
+    fn newest_image(&self) -> Option<nowcam_ports::ImageInfo> {
+        self.0.newest_image()
+    }
+
+    fn images(&self, out: &mut [nowcam_ports::ImageInfo]) -> usize {
+        self.0.images(out)
+    }
+
+    fn read_image(&mut self, sequence: u32, offset: u32, buffer: &mut [u8]) -> Result<usize, nowcam_ports::StoreError> {
+        self.0.read_image(sequence, offset, buffer)
+    }
+
+    fn cameras(&self) -> &[nowcam_app::CameraInfo] {
+        nowcam_http::ReceiverAccess::cameras(&self.0)
+    }
+
+    fn own_status(&mut self) -> nowcam_http::OwnStatus {
+        self.0.own_status()
+    }
+
+    fn request_control(
+        &mut self,
+        now: nowcam_ports::Instant,
+        camera: nowcam_ports::MacAddress,
+        command: nowcam_proto::wire::ControlCommand,
+        variable: nowcam_proto::wire::control::ControlVariable,
+        value: i32,
+    ) -> Result<u16, nowcam_app::receiver::ControlRequestError> {
+        nowcam_http::ReceiverAccess::request_control(&mut self.0, now, camera, command, variable, value)
     }
 }
 
@@ -185,6 +220,8 @@ async fn main(spawner: Spawner) -> ! {
     let radio = TestRadio::new(radio);
     let node: &'static SharedNode =
         NODE.init(Mutex::new(BoardNode(ReceiverNode::new(config, radio, store, telemetry, random_seed()))));
+    static JOURNAL: StaticCell<SharedJournal> = StaticCell::new();
+    let journal: &'static SharedJournal = JOURNAL.init(SharedJournal::new());
 
     // The console listens on the USB-Serial-JTAG port and on UART0 (its RX pin named here).
     #[cfg(feature = "esp32c3")]
@@ -202,9 +239,9 @@ async fn main(spawner: Spawner) -> ! {
     }
     #[cfg(not(feature = "serial-radio"))]
     if let Some(stack) = stack {
-        http::spawn(spawner, stack, node);
+        http::spawn(spawner, stack, node, journal);
     }
-    node::run(node, watchdog).await
+    node::run(node, journal, watchdog).await
 }
 
 /// The boot line's description of the newest stored image.

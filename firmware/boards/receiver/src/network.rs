@@ -27,8 +27,8 @@ use static_cell::StaticCell;
 const SSID: Option<&str> = option_env!("NOWCAM_WIFI_SSID");
 const PASSWORD: Option<&str> = option_env!("NOWCAM_WIFI_PASSWORD");
 
-/// Sockets: two HTTP connections, DHCP, and one spare.
-const SOCKETS: usize = 4;
+/// Sockets: the HTTP server's connections, DHCP, and one spare.
+const SOCKETS: usize = crate::http::SOCKETS + 2;
 
 /// The wait before the first attempt to join again, doubled after each failure.
 const RETRY_FIRST: Duration = Duration::from_secs(5);

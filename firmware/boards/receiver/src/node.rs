@@ -8,18 +8,21 @@ use nowcam_esp_adapters::clock::{now, to_embassy};
 use nowcam_esp_adapters::watchdog::{self, Watchdog};
 use nowcam_esp_adapters::{radio_event, test_console};
 
-use crate::SharedNode;
+use crate::{SharedJournal, SharedNode};
 
 /// Polls the node whenever its deadline passes or the radio has news, and
 /// at least every second to feed the watchdog, forever.
 ///
-/// The lock is held only for one poll, so the HTTP tasks read the store between polls.
-pub async fn run(node: &'static SharedNode, mut watchdog: Watchdog) -> ! {
+/// The lock is held only for one poll, so the HTTP tasks read the store
+/// between polls. Every event goes to the HTTP server's journal too.
+pub async fn run(node: &'static SharedNode, journal: &'static SharedJournal, mut watchdog: Watchdog) -> ! {
     loop {
         let deadline = {
             let mut node = node.lock().await;
-            let deadline = node.poll(now());
+            let polled_at = now();
+            let deadline = node.poll(polled_at);
             while let Some(event) = node.pop_event() {
+                journal.record(polled_at, &event);
                 if let ReceiverNodeEvent::ImageStored { source, info, .. } = event {
                     test_console::image_stored(info.sequence, source);
                 }
