@@ -79,6 +79,10 @@ impl Target {
 struct RunArgs {
     /// Scenario files; default every .toml in --scenarios
     scenarios: Vec<PathBuf>,
+    /// Run every scenario in the authenticated mode with this pre-shared key
+    /// (64 hexadecimal digits, or 32 raw bytes); simulator only
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "sim")]
     target: Target,
     /// The board inventory (TOML) for --target board; named in the reproduction lines
@@ -107,6 +111,20 @@ struct RunArgs {
     scenarios_dir: PathBuf,
     #[arg(long, default_value = "fixtures")]
     fixtures: PathBuf,
+}
+
+/// Reads a pre-shared key file: 64 hexadecimal digits (whitespace around
+/// them is ignored), or exactly 32 raw bytes.
+fn read_key(path: Option<&Path>) -> Result<Option<nowcam_proto::auth::Key>> {
+    let Some(path) = path else { return Ok(None) };
+    let bytes = std::fs::read(path).with_context(|| format!("reading the key file {}", path.display()))?;
+    let key = match std::str::from_utf8(&bytes) {
+        Ok(text) if !text.trim().is_empty() && text.trim().len() == 64 => nowcam_proto::auth::Key::from_hex(text).ok(),
+        _ => nowcam_proto::auth::Key::from_slice(&bytes).ok(),
+    };
+    key.map(Some).with_context(|| {
+        format!("{}: expected 64 hexadecimal digits or 32 raw bytes, found {} bytes", path.display(), bytes.len())
+    })
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -258,6 +276,9 @@ struct TransferArgs {
     /// Print one JSON object instead of text
     #[arg(long)]
     json: bool,
+    /// The authenticated mode's pre-shared key: 64 hexadecimal digits, or 32 raw bytes
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
     /// Give up after this much virtual time
     #[arg(long, default_value_t = 1200.0)]
     time_limit_s: f64,
@@ -333,6 +354,14 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     };
     if let Some((i, n)) = args.shard {
         scenarios = scenarios.into_iter().enumerate().filter(|(k, _)| k % n == i - 1).map(|(_, s)| s).collect();
+    }
+    if let Some(key) = read_key(args.key_file.as_deref())? {
+        if args.target != Target::Sim {
+            bail!("--key-file works on the simulator only: the chips take their key at build time");
+        }
+        for scenario in &mut scenarios {
+            scenario.key = Some(key);
+        }
     }
     // Wokwi bills simulated minutes: one seed per scenario unless asked for more.
     let seeds_of = |s: &Scenario| args.seeds.unwrap_or(if args.target == Target::Wokwi { 1 } else { s.seeds });
@@ -482,7 +511,8 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         args.hostile.to_toml()
     );
     let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
-    let scenario = Scenario::parse(Path::new("command line"), &text, &catalog)?;
+    let mut scenario = Scenario::parse(Path::new("command line"), &text, &catalog)?;
+    scenario.key = read_key(args.key_file.as_deref())?;
     let sent: Arc<[u8]> = image.into();
     if args.target != Target::Sim {
         if args.hostile.any() {

@@ -258,3 +258,28 @@ fn shards_split_the_scenarios_without_overlap() {
     let all = list("1/1");
     assert_eq!(all.len(), first.len() + second.len());
 }
+
+#[test]
+fn transfer_with_a_key_file_runs_the_authenticated_mode_and_refuses_a_bad_key() {
+    let dir = scratch("key");
+    let key = dir.join("key.hex");
+    std::fs::write(&key, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n").unwrap();
+    let output = nowcam()
+        .args(["transfer", "fixtures/vga-q12-20k.jpg", "--preset", "random5", "--forge-chunks", "0.2", "--json"])
+        .arg("--key-file")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["byte_exact"], true);
+    let forged = json["hostile"]["kinds"].as_array().unwrap().iter().find(|k| k[0] == "forged-chunk").unwrap();
+    assert!(forged[1]["sent"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(forged[1]["taken"], 0, "a forged chunk reached the store: {json}");
+
+    std::fs::write(&key, "not a key").unwrap();
+    let output = nowcam().args(["transfer", "fixtures/vga-q12-20k.jpg", "--key-file"]).arg(&key).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("expected 64 hexadecimal digits or 32 raw bytes, found 9 bytes"), "{stderr}");
+}

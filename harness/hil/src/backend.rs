@@ -188,6 +188,9 @@ pub fn skip_reason(scenario: &Scenario, boards: &Boards) -> Option<String> {
     if scenario.receivers.len() != 1 {
         return Some(format!("needs {} receivers; a board run drives one", scenario.receivers.len()));
     }
+    if scenario.key.is_some() {
+        return Some("runs the authenticated mode, whose key a board takes at build time, not from the harness".into());
+    }
     if scenario.receivers[0].max_image_bytes.is_some() {
         return Some("needs a receiver with a smaller image limit; boards run the default build".into());
     }

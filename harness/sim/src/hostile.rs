@@ -21,7 +21,12 @@ use std::collections::VecDeque;
 
 use nowcam_ports::radio::Radio;
 use nowcam_proto::time::{Duration, Instant};
-use nowcam_proto::wire::{ChunkRepr, FrameRepr, OfferRepr, StatusRepr, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN};
+use nowcam_proto::wire::{
+    flags, ChunkRepr, FrameRepr, OfferRepr, StatusRepr, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN, TAG_LEN,
+};
+
+/// Where the flags byte sits in every nowcam frame (magic, version and kind, flags).
+const FLAGS_OFFSET: usize = 2;
 use nowcam_proto::MacAddress;
 
 use crate::radio::{Frame, SimRadio};
@@ -183,6 +188,10 @@ pub(crate) struct HostileStation {
     next_flood_at: Instant,
     outbox: VecDeque<Outgoing>,
     sent: [u64; HostileKind::ALL.len()],
+    /// The last tag heard on the victim's frames, when they are tagged (the
+    /// authenticated mode): forged frames then carry a tag too, which the
+    /// attacker, without the key, can only guess.
+    heard_tag: Option<[u8; TAG_LEN]>,
 }
 
 /// The address of fake sender `index` of a flood.
@@ -213,6 +222,7 @@ impl HostileStation {
             next_fake: 0,
             next_flood_at: Instant::ZERO,
             outbox: VecDeque::new(),
+            heard_tag: None,
             sent: [0; HostileKind::ALL.len()],
         }
     }
@@ -289,7 +299,15 @@ impl HostileStation {
             return;
         }
         let mut bytes = [0u8; MAX_FRAME_LEN];
-        if let Ok(len) = frame.emit(&mut bytes) {
+        if let Ok(mut len) = frame.emit(&mut bytes) {
+            if let Some(tag) = self.heard_tag {
+                // The best an attacker without the key can do: the frame marked tagged,
+                // with a tag it heard (bound to another frame, so it fails).
+                let Some(end) = bytes.get_mut(len..len + TAG_LEN) else { return };
+                end.copy_from_slice(&tag);
+                bytes[FLAGS_OFFSET] |= flags::TAGGED;
+                len += TAG_LEN;
+            }
             self.outbox.push_back(Outgoing { source, destination, kind, len, bytes });
         }
     }
@@ -317,13 +335,30 @@ impl HostileStation {
 
     /// A frame heard on the channel.
     fn heard(&mut self, frame: &Frame) {
-        let Ok(repr) = FrameRepr::parse_bytes(frame.body()) else { return };
+        // A tagged frame is read as the attacker reads it: the frame without its tag.
+        let body = frame.body();
+        let mut untagged = [0u8; MAX_FRAME_LEN];
+        let body = match body.get(FLAGS_OFFSET) {
+            Some(flags) if flags & flags::TAGGED != 0 && body.len() > TAG_LEN + FLAGS_OFFSET => {
+                let len = body.len() - TAG_LEN;
+                untagged[..len].copy_from_slice(&body[..len]);
+                untagged[FLAGS_OFFSET] &= !flags::TAGGED;
+                if frame.source == self.victim {
+                    let mut tag = [0u8; TAG_LEN];
+                    tag.copy_from_slice(&body[len..]);
+                    self.heard_tag = Some(tag);
+                }
+                &untagged[..len]
+            }
+            _ => body,
+        };
+        let Ok(repr) = FrameRepr::parse_bytes(body) else { return };
         if frame.origin != 0 {
             return;
         }
         if frame.source == self.victim && frame.destination == self.receiver {
             let session = match repr {
-                FrameRepr::Offer(offer) => offer.session,
+                FrameRepr::Offer(offer) | FrameRepr::SealedOffer { offer, .. } => offer.session,
                 FrameRepr::Chunk(chunk) => chunk.session,
                 FrameRepr::StatusRequest(request) => request.session,
                 _ => return,
@@ -333,7 +368,7 @@ impl HostileStation {
                 recording.frames.push(*frame);
             }
             match repr {
-                FrameRepr::Offer(offer) => {
+                FrameRepr::Offer(offer) | FrameRepr::SealedOffer { offer, .. } => {
                     recording.offer = Some(offer);
                     recording.forged = vec![false; usize::from(offer.chunk_count)];
                 }

@@ -30,6 +30,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use nowcam_proto::auth::Key;
 use nowcam_proto::time::Duration;
 use serde::Deserialize;
 
@@ -58,6 +59,9 @@ pub struct Scenario {
     pub time_limit: Duration,
     /// How long the receivers' flash operations take.
     pub flash: FlashModel,
+    /// The pre-shared key of the authenticated mode, for every nowcam sender
+    /// and receiver of the scenario; `None` runs the default mode.
+    pub key: Option<Key>,
     pub link: LinkSpec,
     pub senders: Vec<SenderSpec>,
     pub receivers: Vec<ReceiverSpec>,
@@ -329,6 +333,7 @@ struct RawScenario {
     seeds: Option<i64>,
     time_limit_s: Option<f64>,
     flash: Option<String>,
+    key_hex: Option<String>,
     link: Option<RawLink>,
     #[serde(default)]
     senders: Vec<RawSender>,
@@ -596,6 +601,13 @@ impl Scenario {
             }
         };
 
+        let key = match raw.key_hex.as_deref() {
+            None => None,
+            Some(hex) => Some(Key::from_hex(hex).map_err(|_| {
+                check.invalid("key_hex", "64 hexadecimal digits (a 32-byte key)", format!("{} characters", hex.len()))
+            })?),
+        };
+
         let raw_link = raw.link.unwrap_or_default();
         let both = raw_link.both();
         let data = check
@@ -788,6 +800,7 @@ impl Scenario {
             seeds,
             time_limit,
             flash,
+            key,
             link,
             senders,
             receivers,

@@ -8,6 +8,7 @@ use nowcam_chips::Capacities;
 use nowcam_link::{Delay, DirectionConfig, Link, LinkConfig, LossModel, Outages, PhyRate, Preset};
 use nowcam_proto::reassembler::Limits;
 use nowcam_proto::receiver::ReceiverConfig;
+use nowcam_proto::sender::SenderConfig;
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::control::FrameSize;
 use nowcam_store::ram::RamFlash;
@@ -229,6 +230,7 @@ impl Prepared {
                         capture_interval: Some(Duration::ZERO),
                         image_limit: Some(images.len() as u32),
                         pause_between_images: Duration::ZERO,
+                        transfer: SenderConfig { key: scenario.key, ..SenderConfig::default() },
                         ..SenderNodeConfig::default()
                     };
                     let source = FixtureSource::new(images.clone(), FrameSize::Uxga);
@@ -293,7 +295,11 @@ impl Prepared {
                 )?;
             let slots = store.config().slot_count;
             let config = ReceiverNodeConfig {
-                receiver: ReceiverConfig { limits: Limits { max_image_len: limit }, ..ReceiverConfig::default() },
+                receiver: ReceiverConfig {
+                    limits: Limits { max_image_len: limit },
+                    key: scenario.key,
+                    ..ReceiverConfig::default()
+                },
                 legacy_peers,
                 ..ReceiverNodeConfig::default()
             };
