@@ -8,10 +8,24 @@
 //! - DSSS and CCK rates (1, 2, 5.5, 11 Mbps) use the long preamble: a 192 µs
 //!   PLCP, then the MPDU at the data rate, rounded up to a whole microsecond as
 //!   the 802.11b LENGTH field is.
-//! - OFDM rates (6 to 54 Mbps) use ERP-OFDM timing at 2.4 GHz: 16 µs preamble,
-//!   4 µs SIGNAL, 4 µs symbols carrying 16 service bits, the MPDU and 6 tail
-//!   bits, then the 6 µs signal extension that ERP-OFDM adds after every frame.
+//! - OFDM rates (6 to 54 Mbps) use ERP-OFDM timing at 2.4 GHz (IEEE 802.11-2020
+//!   §17.4.3 and §18.5.2): 16 µs preamble, 4 µs SIGNAL, 4 µs symbols carrying
+//!   16 service bits, the MPDU and 6 tail bits, then the 6 µs signal extension
+//!   that ERP-OFDM adds after every frame:
+//!   `T = 16 + 4 + 4 × ceil((16 + 8L + 6) / N_DBPS) + 6` µs.
 //!   With SIFS at 10 µs this makes the 16 µs gap of 5 GHz OFDM.
+//! - HT rates (MCS0 to MCS7) use the 802.11n mixed format (IEEE 802.11-2020
+//!   §19.4.3), 20 MHz, one spatial stream, long guard interval, BCC: a 36 µs
+//!   preamble (L-STF 8, L-LTF 8, L-SIG 4, HT-SIG 8, HT-STF 4, one HT-LTF 4),
+//!   then 4 µs symbols as for ERP-OFDM with N_DBPS 26, 52, 78, 104, 156, 208,
+//!   234 and 260, then the same 6 µs signal extension at 2.4 GHz:
+//!   `T = 36 + 4 × ceil((16 + 8L + 6) / N_DBPS) + 6` µs.
+//! - The MPDU of a payload of P bytes is `36 + 7 × max(1, ceil(P / 250)) + P`
+//!   bytes: an ESP-NOW v2 body goes in vendor elements of at most 250 bytes,
+//!   each with its own 7-byte header (`shared/ESPNOW-FACTS.md`, "Beyond v1 at
+//!   1 Mbps", after ESP-IDF's "x = 1512 (1470 + 6 × 7)"); up to 250 bytes this
+//!   is the v1 frame of `P + 43` bytes, and an empty payload still has its one
+//!   element.
 //! - SIFS is 10 µs at every rate (2.4 GHz); DIFS is the 28 µs and the backoff
 //!   slot the 9 µs seen on the ESP32 (short slot: DIFS = SIFS + 2 slots).
 //! - The contention window starts at 15 slots and doubles per retry up to
@@ -27,9 +41,31 @@ use core::str::FromStr;
 /// The largest ESP-NOW v1 payload (`ESP_NOW_MAX_DATA_LEN`).
 pub const MAX_PAYLOAD_LEN: usize = 250;
 
-/// Bytes an ESP-NOW frame adds around its payload: MAC header 24, category 1,
+/// The largest ESP-NOW v2 payload (`ESP_NOW_MAX_DATA_LEN_V2`).
+pub const MAX_PAYLOAD_LEN_V2: usize = 1470;
+
+/// Bytes an ESP-NOW v1 frame adds around its payload: MAC header 24, category 1,
 /// OUI 3, random 4, vendor element header 7, FCS 4.
 pub const FRAME_OVERHEAD_LEN: usize = 43;
+
+/// Bytes every ESP-NOW frame has outside its vendor elements: MAC header 24,
+/// category 1, OUI 3, random 4, FCS 4.
+pub const FRAME_FIXED_LEN: usize = 36;
+
+/// Header bytes of one vendor-specific element: id, length, OUI 3, type, version.
+pub const ELEMENT_HEADER_LEN: usize = 7;
+
+/// Body bytes one vendor-specific element carries at most.
+pub const ELEMENT_BODY_LEN: usize = 250;
+
+/// The MPDU length, FCS included, of an ESP-NOW frame carrying `payload_len`
+/// bytes: `36 + 7 × max(1, ceil(payload_len / 250)) + payload_len`, so 293 for
+/// 250 bytes and 1548 for 1470.
+pub const fn frame_len(payload_len: usize) -> usize {
+    let elements = payload_len.div_ceil(ELEMENT_BODY_LEN);
+    let elements = if elements == 0 { 1 } else { elements };
+    FRAME_FIXED_LEN + ELEMENT_HEADER_LEN * elements + payload_len
+}
 
 /// Length of an 802.11 ACK frame, FCS included.
 pub const ACK_LEN: usize = 14;
@@ -78,11 +114,27 @@ pub enum PhyRate {
     Ofdm48Mbps,
     /// 54 Mbps ERP-OFDM.
     Ofdm54Mbps,
+    /// HT MCS0 (BPSK 1/2), 6.5 Mbps with the long guard interval.
+    HtMcs0,
+    /// HT MCS1 (QPSK 1/2), 13 Mbps.
+    HtMcs1,
+    /// HT MCS2 (QPSK 3/4), 19.5 Mbps.
+    HtMcs2,
+    /// HT MCS3 (16-QAM 1/2), 26 Mbps.
+    HtMcs3,
+    /// HT MCS4 (16-QAM 3/4), 39 Mbps.
+    HtMcs4,
+    /// HT MCS5 (64-QAM 2/3), 52 Mbps.
+    HtMcs5,
+    /// HT MCS6 (64-QAM 3/4), 58.5 Mbps.
+    HtMcs6,
+    /// HT MCS7 (64-QAM 5/6), 65 Mbps.
+    HtMcs7,
 }
 
 impl PhyRate {
-    /// Every rate, slowest first.
-    pub const ALL: [PhyRate; 12] = [
+    /// Every rate: DSSS and CCK, then ERP-OFDM, then HT, each slowest first.
+    pub const ALL: [PhyRate; 20] = [
         PhyRate::Dsss1Mbps,
         PhyRate::Dsss2Mbps,
         PhyRate::Cck5_5Mbps,
@@ -95,11 +147,20 @@ impl PhyRate {
         PhyRate::Ofdm36Mbps,
         PhyRate::Ofdm48Mbps,
         PhyRate::Ofdm54Mbps,
+        PhyRate::HtMcs0,
+        PhyRate::HtMcs1,
+        PhyRate::HtMcs2,
+        PhyRate::HtMcs3,
+        PhyRate::HtMcs4,
+        PhyRate::HtMcs5,
+        PhyRate::HtMcs6,
+        PhyRate::HtMcs7,
     ];
 
-    /// The rate in units of 500 kb/s, as radiotap's rate field carries it.
-    pub const fn radiotap_rate(self) -> u8 {
-        match self {
+    /// The rate in units of 500 kb/s, as radiotap's rate field carries it;
+    /// `None` for HT rates, which radiotap gives in its MCS field instead.
+    pub const fn radiotap_rate(self) -> Option<u8> {
+        Some(match self {
             PhyRate::Dsss1Mbps => 2,
             PhyRate::Dsss2Mbps => 4,
             PhyRate::Cck5_5Mbps => 11,
@@ -112,15 +173,66 @@ impl PhyRate {
             PhyRate::Ofdm36Mbps => 72,
             PhyRate::Ofdm48Mbps => 96,
             PhyRate::Ofdm54Mbps => 108,
+            PhyRate::HtMcs0
+            | PhyRate::HtMcs1
+            | PhyRate::HtMcs2
+            | PhyRate::HtMcs3
+            | PhyRate::HtMcs4
+            | PhyRate::HtMcs5
+            | PhyRate::HtMcs6
+            | PhyRate::HtMcs7 => return None,
+        })
+    }
+
+    /// The HT MCS index of an HT rate.
+    pub const fn mcs(self) -> Option<u8> {
+        match self {
+            PhyRate::HtMcs0 => Some(0),
+            PhyRate::HtMcs1 => Some(1),
+            PhyRate::HtMcs2 => Some(2),
+            PhyRate::HtMcs3 => Some(3),
+            PhyRate::HtMcs4 => Some(4),
+            PhyRate::HtMcs5 => Some(5),
+            PhyRate::HtMcs6 => Some(6),
+            PhyRate::HtMcs7 => Some(7),
+            _ => None,
         }
     }
 
-    /// Whether this is an OFDM rate (as opposed to DSSS or CCK).
-    pub const fn is_ofdm(self) -> bool {
-        !matches!(self, PhyRate::Dsss1Mbps | PhyRate::Dsss2Mbps | PhyRate::Cck5_5Mbps | PhyRate::Cck11Mbps)
+    /// Data bits per 4 µs OFDM symbol (N_DBPS); `None` for DSSS and CCK.
+    pub const fn data_bits_per_symbol(self) -> Option<u64> {
+        Some(match self {
+            PhyRate::Dsss1Mbps | PhyRate::Dsss2Mbps | PhyRate::Cck5_5Mbps | PhyRate::Cck11Mbps => return None,
+            PhyRate::Ofdm6Mbps => 24,
+            PhyRate::Ofdm9Mbps => 36,
+            PhyRate::Ofdm12Mbps => 48,
+            PhyRate::Ofdm18Mbps => 72,
+            PhyRate::Ofdm24Mbps => 96,
+            PhyRate::Ofdm36Mbps => 144,
+            PhyRate::Ofdm48Mbps => 192,
+            PhyRate::Ofdm54Mbps => 216,
+            PhyRate::HtMcs0 => 26,
+            PhyRate::HtMcs1 => 52,
+            PhyRate::HtMcs2 => 78,
+            PhyRate::HtMcs3 => 104,
+            PhyRate::HtMcs4 => 156,
+            PhyRate::HtMcs5 => 208,
+            PhyRate::HtMcs6 => 234,
+            PhyRate::HtMcs7 => 260,
+        })
     }
 
-    /// The name used in scenario files and reports: the rate in Mbps.
+    /// Whether this is an HT (802.11n) rate.
+    pub const fn is_ht(self) -> bool {
+        self.mcs().is_some()
+    }
+
+    /// Whether this is an OFDM rate, ERP-OFDM or HT (as opposed to DSSS or CCK).
+    pub const fn is_ofdm(self) -> bool {
+        self.data_bits_per_symbol().is_some()
+    }
+
+    /// The name used in scenario files and reports: the rate in Mbps, or `mcs0` to `mcs7`.
     pub const fn name(self) -> &'static str {
         match self {
             PhyRate::Dsss1Mbps => "1",
@@ -135,53 +247,81 @@ impl PhyRate {
             PhyRate::Ofdm36Mbps => "36",
             PhyRate::Ofdm48Mbps => "48",
             PhyRate::Ofdm54Mbps => "54",
+            PhyRate::HtMcs0 => "mcs0",
+            PhyRate::HtMcs1 => "mcs1",
+            PhyRate::HtMcs2 => "mcs2",
+            PhyRate::HtMcs3 => "mcs3",
+            PhyRate::HtMcs4 => "mcs4",
+            PhyRate::HtMcs5 => "mcs5",
+            PhyRate::HtMcs6 => "mcs6",
+            PhyRate::HtMcs7 => "mcs7",
         }
     }
 
     /// The rate the MAC ACK for a frame at this rate goes at: the highest
-    /// basic rate of the same modulation class not above this one.
+    /// basic rate of the same modulation class not above this one; an HT
+    /// frame is answered at the highest ERP-OFDM basic rate not above it.
     pub const fn ack_rate(self) -> PhyRate {
         match self {
             PhyRate::Dsss1Mbps => PhyRate::Dsss1Mbps,
             PhyRate::Dsss2Mbps | PhyRate::Cck5_5Mbps | PhyRate::Cck11Mbps => PhyRate::Dsss2Mbps,
-            PhyRate::Ofdm6Mbps | PhyRate::Ofdm9Mbps => PhyRate::Ofdm6Mbps,
-            PhyRate::Ofdm12Mbps | PhyRate::Ofdm18Mbps => PhyRate::Ofdm12Mbps,
-            PhyRate::Ofdm24Mbps | PhyRate::Ofdm36Mbps | PhyRate::Ofdm48Mbps | PhyRate::Ofdm54Mbps => {
-                PhyRate::Ofdm24Mbps
-            }
+            PhyRate::Ofdm6Mbps | PhyRate::Ofdm9Mbps | PhyRate::HtMcs0 => PhyRate::Ofdm6Mbps,
+            PhyRate::Ofdm12Mbps | PhyRate::Ofdm18Mbps | PhyRate::HtMcs1 | PhyRate::HtMcs2 => PhyRate::Ofdm12Mbps,
+            PhyRate::Ofdm24Mbps
+            | PhyRate::Ofdm36Mbps
+            | PhyRate::Ofdm48Mbps
+            | PhyRate::Ofdm54Mbps
+            | PhyRate::HtMcs3
+            | PhyRate::HtMcs4
+            | PhyRate::HtMcs5
+            | PhyRate::HtMcs6
+            | PhyRate::HtMcs7 => PhyRate::Ofdm24Mbps,
         }
     }
 
     /// Air time of one PPDU carrying an MPDU of `mpdu_len` bytes (FCS included).
     pub const fn ppdu_ns(self, mpdu_len: usize) -> u64 {
-        let units = self.radiotap_rate() as u64;
         let bits = 8 * mpdu_len as u64;
-        if self.is_ofdm() {
-            // Data bits per 4 µs symbol are 4 × Mbps = 2 × (500 kb/s units).
-            let bits_per_symbol = 2 * units;
-            let symbols = (16 + bits + 6).div_ceil(bits_per_symbol);
-            (16 + 4 + 4 * symbols + 6) * 1_000
-        } else {
-            // Microseconds = bits / Mbps = 2 × bits / (500 kb/s units), rounded up.
-            (192 + (2 * bits).div_ceil(units)) * 1_000
+        match self.data_bits_per_symbol() {
+            Some(bits_per_symbol) => {
+                let symbols = (16 + bits + 6).div_ceil(bits_per_symbol);
+                let preamble_us = if self.is_ht() { 36 } else { 16 + 4 };
+                (preamble_us + 4 * symbols + 6) * 1_000
+            }
+            None => {
+                // Microseconds = bits / Mbps = 2 × bits / (500 kb/s units), rounded up.
+                let units = match self {
+                    PhyRate::Dsss1Mbps => 2,
+                    PhyRate::Dsss2Mbps => 4,
+                    PhyRate::Cck5_5Mbps => 11,
+                    _ => 22,
+                };
+                (192 + (2 * bits).div_ceil(units)) * 1_000
+            }
         }
     }
 }
 
 impl fmt::Display for PhyRate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} Mbps", self.name())
+        if self.is_ht() {
+            f.write_str(self.name())
+        } else {
+            write!(f, "{} Mbps", self.name())
+        }
     }
 }
 
-/// A PHY rate name that is not one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54.
+/// A PHY rate name that is not one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 or mcs0 to mcs7.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct UnknownPhyRateError;
 
 impl fmt::Display for UnknownPhyRateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unknown phy rate, expected one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 (Mbps)")
+        f.write_str(
+            "unknown phy rate, expected one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 (Mbps) or mcs0 to mcs7",
+        )
     }
 }
 
@@ -190,14 +330,15 @@ impl core::error::Error for UnknownPhyRateError {}
 impl FromStr for PhyRate {
     type Err = UnknownPhyRateError;
 
-    /// Parses the rate in Mbps, with an optional `Mbps` suffix: `"1"`, `"5.5 Mbps"`, `"54mbps"`.
+    /// Parses the rate in Mbps, with an optional `Mbps` suffix: `"1"`, `"5.5 Mbps"`, `"54mbps"`,
+    /// or an HT rate by its MCS: `"mcs7"`, `"MCS0"`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         let number = match s.len().checked_sub(4) {
             Some(cut) if s.is_char_boundary(cut) && s[cut..].eq_ignore_ascii_case("mbps") => s[..cut].trim_end(),
             _ => s,
         };
-        PhyRate::ALL.into_iter().find(|rate| rate.name() == number).ok_or(UnknownPhyRateError)
+        PhyRate::ALL.into_iter().find(|rate| rate.name().eq_ignore_ascii_case(number)).ok_or(UnknownPhyRateError)
     }
 }
 
@@ -228,9 +369,10 @@ pub const fn mean_backoff_ns(attempt: u32) -> u64 {
     contention_window(attempt) as u64 * SLOT_NS / 2
 }
 
-/// Air time of an ESP-NOW data frame carrying `payload_len` bytes.
+/// Air time of an ESP-NOW data frame carrying `payload_len` bytes (v1 or v2,
+/// see [`frame_len`]).
 pub const fn data_frame_ns(rate: PhyRate, payload_len: usize) -> u64 {
-    rate.ppdu_ns(payload_len + FRAME_OVERHEAD_LEN)
+    rate.ppdu_ns(frame_len(payload_len))
 }
 
 /// Air time of the MAC ACK answering a data frame sent at `rate`.

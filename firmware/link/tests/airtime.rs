@@ -59,8 +59,9 @@ fn other_rates_use_standard_timing() {
 #[test]
 fn faster_rates_never_take_longer() {
     let dsss = &PhyRate::ALL[..4];
-    let ofdm = &PhyRate::ALL[4..];
-    for class in [dsss, ofdm] {
+    let ofdm = &PhyRate::ALL[4..12];
+    let ht = &PhyRate::ALL[12..];
+    for class in [dsss, ofdm, ht] {
         for pair in class.windows(2) {
             assert!(exchange_ns(pair[1], 250) <= exchange_ns(pair[0], 250), "{} vs {}", pair[0], pair[1]);
         }
@@ -125,15 +126,73 @@ fn phy_rates_parse_from_their_names() {
     }
     assert_eq!("5.5 Mbps".parse::<PhyRate>(), Ok(PhyRate::Cck5_5Mbps));
     assert_eq!(" 54mbps ".parse::<PhyRate>(), Ok(PhyRate::Ofdm54Mbps));
+    assert_eq!("MCS7".parse::<PhyRate>(), Ok(PhyRate::HtMcs7));
     assert_eq!(PhyRate::default(), PhyRate::Dsss1Mbps);
-    for bad in ["", "3", "mbps", "1.0", "11 Mbit", "é"] {
+    for bad in ["", "3", "mbps", "1.0", "11 Mbit", "é", "mcs8", "6.5"] {
         assert!(bad.parse::<PhyRate>().is_err(), "{bad:?}");
     }
 }
 
 #[test]
 fn radiotap_rates_are_in_half_megabits() {
-    assert_eq!(PhyRate::Dsss1Mbps.radiotap_rate(), 2);
-    assert_eq!(PhyRate::Cck5_5Mbps.radiotap_rate(), 11);
-    assert_eq!(PhyRate::Ofdm54Mbps.radiotap_rate(), 108);
+    assert_eq!(PhyRate::Dsss1Mbps.radiotap_rate(), Some(2));
+    assert_eq!(PhyRate::Cck5_5Mbps.radiotap_rate(), Some(11));
+    assert_eq!(PhyRate::Ofdm54Mbps.radiotap_rate(), Some(108));
+    // Radiotap carries HT rates in its MCS field, not in the legacy rate field.
+    assert_eq!(PhyRate::HtMcs7.radiotap_rate(), None);
+    assert_eq!(PhyRate::HtMcs7.mcs(), Some(7));
+}
+
+#[test]
+fn frame_length_counts_one_element_per_250_bytes() {
+    // 36 fixed bytes + 7 per vendor element + the payload (shared/ESPNOW-FACTS.md).
+    let cases = [(0, 43), (1, 44), (250, 293), (251, 301), (500, 550), (1_470, 1_548)];
+    for (payload, mpdu) in cases {
+        assert_eq!(airtime::frame_len(payload), mpdu, "payload {payload}");
+    }
+    assert_eq!(airtime::frame_len(MAX_PAYLOAD_LEN), MAX_PAYLOAD_LEN + airtime::FRAME_OVERHEAD_LEN);
+    assert_eq!(airtime::frame_len(airtime::MAX_PAYLOAD_LEN_V2), 1_470 + 6 * 7 + 36);
+}
+
+#[test]
+fn ofdm_and_ht_airtime_match_hand_computed_values() {
+    // Service 16 + tail 6 bits around the MPDU: 2366 bits for 250 bytes (L = 293),
+    // 12406 bits for 1470 bytes (L = 1548).
+    // ERP-OFDM: 16 µs preamble + 4 µs SIGNAL + 4 µs × symbols + 6 µs signal extension.
+    //   6 Mbps (24 bits/symbol):  2366 / 24 = 98.6 -> 99 symbols:  20 + 396 + 6 = 422 µs;
+    //                            12406 / 24 = 516.9 -> 517:        20 + 2068 + 6 = 2094 µs.
+    //  24 Mbps (96):              2366 / 96 = 24.6 -> 25:          20 + 100 + 6 = 126 µs;
+    //                            12406 / 96 = 129.2 -> 130:        20 + 520 + 6 = 546 µs.
+    //  54 Mbps (216):             2366 / 216 = 10.95 -> 11:        20 + 44 + 6 = 70 µs;
+    //                            12406 / 216 = 57.4 -> 58:         20 + 232 + 6 = 258 µs.
+    // HT mixed, 20 MHz, long GI: 36 µs preamble + 4 µs × symbols + 6 µs signal extension.
+    //   MCS7 (260):               2366 / 260 = 9.1 -> 10:          36 + 40 + 6 = 82 µs;
+    //                            12406 / 260 = 47.7 -> 48:         36 + 192 + 6 = 234 µs.
+    let cases = [
+        (PhyRate::Ofdm6Mbps, 250, 422),
+        (PhyRate::Ofdm6Mbps, 1_470, 2_094),
+        (PhyRate::Ofdm24Mbps, 250, 126),
+        (PhyRate::Ofdm24Mbps, 1_470, 546),
+        (PhyRate::Ofdm54Mbps, 250, 70),
+        (PhyRate::Ofdm54Mbps, 1_470, 258),
+        (PhyRate::HtMcs7, 250, 82),
+        (PhyRate::HtMcs7, 1_470, 234),
+    ];
+    for (rate, payload, us) in cases {
+        assert_eq!(data_frame_ns(rate, payload), us * US, "{rate}, {payload} bytes");
+    }
+    // 1 Mbps, 1470 bytes: 192 + 8 × 1548 = 12576 µs, as in the facts table.
+    assert_eq!(data_frame_ns(PhyRate::Dsss1Mbps, 1_470), 12_576 * US);
+    // The facts table's exchanges: 28 + 67.5 + T_data + 10 + T_ack (34 µs at 24 Mbps).
+    assert_eq!(exchange_ns(PhyRate::Ofdm54Mbps, 250), 209_500);
+    assert_eq!(exchange_ns(PhyRate::Ofdm54Mbps, 1_470), 397_500);
+    assert_eq!(exchange_ns(PhyRate::HtMcs7, 1_470), 373_500);
+}
+
+#[test]
+fn ht_acks_go_at_legacy_ofdm_basic_rates() {
+    // ACK 14 bytes = 112 + 22 = 134 bits: 6 symbols at 6 Mbps, 3 at 12, 2 at 24.
+    assert_eq!(ack_ns(PhyRate::HtMcs0), (20 + 4 * 6 + 6) * US);
+    assert_eq!(ack_ns(PhyRate::HtMcs2), (20 + 4 * 3 + 6) * US);
+    assert_eq!(ack_ns(PhyRate::HtMcs7), (20 + 4 * 2 + 6) * US);
 }
