@@ -7,6 +7,10 @@
 //! and when, whether the sender's MAC saw an ACK). On a device the same loss
 //! and duplication models wrap the real radio through [`FaultInjector`].
 //!
+//! [`frame_success_probability`] is the chance that a frame survives a given
+//! rate and signal-to-noise ratio (ns-3's NIST error-rate model); nothing
+//! draws from it yet.
+//!
 //! [`PumpSchedule`] is the order in which a chip's radio pump serves a
 //! one-send-at-a-time driver: received frames first, sending never starved.
 //!
@@ -22,8 +26,10 @@
 pub mod airtime;
 mod config;
 mod direction;
+pub mod error_rate;
 mod fault;
 mod link;
+mod math;
 pub mod pump;
 mod stream;
 
@@ -33,6 +39,7 @@ pub use config::{
     UnknownPresetError, DEFAULT_TX_QUEUE_LIMIT, MAX_MAC_RETRIES, MAX_OUTAGES,
 };
 pub use direction::{Direction, Station};
+pub use error_rate::{bits_success_probability, frame_success_probability};
 pub use fault::FaultInjector;
 pub use link::{Delivery, DirectionCounters, DropReason, Link, LinkError, Transmission, TxQueue};
 pub use pump::{PumpSchedule, PumpStep};
