@@ -7,15 +7,18 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
-use nowcam_hil::backend::{self, BoardRun, Boards};
+use nowcam_hil::backend::{self, BoardRun, Boards, BoardsKey};
 use nowcam_hil::connect::resolve_port;
 use nowcam_hil::connect::{WokwiSimulation, WOKWI_TOKEN_VARIABLE};
 use nowcam_hil::flash::{flash, merged_image, Flashed};
 use nowcam_hil::inventory::{BoardKind, Inventory};
 use nowcam_hil::virtual_board::{serve_on_pty, serve_on_stdio, BoardConfig};
+use nowcam_proto::auth::Key;
 use nowcam_proto::MacAddress;
 use nowcam_sim::report::{RunRecord, Status};
 use nowcam_sim::scenario::Scenario;
+
+use crate::key_file::read_key;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum RoleArg {
@@ -42,6 +45,10 @@ pub(crate) struct VirtualBoardArgs {
     /// Serve on standard input and output, as wokwi-cli --interactive joins a simulation
     #[arg(long)]
     stdio: bool,
+    /// Run the authenticated mode with this pre-shared key (64 hexadecimal
+    /// digits, or 32 raw bytes), as a chip built with NOWCAM_KEY does
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
 }
 
 pub(crate) fn parse_mac(text: &str) -> Result<MacAddress, String> {
@@ -68,7 +75,12 @@ pub(crate) fn virtual_board(args: VirtualBoardArgs) -> Result<ExitCode> {
         mac: args.mac,
         channel: args.channel,
         seed: args.seed,
+        key: read_key(args.key_file.as_deref())?,
     };
+    if config.key.is_some() {
+        // On standard error, which `nowcam run` passes through: its log says which mode its boards run.
+        eprintln!("virtual board {}: authenticated mode (pre-shared key from --key-file)", config.mac);
+    }
     if args.stdio {
         serve_on_stdio(config).context("serving the virtual board on standard input and output")?;
     } else {
@@ -82,6 +94,7 @@ pub(crate) fn boards_for(
     wokwi: bool,
     inventory: Option<&Path>,
     flash_from: Option<&Path>,
+    key: Option<(Key, PathBuf)>,
 ) -> Result<Result<Boards, String>> {
     if wokwi {
         return Ok(wokwi_boards());
@@ -94,7 +107,15 @@ pub(crate) fn boards_for(
         flash_serial_boards(&inventory, firmware)?;
     }
     let exe = std::env::current_exe().context("finding the nowcam binary, which runs the virtual boards")?;
-    Ok(Ok(Boards::Inventory { inventory, exe }))
+    // Absolute, so that the virtual boards find the file whatever their directory.
+    let key = match key {
+        Some((key, file)) => Some(BoardsKey {
+            key,
+            file: std::path::absolute(&file).with_context(|| format!("resolving {}", file.display()))?,
+        }),
+        None => None,
+    };
+    Ok(Ok(Boards::Inventory { inventory, exe, key }))
 }
 
 /// Flashes every real board of the inventory with its chip's and role's

@@ -18,9 +18,12 @@ use nowcam_sim::scenario::Scenario;
 use nowcam_sim::setup::{prepare, prepare_with_images};
 use nowcam_sim::verdict::ImageRecord;
 
+use crate::key_file::read_key;
+
 mod bench;
 mod boards;
 mod hostile;
+mod key_file;
 mod serve;
 mod soak;
 
@@ -80,7 +83,11 @@ struct RunArgs {
     /// Scenario files; default every .toml in --scenarios
     scenarios: Vec<PathBuf>,
     /// Run every scenario in the authenticated mode with this pre-shared key
-    /// (64 hexadecimal digits, or 32 raw bytes); simulator only
+    /// (64 hexadecimal digits, or 32 raw bytes). On the simulator and on
+    /// virtual boards (which are started with it); with --target board, real
+    /// boards of the inventory are assumed to have been built with the same
+    /// key (NOWCAM_KEY=<the 64 digits> cargo xtask firmware). Without it, a
+    /// board run skips the scenarios that set a key. Not on Wokwi
     #[arg(long, value_name = "FILE")]
     key_file: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "sim")]
@@ -111,20 +118,6 @@ struct RunArgs {
     scenarios_dir: PathBuf,
     #[arg(long, default_value = "fixtures")]
     fixtures: PathBuf,
-}
-
-/// Reads a pre-shared key file: 64 hexadecimal digits (whitespace around
-/// them is ignored), or exactly 32 raw bytes.
-fn read_key(path: Option<&Path>) -> Result<Option<nowcam_proto::auth::Key>> {
-    let Some(path) = path else { return Ok(None) };
-    let bytes = std::fs::read(path).with_context(|| format!("reading the key file {}", path.display()))?;
-    let key = match std::str::from_utf8(&bytes) {
-        Ok(text) if !text.trim().is_empty() && text.trim().len() == 64 => nowcam_proto::auth::Key::from_hex(text).ok(),
-        _ => nowcam_proto::auth::Key::from_slice(&bytes).ok(),
-    };
-    key.map(Some).with_context(|| {
-        format!("{}: expected 64 hexadecimal digits or 32 raw bytes, found {} bytes", path.display(), bytes.len())
-    })
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -355,9 +348,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some((i, n)) = args.shard {
         scenarios = scenarios.into_iter().enumerate().filter(|(k, _)| k % n == i - 1).map(|(_, s)| s).collect();
     }
-    if let Some(key) = read_key(args.key_file.as_deref())? {
-        if args.target != Target::Sim {
-            bail!("--key-file works on the simulator only: the chips take their key at build time");
+    let key = read_key(args.key_file.as_deref())?;
+    if let Some(key) = key {
+        if args.target == Target::Wokwi {
+            bail!("--key-file does not work on Wokwi: its firmware is built without NOWCAM_KEY");
         }
         for scenario in &mut scenarios {
             scenario.key = Some(key);
@@ -372,7 +366,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let board_logs = args.report.as_ref().map(|dir| dir.join("boards"));
     let boards = match args.target {
         Target::Sim => None,
-        target => Some(boards::boards_for(target == Target::Wokwi, args.inventory.as_deref(), args.flash.as_deref())?),
+        target => Some(boards::boards_for(
+            target == Target::Wokwi,
+            args.inventory.as_deref(),
+            args.flash.as_deref(),
+            key.zip(args.key_file.clone()),
+        )?),
     };
     for scenario in &scenarios {
         let seeds = seeds_of(scenario);
@@ -550,7 +549,8 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
 }
 
 fn transfer_on_boards(args: &TransferArgs, scenario: &Scenario, sent: Arc<[u8]>, protocol: &str) -> Result<ExitCode> {
-    let boards = match boards::boards_for(args.target == Target::Wokwi, args.inventory.as_deref(), None)? {
+    let key = scenario.key.zip(args.key_file.clone());
+    let boards = match boards::boards_for(args.target == Target::Wokwi, args.inventory.as_deref(), None, key)? {
         Ok(boards) => boards,
         Err(why) => {
             println!("skipped: transfer on {}: {why}", args.target.name());

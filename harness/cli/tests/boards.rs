@@ -81,6 +81,59 @@ fn virtual_boards_run_a_lossy_scenario_verified_by_read_back() {
     }
 }
 
+/// The pre-shared key of the authenticated-mode tests, as a key file holds it.
+const KEY_HEX: &str = "4e6f7763616d2070726573686172656420746573742b6b65792c203332206221";
+
+#[test]
+fn virtual_boards_run_a_lossy_scenario_in_the_authenticated_mode() {
+    let dir = scratch("virtual-key");
+    let scenario = dir.join("lossy-keyed.toml");
+    std::fs::write(&scenario, format!("key_hex = \"{KEY_HEX}\"\n{LOSSY_TWO_SENDERS}")).unwrap();
+    let key_file = dir.join("nowcam.key");
+    std::fs::write(&key_file, format!("{KEY_HEX}\n")).unwrap();
+
+    // Without --key-file the boards have no key: the keyed scenario is skipped, never passed.
+    let skipped = dir.join("skipped");
+    let output = nowcam()
+        .args(["run", "--target", "board", "--inventory", "ci/boards.virtual.toml", "--report"])
+        .arg(&skipped)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(text(&output).contains("a key these boards were not given"), "{}", text(&output));
+    assert_eq!(report(&skipped)["runs"][0]["status"], "skipped");
+
+    let output = nowcam()
+        .args(["run", "--target", "board", "--inventory", "ci/boards.virtual.toml", "--key-file"])
+        .arg(&key_file)
+        .arg("--report")
+        .arg(&dir)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    // Every virtual board was started with the key: one receiver, two senders.
+    assert_eq!(
+        text(&output).matches("authenticated mode (pre-shared key from --key-file)").count(),
+        3,
+        "{}",
+        text(&output)
+    );
+    let report = report(&dir);
+    let run = &report["runs"][0];
+    assert_eq!(run["target"], "board");
+    assert_eq!(run["status"], "passed", "{run}");
+    let images = run["images"].as_array().unwrap();
+    assert_eq!(images.len(), 4, "two cameras, two images each");
+    for image in images {
+        assert_eq!(image["byte_exact"], true, "{image}");
+        assert_eq!(image["sha256_received"], image["sha256_sent"], "{image}");
+        assert_eq!(image["bytes_received"], image["bytes"], "{image}");
+    }
+    assert!(run["metrics"]["frames_lost"].as_u64().unwrap() > 0, "bursty20 loses frames: {run}");
+}
+
 #[test]
 fn a_broken_inventory_fails_with_the_file_the_board_and_the_field() {
     let dir = scratch("broken");

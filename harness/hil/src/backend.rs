@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use nowcam_console::{HostMessage, RadioKind, Role, StoredImage, TransferOutcome, MAX_DATA_LEN};
 use nowcam_link::airtime;
 use nowcam_link::Preset;
+use nowcam_proto::auth::Key;
 use nowcam_proto::chunker::crc32;
 use nowcam_proto::MacAddress;
 use nowcam_sim::report::{Metrics, RunRecord, Status};
@@ -41,10 +42,31 @@ pub const MAX_RUN_TIME: Duration = Duration::from_secs(300);
 /// Where the boards of a run come from.
 #[derive(Debug, Clone)]
 pub enum Boards {
-    /// The boards of an inventory; `exe` is the `nowcam` binary that runs virtual boards.
-    Inventory { inventory: Inventory, exe: PathBuf },
+    /// The boards of an inventory; `exe` is the `nowcam` binary that runs
+    /// virtual boards. With `key`, the boards run the authenticated mode:
+    /// the virtual boards are started with its file, and real boards are
+    /// assumed to have been built with the same key (`NOWCAM_KEY`).
+    Inventory { inventory: Inventory, exe: PathBuf, key: Option<BoardsKey> },
     /// One Wokwi simulation per board: the receiver, then one per sender diagram.
     Wokwi { receiver: WokwiSimulation, senders: Vec<WokwiSimulation> },
+}
+
+/// The pre-shared key of a board run, and the file it came from (which
+/// virtual boards are started with, so the key never appears in a command line).
+#[derive(Debug, Clone)]
+pub struct BoardsKey {
+    pub key: Key,
+    pub file: PathBuf,
+}
+
+impl Boards {
+    /// The key the boards run the authenticated mode with, if any.
+    pub fn key(&self) -> Option<&Key> {
+        match self {
+            Boards::Inventory { key, .. } => key.as_ref().map(|key| &key.key),
+            Boards::Wokwi { .. } => None,
+        }
+    }
 }
 
 /// Why a run on boards failed before it could be judged.
@@ -188,8 +210,13 @@ pub fn skip_reason(scenario: &Scenario, boards: &Boards) -> Option<String> {
     if scenario.receivers.len() != 1 {
         return Some(format!("needs {} receivers; a board run drives one", scenario.receivers.len()));
     }
-    if scenario.key.is_some() {
-        return Some("runs the authenticated mode, whose key a board takes at build time, not from the harness".into());
+    if let Some(key) = &scenario.key {
+        if boards.key() != Some(key) {
+            return Some(
+                "runs the authenticated mode with a key these boards were not given (--key-file; real boards take theirs at build time, NOWCAM_KEY)"
+                    .into(),
+            );
+        }
     }
     if scenario.receivers[0].max_image_bytes.is_some() {
         return Some("needs a receiver with a smaller image limit; boards run the default build".into());
@@ -396,14 +423,22 @@ fn connect_all(
 ) -> Result<Vec<Node>, BoardRunError> {
     let mut nodes = Vec::with_capacity(senders + 1);
     match boards {
-        Boards::Inventory { inventory, exe } => {
+        Boards::Inventory { inventory, exe, key } => {
             let receiver = inventory.with_role(BoardRole::Receiver).next();
             let chosen: Vec<&Board> =
                 receiver.into_iter().chain(inventory.with_role(BoardRole::Sender).take(senders)).collect();
             for (index, board) in chosen.into_iter().enumerate() {
                 let connection = match &board.kind {
                     BoardKind::Serial(port) => open_serial(board, port, index, None)?,
-                    BoardKind::Virtual => start_virtual(exe, board, index, channel, seed, Some(radio.clone()))?,
+                    BoardKind::Virtual => start_virtual(
+                        exe,
+                        board,
+                        index,
+                        channel,
+                        seed,
+                        key.as_ref().map(|key| key.file.as_path()),
+                        Some(radio.clone()),
+                    )?,
                 };
                 nodes.push(Node {
                     name: board.name.clone(),

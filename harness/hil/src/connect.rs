@@ -122,24 +122,27 @@ pub fn start_virtual(
     index: usize,
     channel: u8,
     seed: u64,
+    key_file: Option<&Path>,
     radio: Option<Sender<Transmit>>,
 ) -> Result<Connection, ConnectError> {
     let role = match board.role {
         BoardRole::Sender => "sender",
         BoardRole::Receiver => "receiver",
     };
-    let mut child = Command::new(exe)
-        .args(["virtual-board", "--role", role, "--mac"])
-        .arg(virtual_mac(index).to_string())
-        .args(["--channel", &channel.to_string(), "--seed", &seed.to_string(), "--pty"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|source| ConnectError::Spawn {
-            board: board.name.clone(),
-            program: exe.display().to_string(),
-            source,
+    let mut command = Command::new(exe);
+    command.args(["virtual-board", "--role", role, "--mac"]).arg(virtual_mac(index).to_string()).args([
+        "--channel",
+        &channel.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--pty",
+    ]);
+    if let Some(file) = key_file {
+        command.arg("--key-file").arg(file);
+    }
+    let mut child =
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().map_err(|source| {
+            ConnectError::Spawn { board: board.name.clone(), program: exe.display().to_string(), source }
         })?;
     let stdout = child.stdout.take();
     let path = stdout.and_then(|out| read_terminal_line(out, VIRTUAL_START_TIMEOUT));

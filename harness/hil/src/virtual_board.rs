@@ -22,6 +22,7 @@ use nowcam_console::{
 use nowcam_link::{DirectionConfig, FaultInjector, Preset};
 use nowcam_ports::store::ImageStore;
 use nowcam_ports::{ImageInfo, Radio};
+use nowcam_proto::auth::Key;
 use nowcam_proto::sender::SendError;
 use nowcam_proto::time::{Duration, Instant};
 use nowcam_proto::wire::control::FrameSize;
@@ -58,6 +59,8 @@ pub struct BoardConfig {
     pub mac: MacAddress,
     pub channel: u8,
     pub seed: u64,
+    /// The authenticated mode's pre-shared key; `None` runs the default mode.
+    pub key: Option<Key>,
 }
 
 /// Why a virtual board could not start.
@@ -120,7 +123,8 @@ impl VirtualBoard {
         let node = match config.role {
             Role::Sender => Node::IdleSender(Box::new(clean_radio(&config))),
             Role::Receiver => {
-                let node_config = ReceiverNodeConfig::default();
+                let mut node_config = ReceiverNodeConfig::default();
+                node_config.receiver.key = config.key;
                 let max_image = node_config.receiver.limits.max_image_len;
                 let store_config = nowcam_store::Config::for_partition(PARTITION_BYTES, 4096, max_image)
                     .map_err(|e| VirtualBoardError::Store(e.to_string()))?;
@@ -338,13 +342,9 @@ impl VirtualBoard {
             Node::Receiver(node) => {
                 let (radio, store, telemetry) = node.into_parts();
                 let radio = rebuild(radio)?;
-                self.node = Node::Receiver(Box::new(ReceiverNode::new(
-                    ReceiverNodeConfig::default(),
-                    radio,
-                    store,
-                    telemetry,
-                    seed,
-                )));
+                let mut node_config = ReceiverNodeConfig::default();
+                node_config.receiver.key = self.config.key;
+                self.node = Node::Receiver(Box::new(ReceiverNode::new(node_config, radio, store, telemetry, seed)));
             }
             Node::Empty => return Err(ConsoleError::Busy),
         }
@@ -407,7 +407,7 @@ impl VirtualBoard {
             self.node = Node::IdleSender(Box::new(radio));
             return Err(ConsoleError::Radio);
         }
-        let config = SenderNodeConfig {
+        let mut config = SenderNodeConfig {
             receiver: Some(receiver),
             hop_channels: false,
             capture_interval: Some(Duration::ZERO),
@@ -415,6 +415,7 @@ impl VirtualBoard {
             pause_between_images: Duration::ZERO,
             ..SenderNodeConfig::default()
         };
+        config.transfer.key = self.config.key;
         let source = FixtureSource::new(vec![image; usize::from(count)], FrameSize::Uxga);
         self.retransmissions_before = 0;
         self.nodes_started += 1;

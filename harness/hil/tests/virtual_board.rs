@@ -11,7 +11,7 @@ use nowcam_proto::MacAddress;
 fn start(role: Role) -> BoardConsole {
     let (host_reader, board_writer) = std::io::pipe().unwrap();
     let (board_reader, host_writer) = std::io::pipe().unwrap();
-    let config = BoardConfig { role, mac: MacAddress([0x02, 0, 0, 0, 0, 7]), channel: 6, seed: 1 };
+    let config = BoardConfig { role, mac: MacAddress([0x02, 0, 0, 0, 0, 7]), channel: 6, seed: 1, key: None };
     let board = VirtualBoard::new(config).unwrap();
     std::thread::spawn(move || serve(board, Box::new(board_reader), Box::new(board_writer)));
     BoardConsole::new("vb", 0, Box::new(host_reader), Box::new(host_writer), None)
@@ -77,7 +77,7 @@ fn bytes_that_are_not_a_message_never_hang_the_board() {
     use std::io::Write;
     let (host_reader, board_writer) = std::io::pipe().unwrap();
     let (board_reader, mut host_writer) = std::io::pipe().unwrap();
-    let config = BoardConfig { role: Role::Receiver, mac: MacAddress([2; 6]), channel: 1, seed: 1 };
+    let config = BoardConfig { role: Role::Receiver, mac: MacAddress([2; 6]), channel: 1, seed: 1, key: None };
     let board = VirtualBoard::new(config).unwrap();
     std::thread::spawn(move || serve(board, Box::new(board_reader), Box::new(board_writer)));
     host_writer.write_all(b"\0garbage that is no message\0\xff\xfe\0").unwrap();
@@ -104,7 +104,7 @@ fn an_unknown_message_gets_an_error_reply_with_its_id() {
     use std::io::{Read, Write};
     let (mut host_reader, board_writer) = std::io::pipe().unwrap();
     let (board_reader, mut host_writer) = std::io::pipe().unwrap();
-    let config = BoardConfig { role: Role::Receiver, mac: MacAddress([2; 6]), channel: 1, seed: 1 };
+    let config = BoardConfig { role: Role::Receiver, mac: MacAddress([2; 6]), channel: 1, seed: 1, key: None };
     let board = VirtualBoard::new(config).unwrap();
     std::thread::spawn(move || serve(board, Box::new(board_reader), Box::new(board_writer)));
     host_writer.write_all(&unknown_message_frame()).unwrap();

@@ -31,6 +31,7 @@ use nowcam_esp_adapters::boot::restart_after;
 use nowcam_esp_adapters::wifi;
 use nowcam_esp_adapters::{EspNowRadio, EspTelemetry, RadioPump, Watchdog};
 use nowcam_ov2640::{Ov2640Error, Sensor};
+use nowcam_proto::auth::Key;
 use nowcam_proto::wire::control::FrameSize;
 
 use crate::camera::{CameraSource, StartError};
@@ -39,6 +40,10 @@ esp_bootloader_esp_idf::esp_app_desc!();
 
 /// The channel fixed at build time, if any.
 const CHANNEL: Option<u8> = wifi::build_channel(option_env!("NOWCAM_CHANNEL"));
+
+/// The key of the authenticated mode, fixed at build time (`NOWCAM_KEY`, 64
+/// hexadecimal digits); unset, the default mode. A malformed key fails the build.
+const KEY: Option<Key> = nowcam_esp_adapters::key::build_key(option_env!("NOWCAM_KEY"));
 
 /// The set-up at boot: VGA at quality 12 makes JPEGs of about 20 to 40 KB,
 /// a fraction of a second on a clean link. The receiver can change both.
@@ -110,7 +115,7 @@ async fn main(spawner: Spawner) -> ! {
     let telemetry = EspTelemetry::new();
     let seed = nowcam_esp_adapters::boot::random_seed();
     watchdog.feed();
-    node::run(radio, source, telemetry, seed, CHANNEL, watchdog).await
+    node::run(radio, source, telemetry, seed, CHANNEL, KEY, watchdog).await
 }
 
 /// Says, every ten seconds, that the camera module carries a sensor this

@@ -9,6 +9,7 @@ use nowcam_app::{SenderNode, SenderNodeConfig, SenderNodeEvent};
 use nowcam_esp_adapters::clock::{now, to_embassy};
 use nowcam_esp_adapters::watchdog::{self, Watchdog};
 use nowcam_esp_adapters::{radio_event, EspNowRadio, EspTelemetry};
+use nowcam_proto::auth::Key;
 
 use crate::camera::CameraSource;
 
@@ -21,9 +22,11 @@ pub async fn run(
     telemetry: EspTelemetry,
     seed: u64,
     channel: Option<u8>,
+    key: Option<Key>,
     mut watchdog: Watchdog,
 ) -> ! {
-    let config = SenderNodeConfig { hop_channels: channel.is_none(), ..SenderNodeConfig::default() };
+    let mut config = SenderNodeConfig { hop_channels: channel.is_none(), ..SenderNodeConfig::default() };
+    config.transfer.key = key;
     let mut node: SenderNode<EspNowRadio, CameraSource, EspTelemetry, { nowcam_esp_adapters::chip::SENDER_WORDS }> =
         SenderNode::new(config, radio, source, telemetry, seed);
     loop {

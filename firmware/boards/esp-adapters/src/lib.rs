@@ -15,6 +15,7 @@ pub mod chip;
 pub mod clock;
 pub mod fixture;
 pub mod flash;
+pub mod key;
 pub mod loaded;
 pub mod radio;
 pub mod telemetry;

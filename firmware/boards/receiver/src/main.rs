@@ -28,6 +28,7 @@ use nowcam_console::{RadioKind, Role};
 use nowcam_esp_adapters::boot::{self, random_seed, restart_after};
 use nowcam_esp_adapters::test_console::{self, ConsoleInput, ConsoleNode, Identity, ReceiverAccess};
 use nowcam_esp_adapters::{images_partition, wifi, EspTelemetry, ImagesFlash, TestRadio, Watchdog};
+use nowcam_proto::auth::Key;
 use nowcam_store::Store;
 use static_cell::StaticCell;
 
@@ -147,6 +148,10 @@ impl ReceiverAccess for BoardNode {
 /// The channel for ESP-NOW-only operation, fixed at build time.
 const CHANNEL: Option<u8> = wifi::build_channel(option_env!("NOWCAM_CHANNEL"));
 
+/// The key of the authenticated mode, fixed at build time (`NOWCAM_KEY`, 64
+/// hexadecimal digits); unset, the default mode. A malformed key fails the build.
+const KEY: Option<Key> = nowcam_esp_adapters::key::build_key(option_env!("NOWCAM_KEY"));
+
 /// Sectors of the image partition (esp-storage erases 4 KiB at a time).
 const ERASE_SIZE: u32 = 4096;
 
@@ -177,7 +182,12 @@ async fn main(spawner: Spawner) -> ! {
         Ok(flash) => flash,
         Err(error) => restart_after("the image partition did not open", error).await,
     };
-    let config = ReceiverNodeConfig::default();
+    let mut config = ReceiverNodeConfig::default();
+    config.receiver.key = KEY;
+    match KEY {
+        Some(_) => println!("authenticated mode: NOWCAM_KEY set at build time"),
+        None => println!("default mode: no NOWCAM_KEY"),
+    }
     let max_image = config.receiver.limits.max_image_len;
     let store_config = match nowcam_store::Config::for_partition(flash.capacity() as u32, ERASE_SIZE, max_image) {
         Ok(store_config) => store_config,

@@ -25,6 +25,7 @@ use nowcam_console::{RadioKind, Role};
 use nowcam_esp_adapters::test_console::{self, ConsoleInput, ConsoleNode, Identity, SenderAccess};
 use nowcam_esp_adapters::{wifi, EspTelemetry, LoadedSource, TestRadio, Watchdog};
 use nowcam_ports::MacAddress;
+use nowcam_proto::auth::Key;
 use nowcam_proto::wire::control::FrameSize;
 use static_cell::{ConstStaticCell, StaticCell};
 
@@ -32,6 +33,10 @@ esp_bootloader_esp_idf::esp_app_desc!();
 
 /// The channel fixed at build time, if any; a channel the country does not allow fails the build.
 const CHANNEL: Option<u8> = wifi::build_channel(option_env!("NOWCAM_CHANNEL"));
+
+/// The key of the authenticated mode, fixed at build time (`NOWCAM_KEY`, 64
+/// hexadecimal digits); unset, the default mode. A malformed key fails the build.
+const KEY: Option<Key> = nowcam_esp_adapters::key::build_key(option_env!("NOWCAM_KEY"));
 
 /// The ~20 KB VGA fixture the harness also uses, so on-air and simulated runs move the same bytes.
 const FIXTURE: &[u8] = include_bytes!("../../../../fixtures/vga-q12-20k.jpg");
@@ -179,7 +184,7 @@ async fn main(spawner: Spawner) -> ! {
     let mut radio = TestRadio::new(radio);
     // Discovery waits for the host's choice of receiver, or for the host window to pass.
     radio.hold(true);
-    let config = node::config(CHANNEL.is_some() || radio_kind == RadioKind::Serial);
+    let config = node::config(CHANNEL.is_some() || radio_kind == RadioKind::Serial, KEY);
     // In a static rather than in this task's future: the node holds the
     // transfer state, and the static keeps it out of every stack frame.
     static NODE: StaticCell<SharedNode> = StaticCell::new();

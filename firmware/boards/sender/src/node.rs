@@ -8,6 +8,7 @@ use nowcam_console::TransferOutcome;
 use nowcam_esp_adapters::clock::{now, to_embassy};
 use nowcam_esp_adapters::watchdog::{self, Watchdog};
 use nowcam_esp_adapters::{radio_event, test_console};
+use nowcam_proto::auth::Key;
 use nowcam_proto::sender::SendError;
 
 use crate::SharedNode;
@@ -83,9 +84,13 @@ pub async fn run(node: &'static SharedNode, mut watchdog: Watchdog) -> ! {
 
 /// The node's configuration: hop channels unless one is fixed (at build
 /// time, or because frames travel over the console); capture only when
-/// asked, by the host or by [`run`] when there is no host.
-pub fn config(channel_fixed: bool) -> SenderNodeConfig {
-    SenderNodeConfig { hop_channels: !channel_fixed, capture_interval: None, ..SenderNodeConfig::default() }
+/// asked, by the host or by [`run`] when there is no host; authenticated
+/// when a key was given at build time.
+pub fn config(channel_fixed: bool, key: Option<Key>) -> SenderNodeConfig {
+    let mut config =
+        SenderNodeConfig { hop_channels: !channel_fixed, capture_interval: None, ..SenderNodeConfig::default() };
+    config.transfer.key = key;
+    config
 }
 
 fn outcome(error: SendError) -> TransferOutcome {
