@@ -85,7 +85,8 @@ fn run(data: &[u8]) -> Option<()> {
 }
 
 fn check_slots(receiver: &LegacyReceiver<usize, 32>, store: &MemoryStore) {
-    assert_eq!(store.open(), usize::from(receiver.progress().is_some()), "one open slot per transfer");
+    // Metadata alone takes no slot; the first data frame does.
+    assert!(store.open() <= usize::from(receiver.progress().is_some()), "an open slot without a transfer");
     assert_eq!(store.stray_abandons, 0, "a slot abandoned twice or after its commit");
 }
 

@@ -23,8 +23,11 @@ const SESSIONS: usize = 4;
 
 fn run(data: &[u8]) -> Option<()> {
     let mut input = Input::new(data);
-    let config =
-        ReceiverConfig { limits: Limits { max_image_len: 48 * 1024 }, idle_timeout: Duration::from_millis(1_000) };
+    let config = ReceiverConfig {
+        limits: Limits { max_image_len: 48 * 1024 },
+        idle_timeout: Duration::from_millis(1_000),
+        ..ReceiverConfig::default()
+    };
     // Two transfers of up to 256 chunks: 61,696 bytes at 241, above the limit.
     let mut receiver = Receiver::<usize, 2, 8>::new(config);
     let mut store = MemoryStore::new();
@@ -131,7 +134,9 @@ fn run(data: &[u8]) -> Option<()> {
 }
 
 fn check_slots(receiver: &Receiver<usize, 2, 8>, store: &MemoryStore) {
-    assert_eq!(store.open(), receiver.active().count(), "one open slot per transfer");
+    // A transfer takes its slot at its first data chunk, not at its offer:
+    // never more open slots than transfers, and none without one.
+    assert!(store.open() <= receiver.active().count(), "an open slot without a transfer");
     assert_eq!(store.stray_abandons, 0, "a slot abandoned twice or after its commit");
 }
 
