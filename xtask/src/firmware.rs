@@ -816,14 +816,14 @@ mod tests {
     }
 
     #[test]
-    fn budgets_are_768_and_640_kb_of_1024_bytes() {
-        assert_eq!(Role::Receiver.budget(), 786_432);
+    fn budgets_are_800_and_640_kb_of_1024_bytes() {
+        assert_eq!(Role::Receiver.budget(), 819_200);
         assert_eq!(Role::Sender.budget(), 655_360);
     }
 
     #[test]
     fn an_image_at_its_budget_passes_and_one_byte_more_fails() {
-        assert!(check_budgets(&[report(Role::Sender, 655_360), report(Role::Receiver, 786_432)]).is_ok());
+        assert!(check_budgets(&[report(Role::Sender, 655_360), report(Role::Receiver, 819_200)]).is_ok());
         let error =
             check_budgets(&[report(Role::Sender, 655_361), report(Role::Receiver, 1000)]).expect_err("over budget");
         let message = error.to_string();
