@@ -12,6 +12,7 @@ use std::collections::BinaryHeap;
 
 use nowcam_link::{Direction, Link, LinkConfig, LinkConfigError};
 use nowcam_proto::MacAddress;
+use nowcam_sim::setup::mix;
 
 /// A board as the relay sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,14 +180,6 @@ impl Relay {
         self.sequence += 1;
         self.scheduled.push(Scheduled { due_ns, sequence: self.sequence, action });
     }
-}
-
-/// Derives independent seeds from one (SplitMix64's finaliser).
-pub fn mix(seed: u64, stream: u64) -> u64 {
-    let mut z = seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -419,7 +419,7 @@ impl VirtualBoard {
         let source = FixtureSource::new(vec![image; usize::from(count)], FrameSize::Uxga);
         self.retransmissions_before = 0;
         self.nodes_started += 1;
-        let seed = crate::relay::mix(self.config.seed, self.nodes_started);
+        let seed = nowcam_sim::setup::mix(self.config.seed, self.nodes_started);
         self.node = Node::Sender(Box::new(SenderNode::new(config, radio, source, FixedTelemetry::default(), seed)));
         Ok(())
     }

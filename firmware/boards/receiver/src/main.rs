@@ -26,7 +26,7 @@ use esp_println::println;
 use nowcam_app::{ReceiverNode, ReceiverNodeConfig};
 use nowcam_console::{RadioKind, Role};
 use nowcam_esp_adapters::boot::{self, random_seed, restart_after};
-use nowcam_esp_adapters::test_console::{self, ConsoleInput, ConsoleNode, Identity, ReceiverAccess};
+use nowcam_esp_adapters::test_console::{self, ConsoleInput, Identity, ReceiverAccess};
 use nowcam_esp_adapters::{images_partition, wifi, EspTelemetry, ImagesFlash, TestRadio, Watchdog};
 use nowcam_proto::auth::Key;
 use nowcam_store::Store;
@@ -59,50 +59,7 @@ pub type SharedNode = Mutex<NoopRawMutex, BoardNode>;
 /// What the HTTP server remembers of the node's events; the main loop feeds it.
 pub type SharedJournal = nowcam_http::Journal<NoopRawMutex>;
 
-/// The node, in a type of this crate so that it can implement the test console's access traits.
-pub struct BoardNode(Node);
-
-impl core::ops::Deref for BoardNode {
-    type Target = Node;
-
-    fn deref(&self) -> &Node {
-        &self.0
-    }
-}
-
-impl core::ops::DerefMut for BoardNode {
-    fn deref_mut(&mut self) -> &mut Node {
-        &mut self.0
-    }
-}
-
-impl ConsoleNode for BoardNode {
-    type Radio = BoardRadio;
-
-    fn test_radio(&mut self) -> &mut TestRadio<BoardRadio> {
-        self.0.radio_mut()
-    }
-
-    #[cfg(not(feature = "serial-radio"))]
-    fn serial_radio(&mut self) -> Option<&mut test_console::ConsoleRadio> {
-        None
-    }
-
-    #[cfg(feature = "serial-radio")]
-    fn serial_radio(&mut self) -> Option<&mut test_console::ConsoleRadio> {
-        self.0.radio_mut().inner_mut()
-    }
-
-    #[cfg(not(feature = "serial-radio"))]
-    fn receive_dropped(&mut self) -> u32 {
-        nowcam_esp_adapters::radio::received_frames_dropped()
-    }
-
-    #[cfg(feature = "serial-radio")]
-    fn receive_dropped(&mut self) -> u32 {
-        self.0.radio_mut().inner_mut().map_or(0, |radio| radio.receive_dropped())
-    }
-}
+nowcam_esp_adapters::board_node!(Node, BoardRadio);
 
 impl nowcam_http::ReceiverAccess for BoardNode {
     fn newest_image(&self) -> Option<nowcam_ports::ImageInfo> {

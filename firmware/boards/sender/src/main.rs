@@ -22,7 +22,7 @@ use esp_hal::timer::timg::TimerGroup;
 use esp_println::println;
 use nowcam_app::SenderNode;
 use nowcam_console::{RadioKind, Role};
-use nowcam_esp_adapters::test_console::{self, ConsoleInput, ConsoleNode, Identity, SenderAccess};
+use nowcam_esp_adapters::test_console::{self, ConsoleInput, Identity, SenderAccess};
 use nowcam_esp_adapters::{wifi, EspTelemetry, LoadedSource, TestRadio, Watchdog};
 use nowcam_ports::MacAddress;
 use nowcam_proto::auth::Key;
@@ -60,50 +60,7 @@ pub type Node =
     SenderNode<TestRadio<BoardRadio>, LoadedSource, EspTelemetry, { nowcam_esp_adapters::chip::SENDER_WORDS }>;
 pub type SharedNode = Mutex<NoopRawMutex, BoardNode>;
 
-/// The node, in a type of this crate so that it can implement the test console's access traits.
-pub struct BoardNode(Node);
-
-impl core::ops::Deref for BoardNode {
-    type Target = Node;
-
-    fn deref(&self) -> &Node {
-        &self.0
-    }
-}
-
-impl core::ops::DerefMut for BoardNode {
-    fn deref_mut(&mut self) -> &mut Node {
-        &mut self.0
-    }
-}
-
-impl ConsoleNode for BoardNode {
-    type Radio = BoardRadio;
-
-    fn test_radio(&mut self) -> &mut TestRadio<BoardRadio> {
-        self.0.radio_mut()
-    }
-
-    #[cfg(not(feature = "serial-radio"))]
-    fn serial_radio(&mut self) -> Option<&mut test_console::ConsoleRadio> {
-        None
-    }
-
-    #[cfg(feature = "serial-radio")]
-    fn serial_radio(&mut self) -> Option<&mut test_console::ConsoleRadio> {
-        self.0.radio_mut().inner_mut()
-    }
-
-    #[cfg(not(feature = "serial-radio"))]
-    fn receive_dropped(&mut self) -> u32 {
-        nowcam_esp_adapters::radio::received_frames_dropped()
-    }
-
-    #[cfg(feature = "serial-radio")]
-    fn receive_dropped(&mut self) -> u32 {
-        self.0.radio_mut().inner_mut().map_or(0, |radio| radio.receive_dropped())
-    }
-}
+nowcam_esp_adapters::board_node!(Node, BoardRadio);
 
 impl SenderAccess for BoardNode {
     fn source(&self) -> &LoadedSource {

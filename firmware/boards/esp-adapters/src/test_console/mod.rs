@@ -81,6 +81,62 @@ pub trait ConsoleNode {
     fn receive_dropped(&mut self) -> u32;
 }
 
+/// Declares `BoardNode`, the newtype a board crate wraps its node in (the
+/// orphan rule keeps the console's access traits from being implemented on
+/// `nowcam-app`'s types anywhere but in a type of the board crate), with
+/// `Deref` to the node and its [`ConsoleNode`] implementation. `$node` is
+/// the node type, `$radio` the radio inside its fault injector. The
+/// `serial-radio` feature tested here is the calling board crate's.
+#[macro_export]
+macro_rules! board_node {
+    ($node:ty, $radio:ty) => {
+        /// The node, in a type of this crate so that it can implement the test console's access traits.
+        pub struct BoardNode($node);
+
+        impl core::ops::Deref for BoardNode {
+            type Target = $node;
+
+            fn deref(&self) -> &$node {
+                &self.0
+            }
+        }
+
+        impl core::ops::DerefMut for BoardNode {
+            fn deref_mut(&mut self) -> &mut $node {
+                &mut self.0
+            }
+        }
+
+        impl $crate::test_console::ConsoleNode for BoardNode {
+            type Radio = $radio;
+
+            fn test_radio(&mut self) -> &mut $crate::TestRadio<$radio> {
+                self.0.radio_mut()
+            }
+
+            #[cfg(not(feature = "serial-radio"))]
+            fn serial_radio(&mut self) -> Option<&mut $crate::test_console::ConsoleRadio> {
+                None
+            }
+
+            #[cfg(feature = "serial-radio")]
+            fn serial_radio(&mut self) -> Option<&mut $crate::test_console::ConsoleRadio> {
+                self.0.radio_mut().inner_mut()
+            }
+
+            #[cfg(not(feature = "serial-radio"))]
+            fn receive_dropped(&mut self) -> u32 {
+                $crate::radio::received_frames_dropped()
+            }
+
+            #[cfg(feature = "serial-radio")]
+            fn receive_dropped(&mut self) -> u32 {
+                self.0.radio_mut().inner_mut().map_or(0, |radio| radio.receive_dropped())
+            }
+        }
+    };
+}
+
 /// What the console needs from a receiver node.
 pub trait ReceiverAccess: ConsoleNode {
     type Store: ImageStore;
