@@ -63,6 +63,21 @@ pub struct SenderNodeConfig {
     /// the receiver refuses for the image itself (too large, bad offer) are
     /// not retried.
     pub image_retries: u32,
+    /// Send data chunks to the broadcast address rather than to the receiver.
+    ///
+    /// A broadcast frame has no MAC acknowledgement, so the MAC never resends
+    /// it. A unicast chunk whose acknowledgement is lost (a frame in the
+    /// other direction, lost as often as any other on the link model) is
+    /// resent by the MAC although it arrived, up to the chip's retry limit:
+    /// at 30 % loss each way an attempt succeeds with 0.7 × 0.7, so a chunk
+    /// costs about two attempts where the data alone needs 1.4. The
+    /// receiver's status bitmap already finds every lost chunk (selective
+    /// repeat), so the MAC's retries buy nothing but airtime. Offers, polls
+    /// and control frames stay unicast. Every node on the channel hears the
+    /// chunks and drops them by session; ESP-NOW encryption (LMK) covers
+    /// unicast frames only, so a deployment that relies on it sets this to
+    /// `false` (the authenticated mode's tags cover both).
+    pub broadcast_chunks: bool,
 }
 
 impl Default for SenderNodeConfig {
@@ -82,6 +97,7 @@ impl Default for SenderNodeConfig {
             busy_backoff: Duration::from_millis(100),
             busy_retries: 100,
             image_retries: 2,
+            broadcast_chunks: true,
         }
     }
 }
@@ -164,7 +180,8 @@ pub struct SenderNode<R, F, T, const WORDS: usize = 68> {
     last_poll: Instant,
     transfer: Option<Sender<WORDS>>,
     transfer_started: Instant,
-    transfer_handles: Deque<SendHandle, 32>,
+    /// The transfer's frames in the radio, each with whether it went to the broadcast address.
+    transfer_handles: Deque<(SendHandle, bool), 32>,
     next_capture: Option<Instant>,
     capture_requested: bool,
     images_started: u32,
@@ -362,16 +379,21 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
 
     fn drain_reports(&mut self, now: Instant) {
         while let Some(report) = self.radio.poll_send_report() {
-            // Every frame of a known receiver goes to it (probes stop once it is
-            // known), so its reports tell whether it still hears the camera.
+            let position = self.transfer_handles.iter().position(|(handle, _)| *handle == report.handle);
+            let broadcast =
+                self.transfer_handles.iter().any(|(handle, broadcast)| *handle == report.handle && *broadcast);
+            // Every frame of a known receiver is meant for it (probes stop
+            // once it is known), so its reports tell whether it still hears
+            // the camera. A broadcast chunk or poll is never acknowledged:
+            // it counts as unanswered, until a frame from the receiver comes.
             if self.receiver.is_some() {
-                if report.acknowledged {
+                if report.acknowledged && !broadcast {
                     self.answered(now);
                 } else {
                     self.unanswered = self.unanswered.saturating_add(1);
                 }
             }
-            if let Some(position) = self.transfer_handles.iter().position(|h| *h == report.handle) {
+            if let Some(position) = position {
                 // Reports come in send order, so everything older is done as well.
                 for _ in 0..=position {
                     self.transfer_handles.pop_front();
@@ -655,9 +677,15 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             let Some((len, transmit)) = transfer.poll_transmit(now, self.source.frame(), &mut buffer) else {
                 break;
             };
-            match self.radio.send(receiver, &buffer[..len]) {
+            let destination = match transmit {
+                Transmit::Chunk { .. } | Transmit::StatusRequest { .. } if self.config.broadcast_chunks => {
+                    MacAddress::BROADCAST
+                }
+                _ => receiver,
+            };
+            match self.radio.send(destination, &buffer[..len]) {
                 Ok(handle) => {
-                    let _ = self.transfer_handles.push_back(handle);
+                    let _ = self.transfer_handles.push_back((handle, destination.is_broadcast()));
                     self.stats.frames_sent += 1;
                     if matches!(transmit, Transmit::Chunk { retransmission: true, .. }) {
                         self.stats.retransmissions += 1;

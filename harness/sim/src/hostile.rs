@@ -356,7 +356,8 @@ impl HostileStation {
         if frame.origin != 0 {
             return;
         }
-        if frame.source == self.victim && frame.destination == self.receiver {
+        // The camera sends its chunks and polls to the broadcast address.
+        if frame.source == self.victim && (frame.destination == self.receiver || frame.destination.is_broadcast()) {
             let session = match repr {
                 FrameRepr::Offer(offer) | FrameRepr::SealedOffer { offer, .. } => offer.session,
                 FrameRepr::Chunk(chunk) => chunk.session,
