@@ -457,3 +457,76 @@ fn legacy_frames_only_from_configured_cameras() {
     let many: Vec<MacAddress> = (0..9u8).map(|i| MacAddress([2, 0, 0, 0, 1, i])).collect();
     assert_eq!(LegacyPeers::new(&many), Err(TooManyLegacyPeers));
 }
+
+/// Runs the pair like [`run`], and returns every frame the camera put on the air with its destination.
+fn run_logged(
+    camera: &mut Camera,
+    station: &mut Station,
+    air: &Air,
+    until: Instant,
+) -> Vec<(MacAddress, nowcam_proto::wire::FrameKind)> {
+    let mut log = Vec::new();
+    let mut now = Instant::ZERO;
+    while now < until {
+        let a = camera.poll(now);
+        let b = station.poll(now);
+        let busy = !air.borrow().is_empty();
+        for (source, destination, _, bytes) in air.borrow().iter() {
+            if *source == CAMERA {
+                let frame = nowcam_proto::wire::FrameRepr::parse_bytes(bytes).expect("the camera's own frames parse");
+                log.push((*destination, frame.kind()));
+            }
+        }
+        deliver(air, camera, station);
+        if busy {
+            continue;
+        }
+        let next = [a, b].into_iter().flatten().min().unwrap_or(until);
+        now = next.max(now + Duration::from_micros(1));
+    }
+    log
+}
+
+/// Chunks and polls go to the broadcast address by default (no MAC ACK, so
+/// no MAC retry of a chunk that arrived); offers stay unicast, so only the
+/// chosen receiver takes the transfer. `broadcast_chunks: false` sends all
+/// to the receiver.
+#[test]
+fn chunks_and_polls_are_broadcast_unless_configured_otherwise() {
+    use nowcam_proto::wire::FrameKind;
+    for broadcast_chunks in [true, false] {
+        let air = Air::default();
+        let config = SenderNodeConfig {
+            receiver: Some(RECEIVER),
+            capture_interval: Some(Duration::ZERO),
+            image_limit: Some(1),
+            broadcast_chunks,
+            ..SenderNodeConfig::default()
+        };
+        let fixture = Fixture { image: image(20_000), frame: Vec::new(), quality: 12 };
+        let mut camera = Camera::new(config, LoopRadio::new(CAMERA, 1, air.clone()), fixture, Health, 1);
+        let mut station = Station::new(
+            ReceiverNodeConfig::default(),
+            LoopRadio::new(RECEIVER, 1, air.clone()),
+            VecStore::default(),
+            Health,
+            2,
+        );
+        let log = run_logged(&mut camera, &mut station, &air, Instant::from_millis(5_000));
+        assert_eq!(station.store().images.len(), 1, "broadcast_chunks {broadcast_chunks}");
+        assert_eq!(station.store().images[0].1, image(20_000));
+        let to = |kind: FrameKind| -> Vec<MacAddress> {
+            log.iter().filter(|(_, k)| *k == kind).map(|(destination, _)| *destination).collect()
+        };
+        let expected = if broadcast_chunks { MacAddress::BROADCAST } else { RECEIVER };
+        let chunks = to(FrameKind::Chunk);
+        assert!(chunks.len() >= 20_000usize.div_ceil(241), "{} chunks", chunks.len());
+        assert!(chunks.iter().all(|d| *d == expected), "chunks went to {chunks:?}");
+        let polls = to(FrameKind::StatusRequest);
+        assert!(!polls.is_empty());
+        assert!(polls.iter().all(|d| *d == expected));
+        let offers = to(FrameKind::Offer);
+        assert!(!offers.is_empty());
+        assert!(offers.iter().all(|d| *d == RECEIVER));
+    }
+}
