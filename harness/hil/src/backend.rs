@@ -134,6 +134,7 @@ impl BoardEvidence {
                     sender: &sender.name,
                     image: index,
                     sent: bytes,
+                    sent_sha256: None,
                     outcome,
                     received: attribution.received[k][index],
                     finished_s,

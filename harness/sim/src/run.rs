@@ -533,12 +533,13 @@ impl Prepared {
             received.iter().map(|image| ReadBack { source: image.source.0, bytes: &image.bytes }).collect();
         let attribution = attribute(&sent, &stored);
         let mut images = Vec::new();
-        for (((_, name, outcomes), sent), read) in reported.iter().zip(&sent).zip(&attribution.received) {
+        for (((index, name, outcomes), sent), read) in reported.iter().zip(&sent).zip(&attribution.received) {
             for (k, (outcome, finished_s)) in outcomes.iter().enumerate() {
                 images.push(judge_image(ImageObservation {
                     sender: name,
                     image: k,
                     sent: sent.images[k],
+                    sent_sha256: self.images_sha256[*index].get(k).map(String::as_str),
                     outcome: outcome.clone(),
                     received: read[k],
                     finished_s: *finished_s,

@@ -60,6 +60,8 @@ pub struct Prepared {
     pub scenario: Scenario,
     /// Per expanded sender, the images it sends, in order (repeats included).
     pub(crate) images: Vec<Vec<Arc<[u8]>>>,
+    /// The SHA-256 of each image in `images`, hashed once for every run.
+    pub(crate) images_sha256: Vec<Vec<String>>,
     pub(crate) link: LinkConfig,
     /// The chip build the nodes stand for: its queue depths size the radios,
     /// and `run` refuses capacities the node types were not compiled with.
@@ -97,7 +99,9 @@ pub fn prepare(scenario: &Scenario, fixtures: &FixtureCatalog) -> Result<Prepare
 pub fn prepare_with_images(scenario: &Scenario, images: Vec<Vec<Arc<[u8]>>>) -> Result<Prepared, SetupError> {
     let link =
         link_config(&scenario.link).map_err(|message| SetupError::Link { scenario: scenario.name.clone(), message })?;
-    Ok(Prepared { scenario: scenario.clone(), images, link, capacities: NODE_CAPACITIES })
+    let images_sha256 =
+        images.iter().map(|list| list.iter().map(|image| crate::fixtures::sha256_hex(image)).collect()).collect();
+    Ok(Prepared { scenario: scenario.clone(), images, images_sha256, link, capacities: NODE_CAPACITIES })
 }
 
 fn direction_config(spec: &DirectionSpec) -> Result<DirectionConfig, String> {

@@ -81,6 +81,8 @@ pub struct ImageObservation<'a> {
     pub sender: &'a str,
     pub image: usize,
     pub sent: &'a [u8],
+    /// The SHA-256 of `sent` when the caller has it already; hashed here otherwise.
+    pub sent_sha256: Option<&'a str>,
     pub outcome: SenderOutcome,
     /// The bytes read back from the receiver's store; `None` when it holds no such image.
     pub received: Option<&'a [u8]>,
@@ -90,8 +92,8 @@ pub struct ImageObservation<'a> {
 /// Judges one image. `byte_exact` compares the length and SHA-256 of the
 /// bytes sent with those of the bytes read back, never what the sender heard.
 pub fn judge_image(observation: ImageObservation<'_>) -> ImageRecord {
-    let ImageObservation { sender, image, sent, outcome, received, finished_s } = observation;
-    let sha256_sent = sha256_hex(sent);
+    let ImageObservation { sender, image, sent, sent_sha256, outcome, received, finished_s } = observation;
+    let sha256_sent = sent_sha256.map_or_else(|| sha256_hex(sent), str::to_owned);
     let sha256_received = received.map(sha256_hex);
     let bytes_received = received.map(<[u8]>::len);
     let byte_exact = bytes_received == Some(sent.len()) && sha256_received.as_deref() == Some(sha256_sent.as_str());
@@ -283,7 +285,15 @@ mod tests {
     const OTHER: [u8; 6] = [2, 0, 0, 0, 0, 2];
 
     fn observe<'a>(sent: &'a [u8], outcome: SenderOutcome, received: Option<&'a [u8]>) -> ImageRecord {
-        judge_image(ImageObservation { sender: "cam", image: 3, sent, outcome, received, finished_s: Some(1.5) })
+        judge_image(ImageObservation {
+            sender: "cam",
+            image: 3,
+            sent,
+            sent_sha256: None,
+            outcome,
+            received,
+            finished_s: Some(1.5),
+        })
     }
 
     fn byte_exact() -> Expectation {
@@ -348,6 +358,7 @@ mod tests {
             sender: "other",
             image: 1,
             sent: b1,
+            sent_sha256: None,
             outcome: SenderOutcome::Delivered,
             received: attribution.received[1][1],
             finished_s: None,

@@ -28,6 +28,7 @@ fn judged(scenario: &str, seed: u64, images: &[Observed]) -> RunRecord {
                 sender,
                 image: k,
                 sent,
+                sent_sha256: None,
                 outcome: outcome.clone(),
                 received: *received,
                 finished_s: Some(0.25),
