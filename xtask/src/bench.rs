@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 #[derive(clap::Args)]
 pub struct Args {
     /// Seeds per row for the nowcam sender
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 200)]
     seeds: u64,
     /// Wall-clock seconds spent measuring host speed
     #[arg(long, default_value_t = 2.0)]

@@ -63,7 +63,7 @@ pub struct SenderNodeConfig {
     /// the receiver refuses for the image itself (too large, bad offer) are
     /// not retried.
     pub image_retries: u32,
-    /// Send data chunks to the broadcast address rather than to the receiver.
+    /// Send data chunks (and first status requests) to the broadcast address rather than to the receiver.
     ///
     /// A broadcast frame has no MAC acknowledgement, so the MAC never resends
     /// it. A unicast chunk whose acknowledgement is lost (a frame in the
@@ -72,8 +72,10 @@ pub struct SenderNodeConfig {
     /// at 30 % loss each way an attempt succeeds with 0.7 × 0.7, so a chunk
     /// costs about two attempts where the data alone needs 1.4. The
     /// receiver's status bitmap already finds every lost chunk (selective
-    /// repeat), so the MAC's retries buy nothing but airtime. Offers, polls
-    /// and control frames stay unicast. Every node on the channel hears the
+    /// repeat), so the MAC's retries buy nothing but airtime. The first
+    /// status request after an answer is broadcast too; a repeated one goes
+    /// to the receiver, whose MAC retries carry it through a burst of loss
+    /// within milliseconds. Offers, telemetry and control frames stay unicast. Every node on the channel hears the
     /// chunks and drops them by session; ESP-NOW encryption (LMK) covers
     /// unicast frames only, so a deployment that relies on it sets this to
     /// `false` (the authenticated mode's tags cover both).
@@ -166,6 +168,10 @@ pub struct SenderNode<R, F, T, const WORDS: usize = 68> {
     receiver_channel: u8,
     /// Frames to the receiver not acknowledged since its last answer.
     unanswered: u32,
+    /// Status requests sent since the receiver's last answer: the first goes
+    /// to the broadcast address, a repeated one to the receiver, so that the
+    /// MAC's quick retries carry it through a burst of loss.
+    polls_unanswered: u32,
     /// The last frame or acknowledgement from the receiver.
     last_answer: Instant,
     /// The probe in flight: its nonce and when it went out.
@@ -214,6 +220,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             receiver_origin: ReceiverOrigin::Set,
             receiver_channel: channel,
             unanswered: 0,
+            polls_unanswered: 0,
             last_answer: Instant::ZERO,
             probe: None,
             next_probe: None,
@@ -487,6 +494,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
     /// The receiver answered: a frame from it, or an acknowledgement of one to it.
     fn answered(&mut self, now: Instant) {
         self.unanswered = 0;
+        self.polls_unanswered = 0;
         self.last_answer = now;
     }
 
@@ -677,15 +685,19 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             let Some((len, transmit)) = transfer.poll_transmit(now, self.source.frame(), &mut buffer) else {
                 break;
             };
-            let destination = match transmit {
-                Transmit::Chunk { .. } | Transmit::StatusRequest { .. } if self.config.broadcast_chunks => {
-                    MacAddress::BROADCAST
-                }
-                _ => receiver,
-            };
+            let broadcast = self.config.broadcast_chunks
+                && match transmit {
+                    Transmit::Chunk { .. } => true,
+                    Transmit::StatusRequest { .. } => self.polls_unanswered == 0,
+                    _ => false,
+                };
+            let destination = if broadcast { MacAddress::BROADCAST } else { receiver };
             match self.radio.send(destination, &buffer[..len]) {
                 Ok(handle) => {
-                    let _ = self.transfer_handles.push_back((handle, destination.is_broadcast()));
+                    let _ = self.transfer_handles.push_back((handle, broadcast));
+                    if matches!(transmit, Transmit::StatusRequest { .. }) {
+                        self.polls_unanswered = self.polls_unanswered.saturating_add(1);
+                    }
                     self.stats.frames_sent += 1;
                     if matches!(transmit, Transmit::Chunk { retransmission: true, .. }) {
                         self.stats.retransmissions += 1;

@@ -32,7 +32,7 @@ const SIMS_PER_SECOND_TARGET: f64 = 2_000.0;
 #[derive(clap::Args)]
 pub struct Args {
     /// Seeds per row for the nowcam sender (the legacy sender runs fewer: it is deterministic but slow to simulate)
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 200)]
     seeds: u64,
     /// Wall-clock seconds spent measuring host speed
     #[arg(long, default_value_t = 2.0)]

@@ -39,23 +39,49 @@ proptest! {
         len in 1usize..12_000,
         seed in any::<u64>(),
     ) {
-        // A bursty link with the same mean loss: bursts of 1/r frames.
-        let data = if bursty {
-            let r = 0.25;
-            let p = loss * r / (1.0 - loss);
-            format!("gilbert_elliott = {{ p = {p}, r = {r}, h = 1.0, k = 0.0 }}")
-        } else {
-            format!("loss = {loss}")
-        };
-        let text = format!(
-            "time_limit_s = 300\n[link.data]\n{data}\n[link.status]\nloss = {status_loss}\n[[link.outages]]\nfrom_s = {outage_from}\nto_s = {}\n[[senders]]\nimages = [\"synthetic:{len}\"]\n[[receivers]]\n",
-            outage_from + outage_len
-        );
-        let image: Arc<[u8]> = synthetic_image(len).into();
-        let prepared = prepare_with_images(&scenario(&text), vec![vec![image.clone()]]).unwrap();
-        let result = prepared.run(seed, RunOptions { capture: false, keep_images: true }).unwrap();
+        let (result, image) = run(loss, status_loss, bursty, outage_from, outage_len, len, seed);
         prop_assert!(result.passed, "{:?}", result.failures);
         prop_assert_eq!(result.received.len(), 1);
         prop_assert_eq!(&result.received[0].bytes[..], &image[..]);
     }
+}
+
+/// One case of the property: the link, the outage, an image of `len` bytes, the seed.
+fn run(
+    loss: f64,
+    status_loss: f64,
+    bursty: bool,
+    outage_from: f64,
+    outage_len: f64,
+    len: usize,
+    seed: u64,
+) -> (nowcam_sim::run::RunResult, Arc<[u8]>) {
+    // A bursty link with the same mean loss: bursts of 1/r frames.
+    let data = if bursty {
+        let r = 0.25;
+        let p = loss * r / (1.0 - loss);
+        format!("gilbert_elliott = {{ p = {p}, r = {r}, h = 1.0, k = 0.0 }}")
+    } else {
+        format!("loss = {loss}")
+    };
+    let text = format!(
+        "time_limit_s = 300\n[link.data]\n{data}\n[link.status]\nloss = {status_loss}\n[[link.outages]]\nfrom_s = {outage_from}\nto_s = {}\n[[senders]]\nimages = [\"synthetic:{len}\"]\n[[receivers]]\n",
+        outage_from + outage_len
+    );
+    let image: Arc<[u8]> = synthetic_image(len).into();
+    let prepared = prepare_with_images(&scenario(&text), vec![vec![image.clone()]]).unwrap();
+    let result = prepared.run(seed, RunOptions { capture: false, keep_images: true }).unwrap();
+    (result, image)
+}
+
+/// A case the property once found: after an outage, the Gilbert-Elliott
+/// chain (which steps once per frame) stayed in its bad state through five
+/// broadcast polls 250 ms apart, and the camera gave its receiver up. A
+/// repeated poll now goes unicast, with the MAC's quick retries.
+#[test]
+fn polls_after_an_outage_in_a_long_burst_get_through() {
+    let (result, image) =
+        run(0.4178430892573077, 0.0, true, 0.35112777411310153, 1.6812625005001887, 11589, 1289169893573088051);
+    assert!(result.passed, "{:?}", result.failures);
+    assert_eq!(&result.received[0].bytes[..], &image[..]);
 }
