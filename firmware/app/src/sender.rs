@@ -174,7 +174,8 @@ pub struct SenderNode<R, F, T, const WORDS: usize = 68> {
     events: Deque<SenderNodeEvent, 16>,
     stats: SenderNodeStats,
     started: Option<Instant>,
-    /// When to offer the current image again after a Busy answer.
+    /// When to offer the current image again: after a Busy answer, a failed
+    /// attempt, or (once it is found again) a receiver lost mid-transfer.
     busy_retry: Option<Instant>,
     /// Busy answers to offers of the current image.
     busy_refusals: u32,
@@ -484,7 +485,17 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         if !(moved || silent) {
             return;
         }
-        self.abandon_transfer(SendError::TimedOut);
+        if self.transfer.is_some() && self.image_failures < self.config.image_retries {
+            // The captured image waits for the receiver to be found again, and
+            // then goes under a new session, as a retry of a failed image.
+            self.transfer = None;
+            self.transfer_handles.clear();
+            self.image_failures += 1;
+            self.stats.image_retries += 1;
+            self.busy_retry = Some(now);
+        } else {
+            self.abandon_transfer(SendError::TimedOut);
+        }
         self.receiver = None;
         self.unanswered = 0;
         self.stats.receivers_lost += 1;
