@@ -112,6 +112,19 @@ impl<S: TransferStore> ImageSink for SlotSink<'_, S> {
             None => Ok(0),
         }
     }
+
+    fn reserve(&mut self) -> Result<(), S::Error> {
+        if self.slot.is_none() {
+            match self.store.begin(self.len) {
+                Ok(slot) => *self.slot = Some(slot),
+                Err(error) => {
+                    self.begin_failed = true;
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// How a receiver behaves. Every limit has a safe default and is checked
@@ -173,6 +186,9 @@ pub enum ReceiveError {
     WrongLength,
     /// the store refused a write
     Store,
+    /// a second copy of a chunk with other bytes than the first, held one:
+    /// one of them is forged, both are dropped and the chunk is fetched again
+    Contested,
 }
 
 impl core::fmt::Display for ReceiveError {
@@ -185,6 +201,7 @@ impl core::fmt::Display for ReceiveError {
             ReceiveError::IndexOutOfRange => f.write_str("chunk index out of range"),
             ReceiveError::WrongLength => f.write_str("chunk length does not match the offer"),
             ReceiveError::Store => f.write_str("the store refused a write"),
+            ReceiveError::Contested => f.write_str("two copies of a chunk differ"),
         }
     }
 }
@@ -255,6 +272,9 @@ pub struct DropStats {
     pub wrong_length: u32,
     /// chunks the store could not take
     pub store: u32,
+    /// second copies of a held chunk with other bytes (the held copy is
+    /// dropped with it)
+    pub contested: u32,
 }
 
 /// Counters a receiver keeps.
@@ -410,6 +430,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
             ReceiveError::IndexOutOfRange => &mut dropped.index_out_of_range,
             ReceiveError::WrongLength => &mut dropped.wrong_length,
             ReceiveError::Store => &mut dropped.store,
+            ReceiveError::Contested => &mut dropped.contested,
         };
         *counter += 1;
     }
@@ -476,6 +497,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                         self.stats.duplicates += 1;
                         return Ok(Handled::default());
                     }
+                    Ok(ChunkOutcome::Contested) => return Err(ReceiveError::Contested),
                     Err(ChunkError::WrongSession) => return Err(ReceiveError::UnknownSession),
                     Err(ChunkError::IndexOutOfRange) => return Err(ReceiveError::IndexOutOfRange),
                     Err(ChunkError::WrongLength) => return Err(ReceiveError::WrongLength),
@@ -517,7 +539,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                 let reply_len = status(self, &transfer.reassembler, request.poll, nonce, reply);
                 Ok(Handled { reply_len, event: None })
             }
-            FrameRepr::SegmentCrcs(segments) => self.handle_segment_crcs(now, source, segments, store),
+            FrameRepr::SegmentCrcs(segments) => self.handle_segment_crcs(now, source, segments, store, reply),
             FrameRepr::Abort { session, .. } => {
                 let Some(position) = self.find(source, *session) else {
                     return Ok(Handled::default());
@@ -636,6 +658,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         source: MacAddress,
         segments: &SegmentCrcsRepr<'_>,
         store: &mut S,
+        reply: &mut [u8; MAX_FRAME_LEN],
     ) -> Result<Handled, ReceiveError> {
         let Some(position) = self.find(source, segments.session) else {
             if self.finished_result(source, segments.session).is_some() {
@@ -669,7 +692,12 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                 continue;
             }
             let (offset, bytes) = transfer.reassembler.byte_range(first, end);
-            let (from, to) = store.discard(slot, offset, bytes).map_err(|_| ReceiveError::Store)?;
+            let Ok((from, to)) = store.discard(slot, offset, bytes) else {
+                // The store cannot make the bytes writable again without an erase
+                // in the middle of a transfer (flash): the image fails as not
+                // storable, and the camera sends it again under a new session.
+                return Ok(self.give_up(position, store, CompletionResult::StoreFailed, reply));
+            };
             forgotten += u32::from(transfer.reassembler.forget_bytes(from.min(offset), to.max(offset + bytes)));
             repaired += 1;
         }
@@ -736,6 +764,28 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
             _ => ReceiverEvent::Failed { source, offer, result },
         };
         Handled { reply_len, event: Some(event) }
+    }
+
+    /// Ends a transfer that cannot be stored: frees its slot, remembers the
+    /// result for later requests and answers with the completion.
+    fn give_up<S: TransferStore<Slot = Slot>>(
+        &mut self,
+        position: usize,
+        store: &mut S,
+        result: CompletionResult,
+        reply: &mut [u8; MAX_FRAME_LEN],
+    ) -> Handled {
+        let Some(transfer) = self.transfers[position].take() else {
+            return Handled::default();
+        };
+        let offer = *transfer.reassembler.offer();
+        if let Some(slot) = transfer.slot {
+            store.abandon(slot);
+        }
+        self.remember(transfer.source, offer, result, transfer.nonce);
+        let completion = FrameRepr::Completion { session: offer.session, result };
+        let reply_len = self.write(&completion, transfer.nonce, reply);
+        Handled { reply_len, event: Some(ReceiverEvent::Failed { source: transfer.source, offer, result }) }
     }
 
     fn drop_transfer<S: TransferStore<Slot = Slot>>(

@@ -262,6 +262,9 @@ fn chunk_of_the_wrong_length() {
     }
     assert_eq!(harness.store.writes, 0);
     assert!(harness.send(1, A, &chunk(1, 10, &image)).is_ok(), "the last chunk is short");
+    // Held back until the next chunk comes.
+    assert_eq!(harness.store.writes, 0);
+    harness.send(1, A, &chunk(1, 0, &image)).unwrap();
     assert_eq!(harness.store.writes, 1);
 }
 
@@ -334,10 +337,37 @@ fn duplicate_chunk_is_counted_and_dropped() {
     harness.send(1, A, &chunk(1, 1, &image)).unwrap();
     let outcome = harness.send(2, A, &chunk(1, 1, &image)).unwrap();
     assert!(outcome.reply.is_none() && outcome.event.is_none());
+    // The held chunk and its duplicate: nothing written yet.
+    assert_eq!(harness.store.writes, 0);
+    harness.send(3, A, &chunk(1, 0, &image)).unwrap();
+    harness.send(4, A, &chunk(1, 1, &image)).unwrap();
     assert_eq!(harness.store.writes, 1);
     let stats = harness.receiver.stats();
-    assert_eq!((stats.chunks_stored, stats.duplicates, stats.rejected), (1, 1, 0));
-    assert_eq!(harness.receiver.active().next().map(|(_, _, n)| n), Some(1));
+    assert_eq!((stats.chunks_stored, stats.duplicates, stats.rejected), (2, 2, 0));
+    assert_eq!(harness.receiver.active().next().map(|(_, _, n)| n), Some(2));
+}
+
+/// A forger's copy of a chunk that comes just before the real one: the
+/// first copy is held back, the second differs, so neither is written and
+/// the chunk counts as missing; the next copy fills it. The store never
+/// sees the forged bytes.
+#[test]
+fn two_different_copies_of_a_held_chunk_are_both_dropped() {
+    let image = image(700);
+    let mut harness = Harness::<2, 8>::new();
+    harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).unwrap();
+    harness.send(1, A, &chunk(1, 0, &image)).unwrap();
+    let forged_bytes = vec![0x55u8; 100];
+    let forged = FrameRepr::Chunk(ChunkRepr { session: 1, index: 1, payload: &forged_bytes });
+    harness.send(2, A, &forged).unwrap();
+    assert_eq!(harness.send(3, A, &chunk(1, 1, &image)).unwrap_err(), ReceiveError::Contested);
+    assert_eq!(harness.receiver.active().next().map(|(_, _, n)| n), Some(1), "chunk 1 is missing again");
+    assert_eq!(harness.receiver.stats().dropped.contested, 1);
+    for index in 1..7 {
+        harness.send(4, A, &chunk(1, index, &image)).unwrap();
+    }
+    assert_eq!(harness.store.committed, [(image.clone(), crc32(&image))]);
+    assert_eq!(harness.store.writes, 7, "every chunk written once, the forged one never");
 }
 
 #[test]
@@ -672,8 +702,10 @@ fn failed_write_leaves_the_chunk_missing() {
     let image = image(300);
     let mut harness = Harness::<2, 8>::new();
     harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).unwrap();
+    harness.send(1, A, &chunk(1, 1, &image)).unwrap();
     harness.store.fail_writes = 1;
-    assert_eq!(harness.send(1, A, &chunk(1, 1, &image)).unwrap_err(), ReceiveError::Store);
+    // Chunk 1, held back, is written when chunk 0 comes, and refused: both are missing.
+    assert_eq!(harness.send(1, A, &chunk(1, 0, &image)).unwrap_err(), ReceiveError::Store);
     assert_eq!(harness.receiver.active().next().map(|(_, _, n)| n), Some(0));
     // The resend is written, not taken for a duplicate.
     for index in 0..3 {
