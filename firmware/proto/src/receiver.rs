@@ -333,6 +333,22 @@ pub const ABORT_LEN: usize = wire::HEADER_LEN + 5;
 /// How many finished transfers are remembered, to answer a sender whose completion frame was lost.
 const FINISHED_MEMORY: usize = 8;
 
+/// How many senders refused as Busy are remembered, in the order they were
+/// first refused, so that a freed transfer goes to the one waiting longest.
+const WAITING_MEMORY: usize = 8;
+
+/// A sender refused as Busy that has not offered again for this long has
+/// given up (a camera offers again after 100 to 200 ms): it waits no more.
+const WAITING_EXPIRY: Duration = Duration::from_millis(500);
+
+/// A sender refused as Busy: when it was first refused, and last.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    source: MacAddress,
+    since: Instant,
+    last: Instant,
+}
+
 /// Up to `TRANSFERS` concurrent transfers of up to `32 × WORDS` chunks each.
 pub struct Receiver<Slot, const TRANSFERS: usize, const WORDS: usize> {
     config: ReceiverConfig,
@@ -341,6 +357,8 @@ pub struct Receiver<Slot, const TRANSFERS: usize, const WORDS: usize> {
     transfers: [Option<Transfer<Slot, WORDS>>; TRANSFERS],
     finished: [Option<Finished>; FINISHED_MEMORY],
     finished_next: usize,
+    /// Senders refused as Busy, to take in turn as transfers free up.
+    waiting: [Option<Waiting>; WAITING_MEMORY],
     stats: ReceiverStats,
 }
 
@@ -362,6 +380,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
             transfers: core::array::from_fn(|_| None),
             finished: [None; FINISHED_MEMORY],
             finished_next: 0,
+            waiting: [None; WAITING_MEMORY],
             stats: ReceiverStats::default(),
         }
     }
@@ -614,15 +633,26 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
             self.stats.superseded += 1;
         }
         let open = self.transfers.iter().flatten().count();
-        if open >= usize::from(self.config.max_transfers) {
+        let free_transfers = usize::from(self.config.max_transfers).min(TRANSFERS).saturating_sub(open);
+        // Senders refused before this one go first: one that happens to offer
+        // just as a transfer ends must not overtake those that waited.
+        if free_transfers <= self.waiting_before(now, source) {
+            self.note_busy(now, source);
             return refuse(self, AbortReason::Busy, reply);
         }
         let Some(free) = self.transfers.iter().position(Option::is_none) else {
+            self.note_busy(now, source);
             return refuse(self, AbortReason::Busy, reply);
         };
         let waiting = self.transfers.iter().flatten().filter(|t| t.slot.is_none()).count();
         if !store.can_begin(offer.image_len, waiting) {
+            self.note_busy(now, source);
             return refuse(self, AbortReason::Busy, reply);
+        }
+        for entry in &mut self.waiting {
+            if entry.is_some_and(|w| w.source == source) {
+                *entry = None;
+            }
         }
         let nonce = if self.authenticator.is_some() { self.random.next_nonzero_u32() } else { 0 };
         let transfer = Transfer {
@@ -825,6 +855,38 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         let idle = self.config.idle_timeout;
         let overall = self.config.transfer_timeout;
         self.transfers.iter().flatten().map(|t| (t.last_heard + idle).min(t.started + overall)).min()
+    }
+
+    /// How many senders still waiting were refused as Busy before `source`
+    /// was (all of them when `source` is not waiting).
+    fn waiting_before(&self, now: Instant, source: MacAddress) -> usize {
+        let live = |w: &&Waiting| now < w.last + WAITING_EXPIRY;
+        let since = self.waiting.iter().flatten().filter(live).find(|w| w.source == source).map(|w| w.since);
+        self.waiting
+            .iter()
+            .flatten()
+            .filter(live)
+            .filter(|w| w.source != source && since.is_none_or(|since| w.since < since))
+            .count()
+    }
+
+    /// Remembers that `source` was refused as Busy; a full memory forgets
+    /// the sender heard from least recently.
+    fn note_busy(&mut self, now: Instant, source: MacAddress) {
+        if let Some(known) = self.waiting.iter_mut().flatten().find(|w| w.source == source) {
+            if now >= known.last + WAITING_EXPIRY {
+                known.since = now;
+            }
+            known.last = now;
+            return;
+        }
+        let entry = match self.waiting.iter().position(|w| w.is_none_or(|w| now >= w.last + WAITING_EXPIRY)) {
+            Some(free) => free,
+            None => {
+                self.waiting.iter().enumerate().min_by_key(|(_, w)| w.map(|w| w.last)).map_or(0, |(index, _)| index)
+            }
+        };
+        self.waiting[entry] = Some(Waiting { source, since: now, last: now });
     }
 
     fn find(&self, source: MacAddress, session: u32) -> Option<usize> {

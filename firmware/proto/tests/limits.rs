@@ -310,6 +310,39 @@ fn check_busy<const TRANSFERS: usize, const WORDS: usize>(
     assert_eq!(harness.refusal(), FrameRepr::Abort { session: offer.session, reason: AbortReason::Busy });
 }
 
+/// Senders refused as Busy are taken in the order they were first refused:
+/// one that offers just as a transfer ends does not overtake one that
+/// waited, and a sender that stops offering stops holding its turn.
+#[test]
+fn busy_senders_are_taken_in_turn() {
+    let image = image(300);
+    let c = MacAddress([0x02, 0, 0, 0, 0, 0x0c]);
+    let mut harness = Harness::<1, 8>::new();
+    harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).unwrap();
+    let busy = ReceiveError::Refused(AbortReason::Busy);
+    assert_eq!(harness.send(10, B, &FrameRepr::Offer(offer_for(2, &image))).unwrap_err(), busy);
+    assert_eq!(harness.send(20, c, &FrameRepr::Offer(offer_for(3, &image))).unwrap_err(), busy);
+    for index in 0..3 {
+        harness.send(30, A, &chunk(1, index, &image)).unwrap();
+    }
+    assert_eq!(harness.receiver.active().count(), 0, "A is done");
+    // C came second: the free transfer waits for B.
+    assert_eq!(harness.send(40, c, &FrameRepr::Offer(offer_for(3, &image))).unwrap_err(), busy);
+    assert!(harness.send(150, B, &FrameRepr::Offer(offer_for(2, &image))).is_ok());
+    for index in 0..3 {
+        harness.send(160, B, &chunk(2, index, &image)).unwrap();
+    }
+    // A newcomer waits behind C, which is taken next.
+    assert_eq!(harness.send(170, A, &FrameRepr::Offer(offer_for(4, &image))).unwrap_err(), busy);
+    assert!(harness.send(200, c, &FrameRepr::Offer(offer_for(3, &image))).is_ok());
+    for index in 0..3 {
+        harness.send(210, c, &chunk(3, index, &image)).unwrap();
+    }
+    // A stopped offering 500 ms ago: it holds no turn, and B is taken at once.
+    assert!(harness.send(700, B, &FrameRepr::Offer(offer_for(5, &image))).is_ok());
+    assert_eq!(harness.store.committed.len(), 3);
+}
+
 #[test]
 fn store_refusing_a_slot_is_busy() {
     let image = image(300);
