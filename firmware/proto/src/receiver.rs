@@ -22,10 +22,16 @@
 //! every chunk arrived, which without a completion means the same). The sender then
 //! sends its CRC-32 of every segment of `K` chunks (SegmentCrcs); the
 //! receiver compares each with its own, has the store wipe every segment
-//! that differs ([`TransferStore::discard`]: on flash whole erase sectors, so
-//! the chunks that share them are dropped as well) and forgets those chunks.
+//! that differs ([`TransferStore::discard`]) and forgets those chunks.
 //! Its next Status reports them missing, the sender sends them again, and the
-//! image is verified again. Only the bad segments travel twice.
+//! image is verified again. Only the bad segments travel twice. A store that
+//! cannot wipe without erasing flash mid-transfer refuses, and the transfer
+//! ends as `StoreFailed` (the camera sends the image again).
+//!
+//! Forged chunks mostly never get that far: the newest chunk of a transfer
+//! is held back in RAM until the next one, and two differing copies of it
+//! are both dropped (see [`crate::reassembler`]). Senders refused as Busy
+//! are taken in the order they were first refused.
 //!
 //! In the authenticated mode (`key` set, see [`crate::auth`]) every frame
 //! must carry a valid tag; frames that fail are dropped, counted by reason
@@ -73,7 +79,9 @@ pub trait TransferStore {
     /// chunk with a byte in it is received again.
     ///
     /// The default suits a store that overwrites in place (RAM): it wipes
-    /// exactly the asked range. A store on NOR flash must erase.
+    /// exactly the asked range. A store on NOR flash would have to erase in
+    /// the middle of the transfer, and refuses instead: the receiver then
+    /// ends the transfer as `StoreFailed`.
     fn discard(&mut self, slot: Self::Slot, offset: u32, len: u32) -> Result<(u32, u32), Self::Error> {
         let _ = slot;
         Ok((offset, offset.saturating_add(len)))
