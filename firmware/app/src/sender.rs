@@ -197,12 +197,17 @@ pub struct SenderNode<R, F, T, const WORDS: usize = 68> {
     events: Deque<SenderNodeEvent, 16>,
     stats: SenderNodeStats,
     started: Option<Instant>,
-    /// When to offer the current image again after a Busy answer.
+    /// When to offer the current image again: after a Busy answer, a failed
+    /// attempt, or (once it is found again) a receiver lost mid-transfer.
     busy_retry: Option<Instant>,
     /// Busy answers to offers of the current image.
     busy_refusals: u32,
     /// Failed attempts of the current image that were retried.
     image_failures: u32,
+    /// The session of a transfer whose receiver was lost, kept for a retry
+    /// once the receiver is found, and when to give the image up if it is
+    /// not (the transfer's own deadline).
+    kept_for_receiver: Option<(u32, Instant)>,
     /// Tags and checks the node's own frames in the authenticated mode.
     authenticator: Option<Authenticator>,
 }
@@ -242,6 +247,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             busy_retry: None,
             busy_refusals: 0,
             image_failures: 0,
+            kept_for_receiver: None,
             authenticator: config.transfer.key.as_ref().map(Authenticator::new),
         }
     }
@@ -373,8 +379,10 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         self.drain_frames(now);
         self.check_receiver(now);
         if self.receiver.is_none() {
+            self.give_up_kept_image(now);
             self.discover(now);
         } else {
+            self.kept_for_receiver = None;
             self.send_control_reply();
             self.send_telemetry(now);
             self.start_transfer(now);
@@ -514,12 +522,41 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         if !(moved || silent) {
             return;
         }
-        self.abandon_transfer(SendError::TimedOut);
+        let retry = self.image_failures < self.config.image_retries;
+        if let Some(transfer) = self.transfer.take_if(|_| retry) {
+            // The captured image waits for the receiver to be found again, and
+            // then goes under a new session, as a retry of a failed image.
+            let give_up_at = self.transfer_started + self.config.transfer.deadline;
+            self.kept_for_receiver = Some((transfer.session(), give_up_at));
+            self.transfer_handles.clear();
+            self.image_failures += 1;
+            self.stats.image_retries += 1;
+            self.busy_retry = Some(now);
+        } else {
+            self.abandon_transfer(SendError::TimedOut);
+        }
         self.receiver = None;
         self.unanswered = 0;
         self.stats.receivers_lost += 1;
         self.restart_discovery();
         self.push_event(SenderNodeEvent::ReceiverLost { receiver });
+    }
+
+    /// Gives up the image kept for a lost receiver once the transfer's
+    /// deadline has passed without the receiver being found again.
+    fn give_up_kept_image(&mut self, now: Instant) {
+        let Some((session, give_up_at)) = self.kept_for_receiver else {
+            return;
+        };
+        if now < give_up_at {
+            return;
+        }
+        self.kept_for_receiver = None;
+        self.busy_retry = None;
+        self.stats.images_failed += 1;
+        self.push_event(SenderNodeEvent::TransferFailed { session, error: SendError::TimedOut });
+        let earliest = now + self.config.pause_between_images;
+        self.next_capture = Some(self.next_capture.map_or(earliest, |at| at.max(earliest)));
     }
 
     /// Ends the transfer in progress, if any, as failed with `error`.
@@ -769,6 +806,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         if self.receiver.is_none() {
             // `None` until the first poll, which sends the first probe.
             consider(Some(self.next_probe.unwrap_or(self.last_poll)));
+            consider(self.kept_for_receiver.map(|(_, give_up_at)| give_up_at));
             return at;
         }
         if self.transfer.is_none() && self.busy_retry.is_none() && self.capture_requested {

@@ -38,6 +38,9 @@ pub enum StoreError {
     Flash,
     /// no slot is erased ahead far enough for the image yet
     NotReady,
+    /// written flash bytes cannot be written again without an erase, and
+    /// no erase runs in the middle of a transfer
+    NotRewritable,
 }
 
 impl core::fmt::Display for StoreError {
@@ -51,6 +54,7 @@ impl core::fmt::Display for StoreError {
             StoreError::Corrupt => "the stored image does not match its CRC-32",
             StoreError::Flash => "the flash driver failed",
             StoreError::NotReady => "no slot is erased ahead for the image yet",
+            StoreError::NotRewritable => "written flash cannot be written again in the middle of a transfer",
         })
     }
 }
@@ -125,11 +129,14 @@ pub trait ImageStore {
 
     /// Makes bytes `offset..offset + len` of a pending image writable again
     /// (a segment repair fetches them anew); returns the range `(from, to)`
-    /// it wiped, which covers the asked one: a store on flash erases whole
-    /// sectors, and every chunk with a byte in the range must be written
-    /// again.
+    /// it wiped, which covers the asked one, and every chunk with a byte in
+    /// the range must be written again.
     ///
-    /// The default suits a store that overwrites in place (RAM).
+    /// The default suits a store that overwrites in place (RAM). A store on
+    /// flash refuses with [`StoreError::NotRewritable`]: it would have to
+    /// erase in the middle of a transfer, stalling every transfer for tens
+    /// of milliseconds per sector; the transfer fails instead and the camera
+    /// sends the image again.
     fn discard(&mut self, handle: WriteHandle, offset: u32, len: u32) -> Result<(u32, u32), StoreError> {
         let end = offset.checked_add(len).ok_or(StoreError::OutOfBounds)?;
         if end > handle.len {

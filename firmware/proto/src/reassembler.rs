@@ -3,11 +3,20 @@
 //! once its CRC-32 (and, authenticated, its image MAC) matches. A segment
 //! whose CRC-32 differs from the sender's is forgotten, so that its chunks
 //! are fetched again.
+//!
+//! The newest chunk is held back in RAM until the next new chunk of the
+//! transfer arrives (or the image is checked), and only then written. A
+//! second copy of the held chunk with other bytes means one of the two is
+//! forged (the real sender always sends the same bytes, and a forger's copy
+//! has to come first to be taken): neither is written, and the chunk counts
+//! as missing again, so the sender's next copy fills it. On flash a wrong
+//! copy that reached the sink could only be undone by an erase; one held
+//! back costs nothing.
 
 use crate::auth::ImageMac;
 use crate::bitmap::ChunkBitmap;
 use crate::chunker::{Chunker, CRC32};
-use crate::wire::{AbortReason, ChunkRepr, OfferRepr};
+use crate::wire::{AbortReason, ChunkRepr, OfferRepr, MAX_CHUNK_PAYLOAD};
 
 /// Where a transfer's bytes go: a RAM buffer on the host, a flash slot on the chip.
 pub trait ImageSink {
@@ -17,6 +26,12 @@ pub trait ImageSink {
 
     /// Reads back what was written, to check the CRC-32.
     fn read_at(&mut self, offset: u32, buffer: &mut [u8]) -> Result<usize, Self::Error>;
+
+    /// Makes the sink ready for the transfer's writes (a store takes its
+    /// slot): called at the first data chunk, before that chunk is written.
+    fn reserve(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// A RAM buffer is a sink: the host's, and any chip's image that fits in memory.
@@ -64,6 +79,9 @@ pub enum ChunkOutcome {
     Stored,
     /// the chunk had arrived before and is dropped
     Duplicate,
+    /// a second copy of the held chunk with other bytes: both are dropped
+    /// and the chunk is missing again
+    Contested,
 }
 
 /// Why a chunk was refused.
@@ -115,6 +133,20 @@ pub fn validate_offer(offer: &OfferRepr, limits: &Limits, capacity: usize) -> Re
     Ok(chunker)
 }
 
+/// The newest chunk, not written to the sink yet.
+#[derive(Debug, Clone)]
+struct Held {
+    index: u16,
+    len: usize,
+    payload: [u8; MAX_CHUNK_PAYLOAD],
+}
+
+impl Held {
+    fn payload(&self) -> &[u8] {
+        &self.payload[..self.len]
+    }
+}
+
 /// One image being reassembled; holds up to `32 × WORDS` chunks.
 #[derive(Debug, Clone)]
 pub struct Reassembler<const WORDS: usize> {
@@ -122,6 +154,7 @@ pub struct Reassembler<const WORDS: usize> {
     chunker: Chunker,
     received: ChunkBitmap<WORDS>,
     received_count: u16,
+    held: Option<Held>,
 }
 
 impl<const WORDS: usize> Reassembler<WORDS> {
@@ -135,7 +168,7 @@ impl<const WORDS: usize> Reassembler<WORDS> {
     pub fn with_max_chunks(offer: OfferRepr, limits: &Limits, max_chunks: usize) -> Result<Self, AbortReason> {
         let capacity = ChunkBitmap::<WORDS>::CAPACITY.min(max_chunks);
         let chunker = validate_offer(&offer, limits, capacity)?;
-        Ok(Self { offer, chunker, received: ChunkBitmap::new(), received_count: 0 })
+        Ok(Self { offer, chunker, received: ChunkBitmap::new(), received_count: 0, held: None })
     }
 
     pub fn chunker(&self) -> &Chunker {
@@ -166,8 +199,10 @@ impl<const WORDS: usize> Reassembler<WORDS> {
         (start, stop.saturating_sub(start))
     }
 
-    /// The CRC-32 of the bytes of chunks `first..end`, read back from the sink.
-    pub fn range_crc<S: ImageSink + ?Sized>(&self, sink: &mut S, first: u16, end: u16) -> Result<u32, S::Error> {
+    /// The CRC-32 of the bytes of chunks `first..end`, read back from the
+    /// sink (the held chunk written first).
+    pub fn range_crc<S: ImageSink + ?Sized>(&mut self, sink: &mut S, first: u16, end: u16) -> Result<u32, S::Error> {
+        self.flush(sink)?;
         let (start, len) = self.byte_range(first, end);
         let mut digest = CRC32.digest();
         let mut buffer = [0u8; 256];
@@ -193,6 +228,9 @@ impl<const WORDS: usize> Reassembler<WORDS> {
         let size = u32::from(self.chunker.chunk_size());
         let first = from / size;
         let last = ((to - 1) / size).min(u32::from(self.offer.chunk_count) - 1);
+        if self.held.as_ref().is_some_and(|held| (first..=last).contains(&u32::from(held.index))) {
+            self.held = None;
+        }
         let mut forgotten = 0;
         for index in first..=last {
             if self.received.contains(index as usize) {
@@ -229,13 +267,44 @@ impl<const WORDS: usize> Reassembler<WORDS> {
         if chunk.payload.len() != expected {
             return Err(ChunkError::WrongLength);
         }
-        if self.received.contains(usize::from(chunk.index)) {
+        let index = usize::from(chunk.index);
+        if let Some(held) = self.held.as_ref().filter(|held| held.index == chunk.index) {
+            if held.payload() == chunk.payload {
+                return Ok(ChunkOutcome::Duplicate);
+            }
+            self.held = None;
+            self.received.remove(index);
+            self.received_count -= 1;
+            return Ok(ChunkOutcome::Contested);
+        }
+        if self.received.contains(index) {
             return Ok(ChunkOutcome::Duplicate);
         }
-        sink.write_at(self.chunker.offset(chunk.index), chunk.payload).map_err(ChunkError::Sink)?;
-        self.received.insert(usize::from(chunk.index));
+        if self.received_count == 0 && self.held.is_none() {
+            sink.reserve().map_err(ChunkError::Sink)?;
+        }
+        self.flush(sink).map_err(ChunkError::Sink)?;
+        let mut payload = [0u8; MAX_CHUNK_PAYLOAD];
+        let len = chunk.payload.len().min(MAX_CHUNK_PAYLOAD);
+        payload[..len].copy_from_slice(&chunk.payload[..len]);
+        self.held = Some(Held { index: chunk.index, len, payload });
+        self.received.insert(index);
         self.received_count += 1;
         Ok(ChunkOutcome::Stored)
+    }
+
+    /// Writes the held chunk, if any, to the sink: before the image (or a
+    /// part of it) is read back. A chunk the sink refuses is missing again.
+    pub fn flush<S: ImageSink + ?Sized>(&mut self, sink: &mut S) -> Result<(), S::Error> {
+        let Some(held) = self.held.take() else {
+            return Ok(());
+        };
+        if let Err(error) = sink.write_at(self.chunker.offset(held.index), held.payload()) {
+            self.received.remove(usize::from(held.index));
+            self.received_count -= 1;
+            return Err(error);
+        }
+        Ok(())
     }
 
     /// The lowest chunk index that has not arrived (the chunk count when all have).
@@ -267,17 +336,21 @@ impl<const WORDS: usize> Reassembler<WORDS> {
     }
 
     /// Checks the whole image against the offered CRC-32, reading it back in pieces.
-    pub fn verify<S: ImageSink + ?Sized>(&self, sink: &mut S) -> Result<(), VerifyError<S::Error>> {
+    pub fn verify<S: ImageSink + ?Sized>(&mut self, sink: &mut S) -> Result<(), VerifyError<S::Error>> {
         self.verify_with(sink, None)
     }
 
     /// Checks the whole image against the offered CRC-32 and, when given,
     /// the image MAC and the value it must have, in one read.
     pub fn verify_with<S: ImageSink + ?Sized>(
-        &self,
+        &mut self,
         sink: &mut S,
         mut mac: Option<(ImageMac, &[u8; 32])>,
     ) -> Result<(), VerifyError<S::Error>> {
+        if !self.is_filled() {
+            return Err(VerifyError::Incomplete);
+        }
+        self.flush(sink).map_err(VerifyError::Sink)?;
         if !self.is_filled() {
             return Err(VerifyError::Incomplete);
         }

@@ -22,10 +22,16 @@
 //! every chunk arrived, which without a completion means the same). The sender then
 //! sends its CRC-32 of every segment of `K` chunks (SegmentCrcs); the
 //! receiver compares each with its own, has the store wipe every segment
-//! that differs ([`TransferStore::discard`]: on flash whole erase sectors, so
-//! the chunks that share them are dropped as well) and forgets those chunks.
+//! that differs ([`TransferStore::discard`]) and forgets those chunks.
 //! Its next Status reports them missing, the sender sends them again, and the
-//! image is verified again. Only the bad segments travel twice.
+//! image is verified again. Only the bad segments travel twice. A store that
+//! cannot wipe without erasing flash mid-transfer refuses, and the transfer
+//! ends as `StoreFailed` (the camera sends the image again).
+//!
+//! Forged chunks mostly never get that far: the newest chunk of a transfer
+//! is held back in RAM until the next one, and two differing copies of it
+//! are both dropped (see [`crate::reassembler`]). Senders refused as Busy
+//! are taken in the order they were first refused.
 //!
 //! In the authenticated mode (`key` set, see [`crate::auth`]) every frame
 //! must carry a valid tag; frames that fail are dropped, counted by reason
@@ -73,7 +79,9 @@ pub trait TransferStore {
     /// chunk with a byte in it is received again.
     ///
     /// The default suits a store that overwrites in place (RAM): it wipes
-    /// exactly the asked range. A store on NOR flash must erase.
+    /// exactly the asked range. A store on NOR flash would have to erase in
+    /// the middle of the transfer, and refuses instead: the receiver then
+    /// ends the transfer as `StoreFailed`.
     fn discard(&mut self, slot: Self::Slot, offset: u32, len: u32) -> Result<(u32, u32), Self::Error> {
         let _ = slot;
         Ok((offset, offset.saturating_add(len)))
@@ -111,6 +119,19 @@ impl<S: TransferStore> ImageSink for SlotSink<'_, S> {
             Some(slot) => self.store.read_at(slot, offset, buffer),
             None => Ok(0),
         }
+    }
+
+    fn reserve(&mut self) -> Result<(), S::Error> {
+        if self.slot.is_none() {
+            match self.store.begin(self.len) {
+                Ok(slot) => *self.slot = Some(slot),
+                Err(error) => {
+                    self.begin_failed = true;
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -173,6 +194,9 @@ pub enum ReceiveError {
     WrongLength,
     /// the store refused a write
     Store,
+    /// a second copy of a chunk with other bytes than the first, held one:
+    /// one of them is forged, both are dropped and the chunk is fetched again
+    Contested,
 }
 
 impl core::fmt::Display for ReceiveError {
@@ -185,6 +209,7 @@ impl core::fmt::Display for ReceiveError {
             ReceiveError::IndexOutOfRange => f.write_str("chunk index out of range"),
             ReceiveError::WrongLength => f.write_str("chunk length does not match the offer"),
             ReceiveError::Store => f.write_str("the store refused a write"),
+            ReceiveError::Contested => f.write_str("two copies of a chunk differ"),
         }
     }
 }
@@ -255,6 +280,9 @@ pub struct DropStats {
     pub wrong_length: u32,
     /// chunks the store could not take
     pub store: u32,
+    /// second copies of a held chunk with other bytes (the held copy is
+    /// dropped with it)
+    pub contested: u32,
 }
 
 /// Counters a receiver keeps.
@@ -313,6 +341,22 @@ pub const ABORT_LEN: usize = wire::HEADER_LEN + 5;
 /// How many finished transfers are remembered, to answer a sender whose completion frame was lost.
 const FINISHED_MEMORY: usize = 8;
 
+/// How many senders refused as Busy are remembered, in the order they were
+/// first refused, so that a freed transfer goes to the one waiting longest.
+const WAITING_MEMORY: usize = 8;
+
+/// A sender refused as Busy that has not offered again for this long has
+/// given up (a camera offers again after 100 to 200 ms): it waits no more.
+const WAITING_EXPIRY: Duration = Duration::from_millis(500);
+
+/// A sender refused as Busy: when it was first refused, and last.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    source: MacAddress,
+    since: Instant,
+    last: Instant,
+}
+
 /// Up to `TRANSFERS` concurrent transfers of up to `32 × WORDS` chunks each.
 pub struct Receiver<Slot, const TRANSFERS: usize, const WORDS: usize> {
     config: ReceiverConfig,
@@ -321,6 +365,8 @@ pub struct Receiver<Slot, const TRANSFERS: usize, const WORDS: usize> {
     transfers: [Option<Transfer<Slot, WORDS>>; TRANSFERS],
     finished: [Option<Finished>; FINISHED_MEMORY],
     finished_next: usize,
+    /// Senders refused as Busy, to take in turn as transfers free up.
+    waiting: [Option<Waiting>; WAITING_MEMORY],
     stats: ReceiverStats,
 }
 
@@ -342,6 +388,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
             transfers: core::array::from_fn(|_| None),
             finished: [None; FINISHED_MEMORY],
             finished_next: 0,
+            waiting: [None; WAITING_MEMORY],
             stats: ReceiverStats::default(),
         }
     }
@@ -410,6 +457,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
             ReceiveError::IndexOutOfRange => &mut dropped.index_out_of_range,
             ReceiveError::WrongLength => &mut dropped.wrong_length,
             ReceiveError::Store => &mut dropped.store,
+            ReceiveError::Contested => &mut dropped.contested,
         };
         *counter += 1;
     }
@@ -476,6 +524,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                         self.stats.duplicates += 1;
                         return Ok(Handled::default());
                     }
+                    Ok(ChunkOutcome::Contested) => return Err(ReceiveError::Contested),
                     Err(ChunkError::WrongSession) => return Err(ReceiveError::UnknownSession),
                     Err(ChunkError::IndexOutOfRange) => return Err(ReceiveError::IndexOutOfRange),
                     Err(ChunkError::WrongLength) => return Err(ReceiveError::WrongLength),
@@ -517,7 +566,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                 let reply_len = status(self, &transfer.reassembler, request.poll, nonce, reply);
                 Ok(Handled { reply_len, event: None })
             }
-            FrameRepr::SegmentCrcs(segments) => self.handle_segment_crcs(now, source, segments, store),
+            FrameRepr::SegmentCrcs(segments) => self.handle_segment_crcs(now, source, segments, store, reply),
             FrameRepr::Abort { session, .. } => {
                 let Some(position) = self.find(source, *session) else {
                     return Ok(Handled::default());
@@ -592,15 +641,26 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
             self.stats.superseded += 1;
         }
         let open = self.transfers.iter().flatten().count();
-        if open >= usize::from(self.config.max_transfers) {
+        let free_transfers = usize::from(self.config.max_transfers).min(TRANSFERS).saturating_sub(open);
+        // Senders refused before this one go first: one that happens to offer
+        // just as a transfer ends must not overtake those that waited.
+        if free_transfers <= self.waiting_before(now, source) {
+            self.note_busy(now, source);
             return refuse(self, AbortReason::Busy, reply);
         }
         let Some(free) = self.transfers.iter().position(Option::is_none) else {
+            self.note_busy(now, source);
             return refuse(self, AbortReason::Busy, reply);
         };
         let waiting = self.transfers.iter().flatten().filter(|t| t.slot.is_none()).count();
         if !store.can_begin(offer.image_len, waiting) {
+            self.note_busy(now, source);
             return refuse(self, AbortReason::Busy, reply);
+        }
+        for entry in &mut self.waiting {
+            if entry.is_some_and(|w| w.source == source) {
+                *entry = None;
+            }
         }
         let nonce = if self.authenticator.is_some() { self.random.next_nonzero_u32() } else { 0 };
         let transfer = Transfer {
@@ -636,6 +696,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         source: MacAddress,
         segments: &SegmentCrcsRepr<'_>,
         store: &mut S,
+        reply: &mut [u8; MAX_FRAME_LEN],
     ) -> Result<Handled, ReceiveError> {
         let Some(position) = self.find(source, segments.session) else {
             if self.finished_result(source, segments.session).is_some() {
@@ -669,7 +730,12 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                 continue;
             }
             let (offset, bytes) = transfer.reassembler.byte_range(first, end);
-            let (from, to) = store.discard(slot, offset, bytes).map_err(|_| ReceiveError::Store)?;
+            let Ok((from, to)) = store.discard(slot, offset, bytes) else {
+                // The store cannot make the bytes writable again without an erase
+                // in the middle of a transfer (flash): the image fails as not
+                // storable, and the camera sends it again under a new session.
+                return Ok(self.give_up(position, store, CompletionResult::StoreFailed, reply));
+            };
             forgotten += u32::from(transfer.reassembler.forget_bytes(from.min(offset), to.max(offset + bytes)));
             repaired += 1;
         }
@@ -738,6 +804,28 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         Handled { reply_len, event: Some(event) }
     }
 
+    /// Ends a transfer that cannot be stored: frees its slot, remembers the
+    /// result for later requests and answers with the completion.
+    fn give_up<S: TransferStore<Slot = Slot>>(
+        &mut self,
+        position: usize,
+        store: &mut S,
+        result: CompletionResult,
+        reply: &mut [u8; MAX_FRAME_LEN],
+    ) -> Handled {
+        let Some(transfer) = self.transfers[position].take() else {
+            return Handled::default();
+        };
+        let offer = *transfer.reassembler.offer();
+        if let Some(slot) = transfer.slot {
+            store.abandon(slot);
+        }
+        self.remember(transfer.source, offer, result, transfer.nonce);
+        let completion = FrameRepr::Completion { session: offer.session, result };
+        let reply_len = self.write(&completion, transfer.nonce, reply);
+        Handled { reply_len, event: Some(ReceiverEvent::Failed { source: transfer.source, offer, result }) }
+    }
+
     fn drop_transfer<S: TransferStore<Slot = Slot>>(
         &mut self,
         position: usize,
@@ -775,6 +863,38 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         let idle = self.config.idle_timeout;
         let overall = self.config.transfer_timeout;
         self.transfers.iter().flatten().map(|t| (t.last_heard + idle).min(t.started + overall)).min()
+    }
+
+    /// How many senders still waiting were refused as Busy before `source`
+    /// was (all of them when `source` is not waiting).
+    fn waiting_before(&self, now: Instant, source: MacAddress) -> usize {
+        let live = |w: &&Waiting| now < w.last + WAITING_EXPIRY;
+        let since = self.waiting.iter().flatten().filter(live).find(|w| w.source == source).map(|w| w.since);
+        self.waiting
+            .iter()
+            .flatten()
+            .filter(live)
+            .filter(|w| w.source != source && since.is_none_or(|since| w.since < since))
+            .count()
+    }
+
+    /// Remembers that `source` was refused as Busy; a full memory forgets
+    /// the sender heard from least recently.
+    fn note_busy(&mut self, now: Instant, source: MacAddress) {
+        if let Some(known) = self.waiting.iter_mut().flatten().find(|w| w.source == source) {
+            if now >= known.last + WAITING_EXPIRY {
+                known.since = now;
+            }
+            known.last = now;
+            return;
+        }
+        let entry = match self.waiting.iter().position(|w| w.is_none_or(|w| now >= w.last + WAITING_EXPIRY)) {
+            Some(free) => free,
+            None => {
+                self.waiting.iter().enumerate().min_by_key(|(_, w)| w.map(|w| w.last)).map_or(0, |(index, _)| index)
+            }
+        };
+        self.waiting[entry] = Some(Waiting { source, since: now, last: now });
     }
 
     fn find(&self, source: MacAddress, session: u32) -> Option<usize> {

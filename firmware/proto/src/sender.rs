@@ -645,6 +645,10 @@ impl<const WORDS: usize> Sender<WORDS> {
                 }
             }
             FrameRepr::Completion { result: CompletionResult::CrcMismatch, .. } => self.handle_mismatch(),
+            // The receiver can only have checked (let alone stored) an image once
+            // every chunk has gone out at least once: a completion before that
+            // answers nothing this transfer sent, forged or from a stale session.
+            FrameRepr::Completion { .. } if !self.sent_every_chunk() => {}
             FrameRepr::Completion { result, .. } => {
                 self.state = match result {
                     CompletionResult::Stored => SenderState::Done,
@@ -653,9 +657,11 @@ impl<const WORDS: usize> Sender<WORDS> {
                 };
                 self.retry_at = None;
             }
-            FrameRepr::Abort { reason: AbortReason::UnknownSession, .. }
-                if self.state != SenderState::Offering && self.restarts < MAX_RESTARTS =>
-            {
+            // A receiver answers an offer by accepting or refusing it, never with
+            // UnknownSession: while offering, that abort answers a status request
+            // sent before a restart (the rebooted receiver answers each one).
+            FrameRepr::Abort { reason: AbortReason::UnknownSession, .. } if self.state == SenderState::Offering => {}
+            FrameRepr::Abort { reason: AbortReason::UnknownSession, .. } if self.restarts < MAX_RESTARTS => {
                 // The receiver lost the transfer (idle too long, or rebooted): offer it again.
                 self.restart();
             }
@@ -793,6 +799,11 @@ impl<const WORDS: usize> Sender<WORDS> {
         self.poll_due = false;
         self.retry_at = None;
         self.chunks_since_poll = 0;
+    }
+
+    /// Whether every chunk has been handed to the radio at least once.
+    fn sent_every_chunk(&self) -> bool {
+        self.sent_once.count() >= usize::from(self.offer.chunk_count)
     }
 
     fn confirm(&mut self, index: usize) {

@@ -262,6 +262,9 @@ fn chunk_of_the_wrong_length() {
     }
     assert_eq!(harness.store.writes, 0);
     assert!(harness.send(1, A, &chunk(1, 10, &image)).is_ok(), "the last chunk is short");
+    // Held back until the next chunk comes.
+    assert_eq!(harness.store.writes, 0);
+    harness.send(1, A, &chunk(1, 0, &image)).unwrap();
     assert_eq!(harness.store.writes, 1);
 }
 
@@ -307,6 +310,39 @@ fn check_busy<const TRANSFERS: usize, const WORDS: usize>(
     assert_eq!(harness.refusal(), FrameRepr::Abort { session: offer.session, reason: AbortReason::Busy });
 }
 
+/// Senders refused as Busy are taken in the order they were first refused:
+/// one that offers just as a transfer ends does not overtake one that
+/// waited, and a sender that stops offering stops holding its turn.
+#[test]
+fn busy_senders_are_taken_in_turn() {
+    let image = image(300);
+    let c = MacAddress([0x02, 0, 0, 0, 0, 0x0c]);
+    let mut harness = Harness::<1, 8>::new();
+    harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).unwrap();
+    let busy = ReceiveError::Refused(AbortReason::Busy);
+    assert_eq!(harness.send(10, B, &FrameRepr::Offer(offer_for(2, &image))).unwrap_err(), busy);
+    assert_eq!(harness.send(20, c, &FrameRepr::Offer(offer_for(3, &image))).unwrap_err(), busy);
+    for index in 0..3 {
+        harness.send(30, A, &chunk(1, index, &image)).unwrap();
+    }
+    assert_eq!(harness.receiver.active().count(), 0, "A is done");
+    // C came second: the free transfer waits for B.
+    assert_eq!(harness.send(40, c, &FrameRepr::Offer(offer_for(3, &image))).unwrap_err(), busy);
+    assert!(harness.send(150, B, &FrameRepr::Offer(offer_for(2, &image))).is_ok());
+    for index in 0..3 {
+        harness.send(160, B, &chunk(2, index, &image)).unwrap();
+    }
+    // A newcomer waits behind C, which is taken next.
+    assert_eq!(harness.send(170, A, &FrameRepr::Offer(offer_for(4, &image))).unwrap_err(), busy);
+    assert!(harness.send(200, c, &FrameRepr::Offer(offer_for(3, &image))).is_ok());
+    for index in 0..3 {
+        harness.send(210, c, &chunk(3, index, &image)).unwrap();
+    }
+    // A stopped offering 500 ms ago: it holds no turn, and B is taken at once.
+    assert!(harness.send(700, B, &FrameRepr::Offer(offer_for(5, &image))).is_ok());
+    assert_eq!(harness.store.committed.len(), 3);
+}
+
 #[test]
 fn store_refusing_a_slot_is_busy() {
     let image = image(300);
@@ -334,10 +370,37 @@ fn duplicate_chunk_is_counted_and_dropped() {
     harness.send(1, A, &chunk(1, 1, &image)).unwrap();
     let outcome = harness.send(2, A, &chunk(1, 1, &image)).unwrap();
     assert!(outcome.reply.is_none() && outcome.event.is_none());
+    // The held chunk and its duplicate: nothing written yet.
+    assert_eq!(harness.store.writes, 0);
+    harness.send(3, A, &chunk(1, 0, &image)).unwrap();
+    harness.send(4, A, &chunk(1, 1, &image)).unwrap();
     assert_eq!(harness.store.writes, 1);
     let stats = harness.receiver.stats();
-    assert_eq!((stats.chunks_stored, stats.duplicates, stats.rejected), (1, 1, 0));
-    assert_eq!(harness.receiver.active().next().map(|(_, _, n)| n), Some(1));
+    assert_eq!((stats.chunks_stored, stats.duplicates, stats.rejected), (2, 2, 0));
+    assert_eq!(harness.receiver.active().next().map(|(_, _, n)| n), Some(2));
+}
+
+/// A forger's copy of a chunk that comes just before the real one: the
+/// first copy is held back, the second differs, so neither is written and
+/// the chunk counts as missing; the next copy fills it. The store never
+/// sees the forged bytes.
+#[test]
+fn two_different_copies_of_a_held_chunk_are_both_dropped() {
+    let image = image(700);
+    let mut harness = Harness::<2, 8>::new();
+    harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).unwrap();
+    harness.send(1, A, &chunk(1, 0, &image)).unwrap();
+    let forged_bytes = vec![0x55u8; 100];
+    let forged = FrameRepr::Chunk(ChunkRepr { session: 1, index: 1, payload: &forged_bytes });
+    harness.send(2, A, &forged).unwrap();
+    assert_eq!(harness.send(3, A, &chunk(1, 1, &image)).unwrap_err(), ReceiveError::Contested);
+    assert_eq!(harness.receiver.active().next().map(|(_, _, n)| n), Some(1), "chunk 1 is missing again");
+    assert_eq!(harness.receiver.stats().dropped.contested, 1);
+    for index in 1..7 {
+        harness.send(4, A, &chunk(1, index, &image)).unwrap();
+    }
+    assert_eq!(harness.store.committed, [(image.clone(), crc32(&image))]);
+    assert_eq!(harness.store.writes, 7, "every chunk written once, the forged one never");
 }
 
 #[test]
@@ -672,8 +735,10 @@ fn failed_write_leaves_the_chunk_missing() {
     let image = image(300);
     let mut harness = Harness::<2, 8>::new();
     harness.send(0, A, &FrameRepr::Offer(offer_for(1, &image))).unwrap();
+    harness.send(1, A, &chunk(1, 1, &image)).unwrap();
     harness.store.fail_writes = 1;
-    assert_eq!(harness.send(1, A, &chunk(1, 1, &image)).unwrap_err(), ReceiveError::Store);
+    // Chunk 1, held back, is written when chunk 0 comes, and refused: both are missing.
+    assert_eq!(harness.send(1, A, &chunk(1, 0, &image)).unwrap_err(), ReceiveError::Store);
     assert_eq!(harness.receiver.active().next().map(|(_, _, n)| n), Some(0));
     // The resend is written, not taken for a duplicate.
     for index in 0..3 {

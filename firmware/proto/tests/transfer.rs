@@ -306,12 +306,14 @@ fn a_forged_chunk_with_wrong_bytes_is_never_stored_as_the_image() {
     forged.extend(std::iter::repeat_n(0xaa, 241));
     let outcome = run(&image, SenderConfig::default(), &[], &[], &[(1, forged)]);
     assert!(outcome.stored.iter().all(|stored| *stored == image));
-    // Repaired, not failed: segment 0 (chunks 0 to 7 of 9) travels again.
+    // Neither copy of chunk 0 is taken (the receiver holds the newest chunk
+    // back and sees two that differ), so only chunk 0 travels again, with
+    // no repair round.
     assert_eq!(outcome.sender, SenderState::Done);
     assert_eq!(outcome.stored, vec![image]);
     assert_eq!(outcome.failed, 0);
-    assert_eq!(outcome.stats.repair_rounds, 1);
-    assert_eq!(outcome.stats.retransmissions, 9);
+    assert_eq!(outcome.stats.repair_rounds, 0);
+    assert_eq!(outcome.stats.retransmissions, 1);
 }
 
 /// Forged chunks on every third frame, for several rounds: every round
@@ -358,6 +360,26 @@ fn a_forged_all_received_status_cannot_end_a_transfer() {
     assert_eq!(outcome.sender, SenderState::Done);
     assert_eq!(outcome.stored, vec![image]);
     assert!(outcome.stats.unconfirmed > 0, "chunks confirmed by the forgeries were sent again");
+}
+
+/// A forged Completion of `Stored` (and an UnknownSession abort) heard
+/// before the transfer has sent its chunks: neither can end it, since the
+/// receiver cannot have checked an image it has not been sent.
+#[test]
+fn a_forged_completion_before_the_chunks_cannot_end_a_transfer() {
+    let image = image_of(5_000, 3);
+    let mut completion = vec![0x6e, 0x15, 0x00];
+    completion.extend_from_slice(&0x5eed_0001u32.to_le_bytes());
+    completion.push(0);
+    let mut abort = vec![0x6e, 0x16, 0x00];
+    abort.extend_from_slice(&0x5eed_0001u32.to_le_bytes());
+    abort.push(5);
+    let forged_back = [(0, completion.clone()), (0, abort), (1, completion)];
+    let outcome = run_with(&image, SenderConfig::default(), &[], &[], &[], &forged_back);
+    assert_eq!(outcome.sender, SenderState::Done);
+    assert_eq!(outcome.stored, vec![image]);
+    assert_eq!(outcome.stats.chunks_sent, 21, "every chunk went, once");
+    assert_eq!(outcome.stats.restarts, 0);
 }
 
 const KEY: Key = Key::new([0x42; 32]);

@@ -496,37 +496,17 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         write_unaligned(&mut self.flash, start + DATA_OFFSET + offset, data).map_err(|kind| self.flash_error(kind))
     }
 
-    /// Erases every sector with a byte of `offset..offset + len` of the
-    /// image (the slot's header is never written before commit, so the
-    /// slot still shows no image), and returns the image bytes the erased
-    /// sectors span, clamped to the image.
+    /// Refuses: bytes written on NOR flash can only be written again after
+    /// an erase, and the store never erases in the middle of a transfer (a
+    /// sector takes about 45 ms, during which no frame is read). The receiver
+    /// fails the transfer instead; its slot is erased ahead afterwards.
     fn discard(&mut self, handle: WriteHandle, offset: u32, len: u32) -> Result<(u32, u32), StoreError> {
-        let entry = self.pending_index(handle)?;
+        self.pending_index(handle)?;
         let end = offset.checked_add(len).ok_or(StoreError::OutOfBounds)?;
         if end > handle.len {
             return Err(StoreError::OutOfBounds);
         }
-        if len == 0 {
-            return Ok((offset, offset));
-        }
-        let start = self.layout.slot_start(handle.slot);
-        let erase_size = self.layout.erase_size;
-        let first_sector = (DATA_OFFSET + offset) / erase_size;
-        let last_sector = (DATA_OFFSET + end - 1) / erase_size;
-        for sector in first_sector..=last_sector {
-            let from = start + sector * erase_size;
-            self.erases_in_transfers += 1;
-            self.flash
-                .erase(from, from + erase_size)
-                .map_err(|error| error.kind())
-                .map_err(|kind| self.flash_error(kind))?;
-            if let Some(pending) = self.pending[entry].as_mut() {
-                pending.mark_erased(sector);
-            }
-        }
-        let wiped_from = (first_sector * erase_size).saturating_sub(DATA_OFFSET);
-        let wiped_to = ((last_sector + 1) * erase_size - DATA_OFFSET).min(handle.len);
-        Ok((wiped_from, wiped_to))
+        Err(StoreError::NotRewritable)
     }
 
     /// Reads back written data; bytes no write has reached yet read as

@@ -491,10 +491,10 @@ fn wear_spreads_over_the_slots() {
 }
 
 /// A segment repair: a chunk written with wrong bytes cannot be written over
-/// on NOR flash; `discard` erases the sectors it spans and says which image
-/// bytes went with them, so that every chunk in them is written again.
+/// on NOR flash, and `discard` would have to erase in the middle of the
+/// transfer: it refuses, and erases nothing.
 #[test]
-fn discard_erases_whole_sectors_and_the_chunks_are_written_again() {
+fn discard_refuses_and_erases_nothing_in_the_middle_of_a_transfer() {
     let mut store = fresh(SMALL);
     let data = image(21, 12_000);
     let handle = store.begin(12_000).unwrap();
@@ -506,24 +506,15 @@ fn discard_erases_whole_sectors_and_the_chunks_are_written_again() {
     assert_eq!(store.commit(handle, crc32(&data)), Err(StoreError::Corrupt));
     // Writing the right bytes over the wrong ones is refused by the flash.
     assert!(store.write_at(handle, 5_000, &data[5_000..5_241]).is_err());
-    // Image bytes 5000..5241 lie in the flash sector of data offsets 4032..8128.
-    let (from, to) = store.discard(handle, 5_000, 241).unwrap();
-    assert_eq!((from, to), (4096 - DATA_OFFSET, 2 * 4096 - DATA_OFFSET));
-    let mut back = vec![0u8; (to - from) as usize];
-    store.read_pending_at(handle, from, &mut back).unwrap();
-    assert!(back.iter().all(|&b| b == 0xff), "the wiped range reads erased");
-    // Every chunk with a byte in the wiped range is written again.
-    for (offset, len) in chunks(12_000, CHUNK) {
-        if (offset as u32) < to && (offset + len) as u32 > from {
-            store.write_at(handle, offset as u32, &data[offset..offset + len]).unwrap();
-        }
-    }
-    let info = store.commit(handle, crc32(&data)).unwrap();
-    assert_eq!(read_image(&mut store, info.sequence, 999).unwrap(), data);
-    // The end of the image clamps the range; out of bounds is refused.
-    let handle = store.begin(5_000).unwrap();
-    assert_eq!(store.discard(handle, 4_900, 100), Ok((4096 - DATA_OFFSET, 5_000)));
-    assert_eq!(store.discard(handle, 4_900, 101), Err(StoreError::OutOfBounds));
+    let erases = store.erases_in_transfers();
+    assert_eq!(store.discard(handle, 5_000, 241), Err(StoreError::NotRewritable));
+    assert_eq!(store.discard(handle, 4_900, 7_101), Err(StoreError::OutOfBounds));
+    assert_eq!(store.erases_in_transfers(), erases);
+    let mut back = vec![0u8; 241];
+    store.read_pending_at(handle, 5_000, &mut back).unwrap();
+    assert_eq!(back, wrong[5_000..5_241], "nothing was wiped");
+    store.abandon(handle);
+    assert_eq!(store.discard(handle, 0, 1), Err(StoreError::BadHandle));
 }
 
 /// Transfers that never complete (forged, or abandoned mid-way) come and go

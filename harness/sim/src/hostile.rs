@@ -121,11 +121,19 @@ pub struct HostileReport {
     pub earlier_image_intact: bool,
     /// The most transfers the receiver held open at once.
     pub peak_open_transfers: usize,
+    /// Chunks the receiver got in two different copies while it held the
+    /// first back, and dropped both of (a forged copy counts as taken until
+    /// the real one comes: it is never written).
+    pub contested_chunks: u64,
 }
 
 impl HostileReport {
-    /// One line per kind, for people.
+    /// One line per kind, for people, and one for the contested chunks.
     pub fn lines(&self) -> Vec<String> {
+        let contested = format!(
+            "hostile contested chunks: {} (two different copies of a held chunk, both dropped, never written)",
+            self.contested_chunks
+        );
         self.kinds
             .iter()
             .map(|(kind, c)| {
@@ -141,6 +149,7 @@ impl HostileReport {
                     c.taken
                 )
             })
+            .chain(core::iter::once(contested))
             .collect()
     }
 }

@@ -621,6 +621,7 @@ impl Prepared {
         let mut illegitimate_commits = 0;
         let mut earlier_image_intact = true;
         let mut peak_open_transfers = 0;
+        let mut contested_chunks = 0;
         for position in 0..engine.stations().count() {
             let station = engine.station_mut(position);
             for (kind, counts) in &mut kinds {
@@ -630,6 +631,7 @@ impl Prepared {
             }
             if let SimStation::Receiver(r) = station {
                 earlier_image_intact &= r.earlier_image_intact();
+                contested_chunks += u64::from(r.node.stats().protocol.dropped.contested);
                 let Some(watch) = &r.watch else { continue };
                 peak_open_transfers = peak_open_transfers.max(watch.peak_open_transfers);
                 for (kind, counts) in &mut kinds {
@@ -661,6 +663,7 @@ impl Prepared {
             illegitimate_commits,
             earlier_image_intact,
             peak_open_transfers,
+            contested_chunks,
         })
     }
 }

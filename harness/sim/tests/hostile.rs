@@ -4,11 +4,11 @@
 //! memory, stored images never change except by a legitimate transfer, and
 //! the legitimate transfer completes byte-exact.
 //!
-//! The protocol still fails some of them (issue 9, forged chunks in the
-//! default mode): those are listed in [`AWAITING_PROTOCOL_FIXES`] and run
-//! only with the feature `issue9-expectations`; the expectations themselves
-//! are not weakened. The harness checks (the
-//! station did attack, memory stayed bounded) run for every scenario.
+//! Forged chunks in the default mode are caught by the receiver, which holds
+//! the newest chunk back until the next one comes: the forged copy and the
+//! real one that follows it differ, both are dropped, and the chunk is
+//! fetched again; the forged bytes never reach the store. The harness
+//! checks (the station did attack, memory stayed bounded) run as well.
 
 use std::path::{Path, PathBuf};
 
@@ -21,16 +21,6 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The hostile scenarios the protocol still fails, and why. Forged statuses,
-/// floods and replays are withstood since the repair and "nothing stored on
-/// a whim" work; a forged copy of one chunk in five still defeats the repair
-/// by 16-chunk segments in the default (unauthenticated) mode: the attacker
-/// forges the resent chunks too, so few segments ever come back clean.
-const AWAITING_PROTOCOL_FIXES: [(&str, &str); 2] = [
-    ("forge-chunks", "segment repair does not converge while one resent chunk in five is forged again"),
-    ("all-at-once", "includes forge-chunks"),
-];
-
 #[test]
 fn every_hostile_scenario_meets_the_expectations() {
     let fixtures = FixtureCatalog::load(&root().join("fixtures")).unwrap();
@@ -40,7 +30,6 @@ fn every_hostile_scenario_meets_the_expectations() {
     for scenario in &scenarios {
         assert!(!scenario.hostile.is_none(), "{}: no [hostile] table", scenario.name);
         let prepared = prepare(scenario, &fixtures).unwrap();
-        let awaiting = AWAITING_PROTOCOL_FIXES.iter().find(|(name, _)| *name == scenario.name);
         for seed in 0..u64::from(scenario.seeds) {
             let result = prepared.run(seed, RunOptions::default()).unwrap();
             let report = result.hostile.as_ref().expect("a hostile run reports what the station did");
@@ -55,17 +44,14 @@ fn every_hostile_scenario_meets_the_expectations() {
                 scenario.name,
                 report.peak_open_transfers
             );
-            match awaiting {
-                Some((_, why)) if !cfg!(feature = "issue9-expectations") => {
-                    if !result.passed {
-                        println!("skipped: {} seed {seed} awaits the protocol fixes ({why})", scenario.name);
-                    }
-                }
-                _ => {
-                    if !result.passed {
-                        failures.push(format!("{} seed {seed}: {}", scenario.name, result.failures.join("; ")));
-                    }
-                }
+            if scenario.hostile.forge_chunks > 0.0 {
+                assert!(report.contested_chunks > 0, "{} seed {seed}: no forged chunk was caught", scenario.name);
+            }
+            for line in report.lines() {
+                println!("{} seed {seed}: {line}", scenario.name);
+            }
+            if !result.passed {
+                failures.push(format!("{} seed {seed}: {}", scenario.name, result.failures.join("; ")));
             }
         }
     }

@@ -2,12 +2,9 @@
 //! whole system (sender node, link model, receiver node, store), 256 cases.
 //!
 //! The camera gives a transfer up once its receiver has been silent for
-//! about 3 s (it looks for the receiver again, fw8), and today nothing sends
-//! that image again, so an outage of close to 3 s or more loses the image.
-//! The property with outages of up to 3 s therefore awaits issue 9's
-//! "the camera node retries a failed image a bounded number of times"
-//! (branch h9a) and runs only with the feature `issue9-expectations`; the
-//! one the test command runs keeps outages to 2 s, under that rule.
+//! about 3 s (it looks for the receiver again, fw8) and then sends the same
+//! image again under a new session once it has found it (a retry of a failed
+//! image), so outages of up to 3 s are tried.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,7 +21,7 @@ fn scenario(text: &str) -> Scenario {
 }
 
 /// The longest outage the property tries: see the module's comment.
-const MAX_OUTAGE_S: f64 = if cfg!(feature = "issue9-expectations") { 3.0 } else { 2.0 };
+const MAX_OUTAGE_S: f64 = 3.0;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]

@@ -84,10 +84,9 @@ fn run(data: &[u8]) -> Option<()> {
             }
         }
         // Issue 9: only the receiver's Completion of this transfer ends it, so
-        // a sender that has sent nothing cannot be done. Today a forged
-        // Completion before the offer ends it (artifacts/sender/ keeps the
-        // case); the check is on with the feature issue9-expectations, for h9a.
-        if cfg!(feature = "issue9-expectations") && sender.state() == SenderState::Done {
+        // a sender that has sent nothing cannot be done (artifacts/sender/
+        // keeps a forged Completion before the offer).
+        if sender.state() == SenderState::Done {
             assert!(sender.stats().frames_sent > 0, "a transfer that sent nothing is done");
         }
     }
