@@ -75,7 +75,11 @@ pub struct SenderNodeConfig {
     /// repeat), so the MAC's retries buy nothing but airtime. The first
     /// status request after an answer is broadcast too; a repeated one goes
     /// to the receiver, whose MAC retries carry it through a burst of loss
-    /// within milliseconds. Offers, telemetry and control frames stay unicast. Every node on the channel hears the
+    /// within milliseconds. Offers, telemetry and control frames stay unicast,
+    /// and so does every frame of an image offered again after a failure
+    /// (see `image_retries`): in the default mode a station that forges a
+    /// chunk ahead of the real one wins when the real broadcast copy is lost,
+    /// and the MAC's retries make that rare. Every node on the channel hears the
     /// chunks and drops them by session; ESP-NOW encryption (LMK) covers
     /// unicast frames only, so a deployment that relies on it sets this to
     /// `false` (the authenticated mode's tags cover both).
@@ -722,7 +726,11 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             let Some((len, transmit)) = transfer.poll_transmit(now, self.source.frame(), &mut buffer) else {
                 break;
             };
+            // A retried image goes unicast: its failure may come from a
+            // forged chunk that won because the real broadcast copy was lost,
+            // which the MAC's retries make rare.
             let broadcast = self.config.broadcast_chunks
+                && self.image_failures == 0
                 && match transmit {
                     Transmit::Chunk { .. } => true,
                     Transmit::StatusRequest { .. } => self.polls_unanswered == 0,
