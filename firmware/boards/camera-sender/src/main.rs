@@ -102,7 +102,8 @@ async fn main(spawner: Spawner) -> ! {
         restart_after("ESP-NOW refused the channel", DebugText(error)).await;
     }
     let address = wifi::station_address();
-    let (radio, pump) = EspNowRadio::new(esp_now, address, channel);
+    let (mut radio, pump) = EspNowRadio::new(esp_now, address, channel);
+    radio.apply_build_encryption();
     spawner.spawn(radio_pump(pump).expect("the radio pump task is spawned once"));
 
     println!("mac {address}, channel {channel}");

@@ -27,6 +27,8 @@ pub async fn run(
 ) -> ! {
     let mut config = SenderNodeConfig { hop_channels: channel.is_none(), ..SenderNodeConfig::default() };
     config.transfer.key = key;
+    // With ESP-NOW encryption every frame goes unicast, so none is sent in the clear.
+    config.broadcast_chunks = nowcam_esp_adapters::key::UNICAST_ENCRYPTION.is_none();
     let mut node: SenderNode<EspNowRadio, CameraSource, EspTelemetry, { nowcam_esp_adapters::chip::SENDER_WORDS }> =
         SenderNode::new(config, radio, source, telemetry, seed);
     loop {

@@ -108,6 +108,8 @@ pub struct EspNowRadio {
     manager: EspNowManager,
     address: MacAddress,
     next_handle: u32,
+    /// The local master key unicast peers are added with, if any.
+    lmk: Option<[u8; 16]>,
 }
 
 /// The driver's side of the radio: run [`RadioPump::run`] in its own task.
@@ -123,8 +125,33 @@ impl EspNowRadio {
     pub fn new(esp_now: EspNow, address: MacAddress, channel: u8) -> (Self, RadioPump) {
         let (manager, sender, receiver) = esp_now.split();
         CHANNEL.store(channel, Ordering::Relaxed);
-        let radio = EspNowRadio { manager, address, next_handle: 0 };
+        let radio = EspNowRadio { manager, address, next_handle: 0, lmk: None };
         (radio, RadioPump { sender, receiver })
+    }
+
+    /// Encrypts unicast frames with ESP-NOW's CCMP from now on: sets the
+    /// primary master key, and adds every peer with `encryption.lmk`.
+    /// Peers are added when a frame goes to them or comes from them, so a
+    /// camera's encrypted frames are readable once it has been heard once.
+    pub fn encrypt_unicast(
+        &mut self,
+        encryption: crate::key::UnicastEncryption,
+    ) -> Result<(), esp_radio::esp_now::EspNowError> {
+        self.manager.set_pmk(&encryption.pmk)?;
+        self.lmk = Some(encryption.lmk);
+        Ok(())
+    }
+
+    /// Applies the build's ESP-NOW encryption (`NOWCAM_LMK`), if any, and
+    /// says so on the console.
+    pub fn apply_build_encryption(&mut self) {
+        let Some(encryption) = crate::key::UNICAST_ENCRYPTION else {
+            return;
+        };
+        match self.encrypt_unicast(encryption) {
+            Ok(()) => println!("ESP-NOW encryption of unicast frames: NOWCAM_LMK set at build time"),
+            Err(error) => println!("ESP-NOW encryption refused by the driver ({error:?}): frames go in the clear"),
+        }
     }
 
     /// Registers `peer` with the driver, which sends only to known peers.
@@ -139,9 +166,9 @@ impl EspNowRadio {
         let info = PeerInfo {
             interface: EspNowWifiInterface::Station,
             peer_address: peer,
-            lmk: None,
+            lmk: self.lmk,
             channel: None,
-            encrypt: false,
+            encrypt: self.lmk.is_some(),
         };
         if self.manager.add_peer(info).is_ok() {
             return Ok(());
@@ -182,6 +209,11 @@ impl Radio for EspNowRadio {
 
     fn receive(&mut self, buffer: &mut [u8; MAX_FRAME_LEN]) -> Option<Received> {
         let frame = RX_QUEUE.try_receive().ok()?;
+        if self.lmk.is_some() {
+            // The driver decrypts only frames of peers added with the key:
+            // add the sender on its first (broadcast or plain) frame.
+            let _ = self.ensure_peer(frame.source);
+        }
         buffer[..frame.len].copy_from_slice(&frame.data[..frame.len]);
         Some(Received {
             source: MacAddress::new(frame.source),

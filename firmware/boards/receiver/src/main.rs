@@ -167,7 +167,8 @@ async fn main(spawner: Spawner) -> ! {
     #[cfg(not(feature = "serial-radio"))]
     let (radio, channel, radio_kind, stack) = {
         let link = network::start(spawner, peripherals.WIFI, CHANNEL.unwrap_or(1)).await;
-        let (radio, pump) = nowcam_esp_adapters::EspNowRadio::new(link.esp_now, address, link.channel);
+        let (mut radio, pump) = nowcam_esp_adapters::EspNowRadio::new(link.esp_now, address, link.channel);
+        radio.apply_build_encryption();
         spawner.spawn(radio_pump(pump).expect("the radio pump task is spawned once"));
         println!("ESP-NOW on channel {}", link.channel);
         (radio, link.channel, RadioKind::EspNow, link.stack)

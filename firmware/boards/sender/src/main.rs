@@ -112,7 +112,8 @@ async fn main(spawner: Spawner) -> ! {
         if let Err(error) = esp_now.set_channel(channel) {
             nowcam_esp_adapters::boot::restart_after("ESP-NOW refused the channel", error).await;
         }
-        let (radio, pump) = nowcam_esp_adapters::EspNowRadio::new(esp_now, address, channel);
+        let (mut radio, pump) = nowcam_esp_adapters::EspNowRadio::new(esp_now, address, channel);
+        radio.apply_build_encryption();
         spawner.spawn(radio_pump(pump).expect("the radio pump task is spawned once"));
         (radio, RadioKind::EspNow)
     };

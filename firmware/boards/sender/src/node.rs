@@ -90,6 +90,8 @@ pub fn config(channel_fixed: bool, key: Option<Key>) -> SenderNodeConfig {
     let mut config =
         SenderNodeConfig { hop_channels: !channel_fixed, capture_interval: None, ..SenderNodeConfig::default() };
     config.transfer.key = key;
+    // With ESP-NOW encryption every frame goes unicast, so none is sent in the clear.
+    config.broadcast_chunks = nowcam_esp_adapters::key::UNICAST_ENCRYPTION.is_none();
     config
 }
 
