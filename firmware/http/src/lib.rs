@@ -26,6 +26,7 @@
 mod access;
 mod handlers;
 mod journal;
+pub mod mdns;
 mod socket;
 mod status;
 mod stream;
