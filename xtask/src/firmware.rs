@@ -41,7 +41,9 @@ const FACTORY_PARTITION: u64 = 0x180000;
 /// receiver's HTTP API (about 100 KB with picoserve; issue 10 set 768 KB)
 /// and the authenticated mode (HMAC-SHA256, segment repair: about 11 KB)
 /// put the ESP32-C6 receiver at 776 KB, so its budget is 800 KB: over the
-/// 768 KB the HTTP work aimed for, which is said, not hidden.
+/// 768 KB the HTTP work aimed for, which is said, not hidden. mDNS
+/// (edge-mdns, smoltcp's UDP and multicast: 26 KB) less the compact SHA-256
+/// (11 KB) put it at 790 KB; the C3 receiver is at 712 KB.
 const RECEIVER_BUDGET: u64 = 800 * KB;
 const SENDER_BUDGET: u64 = 640 * KB;
 const _: () = assert!(RECEIVER_BUDGET <= FACTORY_PARTITION && SENDER_BUDGET <= FACTORY_PARTITION);

@@ -12,6 +12,9 @@
 //! | `GET /control?var=&val=` | esp32-camera control, forwarded to the camera over ESP-NOW |
 //! | `GET /metrics` | Prometheus text format |
 //!
+//! Discovery is in [`mdns`]: the answers to mDNS queries for `_http._tcp`
+//! (TXT `cam_name`), built here once for the chip and `nowcam serve`.
+//!
 //! The handlers reach the node through [`ReceiverAccess`] behind an async
 //! mutex held only for one short step at a time (one 1 KB piece of an image,
 //! one snapshot of the state), never across a socket write, so a slow client
@@ -26,6 +29,7 @@
 mod access;
 mod handlers;
 mod journal;
+pub mod mdns;
 mod socket;
 mod status;
 mod stream;

@@ -56,6 +56,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Record a receiver's MJPEG stream into a video file (MJPEG in AVI), with a progress bar
     Record(serve::RecordArgs),
+    /// List the nowcam receivers that answer an mDNS query for `_http._tcp` (with TXT cam_name)
+    Discover(serve::DiscoverArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -308,6 +310,7 @@ fn main() -> ExitCode {
         Command::VirtualBoard(args) => boards::virtual_board(args),
         Command::Serve(args) => serve::serve(args),
         Command::Record(args) => serve::record(args),
+        Command::Discover(args) => serve::discover(args),
     };
     match result {
         Ok(code) => code,

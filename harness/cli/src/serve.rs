@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use nowcam_proto::time::Duration;
-use nowcam_serve::WorldConfig;
+use nowcam_serve::{MdnsBind, WorldConfig};
 
 #[derive(clap::Args)]
 pub(crate) struct ServeArgs {
@@ -31,6 +31,11 @@ pub(crate) struct ServeArgs {
     /// Seed of the link model
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Where the mDNS responder listens: the mDNS group 224.0.0.251:5353
+    /// (default; on failure serve goes on without it), another UDP address
+    /// (unicast only, e.g. 127.0.0.1:0), or `off`
+    #[arg(long)]
+    mdns: Option<String>,
 }
 
 pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
@@ -46,22 +51,82 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         interval: Duration::from_millis(args.interval_ms.max(1)),
         images,
         seed: args.seed,
+        camera_power: nowcam_serve::CameraPower::default(),
     };
     let stream = SocketAddr::new(args.http.ip(), args.stream_port);
+    let mdns = match args.mdns.as_deref() {
+        Some("off") => None,
+        Some(text) => {
+            let bind = text.parse::<MdnsBind>().map_err(|_| {
+                anyhow::anyhow!("--mdns: expected an address such as 127.0.0.1:0, or off, found {text:?}")
+            })?;
+            Some(nowcam_serve::discovery::bind_responder(bind).context("--mdns")?)
+        }
+        None => match nowcam_serve::discovery::bind_responder(MdnsBind::Group) {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                println!("nowcam serve: no mDNS ({error}); --mdns 127.0.0.1:0 answers on loopback");
+                None
+            }
+        },
+    };
+    let bind = nowcam_serve::Bind { http: args.http, stream: Some(stream), mdns };
     nowcam_serve::run(
-        args.http,
-        Some(stream),
+        bind,
         config,
-        |http, stream| {
-            println!("nowcam serve: http://{http}/ (API and page)");
-            if let Some(stream) = stream {
+        |bound| {
+            println!("nowcam serve: http://{}/ (API and page)", bound.http);
+            if let Some(stream) = bound.stream {
                 println!("nowcam serve: http://{stream}/ (MJPEG stream, as esp32-camera's port 81)");
+            }
+            if let Some(mdns) = bound.mdns {
+                println!("nowcam serve: mDNS on {mdns} (nowcam discover --via {mdns})");
             }
             println!("nowcam serve: Ctrl-C stops");
         },
         nowcam_serve::interrupted(),
     )
     .context("nowcam serve")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub(crate) struct DiscoverArgs {
+    /// Where the query goes: the mDNS group (default) or one responder, e.g. `nowcam serve --mdns`'s address
+    #[arg(long, default_value = "224.0.0.251:5353")]
+    via: SocketAddr,
+    /// How long to gather answers (seconds)
+    #[arg(long, default_value_t = 2.0)]
+    timeout_s: f64,
+    /// Print the receivers as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn discover(args: DiscoverArgs) -> Result<ExitCode> {
+    anyhow::ensure!(
+        args.timeout_s > 0.0 && args.timeout_s.is_finite() && args.timeout_s <= 600.0,
+        "--timeout-s: expected a number of seconds above 0 and up to 600, found {}",
+        args.timeout_s
+    );
+    let discovery = nowcam_serve::discovery::discover(args.via, std::time::Duration::from_secs_f64(args.timeout_s))
+        .context("nowcam discover")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&discovery.receivers).context("the receivers as JSON")?);
+    } else if discovery.receivers.is_empty() {
+        println!("no receiver answered within {} s", args.timeout_s);
+    } else {
+        println!("{:<28} {:<20} url", "instance", "cam_name");
+        for receiver in &discovery.receivers {
+            println!("{:<28} {:<20} {}", receiver.instance, receiver.cam_name, receiver.url);
+        }
+    }
+    if discovery.other_services > 0 || discovery.malformed > 0 {
+        eprintln!(
+            "also heard: {} HTTP services without cam_name, {} malformed packets",
+            discovery.other_services, discovery.malformed
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -283,3 +283,57 @@ fn transfer_with_a_key_file_runs_the_authenticated_mode_and_refuses_a_bad_key() 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("expected 64 hexadecimal digits or 32 raw bytes, found 9 bytes"), "{stderr}");
 }
+
+/// `nowcam serve --mdns 127.0.0.1:0` answers `nowcam discover --via` with
+/// its cam_name and HTTP port, all on loopback. Discovery listens for 5 s:
+/// a debug build of serve, sharing two cores with the other tests, may
+/// answer late.
+#[test]
+fn discover_lists_serve_found_over_mdns_on_loopback() {
+    use std::io::BufRead;
+    let mut serve = nowcam()
+        .args(["serve", "--http", "127.0.0.1:0", "--stream-port", "0", "--mdns", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = serve.stdout.take().unwrap();
+    let (http, mdns) = {
+        let mut http = None;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        loop {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = serve.kill();
+                panic!("nowcam serve ended before it printed its mDNS address");
+            };
+            let address = |prefix: &str| line.strip_prefix(prefix).and_then(|rest| rest.split(['/', ' ']).next());
+            if let Some(address) = address("nowcam serve: http://").filter(|_| line.contains("(API and page)")) {
+                http = Some(address.parse::<std::net::SocketAddr>().unwrap());
+            }
+            if let Some(address) = address("nowcam serve: mDNS on ") {
+                break (http.expect("the API's address comes first"), address.to_string());
+            }
+        }
+    };
+    let output = nowcam().args(["discover", "--via", &mdns, "--timeout-s", "5", "--json"]).output().unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let receivers = json.as_array().unwrap();
+    assert_eq!(receivers.len(), 1, "{json}");
+    assert_eq!(receivers[0]["cam_name"], "nowcam-serve");
+    assert_eq!(receivers[0]["port"], http.port());
+    assert_eq!(receivers[0]["url"], format!("http://{http}/"));
+}
+
+#[test]
+fn discover_refuses_a_bad_timeout() {
+    let output = nowcam().args(["discover", "--via", "127.0.0.1:9", "--timeout-s", "0"]).output().unwrap();
+    assert_ne!(output.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--timeout-s"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

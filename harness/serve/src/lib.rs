@@ -9,14 +9,16 @@
 //! runs as one future on one thread (picoserve's futures are not `Send`),
 //! borrowing the node, the journal and the listeners.
 
+pub mod discovery;
 pub mod record;
 pub mod world;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration as StdDuration;
 
 use anyhow::{Context, Result};
-use embassy_futures::join::{join3, join_array};
+use embassy_futures::join::{join4, join_array};
 use embassy_futures::select::select;
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::mutex::Mutex;
@@ -26,7 +28,8 @@ use picoserve::routing::PathRouter;
 use picoserve::Router;
 use tokio::net::TcpListener;
 
-pub use world::{World, WorldConfig, WorldError};
+pub use discovery::{MdnsBind, MdnsListener};
+pub use world::{CameraPower, World, WorldConfig, WorldError};
 
 /// Connections served at once on the main port and on the stream port.
 pub const HTTP_WORKERS: usize = 16;
@@ -63,13 +66,20 @@ impl Clock for HostClock {
     }
 }
 
+/// The mDNS responder's socket, and whether it is joined to the group.
+pub struct MdnsSocket {
+    pub socket: tokio::net::UdpSocket,
+    pub group: bool,
+}
+
 /// Serves the API of the receiver in `world` on `http` (and the MJPEG
 /// stream on `stream`) until `shutdown` resolves, running the world in real
-/// time meanwhile. Call it inside a tokio runtime (any flavour: it spawns
-/// nothing).
+/// time meanwhile, and answers mDNS queries on `mdns`. Call it inside a
+/// tokio runtime (any flavour: it spawns nothing).
 pub async fn serve(
     http: TcpListener,
     stream: Option<TcpListener>,
+    mdns: Option<MdnsSocket>,
     world: World,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
@@ -77,6 +87,22 @@ pub async fn serve(
     let journal = Journal::<NoopRawMutex>::new();
     let clock = HostClock::new();
     let identity = Identity { name: "nowcam-serve", version: env!("CARGO_PKG_VERSION") };
+    let http_address = http.local_addr().context("the HTTP listener's address")?;
+    // One instance per port, so that several servers on one machine stay apart.
+    let instance = format!("nowcam-serve-{}", http_address.port());
+    let announced_ip = match http_address.ip() {
+        std::net::IpAddr::V4(ip) => ip,
+        std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
+    };
+    let announcement =
+        nowcam_http::mdns::Announcement::new(&instance, &instance, identity.name, http_address.port(), announced_ip)
+            .map_err(|error| anyhow::anyhow!("the mDNS names: {error}"))?;
+    let responder = async {
+        match &mdns {
+            Some(mdns) => discovery::respond(&mdns.socket, announcement, mdns.group).await,
+            None => core::future::pending().await,
+        }
+    };
     let api = Api::new(&node, &journal, clock, identity);
     let router = nowcam_http::router(&api, Port::Main);
     let stream_router = nowcam_http::router(&api, Port::Stream);
@@ -87,7 +113,7 @@ pub async fn serve(
             join_array::<_, STREAM_WORKERS>(core::array::from_fn(|_| worker(listener, &stream_router, &config))).await;
         }
     };
-    select(shutdown, join3(drive(&node, &journal, clock), main_workers, stream_workers)).await;
+    select(shutdown, join4(drive(&node, &journal, clock), main_workers, stream_workers, responder)).await;
     Ok(())
 }
 
@@ -119,6 +145,24 @@ async fn worker<P: PathRouter>(listener: &TcpListener, router: &Router<P>, confi
     }
 }
 
+/// Where `nowcam serve` listens (port 0 picks a free port).
+#[derive(Debug)]
+pub struct Bind {
+    pub http: SocketAddr,
+    /// The MJPEG stream's own port (esp32-camera's port 81).
+    pub stream: Option<SocketAddr>,
+    /// The mDNS responder's socket, bound by the caller ([`discovery::bind_responder`]).
+    pub mdns: Option<MdnsListener>,
+}
+
+/// The addresses actually bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    pub http: SocketAddr,
+    pub stream: Option<SocketAddr>,
+    pub mdns: Option<SocketAddr>,
+}
+
 /// Binds the listeners, builds the world and serves until `shutdown`, on a
 /// tokio runtime of its own (one thread). `on_ready` gets the addresses
 /// actually bound (port 0 picks a free one).
@@ -127,17 +171,16 @@ async fn worker<P: PathRouter>(listener: &TcpListener, router: &Router<P>, confi
 /// nested futures takes several megabytes of stack in a debug build, more
 /// than a test thread's 2 MB.
 pub fn run(
-    http: std::net::SocketAddr,
-    stream: Option<std::net::SocketAddr>,
+    bind: Bind,
     config: WorldConfig,
-    on_ready: impl FnOnce(std::net::SocketAddr, Option<std::net::SocketAddr>) + Send,
+    on_ready: impl FnOnce(Bound) + Send,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<()> {
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("nowcam-serve".into())
             .stack_size(SERVER_STACK)
-            .spawn_scoped(scope, move || run_here(http, stream, config, on_ready, shutdown))
+            .spawn_scoped(scope, move || run_here(bind, config, on_ready, shutdown))
             .context("starting the server thread")?
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the server thread panicked")))
@@ -148,23 +191,34 @@ pub fn run(
 const SERVER_STACK: usize = 64 << 20;
 
 fn run_here(
-    http: std::net::SocketAddr,
-    stream: Option<std::net::SocketAddr>,
+    bind: Bind,
     config: WorldConfig,
-    on_ready: impl FnOnce(std::net::SocketAddr, Option<std::net::SocketAddr>),
+    on_ready: impl FnOnce(Bound),
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
     runtime.block_on(async {
-        let http = TcpListener::bind(http).await.with_context(|| format!("binding {http}"))?;
-        let stream = match stream {
+        let http = TcpListener::bind(bind.http).await.with_context(|| format!("binding {}", bind.http))?;
+        let stream = match bind.stream {
             Some(address) => Some(TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?),
             None => None,
         };
+        let mdns = match bind.mdns {
+            Some(MdnsListener { socket, group }) => {
+                socket.set_nonblocking(true).context("the mDNS socket")?;
+                let socket = tokio::net::UdpSocket::from_std(socket).context("the mDNS socket")?;
+                Some(MdnsSocket { socket, group })
+            }
+            None => None,
+        };
         let world = World::new(&config)?;
-        on_ready(http.local_addr()?, stream.as_ref().map(|s| s.local_addr()).transpose()?);
+        on_ready(Bound {
+            http: http.local_addr()?,
+            stream: stream.as_ref().map(|s| s.local_addr()).transpose()?,
+            mdns: mdns.as_ref().map(|m| m.socket.local_addr()).transpose()?,
+        });
         // The workers' futures hold picoserve's buffers: hundreds of KB, on the heap rather than the stack.
-        Box::pin(serve(http, stream, world, shutdown)).await
+        Box::pin(serve(http, stream, mdns, world, shutdown)).await
     })
 }
 

@@ -6,6 +6,7 @@
 //! The engine keeps virtual time; [`World::advance`] runs it up to the wall
 //! clock, so the nodes live in real time as a chip would.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use nowcam_app::receiver::ControlRequestError;
@@ -52,6 +53,27 @@ pub struct WorldConfig {
     /// The images the cameras send, in turn.
     pub images: Vec<Arc<[u8]>>,
     pub seed: u64,
+    /// The cameras' power: on until switched off.
+    pub camera_power: CameraPower,
+}
+
+/// The cameras' power switch, shared by its clones: switched off, every
+/// camera stops as a board whose power is cut (it answers nothing), while
+/// the receiver goes on. Tests switch it to see what clients get from a
+/// camera that went away.
+#[derive(Debug, Clone, Default)]
+pub struct CameraPower {
+    off: Arc<AtomicBool>,
+}
+
+impl CameraPower {
+    pub fn switch_off(&self) {
+        self.off.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_on(&self) -> bool {
+        !self.off.load(Ordering::Relaxed)
+    }
 }
 
 /// Why the world could not be built.
@@ -75,12 +97,17 @@ enum Node {
 /// One station of the engine.
 pub struct ServeStation {
     node: Node,
+    /// A station without power is never polled: it sends and answers nothing.
+    powered: bool,
     /// Events the receiver reported since the last [`World::take_events`].
     events: Vec<(Instant, ReceiverNodeEvent)>,
 }
 
 impl Station for ServeStation {
     fn poll(&mut self, now: Instant) -> Option<Instant> {
+        if !self.powered {
+            return None;
+        }
         match &mut self.node {
             Node::Camera(camera) => {
                 let next = camera.poll(now);
@@ -117,6 +144,7 @@ impl Station for ServeStation {
 pub struct World {
     engine: Engine<ServeStation>,
     started: bool,
+    camera_power: CameraPower,
 }
 
 impl World {
@@ -144,7 +172,8 @@ impl World {
             DriftingTelemetry::new(0, 4_150, 150_000),
             config.seed,
         );
-        let mut stations = vec![ServeStation { node: Node::Receiver(Box::new(receiver)), events: Vec::new() }];
+        let mut stations =
+            vec![ServeStation { node: Node::Receiver(Box::new(receiver)), powered: true, events: Vec::new() }];
         for index in 0..config.cameras {
             let sender_config = SenderNodeConfig {
                 capture_interval: Some(config.interval),
@@ -155,7 +184,7 @@ impl World {
             let radio = SimRadio::new(station_address(index + 1), 1, CAPACITIES);
             let telemetry = DriftingTelemetry::new(index as u32 + 1, 3_800 + 120 * index as i16, 90_000);
             let camera = SenderNode::new(sender_config, radio, source, telemetry, config.seed ^ (index as u64 + 1));
-            stations.push(ServeStation { node: Node::Camera(Box::new(camera)), events: Vec::new() });
+            stations.push(ServeStation { node: Node::Camera(Box::new(camera)), powered: true, events: Vec::new() });
         }
         let mut engine = Engine::new(stations, link_config.phy_rate);
         for index in 0..config.cameras {
@@ -163,7 +192,7 @@ impl World {
                 .map_err(|e| WorldError::Link(e.to_string()))?;
             engine.connect(index + 1, 0, link);
         }
-        Ok(World { engine, started: false })
+        Ok(World { engine, started: false, camera_power: config.camera_power.clone() })
     }
 
     /// Runs everything due up to `now` (the wall clock since start).
@@ -171,6 +200,11 @@ impl World {
         if !self.started {
             self.engine.start();
             self.started = true;
+        }
+        if !self.camera_power.is_on() {
+            for index in 1..self.engine.stations().count() {
+                self.engine.station_mut(index).powered = false;
+            }
         }
         let limit = now.as_micros().saturating_mul(1_000);
         while self.engine.step(limit).is_some() {}

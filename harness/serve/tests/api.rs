@@ -129,3 +129,42 @@ fn error_responses_snapshot() {
     text.push_str(&format!("GET /image with 4 KB of headers\n{}\n", error_text(&response)));
     insta::assert_snapshot!("errors", text);
 }
+
+/// A camera that went away: `/control` and `/capture?fresh=1` answer 504
+/// after the node's control timeout (half a second), not a hang.
+#[test]
+fn control_and_fresh_capture_answer_504_when_the_camera_is_gone() {
+    let server = Server::start(1, 200);
+    server.wait_for_image();
+    server.camera_power.switch_off();
+    for path in ["/control?var=quality&val=10", "/capture?fresh=1"] {
+        let started = std::time::Instant::now();
+        let response = get(server.http, path);
+        assert_eq!(response.status(), 504, "{path}: {}", response.head);
+        assert_eq!(
+            response.body_text(),
+            "camera 02:6e:63:00:00:01 did not answer the control request in time\n",
+            "{path}"
+        );
+        assert_eq!(response.header("Cache-Control"), Some("no-store"), "{path}");
+        assert!(started.elapsed() < common::WAIT, "{path} took {:?}", started.elapsed());
+    }
+}
+
+/// `nowcam serve`'s mDNS responder on loopback answers a one-shot query
+/// with its instance, port and cam_name.
+#[test]
+fn discovery_finds_the_server_on_loopback() {
+    let server = Server::start(1, 1000);
+    let discovery =
+        nowcam_serve::discovery::discover(server.mdns, std::time::Duration::from_secs(5)).expect("the query is sent");
+    assert_eq!(discovery.malformed, 0);
+    assert_eq!(discovery.receivers.len(), 1, "{discovery:?}");
+    let receiver = &discovery.receivers[0];
+    assert_eq!(receiver.cam_name, "nowcam-serve");
+    assert_eq!(receiver.instance, format!("nowcam-serve-{}", server.http.port()));
+    assert_eq!(receiver.port, server.http.port());
+    assert_eq!(receiver.url, format!("http://{}/", server.http));
+    let status: Value = serde_json::from_slice(&get(server.http, "/status").body).expect("/status is JSON");
+    assert_eq!(status["cam_name"], receiver.cam_name.as_str(), "the TXT record's cam_name is /status's");
+}

@@ -35,6 +35,8 @@ use static_cell::StaticCell;
 #[cfg(not(feature = "serial-radio"))]
 mod http;
 #[cfg(not(feature = "serial-radio"))]
+mod mdns;
+#[cfg(not(feature = "serial-radio"))]
 mod network;
 mod node;
 
@@ -208,6 +210,7 @@ async fn main(spawner: Spawner) -> ! {
     #[cfg(not(feature = "serial-radio"))]
     if let Some(stack) = stack {
         http::spawn(spawner, stack, node, journal);
+        spawner.spawn(mdns::run(stack, address).expect("the mDNS task is spawned once"));
     }
     node::run(node, journal, watchdog).await
 }

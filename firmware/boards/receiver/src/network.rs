@@ -27,8 +27,8 @@ use static_cell::StaticCell;
 const SSID: Option<&str> = option_env!("NOWCAM_WIFI_SSID");
 const PASSWORD: Option<&str> = option_env!("NOWCAM_WIFI_PASSWORD");
 
-/// Sockets: the HTTP server's connections, DHCP, and one spare.
-const SOCKETS: usize = crate::http::SOCKETS + 2;
+/// Sockets: the HTTP server's connections, mDNS, DHCP, and one spare.
+const SOCKETS: usize = crate::http::SOCKETS + 3;
 
 /// The wait before the first attempt to join again, doubled after each failure.
 const RETRY_FIRST: Duration = Duration::from_secs(5);

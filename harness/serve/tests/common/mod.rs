@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nowcam_serve::WorldConfig;
+use nowcam_serve::{Bind, CameraPower, WorldConfig};
 
 /// Every wait of a test gives up after this long.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -30,6 +30,10 @@ pub fn fixtures() -> Vec<Vec<u8>> {
 pub struct Server {
     pub http: SocketAddr,
     pub stream: SocketAddr,
+    /// The mDNS responder, on loopback.
+    pub mdns: SocketAddr,
+    /// Switches the simulated cameras off.
+    pub camera_power: CameraPower,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -43,17 +47,30 @@ impl Server {
             interval: nowcam_proto::time::Duration::from_millis(interval_ms),
             images,
             seed: 7,
+            camera_power: CameraPower::default(),
         };
+        let camera_power = config.camera_power.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let localhost: SocketAddr = "127.0.0.1:0".parse().expect("an address");
         let thread = std::thread::spawn(move || {
+            let bind = Bind {
+                http: localhost,
+                stream: Some(localhost),
+                mdns: Some(
+                    nowcam_serve::discovery::bind_responder(nowcam_serve::MdnsBind::Address(localhost))
+                        .expect("a loopback UDP socket"),
+                ),
+            };
             nowcam_serve::run(
-                localhost,
-                Some(localhost),
+                bind,
                 config,
-                |http, stream| {
-                    let _ = ready_tx.send((http, stream.expect("a stream port was asked for")));
+                |bound| {
+                    let _ = ready_tx.send((
+                        bound.http,
+                        bound.stream.expect("a stream port was asked for"),
+                        bound.mdns.expect("an mDNS address was asked for"),
+                    ));
                 },
                 async {
                     let _ = stopped.await;
@@ -61,9 +78,9 @@ impl Server {
             )
             .expect("nowcam serve runs");
         });
-        let (http, stream) = ready_rx.recv_timeout(WAIT).expect("the server starts");
-        eprintln!("nowcam serve on http://{http}/ and http://{stream}/");
-        Server { http, stream, stop: Some(stop), thread: Some(thread) }
+        let (http, stream, mdns) = ready_rx.recv_timeout(WAIT).expect("the server starts");
+        eprintln!("nowcam serve on http://{http}/ and http://{stream}/, mDNS on {mdns}");
+        Server { http, stream, mdns, camera_power, stop: Some(stop), thread: Some(thread) }
     }
 
     pub fn url(&self, path: &str) -> String {
