@@ -104,7 +104,16 @@ pub struct DirectionConfig {
     pub reorder: Reorder,
     /// Delivery delay after the exchange.
     pub delay: Delay,
+    /// The signal-to-noise ratio, in dB, frames of this direction arrive
+    /// with (and the MAC ACKs that travel this way). With it, a frame is
+    /// also lost to noise with the chance ns-3's NIST error-rate model gives
+    /// for its rate and length ([`crate::error_rate`]), on top of `loss`;
+    /// `None` (every preset): no noise loss, the preset alone.
+    pub snr_db: Option<f64>,
 }
+
+/// The lowest and highest SNR a link accepts, in dB.
+pub const SNR_RANGE_DB: core::ops::RangeInclusive<f64> = -20.0..=80.0;
 
 impl DirectionConfig {
     /// The long-run fraction of frames the loss model drops.
@@ -124,6 +133,11 @@ impl DirectionConfig {
             return Err(LinkConfigError::JitterExceedsBase { direction });
         }
         check_probability(self.delay.spike_probability, direction, "delay.spike_probability")?;
+        if let Some(snr_db) = self.snr_db {
+            if !SNR_RANGE_DB.contains(&snr_db) {
+                return Err(LinkConfigError::Snr { direction });
+            }
+        }
         Ok(())
     }
 }
@@ -264,7 +278,21 @@ pub struct LinkConfig {
     pub channel_b: u8,
     /// Spans in which nothing is delivered in either direction.
     pub outages: Outages,
+    /// The chip's software cost per send: a station starts its next frame no
+    /// sooner than this after the start of the last one, whatever the
+    /// airtime. See [`CHIP_SEND_OVERHEAD_NS`].
+    pub send_overhead_ns: u64,
 }
+
+/// The per-send software cost of an ESP32, an assumption: about 3,100 to
+/// 3,900 ESP-NOW frames per second is the most the chip sends whatever the
+/// rate (`shared/ESPNOW-FACTS.md`, "the ESP32's per-frame software cost"),
+/// so one send takes the chip about 1 / 3,500 s = 286 µs, the middle of that
+/// range. Sends overlap with it (the next frame is prepared while one is on
+/// the air): it bounds the frame rate and adds nothing where a frame's
+/// airtime is longer, as every frame at 1 Mbps is (at least 304 µs for the
+/// ACK alone), so the presets keep their meaning. Unmeasured on our boards.
+pub const CHIP_SEND_OVERHEAD_NS: u64 = 1_000_000_000 / 3_500;
 
 impl Default for LinkConfig {
     fn default() -> Self {
@@ -285,6 +313,7 @@ impl LinkConfig {
             channel_a: 1,
             channel_b: 1,
             outages: Outages::new(),
+            send_overhead_ns: CHIP_SEND_OVERHEAD_NS,
         }
     }
 
@@ -362,6 +391,8 @@ pub enum LinkConfigError {
     QueueLimitZero,
     /// more MAC retries than the model accepts
     TooManyRetries { retries: u8 },
+    /// the SNR is not a number of dB within [`SNR_RANGE_DB`]
+    Snr { direction: Direction },
 }
 
 impl fmt::Display for LinkConfigError {
@@ -391,6 +422,12 @@ impl fmt::Display for LinkConfigError {
             LinkConfigError::TooManyRetries { retries } => {
                 write!(f, "{retries} MAC retries is more than the {MAX_MAC_RETRIES} the model accepts")
             }
+            LinkConfigError::Snr { direction } => write!(
+                f,
+                "{direction}: `snr_db` is not a number of dB from {} to {}",
+                SNR_RANGE_DB.start(),
+                SNR_RANGE_DB.end()
+            ),
         }
     }
 }
@@ -453,6 +490,7 @@ impl Preset {
             duplicate: 0.0,
             reorder: Reorder::NONE,
             delay: Delay { base_ns: 0, jitter_ns: 0, spike_probability: 0.0, spike_ns: 0 },
+            snr_db: None,
         };
         match self {
             Preset::Clean => DirectionConfig { delay: Delay { base_ns: 2 * MS, jitter_ns: MS, ..none.delay }, ..none },

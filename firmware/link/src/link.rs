@@ -9,6 +9,7 @@ use core::fmt;
 use crate::airtime::{self, Backoff, MAX_PAYLOAD_LEN};
 use crate::config::{check_channel, LinkConfig, LinkConfigError, MacRetry};
 use crate::direction::{Direction, Station};
+use crate::error_rate;
 use crate::stream::{LossState, Stream};
 
 /// Why a send was refused before it reached the air.
@@ -44,6 +45,8 @@ pub enum DropReason {
     Outage,
     /// the direction's loss model dropped it
     LossModel,
+    /// noise: the frame's rate and length at the direction's SNR
+    Noise,
 }
 
 impl DropReason {
@@ -53,6 +56,7 @@ impl DropReason {
             DropReason::ChannelMismatch => "channel",
             DropReason::Outage => "outage",
             DropReason::LossModel => "loss",
+            DropReason::Noise => "noise",
         }
     }
 }
@@ -64,6 +68,7 @@ impl fmt::Display for DropReason {
             DropReason::ChannelMismatch => "dropped by channel mismatch",
             DropReason::Outage => "dropped by outage",
             DropReason::LossModel => "dropped by link model",
+            DropReason::Noise => "dropped by noise",
         })
     }
 }
@@ -189,6 +194,8 @@ pub struct DirectionCounters {
     pub lost: u64,
     /// Lost sends whose last attempt the loss model dropped.
     pub lost_to_model: u64,
+    /// Lost sends whose last attempt was lost to noise (the direction's SNR).
+    pub lost_to_noise: u64,
     /// Lost sends whose last attempt fell in an outage.
     pub lost_to_outage: u64,
     /// Lost sends that met a channel mismatch.
@@ -365,6 +372,11 @@ impl Link {
             elapsed += airtime::DIFS_NS + backoff_ns;
             data_offset = elapsed;
             let lost_to_model = sender.loss.next_lost(&self.config.direction(direction).loss, &mut sender.stream);
+            // Drawn only with an SNR, so that the presets' draws stay as they were.
+            let lost_to_noise = self.config.direction(direction).snr_db.is_some_and(|snr_db| {
+                let intact = error_rate::frame_success_probability(rate, snr_db, airtime::frame_len(frame_len));
+                sender.stream.unit() >= intact
+            });
             sender.counters.attempts += 1;
             let data_drop = if !channels_match {
                 Some(DropReason::ChannelMismatch)
@@ -372,6 +384,8 @@ impl Link {
                 Some(DropReason::Outage)
             } else if lost_to_model {
                 Some(DropReason::LossModel)
+            } else if lost_to_noise {
+                Some(DropReason::Noise)
             } else {
                 None
             };
@@ -386,6 +400,10 @@ impl Link {
             let ack_start = now_ns.saturating_add(elapsed);
             let answerer = &mut self.states[reverse.index()];
             let ack_lost_to_model = answerer.loss.next_lost(&self.config.direction(reverse).loss, &mut answerer.stream);
+            let ack_lost_to_noise = self.config.direction(reverse).snr_db.is_some_and(|snr_db| {
+                let intact = error_rate::frame_success_probability(rate.ack_rate(), snr_db, airtime::ACK_LEN);
+                answerer.stream.unit() >= intact
+            });
             elapsed += airtime::ack_ns(rate);
             if data_drop.is_some() {
                 ack_drop = None;
@@ -396,6 +414,8 @@ impl Link {
                 Some(DropReason::Outage)
             } else if ack_lost_to_model {
                 Some(DropReason::LossModel)
+            } else if ack_lost_to_noise {
+                Some(DropReason::Noise)
             } else {
                 None
             };
@@ -455,6 +475,7 @@ impl Link {
             match drop {
                 Some(DropReason::ChannelMismatch) => sender.counters.lost_to_channel += 1,
                 Some(DropReason::Outage) => sender.counters.lost_to_outage += 1,
+                Some(DropReason::Noise) => sender.counters.lost_to_noise += 1,
                 Some(DropReason::LossModel) | None => sender.counters.lost_to_model += 1,
             }
         }

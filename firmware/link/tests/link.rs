@@ -164,6 +164,7 @@ fn one_direction_does_not_change_the_others_draws() {
         duplicate: 0.05,
         reorder: Reorder { probability: 0.1, min_slots: 1, max_slots: 4 },
         delay: Delay { base_ns: 2 * MS, jitter_ns: MS, spike_probability: 0.05, spike_ns: 20 * MS },
+        snr_db: None,
     };
     let mut reference = None;
     for a_to_b in Preset::ALL.map(Preset::direction_config) {
@@ -578,6 +579,7 @@ fn every_feature_trace_snapshot() {
             duplicate: 0.15,
             reorder: Reorder { probability: 0.15, min_slots: 1, max_slots: 4 },
             delay: Delay { base_ns: 2 * MS, jitter_ns: MS, spike_probability: 0.1, spike_ns: 20 * MS },
+            snr_db: None,
         },
         b_to_a: Preset::Bursty20.direction_config(),
         backoff: Backoff::Sampled,
@@ -638,4 +640,81 @@ fn the_chip_retry_stops_at_the_first_ack() {
     assert!(retried > 50, "{retried}");
     // With half the attempts lost and 6 tries, almost every frame gets through.
     assert!(link.counters(Direction::AToB).delivered >= 195);
+}
+
+/// With an SNR, data frames are lost to noise as the NIST model says for
+/// their rate and length, and MAC ACKs (14 bytes, at the ACK rate) far less.
+#[test]
+fn noise_loss_follows_the_error_rate_model_per_rate_and_length() {
+    use nowcam_link::airtime::PhyRate;
+    use nowcam_link::error_rate::frame_success_probability;
+    for (rate, snr_db) in [
+        (PhyRate::Ofdm54Mbps, 19.0),
+        (PhyRate::Ofdm54Mbps, 40.0),
+        (PhyRate::Dsss1Mbps, -2.0),
+        (PhyRate::Ofdm24Mbps, 11.5),
+    ] {
+        let direction = DirectionConfig { snr_db: Some(snr_db), ..DirectionConfig::default() };
+        let config = LinkConfig { phy_rate: rate, mac_retry: MacRetry::Off, ..LinkConfig::symmetric(direction) };
+        let mut link = link(config, 11);
+        let sends = 20_000u32;
+        let mut lost = 0u32;
+        let mut acks_lost = 0u32;
+        for _ in 0..sends {
+            let transmission = link.transmit(0, Direction::AToB, 250, false).unwrap();
+            match transmission.drop {
+                Some(DropReason::Noise) => lost += 1,
+                None if transmission.ack_drop == Some(DropReason::Noise) => acks_lost += 1,
+                None => {}
+                other => panic!("{rate}: unexpected drop {other:?}"),
+            }
+        }
+        let expected = 1.0 - frame_success_probability(rate, snr_db, airtime::frame_len(250));
+        let measured = f64::from(lost) / f64::from(sends);
+        assert!((measured - expected).abs() < 0.015, "{rate} at {snr_db} dB: lost {measured}, model {expected}");
+        let ack_expected = 1.0 - frame_success_probability(rate.ack_rate(), snr_db, airtime::ACK_LEN);
+        // ACKs are drawn only for delivered frames: judged where enough were.
+        let delivered = sends - lost;
+        if delivered >= 2_000 {
+            let ack_measured = f64::from(acks_lost) / f64::from(delivered);
+            assert!(
+                (ack_measured - ack_expected).abs() < 0.02,
+                "{rate} at {snr_db} dB: ACKs lost {ack_measured}, model {ack_expected}"
+            );
+        }
+        assert!(ack_expected <= expected, "{rate} at {snr_db} dB: a 14-byte ACK fares no worse than 293 bytes");
+        assert_eq!(link.counters(Direction::AToB).lost_to_noise, u64::from(lost));
+    }
+}
+
+#[test]
+fn high_rates_need_a_better_signal_than_1_mbps() {
+    use nowcam_link::airtime::PhyRate;
+    let lost = |rate: PhyRate, snr_db: f64| {
+        let direction = DirectionConfig { snr_db: Some(snr_db), ..DirectionConfig::default() };
+        let config = LinkConfig { phy_rate: rate, mac_retry: MacRetry::Off, ..LinkConfig::symmetric(direction) };
+        let mut link = link(config, 3);
+        (0..2_000).filter(|_| !link.transmit(0, Direction::AToB, 250, false).unwrap().delivered()).count()
+    };
+    // At 10 dB, 1 Mbps gets everything through and 54 Mbps nothing; at 30 dB both do.
+    assert_eq!(lost(PhyRate::Dsss1Mbps, 10.0), 0);
+    assert_eq!(lost(PhyRate::Ofdm54Mbps, 10.0), 2_000);
+    assert_eq!(lost(PhyRate::Ofdm54Mbps, 30.0), 0);
+}
+
+#[test]
+fn an_snr_outside_the_range_is_refused() {
+    for snr_db in [f64::NAN, f64::INFINITY, -21.0, 81.0] {
+        let direction = DirectionConfig { snr_db: Some(snr_db), ..DirectionConfig::default() };
+        let config = LinkConfig { b_to_a: direction, ..LinkConfig::default() };
+        assert_eq!(Link::new(config, 1).err(), Some(LinkConfigError::Snr { direction: Direction::BToA }), "{snr_db}");
+    }
+}
+
+/// The presets carry no SNR: their draws, and so every earlier result, stay as they were.
+#[test]
+fn presets_have_no_noise() {
+    for preset in Preset::ALL {
+        assert_eq!(preset.direction_config().snr_db, None, "{preset}");
+    }
 }

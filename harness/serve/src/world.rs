@@ -187,6 +187,7 @@ impl World {
             stations.push(ServeStation { node: Node::Camera(Box::new(camera)), powered: true, events: Vec::new() });
         }
         let mut engine = Engine::new(stations, link_config.phy_rate);
+        engine.set_send_overhead(link_config.send_overhead_ns);
         for index in 0..config.cameras {
             let link = Link::new(link_config, config.seed.wrapping_add(index as u64 * 7919))
                 .map_err(|e| WorldError::Link(e.to_string()))?;

@@ -110,6 +110,9 @@ struct Slot<S> {
     monitor: bool,
     /// Goes on the air ahead of every other station waiting for it.
     priority: bool,
+    /// The earliest time its next send may start: the chip's per-send
+    /// software cost after the start of the last ([`Engine::set_send_overhead`]).
+    next_send_ns: u64,
 }
 
 /// Which link and direction carry frames from one station to another.
@@ -132,6 +135,7 @@ pub struct Engine<S> {
     in_transit: Vec<Frame>,
     free_transit: Vec<usize>,
     rate: PhyRate,
+    send_overhead_ns: u64,
     counters: AirCounters,
     capture: Option<Vec<CapturedFrame>>,
 }
@@ -140,6 +144,12 @@ const CHANNELS: usize = 15;
 
 impl<S: Station> Engine<S> {
     /// Stations in the order given; `rate` is the PHY rate for frames between stations without a link.
+    /// The chip's software cost per send (`LinkConfig::send_overhead_ns`):
+    /// a station starts a frame no sooner than this after its last began.
+    pub fn set_send_overhead(&mut self, overhead_ns: u64) {
+        self.send_overhead_ns = overhead_ns;
+    }
+
     pub fn new(stations: Vec<S>, rate: PhyRate) -> Engine<S> {
         let n = stations.len();
         Engine {
@@ -156,6 +166,7 @@ impl<S: Station> Engine<S> {
                     waiting_for_air: false,
                     monitor: false,
                     priority: false,
+                    next_send_ns: 0,
                 })
                 .collect(),
             links: Vec::new(),
@@ -163,6 +174,7 @@ impl<S: Station> Engine<S> {
             in_transit: Vec::with_capacity(64),
             free_transit: Vec::with_capacity(64),
             rate,
+            send_overhead_ns: 0,
             counters: AirCounters::default(),
             capture: None,
         }
@@ -317,7 +329,14 @@ impl<S: Station> Engine<S> {
                 self.wake_at(index, at_ns);
             }
         }
-        // The radio sends what is queued whether or not the node is busy.
+        // The radio sends what is queued whether or not the node is busy,
+        // once the chip's per-send cost since its last send has passed.
+        let slot = &mut self.stations[index];
+        if slot.station.radio().wants_air() && !slot.waiting_for_air && self.now_ns < slot.next_send_ns {
+            let at = slot.next_send_ns;
+            self.wake_at(index, at);
+            return;
+        }
         let slot = &mut self.stations[index];
         if slot.station.radio().wants_air() && !slot.waiting_for_air {
             slot.waiting_for_air = true;
@@ -362,6 +381,7 @@ impl<S: Station> Engine<S> {
             return;
         };
         self.stations[from].waiting_for_air = false;
+        self.stations[from].next_send_ns = self.now_ns + self.send_overhead_ns;
         let radio = self.stations[from].station.radio_mut();
         let Some(head) = radio.transmit.front() else {
             return;

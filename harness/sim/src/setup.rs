@@ -346,6 +346,7 @@ impl Prepared {
         });
 
         let mut engine = Engine::new(stations, self.link.phy_rate);
+        engine.set_send_overhead(self.link.send_overhead_ns);
         for (index, (_, spec)) in senders.iter().enumerate() {
             let mut config = self.link;
             config.channel_a = spec.channel;
