@@ -36,7 +36,7 @@ mod stream;
 pub use airtime::{lower_bound, lower_bound_at, Backoff, LowerBoundError, PhyRate, UnknownPhyRateError};
 pub use config::{
     Delay, DirectionConfig, LinkConfig, LinkConfigError, LossModel, MacRetry, Outage, Outages, Preset, Reorder,
-    UnknownPresetError, DEFAULT_TX_QUEUE_LIMIT, MAX_MAC_RETRIES, MAX_OUTAGES,
+    UnknownPresetError, CHIP_SEND_OVERHEAD_NS, DEFAULT_TX_QUEUE_LIMIT, MAX_MAC_RETRIES, MAX_OUTAGES, SNR_RANGE_DB,
 };
 pub use direction::{Direction, Station};
 pub use error_rate::{bits_success_probability, frame_success_probability};

@@ -187,9 +187,13 @@ pub(crate) struct LinkFlags {
     /// Nothing arrives from FROM to TO seconds (TO may be left out: forever)
     #[arg(long, value_name = "FROM..TO")]
     outage: Vec<String>,
-    /// PHY rate in Mbps
-    #[arg(long)]
+    /// PHY rate in Mbps (1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54)
+    #[arg(long, visible_alias = "phy-rate")]
     phy_rate_mbps: Option<f64>,
+    /// Signal-to-noise ratio in dB, both directions: frames are also lost to
+    /// noise by the NIST error-rate model for the rate and their length
+    #[arg(long, allow_hyphen_values = true)]
+    snr_db: Option<f64>,
 }
 
 impl LinkFlags {
@@ -206,6 +210,7 @@ impl LinkFlags {
             ("delay_ms", self.delay_ms),
             ("jitter_ms", self.jitter_ms),
             ("phy_rate_mbps", self.phy_rate_mbps),
+            ("snr_db", self.snr_db),
         ] {
             if let Some(value) = value {
                 out.push_str(&format!("{key} = {value:?}\n"));
@@ -622,6 +627,11 @@ impl TransferReport<'_> {
                 "sim_time_s": metrics.sim_time_s,
                 "lower_bound_s": metrics.lower_bound_s,
                 "efficiency": metrics.efficiency,
+                "phy_rate": args.link.phy_rate_mbps.unwrap_or(1.0),
+                "frame_size": nowcam_proto::wire::MAX_FRAME_LEN,
+                "snr_db": args.link.snr_db,
+                "throughput_kbps": (self.byte_exact && metrics.sim_time_s > 0.0)
+                    .then(|| bytes as f64 * 8.0 / 1000.0 / metrics.sim_time_s),
                 "flash": self.flash.map(|(model, _, _)| model),
                 "flash_erase_s": self.flash.map(|(_, erase, _)| erase),
                 "flash_stall_s": self.flash.map(|(_, _, stall)| stall),

@@ -172,6 +172,9 @@ pub struct DirectionSpec {
     pub jitter_ms: Option<f64>,
     pub spike_probability: Option<f64>,
     pub spike_ms: Option<f64>,
+    /// The signal-to-noise ratio in dB: frames are also lost to noise by
+    /// the NIST error-rate model for the link's rate and their length.
+    pub snr_db: Option<f64>,
 }
 
 /// A loss process.
@@ -367,6 +370,7 @@ struct RawLink {
     jitter_ms: Option<f64>,
     spike_probability: Option<f64>,
     spike_ms: Option<f64>,
+    snr_db: Option<f64>,
     data: Option<RawDirection>,
     status: Option<RawDirection>,
     #[serde(default)]
@@ -388,6 +392,7 @@ impl RawLink {
             jitter_ms: self.jitter_ms,
             spike_probability: self.spike_probability,
             spike_ms: self.spike_ms,
+            snr_db: self.snr_db,
         }
     }
 }
@@ -405,6 +410,7 @@ struct RawDirection {
     jitter_ms: Option<f64>,
     spike_probability: Option<f64>,
     spike_ms: Option<f64>,
+    snr_db: Option<f64>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -546,6 +552,20 @@ impl Check<'_> {
             jitter_ms: self.non_negative(&format!("{field}jitter_ms"), raw.jitter_ms)?,
             spike_probability: self.fraction(&format!("{field}spike_probability"), raw.spike_probability)?,
             spike_ms: self.non_negative(&format!("{field}spike_ms"), raw.spike_ms)?,
+            snr_db: match raw.snr_db {
+                Some(snr_db) if !nowcam_link::SNR_RANGE_DB.contains(&snr_db) => {
+                    return Err(self.invalid(
+                        format!("{field}snr_db"),
+                        format!(
+                            "a signal-to-noise ratio in dB from {} to {}",
+                            nowcam_link::SNR_RANGE_DB.start(),
+                            nowcam_link::SNR_RANGE_DB.end()
+                        ),
+                        snr_db.to_string(),
+                    ));
+                }
+                other => other,
+            },
         })
     }
 }
@@ -564,6 +584,7 @@ fn overlay(base: &RawDirection, over: &RawDirection) -> RawDirection {
         jitter_ms: over.jitter_ms.or(base.jitter_ms),
         spike_probability: over.spike_probability.or(base.spike_probability),
         spike_ms: over.spike_ms.or(base.spike_ms),
+        snr_db: over.snr_db.or(base.snr_db),
     }
 }
 

@@ -134,6 +134,9 @@ fn direction_config(spec: &DirectionSpec) -> Result<DirectionConfig, String> {
         spike_probability: spec.spike_probability.unwrap_or(delay.spike_probability),
         spike_ns: spec.spike_ms.map_or(delay.spike_ns, ms),
     };
+    if spec.snr_db.is_some() {
+        config.snr_db = spec.snr_db;
+    }
     Ok(config)
 }
 
