@@ -48,9 +48,16 @@ fn transfer_json_reports_a_byte_exact_delivery_and_exits_zero() {
         "sim_time_s",
         "lower_bound_s",
         "efficiency",
+        "phy_rate",
+        "frame_size",
+        "throughput_kbps",
     ] {
         assert!(json.get(key).is_some(), "missing {key} in {json}");
     }
+    let throughput = json["bytes"].as_f64().unwrap() * 8.0 / 1000.0 / json["sim_time_s"].as_f64().unwrap();
+    assert!((json["throughput_kbps"].as_f64().unwrap() - throughput).abs() < 1e-6, "{json}");
+    assert_eq!(json["phy_rate"], 1.0);
+    assert_eq!(json["frame_size"], 250);
     assert_eq!(json["ok"], true);
     assert_eq!(json["byte_exact"], true);
     assert_eq!(json["preset"], "edge30");
@@ -336,4 +343,30 @@ fn discover_refuses_a_bad_timeout() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// At 54 Mbps a weak signal loses every frame to noise, where 1 Mbps still
+/// delivers; a strong one lets 54 Mbps through, faster.
+#[test]
+fn the_snr_decides_which_rates_get_through() {
+    let run = |rate: &str, snr: &str| -> serde_json::Value {
+        let output = nowcam()
+            .args(["transfer", "fixtures/qvga-q12.jpg", "--phy-rate", rate, "--snr-db", snr, "--json"])
+            .args(["--time-limit-s", "30"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let slow = run("1", "8");
+    assert_eq!(slow["ok"], true, "{slow}");
+    let lost = run("54", "8");
+    assert_eq!(lost["ok"], false, "{lost}");
+    assert_eq!(lost["throughput_kbps"], serde_json::Value::Null);
+    let fast = run("54", "30");
+    assert_eq!(fast["ok"], true, "{fast}");
+    assert!(
+        fast["throughput_kbps"].as_f64().unwrap() > 2.0 * slow["throughput_kbps"].as_f64().unwrap(),
+        "{fast} {slow}"
+    );
+    assert_eq!(fast["snr_db"], 30.0);
 }

@@ -161,6 +161,10 @@ fn out_of_range_numbers_name_their_field() {
         "scenarios/x.toml: link.phy_rate_mbps: expected one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54, found 3",
     );
     check_error(
+        &format!("[link.status]\nsnr_db = 95.0\n{MINIMAL}"),
+        "scenarios/x.toml: link.status.snr_db: expected a signal-to-noise ratio in dB from -20 to 80, found 95",
+    );
+    check_error(
         &format!("[[link.outages]]\nfrom_s = 2\nto_s = 1\n{MINIMAL}"),
         "scenarios/x.toml: link.outages[0].to_s: expected a time after from_s (2), found 1",
     );
@@ -261,4 +265,22 @@ fn hostile_injection_is_validated() {
         "[hostile]\nreplay_old = true\n[[senders]]\nprotocol = \"legacy\"\nimages = [\"vga-q12-20k.jpg\"]\n[[receivers]]\n",
         "scenarios/x.toml: hostile: expected a nowcam sender whose transfer the hostile station attacks, found only legacy senders",
     );
+}
+
+/// An SNR under `[link]` applies to both directions, and a direction's own
+/// replaces it; the link model then loses frames to noise by rate and length.
+#[test]
+fn the_snr_is_per_direction_and_reaches_the_link_model() {
+    let s = Scenario::parse(
+        Path::new("scenarios/x.toml"),
+        &format!("[link]\nsnr_db = 12.5\nphy_rate_mbps = 54\n[link.status]\nsnr_db = 30\n{MINIMAL}"),
+        &catalog(),
+    )
+    .unwrap();
+    assert_eq!(s.link.data.snr_db, Some(12.5));
+    assert_eq!(s.link.status.snr_db, Some(30.0));
+    let config = nowcam_sim::setup::link_config(&s.link).unwrap();
+    assert_eq!(config.a_to_b.snr_db, Some(12.5));
+    assert_eq!(config.b_to_a.snr_db, Some(30.0));
+    assert_eq!(config.phy_rate, nowcam_link::PhyRate::Ofdm54Mbps);
 }
