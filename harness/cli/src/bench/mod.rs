@@ -20,6 +20,8 @@ use nowcam_sim::run::RunOptions;
 use nowcam_sim::scenario::Scenario;
 use nowcam_sim::setup::{prepare_with_images, Prepared};
 
+mod rates;
+
 const PRESETS: [&str; 4] = ["clean", "random5", "bursty20", "edge30"];
 /// The ~20 KB and ~100 KB fixtures.
 const IMAGES: [&str; 2] = ["vga-q12-20k.jpg", "svga-q4-100k.jpg"];
@@ -42,6 +44,10 @@ pub struct Args {
     json: Option<PathBuf>,
     #[arg(long, default_value = "fixtures")]
     fixtures: PathBuf,
+    /// Only the PHY-rate table: 1, 11 and 54 Mbps at a high and a low SNR,
+    /// with and without flash latency (no targets yet)
+    #[arg(long)]
+    rates: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -157,6 +163,15 @@ fn no_ack_share() -> f64 {
 pub fn run(args: Args) -> Result<ExitCode> {
     let fixtures = FixtureCatalog::load(&args.fixtures).context("reading the fixture manifest")?;
     let seeds = args.seeds.max(1);
+    if args.rates {
+        let rows = rates::table(&fixtures, seeds.min(20))?;
+        rates::print(&rows);
+        if let Some(path) = &args.json {
+            std::fs::write(path, serde_json::to_string_pretty(&serde_json::json!({ "rates": rows }))?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let legacy_seeds = seeds.min(3);
     let mut rows = Vec::new();
     for name in IMAGES {
