@@ -370,3 +370,27 @@ fn the_snr_decides_which_rates_get_through() {
     );
     assert_eq!(fast["snr_db"], 30.0);
 }
+
+/// The rate table: every rate gets a 100 KB image through at a high SNR,
+/// 54 Mbps nothing at a low one, and faster rates are faster.
+#[test]
+fn bench_rates_reports_each_rate_and_snr() {
+    let dir = scratch("bench-rates");
+    let json = dir.join("rates.json");
+    let output = nowcam().args(["bench", "--rates", "--seeds", "2", "--json"]).arg(&json).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rows = value["rates"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    let row = |rate: f64, snr: f64| rows.iter().find(|r| r["rate_mbps"] == rate && r["snr_db"] == snr).unwrap();
+    for rate in [1.0, 11.0, 54.0] {
+        assert_eq!(row(rate, 30.0)["byte_exact"], 2, "{rate} Mbps");
+    }
+    assert_eq!(row(54.0, 10.0)["byte_exact"], 0);
+    assert_eq!(row(54.0, 10.0)["throughput_kbps"], serde_json::Value::Null);
+    let kbps = |rate: f64| row(rate, 30.0)["throughput_kbps"].as_f64().unwrap();
+    assert!(kbps(11.0) > 2.0 * kbps(1.0), "{value}");
+    // With a flash that takes no time, 54 Mbps beats 11: the page programs bound both.
+    let ideal = |rate: f64| row(rate, 30.0)["ideal_flash_throughput_kbps"].as_f64().unwrap();
+    assert!(ideal(54.0) > 1.5 * ideal(11.0), "{value}");
+}
