@@ -222,6 +222,21 @@ fn run(camera: &mut Camera, station: &mut Station, air: &Air, from: Instant, unt
     now
 }
 
+/// A camera on channel 1 sending 20,000-byte images, and a receiver with the
+/// default configuration on `receiver_channel`.
+fn pair(config: SenderNodeConfig, receiver_channel: u8, air: &Air) -> (Camera, Station) {
+    let fixture = Fixture { image: image(20_000), frame: Vec::new(), quality: 12 };
+    let camera = Camera::new(config, LoopRadio::new(CAMERA, 1, air.clone()), fixture, Health, 1);
+    let station = Station::new(
+        ReceiverNodeConfig::default(),
+        LoopRadio::new(RECEIVER, receiver_channel, air.clone()),
+        VecStore::default(),
+        Health,
+        2,
+    );
+    (camera, station)
+}
+
 fn image(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
 }
@@ -234,15 +249,7 @@ fn camera_finds_the_receiver_by_hopping_and_sends_images_back_to_back() {
         image_limit: Some(3),
         ..SenderNodeConfig::default()
     };
-    let fixture = Fixture { image: image(20_000), frame: Vec::new(), quality: 12 };
-    let mut camera = Camera::new(config, LoopRadio::new(CAMERA, 1, air.clone()), fixture, Health, 1);
-    let mut station = Station::new(
-        ReceiverNodeConfig::default(),
-        LoopRadio::new(RECEIVER, 6, air.clone()),
-        VecStore::default(),
-        Health,
-        2,
-    );
+    let (mut camera, mut station) = pair(config, 6, &air);
     run(&mut camera, &mut station, &air, Instant::ZERO, Instant::from_millis(10_000));
 
     let mut found = None;
@@ -503,15 +510,7 @@ fn chunks_and_polls_are_broadcast_unless_configured_otherwise() {
             broadcast_chunks,
             ..SenderNodeConfig::default()
         };
-        let fixture = Fixture { image: image(20_000), frame: Vec::new(), quality: 12 };
-        let mut camera = Camera::new(config, LoopRadio::new(CAMERA, 1, air.clone()), fixture, Health, 1);
-        let mut station = Station::new(
-            ReceiverNodeConfig::default(),
-            LoopRadio::new(RECEIVER, 1, air.clone()),
-            VecStore::default(),
-            Health,
-            2,
-        );
+        let (mut camera, mut station) = pair(config, 1, &air);
         let log = run_logged(&mut camera, &mut station, &air, Instant::from_millis(5_000));
         assert_eq!(station.store().images.len(), 1, "broadcast_chunks {broadcast_chunks}");
         assert_eq!(station.store().images[0].1, image(20_000));

@@ -140,7 +140,8 @@ fn direction_config(spec: &DirectionSpec) -> Result<DirectionConfig, String> {
     Ok(config)
 }
 
-fn phy_rate(mbps: f64) -> Result<PhyRate, String> {
+/// The PHY rate of `mbps` megabits a second (1, 2, 5.5, 11, 6 ... 54).
+pub fn phy_rate(mbps: f64) -> Result<PhyRate, String> {
     PhyRate::ALL
         .into_iter()
         .find(|rate| rate.name().parse::<f64>().ok() == Some(mbps))

@@ -102,8 +102,15 @@ struct Bench {
 }
 
 fn single(preset: &str, protocol: &str, flash: &str, image: Arc<[u8]>) -> Result<Prepared> {
+    let link = format!("preset = \"{preset}\"");
+    one_image(3000, flash, &link, protocol, image)
+}
+
+/// A scenario of one sender sending `image` once over `link` (the lines of
+/// its `[link]` table), ready to run with any seed.
+fn one_image(time_limit_s: u32, flash: &str, link: &str, protocol: &str, image: Arc<[u8]>) -> Result<Prepared> {
     let text = format!(
-        "time_limit_s = 3000\nflash = \"{flash}\"\n[link]\npreset = \"{preset}\"\n[[senders]]\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\n",
+        "time_limit_s = {time_limit_s}\nflash = \"{flash}\"\n[link]\n{link}\n[[senders]]\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\n",
         image.len()
     );
     let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());

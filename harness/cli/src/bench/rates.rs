@@ -8,14 +8,12 @@
 //! ([`nowcam_link::lower_bound_at`], no software cost in it) over the time
 //! taken; throughput counts the image's bytes over that time.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
 use nowcam_sim::fixtures::FixtureCatalog;
 use nowcam_sim::run::RunOptions;
-use nowcam_sim::scenario::Scenario;
-use nowcam_sim::setup::{prepare_with_images, Prepared};
+use nowcam_sim::setup::Prepared;
 
 /// The rates of the table, in Mbps.
 const RATES_MBPS: [f64; 3] = [1.0, 11.0, 54.0];
@@ -46,13 +44,7 @@ pub struct RateRow {
 }
 
 fn prepared(rate: f64, snr_db: f64, flash: &str, image: Arc<[u8]>) -> Result<Prepared> {
-    let text = format!(
-        "time_limit_s = {TIME_LIMIT_S}\nflash = \"{flash}\"\n[link]\nphy_rate_mbps = {rate}\nsnr_db = {snr_db}\n[[senders]]\nimages = [\"synthetic:{}\"]\n[[receivers]]\n",
-        image.len()
-    );
-    let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
-    let scenario = Scenario::parse(Path::new("bench --rates"), &text, &catalog)?;
-    Ok(prepare_with_images(&scenario, vec![vec![image]])?)
+    super::one_image(TIME_LIMIT_S, flash, &format!("phy_rate_mbps = {rate}\nsnr_db = {snr_db}"), "nowcam", image)
 }
 
 /// Means over the byte-exact runs: (count, time, bound, stall).
@@ -100,10 +92,7 @@ pub fn table(fixtures: &FixtureCatalog, seeds: u64) -> Result<Vec<RateRow>> {
 }
 
 fn airtime_bound(rate_mbps: f64, bytes: usize) -> f64 {
-    let rate = nowcam_link::PhyRate::ALL
-        .into_iter()
-        .find(|rate| rate.name().parse::<f64>().ok() == Some(rate_mbps))
-        .unwrap_or_default();
+    let rate = nowcam_sim::setup::phy_rate(rate_mbps).unwrap_or_default();
     nowcam_link::lower_bound_at(rate, bytes as u64, 0.0).unwrap_or(0) as f64 / 1e9
 }
 
