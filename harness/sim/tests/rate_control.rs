@@ -56,7 +56,7 @@ fn drive(controller: &mut RateController<12>, snr_db: f64, from: Instant, frames
         *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         let draw = (*seed >> 11) as f64 / (1u64 << 53) as f64;
         controller.report(rate, draw < p[rate]);
-        now = now + Duration::from_micros(u64::from(costs[rate]).div_ceil(1_000));
+        now += Duration::from_micros(u64::from(costs[rate]).div_ceil(1_000));
     }
     now
 }
