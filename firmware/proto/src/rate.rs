@@ -223,7 +223,7 @@ mod tests {
                 owed[rate] -= 1.0;
             }
             controller.report(rate, delivered);
-            now = now + Duration::from_micros(300);
+            now += Duration::from_micros(300);
         }
         now
     }
