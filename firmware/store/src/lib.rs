@@ -108,6 +108,7 @@ extern crate alloc;
 mod config;
 mod header;
 mod io;
+mod page_buffer;
 #[cfg(feature = "ram")]
 pub mod ram;
 mod store;

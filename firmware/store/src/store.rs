@@ -6,6 +6,7 @@ use nowcam_ports::store::{EraseStep, ImageInfo, ImageStore, StoreError, WriteHan
 use crate::config::{Config, ConfigError, Layout, MAX_PENDING, MAX_SECTORS_PER_SLOT, MAX_SLOTS};
 use crate::header::{Header, CRC32, DATA_OFFSET, HEADER_LEN};
 use crate::io::{read_unaligned, write_unaligned, SCRATCH_LEN};
+use crate::page_buffer::{self, PageBuffer};
 use crate::timing::BLOCK_SIZE;
 
 /// Why [`Store::mount`] failed.
@@ -93,6 +94,8 @@ pub struct Store<F> {
     layout: Layout,
     slots: [Slot; MAX_SLOTS],
     pending: [Option<Pending>; MAX_PENDING],
+    /// Per pending transfer, the page being filled (see [`crate::page_buffer`]).
+    buffers: [PageBuffer; MAX_PENDING],
     next_sequence: u32,
     /// Where the search for a free slot starts, so that free slots are used
     /// in turn and wear spreads over the partition.
@@ -140,6 +143,7 @@ impl<F: MultiwriteNorFlash> Store<F> {
             layout,
             slots,
             pending: [None; MAX_PENDING],
+            buffers: [PageBuffer::EMPTY; MAX_PENDING],
             next_sequence: largest.map_or(1, |l| l.wrapping_add(1)),
             next_free_search: 0,
             erase_ahead_slots: 1,
@@ -218,6 +222,18 @@ impl<F: MultiwriteNorFlash> Store<F> {
     /// Gives the flash back, forgetting pending transfers.
     pub fn into_flash(self) -> F {
         self.flash
+    }
+
+    /// Programs the bytes buffered for pending transfer `entry`, if any.
+    fn flush(&mut self, entry: usize) -> Result<(), StoreError> {
+        let Some(flush) = self.buffers[entry].take() else {
+            return Ok(());
+        };
+        let (address, data) = (flush.address, flush.data);
+        write_unaligned(&mut self.flash, address, data).map_err(|kind| {
+            self.last_flash_error = Some(kind);
+            StoreError::Flash
+        })
     }
 
     fn flash_error(&mut self, kind: NorFlashErrorKind) -> StoreError {
@@ -394,6 +410,7 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         }
         self.slots[usize::from(slot)] = Slot::Pending;
         self.pending[entry] = Some(pending);
+        self.buffers[entry] = PageBuffer::EMPTY;
         self.next_free_search = (slot + 1) % self.layout.slot_count;
         Ok(pending.handle())
     }
@@ -493,7 +510,15 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
                 pending.mark_erased(sector);
             }
         }
-        write_unaligned(&mut self.flash, start + DATA_OFFSET + offset, data).map_err(|kind| self.flash_error(kind))
+        for (address, range) in page_buffer::pieces(start + DATA_OFFSET + offset, data.len()) {
+            if self.buffers[entry].needs_flush_before(address) {
+                self.flush(entry)?;
+            }
+            if self.buffers[entry].push(address, &data[range]) {
+                self.flush(entry)?;
+            }
+        }
+        Ok(())
     }
 
     /// Refuses: bytes written on NOR flash can only be written again after
@@ -512,10 +537,11 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
     /// Reads back written data; bytes no write has reached yet read as
     /// erased (`0xff`) or as leftovers of the slot's previous image.
     fn read_pending_at(&mut self, handle: WriteHandle, offset: u32, buffer: &mut [u8]) -> Result<usize, StoreError> {
-        self.pending_index(handle)?;
+        let entry = self.pending_index(handle)?;
         if offset > handle.len {
             return Err(StoreError::OutOfBounds);
         }
+        self.flush(entry)?;
         let take = (handle.len - offset).min(u32::try_from(buffer.len()).unwrap_or(u32::MAX));
         self.read_data(handle.slot, offset, &mut buffer[..take as usize])?;
         Ok(take as usize)
@@ -533,6 +559,7 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         let Some(pending) = self.pending[entry] else {
             return Err(StoreError::BadHandle);
         };
+        self.flush(entry)?;
         // A sector that was never erased was never written, so it holds
         // leftovers, which could even match the CRC if the same image was
         // stored before.
@@ -570,6 +597,7 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
                 _ => Slot::Free,
             };
             self.pending[entry] = None;
+            self.buffers[entry] = PageBuffer::EMPTY;
             self.slots[usize::from(handle.slot)] = state;
         }
     }
