@@ -4,12 +4,48 @@ use crate::wire::{ChunkRepr, FrameRepr, MAX_CHUNK_PAYLOAD};
 
 /// CRC-32 (ISO-HDLC, the zlib and Ethernet one) of a whole image.
 ///
-/// On a chip the 1 KiB table keeps flash small; on a host the 16 KiB
-/// slice-by-16 table makes the simulator's integrity checks cheap.
+/// On a chip the `crc` crate's 1 KiB table keeps flash small; on a host
+/// crc32fast (carry-less multiplication where the CPU has it) makes the
+/// simulator's integrity checks cheap. Both give the same value, which the
+/// tests check; either is used as `CRC32.checksum(data)` or through
+/// `CRC32.digest()`, `update` and `finalize`.
 #[cfg(target_os = "none")]
 pub const CRC32: crc::Crc<u32, crc::Table<1>> = crc::Crc::<u32, crc::Table<1>>::new(&crc::CRC_32_ISO_HDLC);
 #[cfg(not(target_os = "none"))]
-pub const CRC32: crc::Crc<u32, crc::Table<16>> = crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISO_HDLC);
+pub const CRC32: host::Crc32 = host::Crc32;
+
+#[cfg(not(target_os = "none"))]
+pub mod host {
+    //! The host's CRC-32, with the `crc` crate's calling convention.
+
+    /// CRC-32 over crc32fast.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Crc32;
+
+    /// A CRC-32 fed piece by piece.
+    #[derive(Debug, Clone)]
+    pub struct Digest(crc32fast::Hasher);
+
+    impl Crc32 {
+        pub fn checksum(&self, data: &[u8]) -> u32 {
+            crc32fast::hash(data)
+        }
+
+        pub fn digest(&self) -> Digest {
+            Digest(crc32fast::Hasher::new())
+        }
+    }
+
+    impl Digest {
+        pub fn update(&mut self, data: &[u8]) {
+            self.0.update(data);
+        }
+
+        pub fn finalize(self) -> u32 {
+            self.0.finalize()
+        }
+    }
+}
 
 pub fn crc32(data: &[u8]) -> u32 {
     CRC32.checksum(data)
@@ -100,6 +136,26 @@ impl Chunker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The host's CRC-32 gives what the chips' table gives, whole and in pieces.
+    #[test]
+    fn the_host_crc_matches_the_chips() {
+        let chip = crc::Crc::<u32, crc::Table<1>>::new(&crc::CRC_32_ISO_HDLC);
+        let mut data = [0u8; 5000];
+        let mut x = 1u32;
+        for byte in data.iter_mut() {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            *byte = (x >> 16) as u8;
+        }
+        for len in [0, 1, 3, 241, 4999, 5000] {
+            assert_eq!(CRC32.checksum(&data[..len]), chip.checksum(&data[..len]), "{len} bytes");
+        }
+        let mut digest = CRC32.digest();
+        for piece in data.chunks(241) {
+            digest.update(piece);
+        }
+        assert_eq!(digest.finalize(), chip.checksum(&data));
+    }
 
     #[test]
     fn geometry_of_an_uneven_image() {

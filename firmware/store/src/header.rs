@@ -1,7 +1,5 @@
 //! The slot header: the record whose write commits an image.
 
-use crc::{Crc, CRC_32_ISO_HDLC};
-
 /// Marks a slot header: `NCIM`.
 pub const MAGIC: [u8; 4] = *b"NCIM";
 
@@ -16,12 +14,9 @@ pub const HEADER_LEN: usize = 32;
 /// write size divides 64.
 pub const DATA_OFFSET: u32 = 64;
 
-/// The CRC used for the image data and for the header itself.
-/// A 1 KiB table on a chip, slice-by-16 on a host where the simulator checks many images.
-#[cfg(target_os = "none")]
-pub(crate) const CRC32: Crc<u32, crc::Table<1>> = Crc::<u32, crc::Table<1>>::new(&CRC_32_ISO_HDLC);
-#[cfg(not(target_os = "none"))]
-pub(crate) const CRC32: Crc<u32, crc::Table<16>> = Crc::<u32, crc::Table<16>>::new(&CRC_32_ISO_HDLC);
+/// The CRC used for the image data and for the header itself: the
+/// protocol's CRC-32 (a small table on a chip, crc32fast on a host).
+pub(crate) use nowcam_proto::chunker::CRC32;
 
 mod field {
     use core::ops::Range;
