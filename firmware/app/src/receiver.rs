@@ -104,6 +104,11 @@ pub struct ReceiverNodeConfig {
     pub control_timeout: Duration,
     /// A camera that has sent nothing for this long is listed as offline.
     pub camera_timeout: Duration,
+    /// Answer probes to the broadcast address rather than to the camera.
+    /// With ESP-NOW encryption (an LMK) a unicast reply is encrypted for a
+    /// camera that does not know the receiver yet, so it could never read
+    /// it; a broadcast goes in the clear, and the camera checks its nonce.
+    pub broadcast_probe_replies: bool,
 }
 
 impl Default for ReceiverNodeConfig {
@@ -113,6 +118,7 @@ impl Default for ReceiverNodeConfig {
             legacy_peers: LegacyPeers::none(),
             control_timeout: Duration::from_millis(500),
             camera_timeout: Duration::from_secs(30),
+            broadcast_probe_replies: false,
         }
     }
 }
@@ -440,7 +446,8 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
         }
         match parsed {
             Some(FrameRepr::Probe(probe)) if probe.role != ROLE_RECEIVER => {
-                self.reply(source, &FrameRepr::ProbeReply(ProbeRepr { nonce: probe.nonce, role: ROLE_RECEIVER }));
+                let to = if self.config.broadcast_probe_replies { MacAddress::BROADCAST } else { source };
+                self.reply(to, &FrameRepr::ProbeReply(ProbeRepr { nonce: probe.nonce, role: ROLE_RECEIVER }));
                 return;
             }
             Some(FrameRepr::Telemetry(telemetry)) => {

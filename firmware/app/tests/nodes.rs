@@ -465,13 +465,13 @@ fn legacy_frames_only_from_configured_cameras() {
     assert_eq!(LegacyPeers::new(&many), Err(TooManyLegacyPeers));
 }
 
-/// Runs the pair like [`run`], and returns every frame the camera put on the air with its destination.
+/// Runs the pair like [`run`], and returns every frame put on the air with its source and destination.
 fn run_logged(
     camera: &mut Camera,
     station: &mut Station,
     air: &Air,
     until: Instant,
-) -> Vec<(MacAddress, nowcam_proto::wire::FrameKind)> {
+) -> Vec<(MacAddress, MacAddress, nowcam_proto::wire::FrameKind)> {
     let mut log = Vec::new();
     let mut now = Instant::ZERO;
     while now < until {
@@ -479,10 +479,8 @@ fn run_logged(
         let b = station.poll(now);
         let busy = !air.borrow().is_empty();
         for (source, destination, _, bytes) in air.borrow().iter() {
-            if *source == CAMERA {
-                let frame = nowcam_proto::wire::FrameRepr::parse_bytes(bytes).expect("the camera's own frames parse");
-                log.push((*destination, frame.kind()));
-            }
+            let frame = nowcam_proto::wire::FrameRepr::parse_bytes(bytes).expect("the nodes' own frames parse");
+            log.push((*source, *destination, frame.kind()));
         }
         deliver(air, camera, station);
         if busy {
@@ -515,7 +513,10 @@ fn chunks_and_polls_are_broadcast_unless_configured_otherwise() {
         assert_eq!(station.store().images.len(), 1, "broadcast_chunks {broadcast_chunks}");
         assert_eq!(station.store().images[0].1, image(20_000));
         let to = |kind: FrameKind| -> Vec<MacAddress> {
-            log.iter().filter(|(_, k)| *k == kind).map(|(destination, _)| *destination).collect()
+            log.iter()
+                .filter(|(source, _, k)| *source == CAMERA && *k == kind)
+                .map(|(_, destination, _)| *destination)
+                .collect()
         };
         let expected = if broadcast_chunks { MacAddress::BROADCAST } else { RECEIVER };
         let chunks = to(FrameKind::Chunk);
@@ -528,4 +529,30 @@ fn chunks_and_polls_are_broadcast_unless_configured_otherwise() {
         assert!(!offers.is_empty());
         assert!(offers.iter().all(|d| *d == RECEIVER));
     }
+}
+
+/// With ESP-NOW encryption the receiver answers probes to the broadcast
+/// address (a camera cannot read an encrypted reply from a receiver it does
+/// not know yet); the camera still finds it and delivers.
+#[test]
+fn probe_replies_can_go_to_the_broadcast_address() {
+    use nowcam_proto::wire::FrameKind;
+    let air = Air::default();
+    let config = SenderNodeConfig {
+        capture_interval: Some(Duration::ZERO),
+        image_limit: Some(1),
+        ..SenderNodeConfig::default()
+    };
+    let (mut camera, _) = pair(config, 4, &air);
+    let receiver_config = ReceiverNodeConfig { broadcast_probe_replies: true, ..ReceiverNodeConfig::default() };
+    let mut station =
+        Station::new(receiver_config, LoopRadio::new(RECEIVER, 4, air.clone()), VecStore::default(), Health, 2);
+    let log = run_logged(&mut camera, &mut station, &air, Instant::from_millis(5_000));
+    let replies: Vec<_> = log.iter().filter(|(_, _, kind)| *kind == FrameKind::ProbeReply).collect();
+    assert!(!replies.is_empty());
+    assert!(replies
+        .iter()
+        .all(|(source, destination, _)| *source == RECEIVER && *destination == MacAddress::BROADCAST));
+    assert_eq!(station.store().images.len(), 1);
+    assert_eq!(station.store().images[0].1, image(20_000));
 }

@@ -143,6 +143,8 @@ async fn main(spawner: Spawner) -> ! {
     };
     let mut config = ReceiverNodeConfig::default();
     config.receiver.key = KEY;
+    // An encrypted unicast reply could not be read by a camera that does not know us yet.
+    config.broadcast_probe_replies = nowcam_esp_adapters::key::UNICAST_ENCRYPTION.is_some();
     match KEY {
         Some(_) => println!("authenticated mode: NOWCAM_KEY set at build time"),
         None => println!("default mode: no NOWCAM_KEY"),
