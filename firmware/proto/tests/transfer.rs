@@ -274,7 +274,8 @@ fn clean_link_delivers_and_is_near_the_airtime_bound() {
     let bound_us = 400.0 * 2945.5;
     let efficiency = bound_us / outcome.sim_time.as_micros() as f64;
     eprintln!("clean 100 KB: efficiency {efficiency:.3} over {}", outcome.sim_time);
-    assert!(efficiency > 0.9, "efficiency {efficiency:.3} over {}", outcome.sim_time);
+    // The default mode's chunk CRCs cost two frames per 57 chunks (3.5 %).
+    assert!(efficiency > 0.86, "efficiency {efficiency:.3} over {}", outcome.sim_time);
 }
 
 #[test]
@@ -306,9 +307,29 @@ fn a_forged_chunk_with_wrong_bytes_is_never_stored_as_the_image() {
     forged.extend(std::iter::repeat_n(0xaa, 241));
     let outcome = run(&image, SenderConfig::default(), &[], &[], &[(1, forged)]);
     assert!(outcome.stored.iter().all(|stored| *stored == image));
-    // Neither copy of chunk 0 is taken (the receiver holds the newest chunk
-    // back and sees two that differ), so only chunk 0 travels again, with
-    // no repair round.
+    // The forged copy comes before chunk 0's CRC is announced and is
+    // dropped; the real one follows the announcement and is taken.
+    assert_eq!(outcome.sender, SenderState::Done);
+    assert_eq!(outcome.stored, vec![image]);
+    assert_eq!(outcome.failed, 0);
+    assert_eq!(outcome.stats.repair_rounds, 0);
+    assert_eq!(outcome.stats.retransmissions, 0);
+}
+
+/// The hole the held-back chunk left: a forged chunk 0 after the
+/// announcement of its CRC, whose real copy is lost on the air. The forged
+/// copy fails its CRC and is never written (on flash it could not be undone),
+/// chunk 0 stays missing and goes again, and no repair round is needed.
+#[test]
+fn a_forged_chunk_whose_real_copy_is_lost_is_refused_by_its_announced_crc() {
+    let image = image_of(2_000, 9);
+    let mut forged = vec![0x6e, 0x12, 0x00];
+    forged.extend_from_slice(&0x5eed_0001u32.to_le_bytes());
+    forged.extend_from_slice(&0u16.to_le_bytes());
+    forged.extend(std::iter::repeat_n(0xaa, 241));
+    // Frames forward: the offer, chunks 0..9's CRCs, chunk 0 (lost), ...
+    let forward = [Fate::Deliver, Fate::Deliver, Fate::Drop];
+    let outcome = run(&image, SenderConfig::default(), &forward, &[], &[(2, forged.clone()), (3, forged)]);
     assert_eq!(outcome.sender, SenderState::Done);
     assert_eq!(outcome.stored, vec![image]);
     assert_eq!(outcome.failed, 0);
@@ -316,10 +337,10 @@ fn a_forged_chunk_with_wrong_bytes_is_never_stored_as_the_image() {
     assert_eq!(outcome.stats.retransmissions, 1);
 }
 
-/// Forged chunks on every third frame, for several rounds: every round
-/// repairs what the last one let through, and the image is stored intact.
+/// Forged chunks on every third frame, for several rounds: each fails its
+/// announced CRC, none reaches the store, and no repair round is needed.
 #[test]
-fn repeated_forged_chunks_are_repaired_round_after_round() {
+fn repeated_forged_chunks_are_refused_by_their_announced_crcs() {
     let image = image_of(20_000, 11);
     let mut forged = Vec::new();
     for at in (1..300).step_by(3) {
@@ -334,7 +355,7 @@ fn repeated_forged_chunks_are_repaired_round_after_round() {
     let outcome = run(&image, SenderConfig::default(), &[], &[], &forged);
     assert_eq!(outcome.sender, SenderState::Done);
     assert_eq!(outcome.stored, vec![image]);
-    assert!(outcome.stats.repair_rounds >= 1);
+    assert_eq!(outcome.stats.repair_rounds, 0);
 }
 
 /// A forged Status claiming every chunk arrived, answering each poll before
