@@ -18,8 +18,8 @@
 //!
 //! Repair instead of failure: when every chunk has arrived and the CRC-32
 //! fails, the transfer stays open and the receiver answers with a Completion
-//! of `CrcMismatch` (and every later status request with a Status saying
-//! every chunk arrived, which without a completion means the same). The sender then
+//! of `CrcMismatch` (and every later status request with it again, until
+//! segment CRCs find what differs). The sender then
 //! sends its CRC-32 of every segment of `K` chunks (SegmentCrcs); the
 //! receiver compares each with its own, has the store wipe every segment
 //! that differs ([`TransferStore::discard`]) and forgets those chunks.
@@ -580,8 +580,14 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                 let transfer = self.transfers[position].as_mut().ok_or(ReceiveError::UnknownSession)?;
                 transfer.last_heard = now;
                 let nonce = transfer.nonce;
-                // Waiting for a repair, every chunk is in: the status says so, and the
-                // sender, which got no completion, sends its segment CRCs again.
+                if transfer.mismatch {
+                    // Waiting for a repair: the check's result stands, and the sender
+                    // sends its segment CRCs (again). A status saying every chunk
+                    // arrived would do as well, but a forger can send that one.
+                    let completion =
+                        FrameRepr::Completion { session: request.session, result: CompletionResult::CrcMismatch };
+                    return Ok(Handled { reply_len: self.write(&completion, nonce, reply), event: None });
+                }
                 let transfer = self.transfers[position].as_ref().ok_or(ReceiveError::UnknownSession)?;
                 let reply_len = status(self, &transfer.reassembler, request.poll, nonce, reply);
                 Ok(Handled { reply_len, event: None })

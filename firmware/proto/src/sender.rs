@@ -808,13 +808,12 @@ impl<const WORDS: usize> Sender<WORDS> {
         }
     }
 
-    /// The receiver's Completion of `CrcMismatch`: the first repair round.
-    /// Later rounds start from a Status answering the round's poll with
-    /// every chunk received (the receiver found no bad segment, or their
-    /// chunks came again and the check failed again); a late or repeated
-    /// copy of the completion starts nothing.
+    /// The receiver's Completion of `CrcMismatch`: the first repair round,
+    /// and the next one when it comes after the round's poll (the receiver
+    /// found no bad segment, or their chunks came again and the check failed
+    /// again); a copy that comes while a round's CRCs are going starts nothing.
     fn handle_mismatch(&mut self) {
-        if self.repair_rounds == 0 && self.segment_cursor.is_none() {
+        if self.segment_cursor.is_none() && (self.repair_rounds == 0 || self.polled_since_repair) {
             self.start_repair();
         }
     }
@@ -897,18 +896,10 @@ impl<const WORDS: usize> Sender<WORDS> {
             self.speculated.clear();
             self.retry_at = None;
         }
+        // A status saying every chunk arrived starts no repair round: a forger
+        // can send it in answer to every poll and spend the rounds; the
+        // receiver answers a poll with its completion once it has checked.
         let all_received = usize::from(status.lowest_missing) >= count && self.acknowledged.count() >= count;
-        if all_received
-            && answers_outstanding
-            && self.segment_cursor.is_none()
-            && (self.repair_rounds == 0 || self.polled_since_repair)
-        {
-            // The receiver has every chunk and has not stored the image (it
-            // would answer with its completion): its check failed. Repair.
-            self.state = SenderState::Confirming;
-            self.start_repair();
-            return;
-        }
         if all_received {
             self.state = SenderState::Confirming;
         } else if self.state == SenderState::Confirming && self.acknowledged.count() < count {
