@@ -536,11 +536,10 @@ impl<const WORDS: usize> Sender<WORDS> {
                     Some(index) => (index as u16, false),
                     None => (self.speculative_chunk(now)?, true),
                 };
-                if let Some((window, announcement)) = self.announcement_due(index) {
-                    if speculative {
-                        // The chunk goes right after its window's CRCs.
-                        self.speculated.remove(usize::from(index));
-                    }
+                // A speculative repeat is a cheap guess at a lost chunk: it goes
+                // without a fresh copy of its window's CRCs.
+                let due = self.announcement_due(index).filter(|_| !speculative);
+                if let Some((window, announcement)) = due {
                     return self.chunk_crcs_frame(window, announcement, image, chunk_crcs);
                 }
                 let frame = self.chunker.chunk(self.offer.session, index, image)?;
