@@ -337,6 +337,34 @@ fn a_forged_chunk_whose_real_copy_is_lost_is_refused_by_its_announced_crc() {
     assert_eq!(outcome.stats.retransmissions, 1);
 }
 
+/// What chunk CRCs cannot stop: a forger that also announces its own CRC
+/// for the chunk (a later announcement replaces an earlier one). Its chunk
+/// is taken and the image fails its CRC-32; it is never stored wrong. This
+/// RAM store rewrites in place, so the segment repair fixes it (the camera
+/// announces the window again before the chunk goes again); on flash the
+/// transfer would fail as StoreFailed and the camera would offer the image
+/// again. Only the authenticated mode stops this forger.
+#[test]
+fn a_forger_of_the_chunk_crcs_too_costs_a_repair_but_never_a_wrong_image() {
+    let image = image_of(2_000, 9);
+    let payload = [0xaa; 241];
+    let mut announcement = vec![0x6e, 0x1c, 0x00];
+    announcement.extend_from_slice(&0x5eed_0001u32.to_le_bytes());
+    announcement.extend_from_slice(&1u16.to_le_bytes());
+    announcement.extend_from_slice(&0u16.to_le_bytes());
+    announcement.extend_from_slice(&nowcam_proto::chunker::crc32(&payload).to_le_bytes());
+    let mut forged = vec![0x6e, 0x12, 0x00];
+    forged.extend_from_slice(&0x5eed_0001u32.to_le_bytes());
+    forged.extend_from_slice(&0u16.to_le_bytes());
+    forged.extend_from_slice(&payload);
+    // Frames forward: the offer, chunks 0..9's CRCs, chunk 0 (lost), ...
+    let forward = [Fate::Deliver, Fate::Deliver, Fate::Drop];
+    let outcome = run(&image, SenderConfig::default(), &forward, &[], &[(2, announcement), (2, forged)]);
+    assert_eq!(outcome.sender, SenderState::Done);
+    assert_eq!(outcome.stored, vec![image]);
+    assert!(outcome.stats.repair_rounds >= 1);
+}
+
 /// Forged chunks on every third frame, for several rounds: each fails its
 /// announced CRC, none reaches the store, and no repair round is needed.
 #[test]
