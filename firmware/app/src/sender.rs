@@ -727,8 +727,10 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                 break;
             };
             // A retried image goes unicast: its failure may come from a
-            // forged chunk that won because the real broadcast copy was lost,
-            // which the MAC's retries make rare.
+            // forger that beat a lost broadcast copy (of the chunk CRCs as
+            // well), which the MAC's retries make rare. The chunk CRCs
+            // themselves always go unicast: a lost one costs a window of
+            // chunks, and they are 3.5 % of the frames.
             let broadcast = self.config.broadcast_chunks
                 && self.image_failures == 0
                 && match transmit {
