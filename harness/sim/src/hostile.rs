@@ -134,7 +134,7 @@ pub struct HostileReport {
 }
 
 impl HostileReport {
-    /// One line per kind, for people, and one for the contested chunks.
+    /// One line per kind, for people, and one for the forged chunks caught.
     pub fn lines(&self) -> Vec<String> {
         let contested = format!(
             "hostile caught chunks: {} failed their announced CRC-32, {} contested (two different copies of a held \
