@@ -699,7 +699,12 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
     /// Starts a transfer of the captured frame under a new session.
     fn offer_frame(&mut self, now: Instant) {
         let session = self.random.next_u32();
-        match Sender::new(self.config.transfer, session, self.source.frame(), now) {
+        // An image offered again after a failure announces its chunk CRCs:
+        // in the default mode a forged chunk whose real copy was lost can
+        // only be kept out that way (the first try relies on the hold-back).
+        let mut transfer_config = self.config.transfer;
+        transfer_config.chunk_crcs |= self.image_failures > 0;
+        match Sender::new(transfer_config, session, self.source.frame(), now) {
             Ok(transfer) => {
                 let len = transfer.offer().image_len;
                 self.transfer = Some(transfer);
@@ -727,8 +732,10 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                 break;
             };
             // A retried image goes unicast: its failure may come from a
-            // forged chunk that won because the real broadcast copy was lost,
-            // which the MAC's retries make rare.
+            // forger that beat a lost broadcast copy (of the chunk CRCs as
+            // well), which the MAC's retries make rare. The chunk CRCs
+            // themselves always go unicast: a lost one costs a window of
+            // chunks, and they are 3.5 % of the frames.
             let broadcast = self.config.broadcast_chunks
                 && self.image_failures == 0
                 && match transmit {

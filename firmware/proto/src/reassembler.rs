@@ -12,11 +12,23 @@
 //! as missing again, so the sender's next copy fills it. On flash a wrong
 //! copy that reached the sink could only be undone by an erase; one held
 //! back costs nothing.
+//!
+//! That catches a forged copy only when the real one arrives right after
+//! it. When the offer carries [`OFFER_FLAG_CHUNK_CRCS`], the sender
+//! announces the CRC-32 of every chunk ahead of the chunks (SegmentCrcs
+//! frames of one-chunk segments, see [`crate::wire`]), and a chunk is taken
+//! only if its CRC-32 was announced and matches: a forged copy is refused
+//! before it is held or written, whatever happens to the real one, and a
+//! chunk whose CRC has not arrived yet stays missing until it comes again.
+//! The table costs 4 bytes per chunk of the bitmap's capacity (and one bit
+//! per chunk for which CRCs are known). A forger that also forges the
+//! announcements defeats it: without a key, nothing tells the sender's
+//! frames from anyone's.
 
 use crate::auth::ImageMac;
 use crate::bitmap::ChunkBitmap;
 use crate::chunker::{Chunker, CRC32};
-use crate::wire::{AbortReason, ChunkRepr, OfferRepr, MAX_CHUNK_PAYLOAD};
+use crate::wire::{AbortReason, ChunkRepr, OfferRepr, MAX_CHUNK_PAYLOAD, OFFER_FLAG_CHUNK_CRCS};
 
 /// Where a transfer's bytes go: a RAM buffer on the host, a flash slot on the chip.
 pub trait ImageSink {
@@ -94,6 +106,12 @@ pub enum ChunkError<E> {
     IndexOutOfRange,
     /// the payload length is not the one the offer implies for that index
     WrongLength,
+    /// the offer announces chunk CRCs and this chunk's has not arrived yet:
+    /// it is dropped and stays missing
+    Unannounced,
+    /// the chunk's CRC-32 differs from the one announced for it: a forged or
+    /// corrupted copy, dropped
+    BadChunkCrc,
     /// the sink refused the write
     Sink(E),
 }
@@ -147,6 +165,35 @@ impl Held {
     }
 }
 
+/// The CRC-32 the sender announced for each chunk, and which are known.
+#[derive(Debug, Clone)]
+struct ChunkCrcs<const WORDS: usize> {
+    crcs: [[u32; 32]; WORDS],
+    known: ChunkBitmap<WORDS>,
+}
+
+impl<const WORDS: usize> ChunkCrcs<WORDS> {
+    fn new() -> Self {
+        Self { crcs: [[0; 32]; WORDS], known: ChunkBitmap::new() }
+    }
+
+    fn get(&self, index: u16) -> Option<u32> {
+        let index = usize::from(index);
+        if !self.known.contains(index) {
+            return None;
+        }
+        self.crcs.get(index / 32).map(|word| word[index % 32])
+    }
+
+    fn set(&mut self, index: u16, crc: u32) {
+        let index = usize::from(index);
+        if let Some(word) = self.crcs.get_mut(index / 32) {
+            word[index % 32] = crc;
+            self.known.insert(index);
+        }
+    }
+}
+
 /// One image being reassembled; holds up to `32 × WORDS` chunks.
 #[derive(Debug, Clone)]
 pub struct Reassembler<const WORDS: usize> {
@@ -155,6 +202,8 @@ pub struct Reassembler<const WORDS: usize> {
     received: ChunkBitmap<WORDS>,
     received_count: u16,
     held: Option<Held>,
+    /// Present when the offer announces chunk CRCs.
+    chunk_crcs: Option<ChunkCrcs<WORDS>>,
 }
 
 impl<const WORDS: usize> Reassembler<WORDS> {
@@ -168,7 +217,35 @@ impl<const WORDS: usize> Reassembler<WORDS> {
     pub fn with_max_chunks(offer: OfferRepr, limits: &Limits, max_chunks: usize) -> Result<Self, AbortReason> {
         let capacity = ChunkBitmap::<WORDS>::CAPACITY.min(max_chunks);
         let chunker = validate_offer(&offer, limits, capacity)?;
-        Ok(Self { offer, chunker, received: ChunkBitmap::new(), received_count: 0, held: None })
+        let chunk_crcs = (offer.flags & OFFER_FLAG_CHUNK_CRCS != 0).then(ChunkCrcs::new);
+        Ok(Self { offer, chunker, received: ChunkBitmap::new(), received_count: 0, held: None, chunk_crcs })
+    }
+
+    /// Whether the offer announces chunk CRCs, so that only chunks matching
+    /// theirs are taken.
+    pub fn checks_chunk_crcs(&self) -> bool {
+        self.chunk_crcs.is_some()
+    }
+
+    /// Records the sender's CRC-32 of chunk `first + i` for each CRC `i`
+    /// (past the last chunk ignored); a later announcement of a chunk
+    /// replaces an earlier one. Returns how many were recorded; none unless
+    /// the offer announces chunk CRCs.
+    pub fn announce(&mut self, first: u16, crcs: impl Iterator<Item = u32>) -> u16 {
+        let count = self.offer.chunk_count;
+        let Some(table) = self.chunk_crcs.as_mut() else {
+            return 0;
+        };
+        let mut recorded = 0;
+        for (i, crc) in crcs.enumerate() {
+            let Some(index) = u16::try_from(i).ok().and_then(|i| first.checked_add(i)).filter(|index| *index < count)
+            else {
+                break;
+            };
+            table.set(index, crc);
+            recorded += 1;
+        }
+        recorded
     }
 
     pub fn chunker(&self) -> &Chunker {
@@ -266,6 +343,15 @@ impl<const WORDS: usize> Reassembler<WORDS> {
         let expected = self.chunker.len_of(chunk.index).ok_or(ChunkError::IndexOutOfRange)?;
         if chunk.payload.len() != expected {
             return Err(ChunkError::WrongLength);
+        }
+        // Checked before the held copy is looked at: a copy that fails its
+        // announced CRC is forged, and must not contest the real one.
+        if let Some(table) = &self.chunk_crcs {
+            match table.get(chunk.index) {
+                None => return Err(ChunkError::Unannounced),
+                Some(crc) if crc != CRC32.checksum(chunk.payload) => return Err(ChunkError::BadChunkCrc),
+                Some(_) => {}
+            }
         }
         let index = usize::from(chunk.index);
         if let Some(held) = self.held.as_ref().filter(|held| held.index == chunk.index) {

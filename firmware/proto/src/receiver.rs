@@ -18,8 +18,8 @@
 //!
 //! Repair instead of failure: when every chunk has arrived and the CRC-32
 //! fails, the transfer stays open and the receiver answers with a Completion
-//! of `CrcMismatch` (and every later status request with a Status saying
-//! every chunk arrived, which without a completion means the same). The sender then
+//! of `CrcMismatch` (and every later status request with it again, until
+//! segment CRCs find what differs). The sender then
 //! sends its CRC-32 of every segment of `K` chunks (SegmentCrcs); the
 //! receiver compares each with its own, has the store wipe every segment
 //! that differs ([`TransferStore::discard`]) and forgets those chunks.
@@ -28,9 +28,13 @@
 //! cannot wipe without erasing flash mid-transfer refuses, and the transfer
 //! ends as `StoreFailed` (the camera sends the image again).
 //!
-//! Forged chunks mostly never get that far: the newest chunk of a transfer
-//! is held back in RAM until the next one, and two differing copies of it
-//! are both dropped (see [`crate::reassembler`]). Senders refused as Busy
+//! Forged chunks never get that far when the offer announces chunk CRCs
+//! (the default mode's camera does): a chunk is taken only if the CRC-32
+//! the sender announced for it ahead (SegmentCrcs of one-chunk segments)
+//! has arrived and matches; one whose CRC is unknown or differs is dropped
+//! and stays missing. Without them, the newest chunk of a transfer is held
+//! back in RAM until the next one, and two differing copies of it are both
+//! dropped (see [`crate::reassembler`]). Senders refused as Busy
 //! are taken in the order they were first refused.
 //!
 //! In the authenticated mode (`key` set, see [`crate::auth`]) every frame
@@ -197,6 +201,12 @@ pub enum ReceiveError {
     /// a second copy of a chunk with other bytes than the first, held one:
     /// one of them is forged, both are dropped and the chunk is fetched again
     Contested,
+    /// a chunk whose CRC-32 the sender has not announced yet (the offer
+    /// promised it would): dropped, it stays missing
+    Unannounced,
+    /// a chunk whose CRC-32 differs from the one announced: forged or
+    /// corrupted, dropped
+    BadChunkCrc,
 }
 
 impl core::fmt::Display for ReceiveError {
@@ -210,6 +220,8 @@ impl core::fmt::Display for ReceiveError {
             ReceiveError::WrongLength => f.write_str("chunk length does not match the offer"),
             ReceiveError::Store => f.write_str("the store refused a write"),
             ReceiveError::Contested => f.write_str("two copies of a chunk differ"),
+            ReceiveError::Unannounced => f.write_str("chunk CRC not announced yet"),
+            ReceiveError::BadChunkCrc => f.write_str("chunk does not match its announced CRC-32"),
         }
     }
 }
@@ -283,6 +295,10 @@ pub struct DropStats {
     /// second copies of a held chunk with other bytes (the held copy is
     /// dropped with it)
     pub contested: u32,
+    /// chunks that came before the announcement of their CRC-32
+    pub unannounced: u32,
+    /// chunks that failed their announced CRC-32 (forged or corrupted)
+    pub bad_chunk_crc: u32,
 }
 
 /// Counters a receiver keeps.
@@ -458,6 +474,8 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
             ReceiveError::WrongLength => &mut dropped.wrong_length,
             ReceiveError::Store => &mut dropped.store,
             ReceiveError::Contested => &mut dropped.contested,
+            ReceiveError::Unannounced => &mut dropped.unannounced,
+            ReceiveError::BadChunkCrc => &mut dropped.bad_chunk_crc,
         };
         *counter += 1;
     }
@@ -528,6 +546,8 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                     Err(ChunkError::WrongSession) => return Err(ReceiveError::UnknownSession),
                     Err(ChunkError::IndexOutOfRange) => return Err(ReceiveError::IndexOutOfRange),
                     Err(ChunkError::WrongLength) => return Err(ReceiveError::WrongLength),
+                    Err(ChunkError::Unannounced) => return Err(ReceiveError::Unannounced),
+                    Err(ChunkError::BadChunkCrc) => return Err(ReceiveError::BadChunkCrc),
                     Err(ChunkError::Sink(_)) if begin_failed => {
                         // No slot after all (another transfer took the one the offer saw):
                         // the sender offers again later.
@@ -560,8 +580,14 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                 let transfer = self.transfers[position].as_mut().ok_or(ReceiveError::UnknownSession)?;
                 transfer.last_heard = now;
                 let nonce = transfer.nonce;
-                // Waiting for a repair, every chunk is in: the status says so, and the
-                // sender, which got no completion, sends its segment CRCs again.
+                if transfer.mismatch {
+                    // Waiting for a repair: the check's result stands, and the sender
+                    // sends its segment CRCs (again). A status saying every chunk
+                    // arrived would do as well, but a forger can send that one.
+                    let completion =
+                        FrameRepr::Completion { session: request.session, result: CompletionResult::CrcMismatch };
+                    return Ok(Handled { reply_len: self.write(&completion, nonce, reply), event: None });
+                }
                 let transfer = self.transfers[position].as_ref().ok_or(ReceiveError::UnknownSession)?;
                 let reply_len = status(self, &transfer.reassembler, request.poll, nonce, reply);
                 Ok(Handled { reply_len, event: None })
@@ -706,6 +732,13 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         };
         let transfer = self.transfers[position].as_mut().ok_or(ReceiveError::UnknownSession)?;
         transfer.last_heard = now;
+        if segments.segment_chunks == 1 && transfer.reassembler.checks_chunk_crcs() {
+            // An announcement of chunk CRCs, ahead of the chunks: the chunks
+            // already taken matched theirs, so there is nothing to compare.
+            let crcs = (0..segments.len()).map_while(|i| segments.crc(i));
+            transfer.reassembler.announce(segments.first_segment, crcs);
+            return Ok(Handled::default());
+        }
         let Some(slot) = transfer.slot else {
             return Ok(Handled::default());
         };

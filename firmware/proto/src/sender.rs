@@ -23,6 +23,19 @@
 //! receiver drops the segments that differ and its Status reports their
 //! chunks missing, which go again. See [`crate::receiver`].
 //!
+//! In the default mode, when `SenderConfig::chunk_crcs` is set (the camera
+//! node sets it for an image offered again after a failure: a first try
+//! relies on the receiver's hold-back of the newest chunk, which costs no
+//! airtime), the offer carries `OFFER_FLAG_CHUNK_CRCS`: the chunks
+//! are cut in windows of 57 (one SegmentCrcs frame of one-chunk segments),
+//! and the CRC-32s of a window's chunks go before its first chunk, once more
+//! ahead halfway through the window before it (window 0: a quarter into
+//! itself), and again before the first chunk of it that goes again after
+//! each answered status request. The receiver takes only chunks matching an announced CRC, so a
+//! forged chunk never reaches its store; a lost announcement costs the
+//! window's chunks until the next copy. The authenticated mode needs none
+//! of this: its tags already bind every chunk to the key.
+//!
 //! The driver calls, in any order:
 //! - [`Sender::poll_transmit`] while the radio accepts frames, sending what it writes;
 //! - [`Sender::on_send_report`] for every send report of a frame it sent;
@@ -35,7 +48,7 @@ use crate::chunker::{crc32, Chunker, ChunkerError, CRC32};
 use crate::time::{Duration, Instant};
 use crate::wire::{
     AbortReason, CompletionResult, FrameRepr, OfferRepr, SegmentCrcsRepr, StatusRepr, StatusRequestRepr, IMAGE_MAC_LEN,
-    MAX_CHUNK_PAYLOAD, MAX_SEGMENT_CRCS, MAX_TAGGED_CHUNK_PAYLOAD, OFFER_FLAG_JPEG,
+    MAX_CHUNK_PAYLOAD, MAX_SEGMENT_CRCS, MAX_TAGGED_CHUNK_PAYLOAD, OFFER_FLAG_CHUNK_CRCS, OFFER_FLAG_JPEG,
 };
 
 /// How a sender behaves; the defaults suit ESP-NOW at 1 Mbps.
@@ -61,6 +74,12 @@ pub struct SenderConfig {
     /// The pre-shared key of the authenticated mode; `None` for the default
     /// mode. With a key, chunks carry at most 233 bytes (the tag takes 8).
     pub key: Option<Key>,
+    /// In the default mode, announce each chunk's CRC-32 ahead of it so that
+    /// the receiver takes no forged chunk even when the real copy is lost
+    /// (see the module documentation). It costs a frame per 57 chunks, sent
+    /// unicast and more than once: about 5 to 10 % of a transfer's time on a
+    /// lossy link. Ignored with a key, whose tags cover every chunk.
+    pub chunk_crcs: bool,
 }
 
 impl Default for SenderConfig {
@@ -76,6 +95,7 @@ impl Default for SenderConfig {
             segment_chunks: 16,
             repair_rounds: 8,
             key: None,
+            chunk_crcs: false,
         }
     }
 }
@@ -143,7 +163,25 @@ pub enum Transmit {
     SegmentCrcs {
         first: u16,
     },
+    /// The CRC-32s of the chunks of the window starting at chunk `first`,
+    /// ahead of them.
+    ChunkCrcs {
+        first: u16,
+        announcement: Announcement,
+    },
     Abort,
+}
+
+/// Which copy of a window's chunk CRCs a ChunkCrcs transmit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Announcement {
+    /// the early copy, halfway through the window before
+    Ahead,
+    /// before the window's first chunk
+    First,
+    /// before the first of its chunks sent again after a status answer
+    Again,
 }
 
 /// Counters a sender keeps.
@@ -220,7 +258,16 @@ pub struct Sender<const WORDS: usize> {
     repair_rounds: u8,
     /// A status request went out since the last repair round's segment CRCs.
     polled_since_repair: bool,
+    /// Windows of chunk CRCs announced before their first chunk.
+    announced: ChunkBitmap<WORDS>,
+    /// Windows whose early copy of the announcement went.
+    announced_ahead: ChunkBitmap<WORDS>,
+    /// Windows announced again since the last status answer, for chunks sent again.
+    announced_again: ChunkBitmap<WORDS>,
 }
+
+/// Chunks per window of chunk CRCs: as many as one SegmentCrcs frame carries.
+const CRC_WINDOW: u16 = MAX_SEGMENT_CRCS as u16;
 
 /// Timeouts in a row repeated at the same retransmission timeout before it backs off.
 const PATIENT_EXPIRIES: u8 = 32;
@@ -258,7 +305,9 @@ impl<const WORDS: usize> Sender<WORDS> {
             chunk_size,
             chunk_count: chunker.count(),
             crc32: crc32(image),
-            flags: OFFER_FLAG_JPEG,
+            // The authenticated mode's tags make chunk CRCs pointless.
+            flags: OFFER_FLAG_JPEG
+                | if authenticator.is_none() && config.chunk_crcs { OFFER_FLAG_CHUNK_CRCS } else { 0 },
         };
         let mut to_send = ChunkBitmap::new();
         to_send.fill(usize::from(chunker.count()));
@@ -296,6 +345,9 @@ impl<const WORDS: usize> Sender<WORDS> {
             segment_cursor: None,
             repair_rounds: 0,
             polled_since_repair: false,
+            announced: ChunkBitmap::new(),
+            announced_ahead: ChunkBitmap::new(),
+            announced_again: ChunkBitmap::new(),
         })
     }
 
@@ -333,9 +385,10 @@ impl<const WORDS: usize> Sender<WORDS> {
             return None;
         }
         let mut crcs = [0u8; MAX_SEGMENT_CRCS * 4];
+        let mut chunk_crcs = [0u8; MAX_SEGMENT_CRCS * 4];
         let (repr, transmit) = match self.segment_frame(image, &mut crcs) {
             Some(frame) => frame,
-            None => self.next_frame(now, image)?,
+            None => self.next_frame(now, image, &mut chunk_crcs)?,
         };
         let len = repr.emit(buffer).ok()?;
         let len = match &self.authenticator {
@@ -359,7 +412,7 @@ impl<const WORDS: usize> Sender<WORDS> {
             return None;
         }
         let first = self.segment_cursor?;
-        let segment_chunks = self.config.segment_chunks.max(1);
+        let segment_chunks = self.repair_segment_chunks();
         let segments = self.segment_count();
         let mut n = 0;
         while n < MAX_SEGMENT_CRCS && u32::from(first) + (n as u32) < segments {
@@ -385,10 +438,90 @@ impl<const WORDS: usize> Sender<WORDS> {
     }
 
     fn segment_count(&self) -> u32 {
-        u32::from(self.offer.chunk_count).div_ceil(u32::from(self.config.segment_chunks.max(1)))
+        u32::from(self.offer.chunk_count).div_ceil(u32::from(self.repair_segment_chunks()))
     }
 
-    fn next_frame<'a>(&mut self, now: Instant, image: &'a [u8]) -> Option<(FrameRepr<'a>, Transmit)> {
+    /// Chunks per repair segment: one-chunk segments announce chunk CRCs.
+    fn repair_segment_chunks(&self) -> u16 {
+        match self.announces_chunk_crcs() {
+            true => self.config.segment_chunks.max(2),
+            false => self.config.segment_chunks.max(1),
+        }
+    }
+
+    fn announces_chunk_crcs(&self) -> bool {
+        self.offer.flags & OFFER_FLAG_CHUNK_CRCS != 0
+    }
+
+    /// The window whose chunk CRCs must go before chunk `index`, and which copy.
+    fn announcement_due(&self, index: u16) -> Option<(u16, Announcement)> {
+        if !self.announces_chunk_crcs() {
+            return None;
+        }
+        let window = index / CRC_WINDOW;
+        if self.sent_once.contains(usize::from(index)) {
+            // The chunk may have been lost for want of its window's CRCs.
+            return (!self.announced_again.contains(usize::from(window))).then_some((window, Announcement::Again));
+        }
+        if !self.announced.contains(usize::from(window)) {
+            return Some((window, Announcement::First));
+        }
+        // One lost announcement should not cost a window: a second copy goes
+        // ahead, halfway through the window before (window 0's a quarter in).
+        let (target, from) = match window == 0 && !self.announced_ahead.contains(0) {
+            true => (0, CRC_WINDOW / 4),
+            false => (window + 1, CRC_WINDOW / 2),
+        };
+        let due = index % CRC_WINDOW >= from
+            && u32::from(target) * u32::from(CRC_WINDOW) < u32::from(self.offer.chunk_count)
+            && !self.announced_ahead.contains(usize::from(target));
+        due.then_some((target, Announcement::Ahead))
+    }
+
+    fn announcements(&mut self, announcement: Announcement) -> &mut ChunkBitmap<WORDS> {
+        match announcement {
+            Announcement::Ahead => &mut self.announced_ahead,
+            Announcement::First => &mut self.announced,
+            Announcement::Again => &mut self.announced_again,
+        }
+    }
+
+    /// The announcement of the chunk CRCs of `window`.
+    fn chunk_crcs_frame<'a>(
+        &self,
+        window: u16,
+        announcement: Announcement,
+        image: &[u8],
+        crcs: &'a mut [u8; MAX_SEGMENT_CRCS * 4],
+    ) -> Option<(FrameRepr<'a>, Transmit)> {
+        let first = window.checked_mul(CRC_WINDOW)?;
+        let end = (u32::from(first) + u32::from(CRC_WINDOW)).min(u32::from(self.offer.chunk_count)) as u16;
+        let mut n = 0;
+        for index in first..end {
+            let start = self.chunker.offset(index) as usize;
+            let len = self.chunker.len_of(index)?;
+            let crc = CRC32.checksum(image.get(start..start + len)?);
+            crcs[n * 4..n * 4 + 4].copy_from_slice(&crc.to_le_bytes());
+            n += 1;
+        }
+        if n == 0 {
+            return None;
+        }
+        let repr = SegmentCrcsRepr {
+            session: self.offer.session,
+            segment_chunks: 1,
+            first_segment: first,
+            crcs: &crcs[..n * 4],
+        };
+        Some((FrameRepr::SegmentCrcs(repr), Transmit::ChunkCrcs { first, announcement }))
+    }
+
+    fn next_frame<'a>(
+        &mut self,
+        now: Instant,
+        image: &'a [u8],
+        chunk_crcs: &'a mut [u8; MAX_SEGMENT_CRCS * 4],
+    ) -> Option<(FrameRepr<'a>, Transmit)> {
         if let Some(reason) = self.abort_due {
             return Some((FrameRepr::Abort { session: self.offer.session, reason }, Transmit::Abort));
         }
@@ -410,10 +543,16 @@ impl<const WORDS: usize> Sender<WORDS> {
                     let request = StatusRequestRepr { session: self.offer.session, poll };
                     return Some((FrameRepr::StatusRequest(request), Transmit::StatusRequest { poll }));
                 }
-                let index = match chunk_next {
-                    Some(index) => index as u16,
-                    None => self.speculative_chunk(now)?,
+                let (index, speculative) = match chunk_next {
+                    Some(index) => (index as u16, false),
+                    None => (self.speculative_chunk(now)?, true),
                 };
+                // A speculative repeat is a cheap guess at a lost chunk: it goes
+                // without a fresh copy of its window's CRCs.
+                let due = self.announcement_due(index).filter(|_| !speculative);
+                if let Some((window, announcement)) = due {
+                    return self.chunk_crcs_frame(window, announcement, image, chunk_crcs);
+                }
                 let frame = self.chunker.chunk(self.offer.session, index, image)?;
                 let retransmission = self.sent_once.contains(usize::from(index));
                 Some((frame, Transmit::Chunk { index, retransmission }))
@@ -495,6 +634,9 @@ impl<const WORDS: usize> Sender<WORDS> {
                     self.segment_cursor = Some(next as u16);
                 }
             }
+            Transmit::ChunkCrcs { first, announcement } => {
+                self.announcements(announcement).insert(usize::from(first / CRC_WINDOW));
+            }
             Transmit::StatusRequest { poll } => {
                 if self.segment_cursor.is_none() {
                     self.polled_since_repair = true;
@@ -542,6 +684,9 @@ impl<const WORDS: usize> Sender<WORDS> {
                 self.poll_due = true;
             }
             Transmit::SegmentCrcs { first } => self.segment_cursor = Some(first),
+            Transmit::ChunkCrcs { first, announcement } => {
+                self.announcements(announcement).remove(usize::from(first / CRC_WINDOW));
+            }
             Transmit::Abort => {}
         }
     }
@@ -673,13 +818,12 @@ impl<const WORDS: usize> Sender<WORDS> {
         }
     }
 
-    /// The receiver's Completion of `CrcMismatch`: the first repair round.
-    /// Later rounds start from a Status answering the round's poll with
-    /// every chunk received (the receiver found no bad segment, or their
-    /// chunks came again and the check failed again); a late or repeated
-    /// copy of the completion starts nothing.
+    /// The receiver's Completion of `CrcMismatch`: the first repair round,
+    /// and the next one when it comes after the round's poll (the receiver
+    /// found no bad segment, or their chunks came again and the check failed
+    /// again); a copy that comes while a round's CRCs are going starts nothing.
     fn handle_mismatch(&mut self) {
-        if self.repair_rounds == 0 && self.segment_cursor.is_none() {
+        if self.segment_cursor.is_none() && (self.repair_rounds == 0 || self.polled_since_repair) {
             self.start_repair();
         }
     }
@@ -732,6 +876,9 @@ impl<const WORDS: usize> Sender<WORDS> {
             if let Some((_, sent)) = self.outstanding_poll.take() {
                 self.sample_rtt(now.saturating_since(sent));
             }
+            // The chunks this answer finds lost go again, each window's
+            // after a fresh copy of its CRCs.
+            self.announced_again.clear();
             // The receiver's answer to the latest poll is authoritative: a chunk
             // confirmed before (by a forged status, or one a repair dropped) that
             // it reports missing now goes again.
@@ -759,18 +906,10 @@ impl<const WORDS: usize> Sender<WORDS> {
             self.speculated.clear();
             self.retry_at = None;
         }
+        // A status saying every chunk arrived starts no repair round: a forger
+        // can send it in answer to every poll and spend the rounds; the
+        // receiver answers a poll with its completion once it has checked.
         let all_received = usize::from(status.lowest_missing) >= count && self.acknowledged.count() >= count;
-        if all_received
-            && answers_outstanding
-            && self.segment_cursor.is_none()
-            && (self.repair_rounds == 0 || self.polled_since_repair)
-        {
-            // The receiver has every chunk and has not stored the image (it
-            // would answer with its completion): its check failed. Repair.
-            self.state = SenderState::Confirming;
-            self.start_repair();
-            return;
-        }
         if all_received {
             self.state = SenderState::Confirming;
         } else if self.state == SenderState::Confirming && self.acknowledged.count() < count {
@@ -795,6 +934,9 @@ impl<const WORDS: usize> Sender<WORDS> {
         self.before_poll.clear();
         self.after_poll.clear();
         self.speculated.clear();
+        self.announced.clear();
+        self.announced_ahead.clear();
+        self.announced_again.clear();
         self.outstanding_poll = None;
         self.poll_due = false;
         self.retry_at = None;

@@ -8,7 +8,7 @@ use nowcam_proto::receiver::{ReceiveError, Receiver, ReceiverConfig, ReceiverEve
 use nowcam_proto::time::{Duration, Instant};
 use nowcam_proto::wire::{
     AbortReason, ChunkRepr, CompletionResult, Error, FrameKind, FrameRepr, OfferRepr, SegmentCrcsRepr, StatusRepr,
-    StatusRequestRepr, HEADER_LEN, MAX_FRAME_LEN, OFFER_FLAG_JPEG,
+    StatusRequestRepr, HEADER_LEN, MAX_FRAME_LEN, OFFER_FLAG_CHUNK_CRCS, OFFER_FLAG_JPEG,
 };
 use nowcam_proto::MacAddress;
 
@@ -511,17 +511,47 @@ fn crc_mismatch_is_not_committed_and_waits_for_repair() {
     assert!(harness.store.abandoned.is_empty(), "the transfer stays open for its repair");
     assert_eq!(harness.receiver.stats().images_stored, 0);
     assert_eq!(harness.receiver.stats().crc_mismatches, 1);
-    // The sender missed the completion and asks again: every chunk is in.
-    let all = FrameRepr::Status(StatusRepr { session: 1, poll: 5, lowest_missing: 3, bitmap: &[] });
-    assert_eq!(parse(&harness.send(4, A, &status_request(1, 5)).unwrap().reply), all);
+    // The sender missed the completion and asks again: the completion again
+    // (not a status saying every chunk is in, which a forger could send too).
+    assert_eq!(parse(&harness.send(4, A, &status_request(1, 5)).unwrap().reply), completion);
     // Segment CRCs that all match find nothing to repair: still a mismatch.
     let crcs = crc32(&image).to_le_bytes();
     let segments =
         FrameRepr::SegmentCrcs(SegmentCrcsRepr { session: 1, segment_chunks: 16, first_segment: 0, crcs: &crcs });
     harness.send(5, A, &segments).unwrap();
-    let all = FrameRepr::Status(StatusRepr { session: 1, poll: 6, lowest_missing: 3, bitmap: &[] });
-    assert_eq!(parse(&harness.send(6, A, &status_request(1, 6)).unwrap().reply), all);
+    assert_eq!(parse(&harness.send(6, A, &status_request(1, 6)).unwrap().reply), completion);
     assert!(harness.store.committed.is_empty() && harness.store.abandoned.is_empty());
+}
+
+/// With chunk CRCs announced (offer flag CHUNK_CRCS), a chunk is taken only
+/// if its CRC-32 has been announced and matches: one before its
+/// announcement and a forged one are dropped with typed errors, nothing of
+/// them is written, and the real chunks make the image, with no repair.
+#[test]
+fn only_chunks_matching_their_announced_crc_are_taken() {
+    let image = image(1_000);
+    let offer = OfferRepr { flags: OFFER_FLAG_JPEG | OFFER_FLAG_CHUNK_CRCS, ..offer_for(1, &image) };
+    let mut harness = Harness::<2, 8>::new();
+    harness.send(0, A, &FrameRepr::Offer(offer)).unwrap();
+    assert_eq!(harness.send(1, A, &chunk(1, 0, &image)).unwrap_err(), ReceiveError::Unannounced);
+    let crcs: Vec<u8> = image.chunks(usize::from(CHUNK)).flat_map(|piece| crc32(piece).to_le_bytes()).collect();
+    let announcement =
+        FrameRepr::SegmentCrcs(SegmentCrcsRepr { session: 1, segment_chunks: 1, first_segment: 0, crcs: &crcs });
+    harness.send(2, A, &announcement).unwrap();
+    let forged = vec![0xee; usize::from(CHUNK)];
+    let forged = FrameRepr::Chunk(ChunkRepr { session: 1, index: 1, payload: &forged });
+    assert_eq!(harness.send(3, A, &forged).unwrap_err(), ReceiveError::BadChunkCrc);
+    assert_eq!(harness.store.writes, 0, "nothing of either was written");
+    let mut events = Vec::new();
+    for index in 0..offer.chunk_count {
+        events.extend(harness.send(4, A, &chunk(1, index, &image)).unwrap().event);
+        // The real copy of the held chunk, sent again, is a duplicate.
+        harness.send(4, A, &chunk(1, index, &image)).unwrap();
+    }
+    assert_eq!(events, [ReceiverEvent::Stored { source: A, offer }]);
+    assert_eq!(harness.store.committed.iter().map(|(bytes, _)| bytes).collect::<Vec<_>>(), [&image]);
+    let stats = harness.receiver.stats();
+    assert_eq!((stats.dropped.unannounced, stats.dropped.bad_chunk_crc, stats.crc_mismatches), (1, 1, 0));
 }
 
 /// A forged chunk 1 beat the real one: the CRC-32 fails, the sender's

@@ -3,9 +3,14 @@
 
 use std::time::Duration;
 
-use nowcam_console::{ConsoleError, HostMessage, RadioKind, Role, MAX_DATA_LEN};
+use nowcam_console::{
+    BoardMessage, ConsoleError, HostMessage, RadioKind, Role, TransferOutcome, TransferResult, MAX_DATA_LEN,
+};
 use nowcam_hil::console::{BoardConsole, ConsoleLinkError, Reply, REPLY_TIMEOUT};
+use nowcam_hil::relay::{Action, Relay, RelayNode};
 use nowcam_hil::virtual_board::{serve, BoardConfig, VirtualBoard, CAPACITIES};
+use nowcam_link::LinkConfig;
+use nowcam_proto::auth::Key;
 use nowcam_proto::MacAddress;
 
 fn start(role: Role) -> BoardConsole {
@@ -123,4 +128,88 @@ fn an_unknown_message_gets_an_error_reply_with_its_id() {
         }
     }
     panic!("no error reply to request 9 within 5 s");
+}
+
+const SENDER: MacAddress = MacAddress([0x02, 0, 0, 0, 0, 0x51]);
+const RECEIVER: MacAddress = MacAddress([0x02, 0, 0, 0, 0, 0x52]);
+
+/// A sender and a receiver virtual board, each with its own key, driven in
+/// this thread through the relay on a clean link, as the board backend
+/// drives them over their consoles: the sender sends one image, and after
+/// its result (or `wait` of wall time) the receiver's list of stored images
+/// and the sender's results are returned.
+fn one_transfer(sender_key: Option<Key>, receiver_key: Option<Key>, wait: Duration) -> (usize, Vec<TransferResult>) {
+    let board = |role, mac, key| VirtualBoard::new(BoardConfig { role, mac, channel: 1, seed: 3, key }).unwrap();
+    let mut boards = [board(Role::Sender, SENDER, sender_key), board(Role::Receiver, RECEIVER, receiver_key)];
+    let ack = |board: &mut VirtualBoard, message: HostMessage<'_>| {
+        let mut acked = false;
+        board.handle(message, &mut |reply| acked = matches!(reply, BoardMessage::Ack));
+        assert!(acked);
+    };
+    let image: Vec<u8> = (0..3_000u32).map(|i| (i * 31 + 7) as u8).collect();
+    ack(&mut boards[0], HostMessage::LoadBegin { len: image.len() as u32 });
+    for (k, piece) in image.chunks(MAX_DATA_LEN).enumerate() {
+        ack(&mut boards[0], HostMessage::LoadChunk { offset: (k * MAX_DATA_LEN) as u32, data: piece });
+    }
+    ack(&mut boards[0], HostMessage::LoadEnd { crc32: nowcam_proto::chunker::crc32(&image) });
+    ack(&mut boards[0], HostMessage::SetPeer { receiver: RECEIVER.0, channel: 1 });
+    ack(&mut boards[0], HostMessage::StartTransfer { count: 1 });
+    let nodes = vec![RelayNode { address: SENDER, channel: 1 }, RelayNode { address: RECEIVER, channel: 1 }];
+    let mut relay = Relay::new(nodes, &[(0, 1)], LinkConfig::default(), 5).unwrap();
+    let results = |board: &mut VirtualBoard| {
+        let mut results = Vec::new();
+        board.handle(HostMessage::ReadResults, &mut |reply| {
+            if let BoardMessage::Results { transfers } = reply {
+                results = transfers.to_vec();
+            }
+        });
+        results
+    };
+    let started = std::time::Instant::now();
+    while started.elapsed() < wait && results(&mut boards[0]).is_empty() {
+        let now_ns = started.elapsed().as_nanos() as u64;
+        for (from, board) in boards.iter_mut().enumerate() {
+            board.poll();
+            board.drain_transmits(|message| {
+                if let BoardMessage::Transmit { handle, destination, data } = message {
+                    relay.transmit(now_ns, from, *handle, MacAddress(*destination), data);
+                }
+            });
+        }
+        while let Some(action) = relay.due(now_ns) {
+            let (to, message) = match &action {
+                Action::Deliver { to, source, destination, data } => {
+                    (*to, HostMessage::RadioDeliver { source: source.0, destination: destination.0, rssi: -40, data })
+                }
+                Action::Report { to, handle, acknowledged } => {
+                    (*to, HostMessage::RadioReport { handle: *handle, acknowledged: *acknowledged })
+                }
+            };
+            boards[to].handle(message, &mut |_| {});
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let mut stored = usize::MAX;
+    boards[1].handle(HostMessage::ListImages, &mut |reply| {
+        if let BoardMessage::Images { images } = reply {
+            stored = images.len();
+        }
+    });
+    (stored, results(&mut boards[0]))
+}
+
+/// Two boards with the same key store the image; a board built with another
+/// key than the camera's stores nothing: every frame fails its tag.
+#[test]
+fn a_board_with_another_key_stores_nothing() {
+    let key = Key::new(core::array::from_fn(|i| i as u8 + 1));
+    let other = Key::new(core::array::from_fn(|i| 0xa0 ^ i as u8));
+    let (stored, results) = one_transfer(Some(key), Some(key), Duration::from_secs(10));
+    assert_eq!(stored, 1, "the same key: {results:?}");
+    assert_eq!(results.first().map(|r| r.outcome), Some(TransferOutcome::Stored));
+    let (stored, results) = one_transfer(Some(key), Some(other), Duration::from_secs(2));
+    assert_eq!(stored, 0, "another key: {results:?}");
+    assert!(results.iter().all(|r| r.outcome != TransferOutcome::Stored), "{results:?}");
+    let (stored, _) = one_transfer(None, Some(other), Duration::from_secs(2));
+    assert_eq!(stored, 0, "no key at all");
 }

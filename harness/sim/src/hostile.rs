@@ -125,14 +125,21 @@ pub struct HostileReport {
     /// first back, and dropped both of (a forged copy counts as taken until
     /// the real one comes: it is never written).
     pub contested_chunks: u64,
+    /// Chunks the receiver refused because they did not match the CRC-32
+    /// the sender announced for them (forged copies, never written).
+    pub bad_crc_chunks: u64,
+    /// Chunks the receiver dropped because their CRC-32 had not been
+    /// announced yet (real or forged; they stay missing and go again).
+    pub unannounced_chunks: u64,
 }
 
 impl HostileReport {
-    /// One line per kind, for people, and one for the contested chunks.
+    /// One line per kind, for people, and one for the forged chunks caught.
     pub fn lines(&self) -> Vec<String> {
         let contested = format!(
-            "hostile contested chunks: {} (two different copies of a held chunk, both dropped, never written)",
-            self.contested_chunks
+            "hostile caught chunks: {} failed their announced CRC-32, {} contested (two different copies of a held \
+             chunk, both dropped), {} came before their CRC-32; none written",
+            self.bad_crc_chunks, self.contested_chunks, self.unannounced_chunks
         );
         self.kinds
             .iter()

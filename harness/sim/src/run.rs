@@ -622,6 +622,8 @@ impl Prepared {
         let mut earlier_image_intact = true;
         let mut peak_open_transfers = 0;
         let mut contested_chunks = 0;
+        let mut bad_crc_chunks = 0;
+        let mut unannounced_chunks = 0;
         for position in 0..engine.stations().count() {
             let station = engine.station_mut(position);
             for (kind, counts) in &mut kinds {
@@ -631,7 +633,10 @@ impl Prepared {
             }
             if let SimStation::Receiver(r) = station {
                 earlier_image_intact &= r.earlier_image_intact();
-                contested_chunks += u64::from(r.node.stats().protocol.dropped.contested);
+                let dropped = r.node.stats().protocol.dropped;
+                contested_chunks += u64::from(dropped.contested);
+                bad_crc_chunks += u64::from(dropped.bad_chunk_crc);
+                unannounced_chunks += u64::from(dropped.unannounced);
                 let Some(watch) = &r.watch else { continue };
                 peak_open_transfers = peak_open_transfers.max(watch.peak_open_transfers);
                 for (kind, counts) in &mut kinds {
@@ -664,6 +669,8 @@ impl Prepared {
             earlier_image_intact,
             peak_open_transfers,
             contested_chunks,
+            bad_crc_chunks,
+            unannounced_chunks,
         })
     }
 }

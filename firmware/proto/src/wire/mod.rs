@@ -33,7 +33,7 @@ mod repr;
 pub use repr::{
     AbortReason, ChallengeRepr, ChunkRepr, CompletionResult, ControlCommand, ControlRequestRepr, ControlResponseRepr,
     ControlStatus, FrameRepr, OfferRepr, ProbeRepr, SegmentCrcsRepr, StatusRepr, StatusRequestRepr, TelemetryRepr,
-    IMAGE_MAC_LEN, MAX_SEGMENT_CRCS, OFFER_FLAG_JPEG,
+    IMAGE_MAC_LEN, MAX_SEGMENT_CRCS, OFFER_FLAG_CHUNK_CRCS, OFFER_FLAG_JPEG,
 };
 
 /// The first byte of every nowcam frame.

@@ -28,6 +28,15 @@
 //! own, and drops the chunks of every segment that differs (see
 //! [`crate::receiver`]); its next Status reports them missing.
 //!
+//! The same frame with one chunk per segment (`K` = 1) announces chunk
+//! CRCs ahead of the chunks when the offer carries `OFFER_FLAG_CHUNK_CRCS`
+//! (an addition to v1 that a receiver without it handles as a repair): CRC
+//! `i` is the CRC-32 of chunk `first_segment + i`'s payload. The sender
+//! sends the announcement of chunks `57w .. 57w + 57` before their first
+//! chunk goes, once more halfway through the chunks before them, and again
+//! before any of them goes in each later round of status requests. A repair
+//! then uses segments of at least two chunks.
+//!
 //! Challenge and SealedOffer belong to the authenticated mode (see
 //! [`crate::auth`]): SealedOffer is the offer with the HMAC of the whole
 //! image, Challenge the receiver's answer with the nonce every later tag of
@@ -43,6 +52,13 @@ use super::{Error, Frame, FrameKind, Reader, Result, Writer, HEADER_LEN, MAX_CHU
 
 /// Offer flag: the image is a JPEG.
 pub const OFFER_FLAG_JPEG: u16 = 0x0001;
+
+/// Offer flag: the sender announces the CRC-32 of every chunk ahead of it
+/// (SegmentCrcs frames with one chunk per segment), and the receiver takes
+/// only chunks that match theirs. A receiver that does not know the flag
+/// treats the announcements as a repair's segment CRCs, which the chunks it
+/// holds match.
+pub const OFFER_FLAG_CHUNK_CRCS: u16 = 0x0002;
 
 /// Bytes of the image MAC a SealedOffer carries (a whole HMAC-SHA256).
 pub const IMAGE_MAC_LEN: usize = 32;
