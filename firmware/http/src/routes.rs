@@ -67,10 +67,7 @@ impl<M: RawMutex, N: ReceiverAccess, C: Clock> PathRouterService for Routes<'_, 
             other => match other.strip_prefix("/images/").and_then(|name| name.parse::<ImageName>().ok()) {
                 Some(name) => handlers::image(api, name).await.write_to(connection, writer).await,
                 None => {
-                    let failure = Failure::new(
-                        StatusCode::NOT_FOUND,
-                        format_args!("{other} not found"),
-                    );
+                    let failure = Failure::new(StatusCode::NOT_FOUND, format_args!("{other} not found"));
                     failure.write_to(connection, writer).await
                 }
             },

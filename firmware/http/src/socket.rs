@@ -151,7 +151,14 @@ struct IncomingFrame {
 
 impl Default for IncomingFrame {
     fn default() -> Self {
-        IncomingFrame { header: [0; 14], header_len: 0, position: 0, len: 0, payload: [0; CONTROL_PAYLOAD], closed: false }
+        IncomingFrame {
+            header: [0; 14],
+            header_len: 0,
+            position: 0,
+            len: 0,
+            payload: [0; CONTROL_PAYLOAD],
+            closed: false,
+        }
     }
 }
 

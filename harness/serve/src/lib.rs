@@ -103,10 +103,12 @@ pub async fn serve(
     };
     let api = Api::new(&node, &journal, clock, identity);
     let config = picoserve::Config::new(nowcam_http::TIMEOUTS);
-    let main_workers = join_array::<_, HTTP_WORKERS>(core::array::from_fn(|_| worker(&http, &api, Port::Main, &config)));
+    let main_workers =
+        join_array::<_, HTTP_WORKERS>(core::array::from_fn(|_| worker(&http, &api, Port::Main, &config)));
     let stream_workers = async {
         if let Some(listener) = &stream {
-            join_array::<_, STREAM_WORKERS>(core::array::from_fn(|_| worker(listener, &api, Port::Stream, &config))).await;
+            join_array::<_, STREAM_WORKERS>(core::array::from_fn(|_| worker(listener, &api, Port::Stream, &config)))
+                .await;
         }
     };
     select(shutdown, join4(drive(&node, &journal, clock), main_workers, stream_workers, responder)).await;
