@@ -7,10 +7,13 @@
 //! | `GET /image`, `GET /capture` | the newest image; `/capture?fresh=1` asks the camera for a new one first |
 //! | `GET /images`, `GET /images/{id}.jpg` | the stored images as JSON, and one of them |
 //! | `GET /stream` | MJPEG (`multipart/x-mixed-replace`) of images as they arrive |
-//! | `GET /ws` | WebSocket: a binary message per new image, JSON telemetry |
+//! | `GET /ws` | WebSocket: a binary message per new image, JSON telemetry; pings get a pong, a close gets a close |
 //! | `GET /status` | esp32-camera's JSON keys, link statistics, the cameras' telemetry |
 //! | `GET /control?var=&val=` | esp32-camera control, forwarded to the camera over ESP-NOW |
 //! | `GET /metrics` | Prometheus text format |
+//!
+//! Any other method, `HEAD` included, gets 405: picoserve's `get` answered
+//! `HEAD` by compiling every handler a second time (see `routes.rs`).
 //!
 //! Discovery is in [`mdns`]: the answers to mDNS queries for `_http._tcp`
 //! (TXT `cam_name`), built here once for the chip and `nowcam serve`.
@@ -97,8 +100,8 @@ impl<'a, M: RawMutex, N: ReceiverAccess, C: Clock> Api<'a, M, N, C> {
     }
 }
 
-/// Which port a connection came in on: esp32-camera serves its stream on a port of
-/// its own (81), where `/` is the stream rather than the page.
+/// Which port a connection came in on: esp32-camera serves its stream on a
+/// port of its own (81), where `/` is the stream rather than the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Port {
     Main,

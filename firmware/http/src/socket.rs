@@ -230,8 +230,9 @@ impl IncomingFrame {
         match opcode {
             OPCODE_CLOSE => {
                 self.closed = true;
-                // The reply echoes the client's status code and no reason (RFC 6455, section 5.5.1).
-                reply.len = reply.len.min(2);
+                // The reply echoes the client's status code and no reason
+                // (RFC 6455, section 5.5.1); a one-byte body has no code.
+                reply.len = if reply.len >= 2 { 2 } else { 0 };
                 Some(reply)
             }
             OPCODE_PING => {
@@ -392,5 +393,73 @@ impl<'l, Runtime, S: Socket<Runtime>> Socket<Runtime> for GuardedSocket<'l, S> {
         timer: &T,
     ) -> Result<(), picoserve::Error<Self::Error>> {
         self.inner.shutdown(timeouts, timer).await.map_err(wrap_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
+    use super::{ControlReply, SocketLink, OPCODE_CLOSE, OPCODE_PONG};
+
+    /// A masked client frame: FIN, `opcode`, `payload` (length forms by size).
+    fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [1, 2, 3, 4];
+        let mut bytes = std::vec![0x80 | opcode];
+        match payload.len() {
+            len if len < 126 => bytes.push(0x80 | len as u8),
+            len if len <= 0xffff => {
+                bytes.push(0x80 | 126);
+                bytes.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            len => {
+                bytes.push(0x80 | 127);
+                bytes.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        bytes.extend_from_slice(&mask);
+        bytes.extend(payload.iter().enumerate().map(|(at, byte)| byte ^ mask[at % 4]));
+        bytes
+    }
+
+    /// Feeds `bytes` to a link in reads of `read` bytes; the reply it holds then.
+    fn check(bytes: &[u8], read: usize) -> Option<(u8, Vec<u8>)> {
+        let link = SocketLink::new();
+        for piece in bytes.chunks(read) {
+            link.client_bytes(piece);
+        }
+        link.reply.take().map(|reply: ControlReply| (reply.opcode, reply.payload().to_vec()))
+    }
+
+    #[test]
+    fn a_ping_asks_for_a_pong_with_its_payload_in_any_pieces() {
+        for read in [1, 3, 1000] {
+            assert_eq!(check(&frame(0x9, b"hello"), read), Some((OPCODE_PONG, b"hello".to_vec())), "reads of {read}");
+        }
+    }
+
+    #[test]
+    fn a_close_asks_for_a_close_echoing_only_the_status_code() {
+        assert_eq!(check(&frame(0x8, b"\x03\xe8bye"), 2), Some((OPCODE_CLOSE, std::vec![0x03, 0xe8])));
+        assert_eq!(check(&frame(0x8, b""), 1), Some((OPCODE_CLOSE, std::vec![])));
+        assert_eq!(check(&frame(0x8, b"\x03"), 1), Some((OPCODE_CLOSE, std::vec![])));
+    }
+
+    #[test]
+    fn data_frames_of_every_length_form_ask_for_nothing_and_keep_the_framing() {
+        for len in [0, 125, 126, 70_000] {
+            let mut bytes = frame(0x2, &std::vec![0xaa; len]);
+            bytes.extend(frame(0x9, b"after"));
+            assert_eq!(check(&bytes, 7), Some((OPCODE_PONG, b"after".to_vec())), "after {len} bytes of data");
+        }
+    }
+
+    #[test]
+    fn after_a_close_nothing_else_counts_and_a_pending_pong_gives_way() {
+        let mut bytes = frame(0x9, b"ping");
+        bytes.extend(frame(0x8, b"\x03\xe8"));
+        bytes.extend(frame(0x9, b"late"));
+        assert_eq!(check(&bytes, 5), Some((OPCODE_CLOSE, std::vec![0x03, 0xe8])));
     }
 }

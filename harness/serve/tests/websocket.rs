@@ -7,6 +7,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::time::Instant;
 
 use common::{Server, WAIT};
 
@@ -73,10 +74,14 @@ fn receive(socket: &mut TcpStream) -> (u8, Vec<u8>) {
     (start[0], payload)
 }
 
-/// Reads frames until one with `opcode`; returns its payload and how many images came before it.
+/// Reads frames until one with `opcode`; returns its payload and how many
+/// images came before it. Images keep coming, so the wait has a deadline
+/// of its own besides each read's timeout.
 fn receive_until(socket: &mut TcpStream, opcode: u8) -> (Vec<u8>, usize) {
+    let deadline = Instant::now() + WAIT;
     let mut images = 0;
     loop {
+        assert!(Instant::now() < deadline, "no frame with opcode {opcode:#x} within {WAIT:?}");
         let (first, payload) = receive(socket);
         assert_eq!(first & 0x80, 0x80, "every server frame is final");
         match first & 0x0f {
