@@ -61,8 +61,8 @@ impl<M: RawMutex, N: ReceiverAccess, C: Clock> PathRouterService for Routes<'_, 
             "/metrics" => handlers::metrics(api).await.write_to(connection, writer).await,
             "/stream" => stream::mjpeg(api).await.write_to(connection, writer).await,
             "/ws" => match websocket::Upgrade::from_parts(&parts) {
-                Ok(upgrade) => websocket::upgrade(api, upgrade, self.link).await.write_to(connection, writer).await,
-                Err(failure) => failure.write_to(connection, writer).await,
+                Some(upgrade) => websocket::upgrade(api, upgrade, self.link).await.write_to(connection, writer).await,
+                None => websocket::not_an_upgrade().write_to(connection, writer).await,
             },
             other => match other.strip_prefix("/images/").and_then(|name| name.parse::<ImageName>().ok()) {
                 Some(name) => handlers::image(api, name).await.write_to(connection, writer).await,

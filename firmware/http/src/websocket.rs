@@ -41,20 +41,26 @@ pub struct Upgrade {
 }
 
 impl Upgrade {
-    pub fn from_parts(parts: &RequestParts<'_>) -> Result<Self, Failure> {
+    /// The upgrade a request asks for; `None` when it is no WebSocket handshake.
+    pub fn from_parts(parts: &RequestParts<'_>) -> Option<Self> {
         let headers = parts.headers();
         let upgrade = headers.get("upgrade").is_some_and(|value| {
             value.as_str().is_ok_and(|value| value.split(',').any(|v| v.trim().eq_ignore_ascii_case("websocket")))
         });
         let key = headers.get("sec-websocket-key").and_then(|key| key.as_str().ok()).map(str::trim);
         match (upgrade, key) {
-            (true, Some(key)) if !key.is_empty() && key.len() <= 64 => Ok(Upgrade { accept: accept_key(key) }),
-            _ => Err(Failure::new(
-                StatusCode::BAD_REQUEST,
-                format_args!("GET /ws is a WebSocket: send Upgrade: websocket and a Sec-WebSocket-Key"),
-            )),
+            (true, Some(key)) if !key.is_empty() && key.len() <= 64 => Some(Upgrade { accept: accept_key(key) }),
+            _ => None,
         }
     }
+}
+
+/// The answer to a `GET /ws` that is no WebSocket handshake.
+pub fn not_an_upgrade() -> Failure {
+    Failure::new(
+        StatusCode::BAD_REQUEST,
+        format_args!("GET /ws is a WebSocket: send Upgrade: websocket and a Sec-WebSocket-Key"),
+    )
 }
 
 /// base64(SHA-1(key ++ GUID)).
