@@ -401,6 +401,8 @@ mod tests {
     extern crate std;
     use std::vec::Vec;
 
+    use proptest::prelude::*;
+
     use super::{ControlReply, SocketLink, OPCODE_CLOSE, OPCODE_PONG};
 
     /// A masked client frame: FIN, `opcode`, `payload` (length forms by size).
@@ -461,5 +463,14 @@ mod tests {
         bytes.extend(frame(0x8, b"\x03\xe8"));
         bytes.extend(frame(0x9, b"late"));
         assert_eq!(check(&bytes, 5), Some((OPCODE_CLOSE, std::vec![0x03, 0xe8])));
+    }
+
+    proptest! {
+        /// Any bytes from a client, in reads of any size: never a panic,
+        /// and the same reply whatever the reads' sizes.
+        #[test]
+        fn arbitrary_client_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600), read in 1usize..64) {
+            prop_assert_eq!(check(&bytes, read), check(&bytes, bytes.len().max(1)));
+        }
     }
 }
