@@ -40,11 +40,11 @@ const FACTORY_PARTITION: u64 = 0x180000;
 /// leave them about 10 % of room, at half the factory partition. The
 /// receiver's HTTP API (about 100 KB with picoserve; issue 10 set 768 KB)
 /// and the authenticated mode (HMAC-SHA256, segment repair: about 11 KB)
-/// put the ESP32-C6 receiver at 776 KB, so its budget is 800 KB: over the
-/// 768 KB the HTTP work aimed for, which is said, not hidden. mDNS
-/// (edge-mdns, smoltcp's UDP and multicast: 26 KB) less the compact SHA-256
-/// (11 KB) put it at 790 KB; the C3 receiver is at 712 KB.
-const RECEIVER_BUDGET: u64 = 800 * KB;
+/// put the ESP32-C6 receiver at 776 KB, and mDNS (26 KB) less the compact
+/// SHA-256 (11 KB) at 790 KB. Routing the API through one route service
+/// (picoserve's `get` compiled every handler a second time for `HEAD`)
+/// brought it to 752 KB, so the receiver budget is the 768 KB issue 10 set.
+const RECEIVER_BUDGET: u64 = 768 * KB;
 const SENDER_BUDGET: u64 = 640 * KB;
 const _: () = assert!(RECEIVER_BUDGET <= FACTORY_PARTITION && SENDER_BUDGET <= FACTORY_PARTITION);
 
@@ -818,14 +818,14 @@ mod tests {
     }
 
     #[test]
-    fn budgets_are_800_and_640_kb_of_1024_bytes() {
-        assert_eq!(Role::Receiver.budget(), 819_200);
+    fn budgets_are_768_and_640_kb_of_1024_bytes() {
+        assert_eq!(Role::Receiver.budget(), 786_432);
         assert_eq!(Role::Sender.budget(), 655_360);
     }
 
     #[test]
     fn an_image_at_its_budget_passes_and_one_byte_more_fails() {
-        assert!(check_budgets(&[report(Role::Sender, 655_360), report(Role::Receiver, 819_200)]).is_ok());
+        assert!(check_budgets(&[report(Role::Sender, 655_360), report(Role::Receiver, 786_432)]).is_ok());
         let error =
             check_budgets(&[report(Role::Sender, 655_361), report(Role::Receiver, 1000)]).expect_err("over budget");
         let message = error.to_string();
@@ -837,7 +837,7 @@ mod tests {
     #[test]
     fn size_table_shows_kb_and_percent() {
         let table = size_table(&[report(Role::Receiver, 327_680)]);
-        assert!(table.contains("| esp32c3 | standard | receiver | 320.0 KB | 800.0 KB | 40 % | 6.0 KB (2.0 KB + 4.0 KB) of 313.0 KB | 64.0 KB of 64.8 KB | 40.0 KB | HEAP (1.0 KB) |"), "{table}");
+        assert!(table.contains("| esp32c3 | standard | receiver | 320.0 KB | 768.0 KB | 42 % | 6.0 KB (2.0 KB + 4.0 KB) of 313.0 KB | 64.0 KB of 64.8 KB | 40.0 KB | HEAP (1.0 KB) |"), "{table}");
         assert!(table.contains("KB = 1024 bytes"), "{table}");
     }
 

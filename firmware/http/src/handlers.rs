@@ -10,7 +10,6 @@ use nowcam_app::ControlOutcome;
 use nowcam_ports::{ImageInfo, MacAddress};
 use nowcam_proto::wire::control::ControlVariable;
 use nowcam_proto::wire::{ControlCommand, ControlStatus};
-use picoserve::extract::FromRequestParts;
 use picoserve::io::Write;
 use picoserve::request::RequestParts;
 use picoserve::response::{Connection, Content, IntoResponse, Response, ResponseWriter, StatusCode};
@@ -265,10 +264,8 @@ pub struct CaptureQuery {
     camera: Result<Option<MacAddress>, BadParameter>,
 }
 
-impl<'r, State> FromRequestParts<'r, State> for CaptureQuery {
-    type Rejection = core::convert::Infallible;
-
-    async fn from_request_parts(_state: &'r State, parts: &RequestParts<'r>) -> Result<Self, Self::Rejection> {
+impl CaptureQuery {
+    pub fn from_parts(parts: &RequestParts<'_>) -> Self {
         let mut query = CaptureQuery { fresh: false, camera: Ok(None) };
         for (name, value) in query_pairs(parts.query()) {
             let value = value.as_deref().unwrap_or("");
@@ -279,7 +276,7 @@ impl<'r, State> FromRequestParts<'r, State> for CaptureQuery {
                 _ => {}
             }
         }
-        Ok(query)
+        query
     }
 }
 
@@ -414,10 +411,8 @@ pub struct ControlQuery {
     camera: Result<Option<MacAddress>, BadParameter>,
 }
 
-impl<'r, State> FromRequestParts<'r, State> for ControlQuery {
-    type Rejection = core::convert::Infallible;
-
-    async fn from_request_parts(_state: &'r State, parts: &RequestParts<'r>) -> Result<Self, Self::Rejection> {
+impl ControlQuery {
+    pub fn from_parts(parts: &RequestParts<'_>) -> Self {
         let mut query = ControlQuery { variable: None, value: None, camera: Ok(None) };
         for (name, value) in query_pairs(parts.query()) {
             match name {
@@ -429,7 +424,7 @@ impl<'r, State> FromRequestParts<'r, State> for ControlQuery {
                 _ => {}
             }
         }
-        Ok(query)
+        query
     }
 }
 

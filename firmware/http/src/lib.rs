@@ -7,10 +7,13 @@
 //! | `GET /image`, `GET /capture` | the newest image; `/capture?fresh=1` asks the camera for a new one first |
 //! | `GET /images`, `GET /images/{id}.jpg` | the stored images as JSON, and one of them |
 //! | `GET /stream` | MJPEG (`multipart/x-mixed-replace`) of images as they arrive |
-//! | `GET /ws` | WebSocket: a binary message per new image, JSON telemetry |
+//! | `GET /ws` | WebSocket: a binary message per new image, JSON telemetry; pings get a pong, a close gets a close |
 //! | `GET /status` | esp32-camera's JSON keys, link statistics, the cameras' telemetry |
 //! | `GET /control?var=&val=` | esp32-camera control, forwarded to the camera over ESP-NOW |
 //! | `GET /metrics` | Prometheus text format |
+//!
+//! Any other method, `HEAD` included, gets 405: picoserve's `get` answered
+//! `HEAD` by compiling every handler a second time (see `routes.rs`).
 //!
 //! Discovery is in [`mdns`]: the answers to mDNS queries for `_http._tcp`
 //! (TXT `cam_name`), built here once for the chip and `nowcam serve`.
@@ -30,6 +33,7 @@ mod access;
 mod handlers;
 mod journal;
 pub mod mdns;
+mod routes;
 mod socket;
 mod status;
 mod stream;
@@ -38,12 +42,10 @@ mod websocket;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_sync::mutex::Mutex;
 use nowcam_ports::Instant;
-use picoserve::routing::{get, parse_path_segment, PathRouter};
-use picoserve::Router;
 
 pub use access::{OwnStatus, ReceiverAccess};
 pub use journal::{ImageRecord, Journal, JournalCounters};
-pub use socket::{serve, GuardedSocket, HEADERS_TOO_LARGE};
+pub use socket::{serve, ControlReply, GuardedSocket, SocketLink, HEADERS_TOO_LARGE};
 pub use stream::BOUNDARY;
 
 /// Bytes of the buffer a request's line and headers must fit in (a larger
@@ -98,29 +100,10 @@ impl<'a, M: RawMutex, N: ReceiverAccess, C: Clock> Api<'a, M, N, C> {
     }
 }
 
-/// Which port a router serves: esp32-camera serves its stream on a port of
-/// its own (81), where `/` is the stream rather than the page.
+/// Which port a connection came in on: esp32-camera serves its stream on a
+/// port of its own (81), where `/` is the stream rather than the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Port {
     Main,
     Stream,
-}
-
-/// The whole API on one router. Both ports use this one router type (only
-/// `/` differs), so the chip carries picoserve's request handling once.
-pub fn router<'a, M: RawMutex, N: ReceiverAccess, C: Clock>(
-    api: &'a Api<'a, M, N, C>,
-    port: Port,
-) -> Router<impl PathRouter + 'a> {
-    Router::new()
-        .route("/", get(move || handlers::root(api, port)))
-        .route("/image", get(move || handlers::newest_image(api)))
-        .route("/capture", get(move |query: handlers::CaptureQuery| handlers::capture(api, query)))
-        .route("/images", get(move || handlers::image_list(api)))
-        .route(("/images", parse_path_segment::<handlers::ImageName>()), get(move |name| handlers::image(api, name)))
-        .route("/status", get(move || handlers::status(api)))
-        .route("/control", get(move |query: handlers::ControlQuery| handlers::control(api, query)))
-        .route("/metrics", get(move || handlers::metrics(api)))
-        .route("/stream", get(move || stream::mjpeg(api)))
-        .route("/ws", get(move |upgrade: websocket::Upgrade| websocket::upgrade(api, upgrade)))
 }

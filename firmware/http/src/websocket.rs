@@ -7,20 +7,25 @@
 //! memory; an image on the chip lives in flash and may be larger than all
 //! its free RAM. So the upgrade is answered here and each image goes out as
 //! one frame whose header carries the image length, its payload streamed
-//! from the store in pieces. Messages from the client (pings, close) are read
-//! and dropped; the stream ends when the client closes the connection.
+//! from the store in pieces. picoserve reads the client's frames and drops
+//! them; the socket wrapper parses them on the way ([`SocketLink`]), and the
+//! feed answers a ping with a pong and a close with a close, between two of
+//! its own messages (an image frame in flight is finished first: control
+//! frames may not split a frame). After the close reply the response ends
+//! and picoserve closes the connection.
 
 use core::fmt::{self, Display, Formatter};
 
+use embassy_futures::select::{select, Either};
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use nowcam_ports::{Duration, Instant};
-use picoserve::extract::FromRequestParts;
 use picoserve::io::Write;
 use picoserve::request::RequestParts;
 use picoserve::response::custom::{CustomBody, CustomResponse};
 use picoserve::response::{IntoResponse, StatusCode};
 
 use crate::handlers::{Failure, StoredImage};
+use crate::socket::{SocketLink, OPCODE_CLOSE};
 use crate::status::StatusSnapshot;
 use crate::{Api, Clock, ReceiverAccess};
 
@@ -35,23 +40,27 @@ pub struct Upgrade {
     accept: [u8; 28],
 }
 
-impl<'r, State> FromRequestParts<'r, State> for Upgrade {
-    type Rejection = Failure;
-
-    async fn from_request_parts(_state: &'r State, parts: &RequestParts<'r>) -> Result<Self, Failure> {
+impl Upgrade {
+    /// The upgrade a request asks for; `None` when it is no WebSocket handshake.
+    pub fn from_parts(parts: &RequestParts<'_>) -> Option<Self> {
         let headers = parts.headers();
         let upgrade = headers.get("upgrade").is_some_and(|value| {
             value.as_str().is_ok_and(|value| value.split(',').any(|v| v.trim().eq_ignore_ascii_case("websocket")))
         });
         let key = headers.get("sec-websocket-key").and_then(|key| key.as_str().ok()).map(str::trim);
         match (upgrade, key) {
-            (true, Some(key)) if !key.is_empty() && key.len() <= 64 => Ok(Upgrade { accept: accept_key(key) }),
-            _ => Err(Failure::new(
-                StatusCode::BAD_REQUEST,
-                format_args!("GET /ws is a WebSocket: send Upgrade: websocket and a Sec-WebSocket-Key"),
-            )),
+            (true, Some(key)) if !key.is_empty() && key.len() <= 64 => Some(Upgrade { accept: accept_key(key) }),
+            _ => None,
         }
     }
+}
+
+/// The answer to a `GET /ws` that is no WebSocket handshake.
+pub fn not_an_upgrade() -> Failure {
+    Failure::new(
+        StatusCode::BAD_REQUEST,
+        format_args!("GET /ws is a WebSocket: send Upgrade: websocket and a Sec-WebSocket-Key"),
+    )
 }
 
 /// base64(SHA-1(key ++ GUID)).
@@ -140,16 +149,18 @@ impl Display for AcceptValue {
 pub async fn upgrade<'a, M: RawMutex, N: ReceiverAccess, C: Clock>(
     api: &'a Api<'a, M, N, C>,
     upgrade: Upgrade,
+    link: &'a SocketLink,
 ) -> impl IntoResponse + 'a {
     CustomResponse::build(StatusCode::SWITCHING_PROTOCOLS)
         .with_header("Upgrade", "websocket")
         .with_header("Connection", "Upgrade")
         .with_header("Sec-WebSocket-Accept", AcceptValue(upgrade.accept))
-        .with_body(Feed { api })
+        .with_body(Feed { api, link })
 }
 
 struct Feed<'a, M: RawMutex, N, C> {
     api: &'a Api<'a, M, N, C>,
+    link: &'a SocketLink,
 }
 
 /// Writes a frame header: final frame, `opcode`, server frames unmasked.
@@ -210,6 +221,7 @@ impl Display for StatusMessage {
 impl<M: RawMutex, N: ReceiverAccess, C: Clock> CustomBody for Feed<'_, M, N, C> {
     async fn write_response_body<W: Write>(self, mut writer: W) -> Result<(), W::Error> {
         let api = self.api;
+        self.link.start_websocket();
         let mut sent_image = None;
         let mut sent_status: Option<Instant> = None;
         let mut telemetry_seen = None;
@@ -232,7 +244,17 @@ impl<M: RawMutex, N: ReceiverAccess, C: Clock> CustomBody for Feed<'_, M, N, C> 
                 telemetry_seen = Some((telemetry, sent_image));
             }
             writer.flush().await?;
-            seen = api.journal.changed(seen).await;
+            match select(api.journal.changed(seen), self.link.control_reply()).await {
+                Either::First(generation) => seen = generation,
+                Either::Second(reply) => {
+                    frame_header(&mut writer, reply.opcode, reply.payload().len()).await?;
+                    writer.write_all(reply.payload()).await?;
+                    writer.flush().await?;
+                    if reply.opcode == OPCODE_CLOSE {
+                        return Ok(());
+                    }
+                }
+            }
         }
     }
 }

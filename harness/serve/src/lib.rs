@@ -24,8 +24,6 @@ use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::mutex::Mutex;
 use nowcam_http::{Api, Clock, Identity, Journal, Port};
 use nowcam_ports::Instant;
-use picoserve::routing::PathRouter;
-use picoserve::Router;
 use tokio::net::TcpListener;
 
 pub use discovery::{MdnsBind, MdnsListener};
@@ -104,13 +102,13 @@ pub async fn serve(
         }
     };
     let api = Api::new(&node, &journal, clock, identity);
-    let router = nowcam_http::router(&api, Port::Main);
-    let stream_router = nowcam_http::router(&api, Port::Stream);
     let config = picoserve::Config::new(nowcam_http::TIMEOUTS);
-    let main_workers = join_array::<_, HTTP_WORKERS>(core::array::from_fn(|_| worker(&http, &router, &config)));
+    let main_workers =
+        join_array::<_, HTTP_WORKERS>(core::array::from_fn(|_| worker(&http, &api, Port::Main, &config)));
     let stream_workers = async {
         if let Some(listener) = &stream {
-            join_array::<_, STREAM_WORKERS>(core::array::from_fn(|_| worker(listener, &stream_router, &config))).await;
+            join_array::<_, STREAM_WORKERS>(core::array::from_fn(|_| worker(listener, &api, Port::Stream, &config)))
+                .await;
         }
     };
     select(shutdown, join4(drive(&node, &journal, clock), main_workers, stream_workers, responder)).await;
@@ -131,8 +129,11 @@ async fn drive(node: &Mutex<NoopRawMutex, World>, journal: &Journal<NoopRawMutex
     }
 }
 
+/// The API as `nowcam serve` runs it.
+type HostApi<'a> = Api<'a, NoopRawMutex, World, HostClock>;
+
 /// Accepts and serves one connection at a time, forever.
-async fn worker<P: PathRouter>(listener: &TcpListener, router: &Router<P>, config: &picoserve::Config) {
+async fn worker(listener: &TcpListener, api: &HostApi<'_>, port: Port, config: &picoserve::Config) {
     let mut buffer = vec![0u8; nowcam_http::REQUEST_BUFFER];
     loop {
         let Ok((socket, _)) = listener.accept().await else {
@@ -141,7 +142,7 @@ async fn worker<P: PathRouter>(listener: &TcpListener, router: &Router<P>, confi
             continue;
         };
         let _ = socket.set_nodelay(true);
-        nowcam_http::serve(router, picoserve::time::TokioTimer, config, &mut buffer, socket).await;
+        nowcam_http::serve(api, port, picoserve::time::TokioTimer, config, &mut buffer, socket).await;
     }
 }
 

@@ -124,6 +124,8 @@ fn error_responses_snapshot() {
         let response = get(server.http, path);
         text.push_str(&format!("GET {path}\n{}\n", error_text(&response)));
     }
+    let response = raw(server.http, b"HEAD /image HTTP/1.1\r\nHost: nowcam\r\nConnection: close\r\n\r\n");
+    text.push_str(&format!("HEAD /image\n{}\n", error_text(&response)));
     let oversized = format!("GET /image HTTP/1.1\r\nHost: nowcam\r\nX-Filler: {}\r\n\r\n", "a".repeat(4096));
     let response = raw(server.http, oversized.as_bytes());
     text.push_str(&format!("GET /image with 4 KB of headers\n{}\n", error_text(&response)));

@@ -65,11 +65,10 @@ pub fn spawn(
 }
 
 /// Accepts one connection at a time on the port's number and serves it.
-/// Both ports run this one task (and one router type), so the flash holds
+/// Both ports run this one task (and one route service), so the flash holds
 /// the serving code once.
 #[embassy_executor::task(pool_size = SOCKETS)]
 async fn http_task(stack: Stack<'static>, api: &'static BoardApi, port: Port) -> ! {
-    let router = nowcam_http::router(api, port);
     let number = match port {
         Port::Main => 80,
         Port::Stream => 81,
@@ -86,6 +85,6 @@ async fn http_task(stack: Stack<'static>, api: &'static BoardApi, port: Port) ->
         // A client that vanishes without closing frees the task within a minute.
         socket.set_keep_alive(Some(Duration::from_secs(30)));
         socket.set_timeout(Some(Duration::from_secs(45)));
-        nowcam_http::serve(&router, picoserve::time::EmbassyTimer, &config, &mut http_buffer, socket).await;
+        nowcam_http::serve(api, port, picoserve::time::EmbassyTimer, &config, &mut http_buffer, socket).await;
     }
 }
