@@ -628,7 +628,7 @@ impl TransferReport<'_> {
                 "lower_bound_s": metrics.lower_bound_s,
                 "efficiency": metrics.efficiency,
                 "phy_rate": args.link.phy_rate_mbps.unwrap_or(1.0),
-                "frame_size": nowcam_proto::wire::MAX_FRAME_LEN,
+                "frame_size": nowcam_proto::wire::V1_MAX_FRAME_LEN,
                 "snr_db": args.link.snr_db,
                 "throughput_kbps": (self.byte_exact && metrics.sim_time_s > 0.0)
                     .then(|| bytes as f64 * 8.0 / 1000.0 / metrics.sim_time_s),

@@ -48,7 +48,10 @@
 //! `lowest_missing == chunk_count` means every chunk has arrived.
 
 use super::control::ControlVariable;
-use super::{Error, Frame, FrameKind, Reader, Result, Writer, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN, TAG_LEN};
+use super::{
+    Error, Frame, FrameKind, Reader, Result, Writer, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN, TAG_LEN,
+    V1_MAX_FRAME_LEN,
+};
 
 /// Offer flag: the image is a JPEG.
 pub const OFFER_FLAG_JPEG: u16 = 0x0001;
@@ -60,11 +63,23 @@ pub const OFFER_FLAG_JPEG: u16 = 0x0001;
 /// holds match.
 pub const OFFER_FLAG_CHUNK_CRCS: u16 = 0x0002;
 
+/// Offer flag: the sender understands an answer with the header flag
+/// FRAME_LEN (the largest frame the receiver accepts). A receiver that does
+/// not know the flag ignores it, as it ignores every offer flag it does not
+/// know, and answers without the field.
+pub const OFFER_FLAG_FRAME_LEN: u16 = 0x0004;
+
+/// Set in a probe's role byte: the prober understands a reply with the header
+/// flag FRAME_LEN. An older receiver answers any role but its own, without it.
+pub const PROBE_ROLE_FRAME_LEN: u8 = 0x80;
+
 /// Bytes of the image MAC a SealedOffer carries (a whole HMAC-SHA256).
 pub const IMAGE_MAC_LEN: usize = 32;
 
-/// The most segment CRCs one SegmentCrcs frame carries, tagged or not.
-pub const MAX_SEGMENT_CRCS: usize = (MAX_FRAME_LEN - HEADER_LEN - 8 - TAG_LEN) / 4;
+/// The most segment CRCs one SegmentCrcs frame carries, tagged or not (a v1
+/// frame's worth, whatever the frame size: the windows of chunk CRCs are cut
+/// by it).
+pub const MAX_SEGMENT_CRCS: usize = (V1_MAX_FRAME_LEN - HEADER_LEN - 8 - TAG_LEN) / 4;
 
 /// A sender proposes a transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
