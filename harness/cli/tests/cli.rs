@@ -411,6 +411,8 @@ fn transfer_frame_size_is_used_and_reported_and_bad_sizes_are_refused() {
     assert_eq!((v1["frame_size"].as_u64(), v1["byte_exact"].as_bool()), (Some(250), Some(true)), "{v1}");
     assert!(v2["frames_sent"].as_u64() < v1["frames_sent"].as_u64(), "{v2} {v1}");
     assert!(v2["sim_time_s"].as_f64() < v1["sim_time_s"].as_f64(), "{v2} {v1}");
+    // The lower bound is that of the frames used: fewer, larger exchanges.
+    assert!(v2["lower_bound_s"].as_f64().unwrap() < v1["lower_bound_s"].as_f64().unwrap() / 2.0, "{v2} {v1}");
     for bad in ["249", "1471", "-1"] {
         let output =
             nowcam().args(["transfer", "fixtures/vga-q12-20k.jpg", "--frame-size", bad, "--json"]).output().unwrap();
