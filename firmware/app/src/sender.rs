@@ -807,7 +807,21 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         }
         let session = transfer.session();
         let len = transfer.offer().image_len;
+        let v2_chunks = usize::from(transfer.offer().chunk_size) + wire::CHUNK_OVERHEAD > V1_MAX_FRAME_LEN;
         let event = match transfer.state() {
+            // The receiver no longer takes the frames it announced (it
+            // restarted with ESP-NOW v1, say): back to v1 frames, and the
+            // same image again.
+            SenderState::Failed(SendError::Refused(AbortReason::BadOffer))
+                if v2_chunks && self.image_failures < self.config.image_retries =>
+            {
+                self.receiver_frame_len = V1_MAX_FRAME_LEN as u16;
+                self.image_failures += 1;
+                self.stats.image_retries += 1;
+                self.busy_retry = Some(now);
+                self.transfer = None;
+                return;
+            }
             SenderState::Done => {
                 self.stats.images_sent += 1;
                 SenderNodeEvent::TransferDone { session, len, started: self.transfer_started, finished: now }
