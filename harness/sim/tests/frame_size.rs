@@ -170,3 +170,26 @@ proptest! {
         prop_assert_eq!(result.air.frames_dropped_too_long, 0);
     }
 }
+
+#[test]
+fn authenticated_v2_transfers_send_1453_byte_chunks() {
+    let key = "42".repeat(32);
+    let text = format!(
+        "key_hex = \"{key}\"\n[[senders]]\nimages = [\"synthetic:50000\"]\nframe_size = 1470\n[[receivers]]\nframe_size = 1470\n"
+    );
+    let image: Arc<[u8]> = synthetic_image(50_000).into();
+    let prepared = prepare_with_images(&parse(&text).unwrap(), vec![vec![image.clone()]]).unwrap();
+    let result = prepared.run(2, RunOptions { capture: true, keep_images: true }).unwrap();
+    assert_delivered(&result, &image);
+    let capture = result.capture.as_deref().unwrap_or_default();
+    // The sealed offer carries the chunk size; every chunk frame with its tag is at most 1470 bytes.
+    let sealed: Vec<u16> = capture
+        .iter()
+        .filter_map(|frame| match FrameRepr::parse_bytes(&frame.body) {
+            Ok(FrameRepr::SealedOffer { offer, .. }) => Some(offer.chunk_size),
+            _ => None,
+        })
+        .collect();
+    assert!(!sealed.is_empty() && sealed.iter().all(|&size| size == 1453), "{sealed:?}");
+    assert_eq!(result.air.largest_frame, 1470);
+}
