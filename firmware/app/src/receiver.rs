@@ -3,7 +3,7 @@
 //! state an HTTP server shows.
 
 use heapless::{Deque, Vec};
-use nowcam_ports::radio::MAX_FRAME_LEN;
+use nowcam_ports::radio::{MAX_FRAME_LEN, V1_MAX_FRAME_LEN};
 use nowcam_ports::{
     EraseStep, ImageInfo, ImageStore, Instant, MacAddress, Radio, StoreError, TelemetrySource, WriteHandle,
 };
@@ -13,7 +13,8 @@ use nowcam_proto::receiver::{ReceiveError, Receiver, ReceiverConfig, ReceiverEve
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::control::ControlVariable;
 use nowcam_proto::wire::{
-    ControlCommand, ControlRequestRepr, ControlStatus, FrameKind, FrameRepr, ProbeRepr, TelemetryRepr, MAGIC,
+    self, ControlCommand, ControlRequestRepr, ControlStatus, FrameKind, FrameRepr, ProbeRepr, TelemetryRepr, MAGIC,
+    PROBE_ROLE_FRAME_LEN,
 };
 
 use crate::random::SplitMix64;
@@ -447,7 +448,10 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
         match parsed {
             Some(FrameRepr::Probe(probe)) if probe.role != ROLE_RECEIVER => {
                 let to = if self.config.broadcast_probe_replies { MacAddress::BROADCAST } else { source };
-                self.reply(to, &FrameRepr::ProbeReply(ProbeRepr { nonce: probe.nonce, role: ROLE_RECEIVER }));
+                let reply = FrameRepr::ProbeReply(ProbeRepr { nonce: probe.nonce, role: ROLE_RECEIVER });
+                // Only a prober that says it understands gets the largest frame this receiver takes.
+                let announce = (probe.role & PROBE_ROLE_FRAME_LEN != 0).then_some(self.config.receiver.max_frame_len);
+                self.reply(to, &reply, announce);
                 return;
             }
             Some(FrameRepr::Telemetry(telemetry)) => {
@@ -601,16 +605,33 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
 
     /// Writes one of the application's own frames, tagged in the authenticated mode.
     fn write(&self, frame: &FrameRepr<'_>, buffer: &mut [u8; MAX_FRAME_LEN]) -> Option<usize> {
+        self.write_announcing(frame, None, buffer)
+    }
+
+    /// Writes `frame`, with the FRAME_LEN field `announce` when set, tagged in the authenticated mode.
+    fn write_announcing(
+        &self,
+        frame: &FrameRepr<'_>,
+        announce: Option<u16>,
+        buffer: &mut [u8; MAX_FRAME_LEN],
+    ) -> Option<usize> {
         let len = frame.emit(buffer).ok()?;
+        let len = match announce {
+            Some(accepted) => {
+                let accepted = accepted.clamp(V1_MAX_FRAME_LEN as u16, MAX_FRAME_LEN as u16);
+                wire::announce_frame_len(buffer, len, accepted).ok()?
+            }
+            None => len,
+        };
         match &self.authenticator {
             Some(authenticator) => authenticator.seal(Direction::FromReceiver, 0, buffer, len).ok(),
             None => Some(len),
         }
     }
 
-    fn reply(&mut self, destination: MacAddress, frame: &FrameRepr<'_>) {
+    fn reply(&mut self, destination: MacAddress, frame: &FrameRepr<'_>, announce: Option<u16>) {
         let mut buffer = [0u8; MAX_FRAME_LEN];
-        if let Some(len) = self.write(frame, &mut buffer) {
+        if let Some(len) = self.write_announcing(frame, announce, &mut buffer) {
             self.send_raw(destination, &buffer, len);
         }
     }

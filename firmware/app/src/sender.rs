@@ -1,7 +1,7 @@
 //! The camera: capture, offer, transfer, answer camera control, send telemetry.
 
 use heapless::Deque;
-use nowcam_ports::radio::MAX_FRAME_LEN;
+use nowcam_ports::radio::{MAX_FRAME_LEN, V1_MAX_FRAME_LEN};
 use nowcam_ports::{
     CaptureError, ControlError, FrameSource, Instant, MacAddress, Radio, SendError as RadioError, SendHandle,
     TelemetrySource,
@@ -10,8 +10,8 @@ use nowcam_proto::auth::{self, Authenticator, Direction};
 use nowcam_proto::sender::{SendError, Sender, SenderConfig, SenderState, Transmit};
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::{
-    AbortReason, ControlCommand, ControlRequestRepr, ControlResponseRepr, ControlStatus, FrameRepr, ProbeRepr,
-    TelemetryRepr,
+    self, AbortReason, ControlCommand, ControlRequestRepr, ControlResponseRepr, ControlStatus, Frame, FrameRepr,
+    ProbeRepr, TelemetryRepr, PROBE_ROLE_FRAME_LEN,
 };
 
 use crate::random::SplitMix64;
@@ -84,6 +84,12 @@ pub struct SenderNodeConfig {
     /// unicast frames only, so a deployment that relies on it sets this to
     /// `false` (the authenticated mode's tags cover both).
     pub broadcast_chunks: bool,
+    /// The largest frame this camera's radio sends and takes: 250 for
+    /// ESP-NOW v1, up to 1470 for v2. Above 250 the camera asks the receiver
+    /// for its own largest frame (in its probes and offers) and cuts chunks
+    /// to fill the smaller of the two (up to 1461 bytes); a receiver that
+    /// does not answer (a v1 one) gets chunks of `transfer.chunk_size`.
+    pub max_frame_len: u16,
 }
 
 impl Default for SenderNodeConfig {
@@ -104,6 +110,7 @@ impl Default for SenderNodeConfig {
             busy_retries: 100,
             image_retries: 2,
             broadcast_chunks: true,
+            max_frame_len: V1_MAX_FRAME_LEN as u16,
         }
     }
 }
@@ -170,6 +177,8 @@ pub struct SenderNode<R, F, T, const WORDS: usize = 68> {
     receiver_origin: ReceiverOrigin,
     /// The channel the radio was on when the receiver became known.
     receiver_channel: u8,
+    /// The largest frame the receiver said it takes; 250 until it says.
+    receiver_frame_len: u16,
     /// Frames to the receiver not acknowledged since its last answer.
     unanswered: u32,
     /// Status requests sent since the receiver's last answer: the first goes
@@ -228,6 +237,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             receiver: config.receiver,
             receiver_origin: ReceiverOrigin::Set,
             receiver_channel: channel,
+            receiver_frame_len: V1_MAX_FRAME_LEN as u16,
             unanswered: 0,
             polls_unanswered: 0,
             last_answer: Instant::ZERO,
@@ -300,6 +310,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         self.receiver = receiver;
         self.receiver_origin = ReceiverOrigin::Set;
         self.receiver_channel = self.radio.channel();
+        self.receiver_frame_len = V1_MAX_FRAME_LEN as u16;
         self.unanswered = 0;
         self.last_answer = self.last_poll;
         self.restart_discovery();
@@ -454,6 +465,10 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                         && self.probe.is_some_and(|(nonce, _)| nonce == reply.nonce) =>
                 {
                     let channel = self.radio.channel();
+                    self.receiver_frame_len = Frame::new_checked(bytes)
+                        .ok()
+                        .and_then(|f| f.announced_frame_len())
+                        .unwrap_or(V1_MAX_FRAME_LEN as u16);
                     self.receiver = Some(received.source);
                     self.receiver_origin = ReceiverOrigin::Discovered;
                     self.receiver_channel = channel;
@@ -470,6 +485,9 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                     if let Some(transfer) = &mut self.transfer {
                         // Dropped frames are counted in the transfer's stats.
                         let _ = transfer.receive(now, bytes);
+                        if let Some(len) = transfer.announced_frame_len() {
+                            self.receiver_frame_len = len;
+                        }
                     }
                 }
                 _ => {}
@@ -604,13 +622,24 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         self.probe = Some((nonce, now));
         self.next_probe = Some(now + self.probe_interval.max(self.config.probe_timeout));
         let mut buffer = [0u8; MAX_FRAME_LEN];
-        let Some(len) = self.write(&FrameRepr::Probe(ProbeRepr { nonce, role: ROLE_SENDER }), &mut buffer) else {
+        let role = if self.asks_frame_len() { ROLE_SENDER | PROBE_ROLE_FRAME_LEN } else { ROLE_SENDER };
+        let Some(len) = self.write(&FrameRepr::Probe(ProbeRepr { nonce, role }), &mut buffer) else {
             return;
         };
         if self.radio.send(MacAddress::BROADCAST, &buffer[..len]).is_ok() {
             self.stats.frames_sent += 1;
             self.stats.probes_sent += 1;
         }
+    }
+
+    /// Whether this camera takes frames larger than ESP-NOW v1's, and so asks the receiver for its size.
+    fn asks_frame_len(&self) -> bool {
+        usize::from(self.config.max_frame_len) > V1_MAX_FRAME_LEN
+    }
+
+    /// The largest frame both this camera and its receiver take.
+    pub fn frame_len(&self) -> usize {
+        usize::from(self.config.max_frame_len.min(self.receiver_frame_len)).clamp(V1_MAX_FRAME_LEN, MAX_FRAME_LEN)
     }
 
     /// Writes one of the node's own frames, tagged in the authenticated mode.
@@ -704,6 +733,11 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         // only be kept out that way (the first try relies on the hold-back).
         let mut transfer_config = self.config.transfer;
         transfer_config.chunk_crcs |= self.image_failures > 0;
+        transfer_config.ask_frame_len = self.asks_frame_len();
+        let frame_len = self.frame_len();
+        if frame_len > V1_MAX_FRAME_LEN {
+            transfer_config.chunk_size = wire::chunk_payload_for(frame_len, false) as u16;
+        }
         match Sender::new(transfer_config, session, self.source.frame(), now) {
             Ok(transfer) => {
                 let len = transfer.offer().image_len;
@@ -773,7 +807,21 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         }
         let session = transfer.session();
         let len = transfer.offer().image_len;
+        let v2_chunks = usize::from(transfer.offer().chunk_size) + wire::CHUNK_OVERHEAD > V1_MAX_FRAME_LEN;
         let event = match transfer.state() {
+            // The receiver no longer takes the frames it announced (it
+            // restarted with ESP-NOW v1, say): back to v1 frames, and the
+            // same image again.
+            SenderState::Failed(SendError::Refused(AbortReason::BadOffer))
+                if v2_chunks && self.image_failures < self.config.image_retries =>
+            {
+                self.receiver_frame_len = V1_MAX_FRAME_LEN as u16;
+                self.image_failures += 1;
+                self.stats.image_retries += 1;
+                self.busy_retry = Some(now);
+                self.transfer = None;
+                return;
+            }
             SenderState::Done => {
                 self.stats.images_sent += 1;
                 SenderNodeEvent::TransferDone { session, len, started: self.transfer_started, finished: now }

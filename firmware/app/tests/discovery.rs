@@ -545,3 +545,40 @@ fn a_camera_that_prepares_its_frame_is_asked_again_until_it_is_ready() {
     assert_eq!(receiver.store().images.len(), 4, "at 0, 1, 2 and 3 s");
     assert_eq!(camera.stats().images_failed, 0);
 }
+
+#[test]
+fn v2_frames_are_agreed_by_probe_and_dropped_when_the_receiver_refuses_them() {
+    let world = Shared::default();
+    let config = SenderNodeConfig {
+        capture_interval: Some(Duration::from_secs(2)),
+        telemetry_interval: None,
+        max_frame_len: 1470,
+        ..SenderNodeConfig::default()
+    };
+    let mut camera = camera(&world, 1, config);
+    let v2_config = |max_frame_len| {
+        let mut config = ReceiverNodeConfig::default();
+        config.receiver.max_frame_len = max_frame_len;
+        config
+    };
+    let mut receiver =
+        Station::new(v2_config(1470), AirRadio::new(RECEIVER, 1, &world), VecStore::default(), Health, 9);
+    run(&world, &mut camera, &mut [&mut receiver], Instant::ZERO, Instant::from_millis(1_000));
+    assert_eq!(camera.frame_len(), 1470, "the probe reply announced 1470");
+    assert_eq!(receiver.store().images.len(), 1);
+    let camera_frames = |world: &Shared| world.borrow().sent.iter().filter(|sent| sent.source == CAMERA).count();
+    let sent_before = camera_frames(&world);
+    assert!(sent_before < 10, "5,000 bytes in 4 chunks of 1461 and a few control frames: {sent_before}");
+
+    // The receiver restarts with v1 frames only: the next offer of 1461-byte
+    // chunks is refused, and the camera goes back to 241-byte ones for the same image.
+    world.borrow_mut().inboxes.clear();
+    let mut receiver = Station::new(v2_config(250), AirRadio::new(RECEIVER, 1, &world), VecStore::default(), Health, 9);
+    let events =
+        run(&world, &mut camera, &mut [&mut receiver], Instant::from_millis(1_000), Instant::from_millis(3_000));
+    assert!(!events.iter().any(|event| matches!(event, SenderNodeEvent::TransferFailed { .. })), "{events:?}");
+    assert_eq!(camera.frame_len(), 250);
+    assert_eq!(camera.stats().image_retries, 1);
+    assert_eq!(receiver.store().images.len(), 1);
+    assert!(receiver.store().images.iter().all(|(_, bytes)| *bytes == Fixture::new(5_000).image));
+}

@@ -8,7 +8,11 @@
 //! in no queue and are dropped.
 
 use heapless::Deque;
-use nowcam_ports::radio::{Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN};
+use nowcam_ports::radio::{Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN, V1_MAX_FRAME_LEN};
+
+/// The largest frame a serial radio carries: ESP-NOW v1's, as the boards'
+/// radios for now (the queue slots are sized by it).
+const FRAME_LEN: usize = V1_MAX_FRAME_LEN;
 use nowcam_proto::MacAddress;
 
 use crate::message::BoardMessage;
@@ -22,14 +26,14 @@ struct Frame {
     destination: MacAddress,
     rssi: i8,
     len: u8,
-    bytes: [u8; MAX_FRAME_LEN],
+    bytes: [u8; FRAME_LEN],
 }
 
 impl Frame {
     fn new(handle: SendHandle, source: MacAddress, destination: MacAddress, rssi: i8, data: &[u8]) -> Frame {
-        let mut bytes = [0; MAX_FRAME_LEN];
+        let mut bytes = [0; FRAME_LEN];
         bytes[..data.len()].copy_from_slice(data);
-        // The callers refuse frames past MAX_FRAME_LEN (250), so the length fits a u8.
+        // The callers refuse frames past FRAME_LEN (250), so the length fits a u8.
         Frame { handle, source, destination, rssi, len: data.len() as u8, bytes }
     }
 
@@ -192,7 +196,7 @@ impl<const TX: usize, const RX: usize> SerialRadio<TX, RX> {
         rssi: i8,
         data: &[u8],
     ) -> Result<(), DeliverError> {
-        if data.len() > MAX_FRAME_LEN {
+        if data.len() > FRAME_LEN {
             self.receive_dropped = self.receive_dropped.saturating_add(1);
             return Err(DeliverError::FrameTooLong);
         }
@@ -237,7 +241,7 @@ impl<const TX: usize, const RX: usize> Radio for SerialRadio<TX, RX> {
     }
 
     fn send(&mut self, destination: MacAddress, frame: &[u8]) -> Result<SendHandle, SendError> {
-        if frame.len() > MAX_FRAME_LEN {
+        if frame.len() > FRAME_LEN {
             return Err(SendError::FrameTooLong);
         }
         if self.transmit.is_full() {

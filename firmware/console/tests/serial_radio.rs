@@ -1,7 +1,7 @@
 //! The serial radio keeps esp-radio's queue discipline over the console.
 
 use nowcam_console::{BoardMessage, DeliverError, ReportError, SerialRadio, Transmit};
-use nowcam_ports::radio::{Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN};
+use nowcam_ports::radio::{Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN, V1_MAX_FRAME_LEN};
 use nowcam_proto::MacAddress;
 
 const OWN: MacAddress = MacAddress([0x02, 0, 0, 0, 0, 0x01]);
@@ -60,9 +60,10 @@ fn the_queue_holds_tx_frames_the_one_on_the_air_included() {
     assert_eq!(radio.send_refused(), 2);
     radio.report(0, true).unwrap();
     assert_eq!(radio.send(PEER, b"ninth"), Ok(SendHandle(8)));
-    let too_long = [0u8; MAX_FRAME_LEN + 1];
+    // A serial radio carries ESP-NOW v1 frames: 251 bytes and more are refused.
+    let too_long = [0u8; V1_MAX_FRAME_LEN + 1];
     assert_eq!(radio.send(PEER, &too_long), Err(SendError::FrameTooLong));
-    assert_eq!(radio.send(PEER, &too_long[..MAX_FRAME_LEN]), Err(SendError::QueueFull));
+    assert_eq!(radio.send(PEER, &too_long[..V1_MAX_FRAME_LEN]), Err(SendError::QueueFull));
 }
 
 #[test]
@@ -106,15 +107,15 @@ fn the_transmit_becomes_a_board_message() {
 fn delivered_frames_are_received_in_order() {
     let mut radio = ChipRadio::new(OWN, 1);
     assert_eq!(radio.deliver(PEER.0, OWN.0, -61, b"one"), Ok(()));
-    assert_eq!(radio.deliver(PEER.0, MacAddress::BROADCAST.0, -70, &[0xAB; MAX_FRAME_LEN]), Ok(()));
+    assert_eq!(radio.deliver(PEER.0, MacAddress::BROADCAST.0, -70, &[0xAB; V1_MAX_FRAME_LEN]), Ok(()));
     let mut buffer = [0u8; MAX_FRAME_LEN];
     assert_eq!(radio.receive(&mut buffer), Some(Received { source: PEER, destination: OWN, len: 3, rssi: Some(-61) }));
     assert_eq!(&buffer[..3], b"one");
     assert_eq!(
         radio.receive(&mut buffer),
-        Some(Received { source: PEER, destination: MacAddress::BROADCAST, len: MAX_FRAME_LEN, rssi: Some(-70) })
+        Some(Received { source: PEER, destination: MacAddress::BROADCAST, len: V1_MAX_FRAME_LEN, rssi: Some(-70) })
     );
-    assert_eq!(buffer, [0xAB; MAX_FRAME_LEN]);
+    assert_eq!(buffer[..V1_MAX_FRAME_LEN], [0xAB; V1_MAX_FRAME_LEN]);
     assert_eq!(radio.receive(&mut buffer), None);
     assert_eq!((radio.frames_received(), radio.receive_dropped()), (2, 0));
 }

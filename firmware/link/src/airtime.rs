@@ -423,11 +423,24 @@ pub fn lower_bound(image_bytes: u64, mean_loss: f64) -> Result<u64, LowerBoundEr
 
 /// [`lower_bound`] at another PHY rate.
 pub fn lower_bound_at(rate: PhyRate, image_bytes: u64, mean_loss: f64) -> Result<u64, LowerBoundError> {
+    lower_bound_with(rate, MAX_PAYLOAD_LEN, image_bytes, mean_loss)
+}
+
+/// [`lower_bound_at`] with frames of `frame_len` payload bytes (ESP-NOW v2
+/// frames up to 1470; clamped to 1..=1470): `ceil(S / frame_len)` frames of
+/// one exchange each.
+pub fn lower_bound_with(
+    rate: PhyRate,
+    frame_len: usize,
+    image_bytes: u64,
+    mean_loss: f64,
+) -> Result<u64, LowerBoundError> {
     if !(0.0..1.0).contains(&mean_loss) {
         return Err(LowerBoundError::MeanLossOutOfRange);
     }
-    let frames = image_bytes.div_ceil(MAX_PAYLOAD_LEN as u64);
-    let ideal = frames as f64 * exchange_ns(rate, MAX_PAYLOAD_LEN) as f64;
+    let frame_len = frame_len.clamp(1, MAX_PAYLOAD_LEN_V2);
+    let frames = image_bytes.div_ceil(frame_len as u64);
+    let ideal = frames as f64 * exchange_ns(rate, frame_len) as f64;
     // Adding one half then truncating rounds a positive value to the nearest
     // integer; `f64::round` is not in `core`.
     Ok((ideal / (1.0 - mean_loss) + 0.5) as u64)

@@ -33,7 +33,9 @@ mod math;
 pub mod pump;
 mod stream;
 
-pub use airtime::{lower_bound, lower_bound_at, Backoff, LowerBoundError, PhyRate, UnknownPhyRateError};
+pub use airtime::{
+    lower_bound, lower_bound_at, lower_bound_with, Backoff, LowerBoundError, PhyRate, UnknownPhyRateError,
+};
 pub use config::{
     Delay, DirectionConfig, LinkConfig, LinkConfigError, LossModel, MacRetry, Outage, Outages, Preset, Reorder,
     UnknownPresetError, CHIP_SEND_OVERHEAD_NS, DEFAULT_TX_QUEUE_LIMIT, MAX_MAC_RETRIES, MAX_OUTAGES, SNR_RANGE_DB,

@@ -6,7 +6,7 @@
 
 use core::fmt;
 
-use crate::airtime::{self, Backoff, MAX_PAYLOAD_LEN};
+use crate::airtime::{self, Backoff, MAX_PAYLOAD_LEN_V2};
 use crate::config::{check_channel, LinkConfig, LinkConfigError, MacRetry};
 use crate::direction::{Direction, Station};
 use crate::error_rate;
@@ -26,7 +26,7 @@ impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             LinkError::FrameTooLong { len } => {
-                write!(f, "the payload of {len} bytes is longer than the {MAX_PAYLOAD_LEN} ESP-NOW carries")
+                write!(f, "the payload of {len} bytes is longer than the {MAX_PAYLOAD_LEN_V2} ESP-NOW v2 carries")
             }
             LinkError::QueueFull => f.write_str("the transmit queue is full"),
         }
@@ -336,7 +336,7 @@ impl Link {
         frame_len: usize,
         broadcast: bool,
     ) -> Result<Transmission, LinkError> {
-        if frame_len > MAX_PAYLOAD_LEN {
+        if frame_len > MAX_PAYLOAD_LEN_V2 {
             return Err(LinkError::FrameTooLong { len: frame_len });
         }
         let rate = self.config.phy_rate;

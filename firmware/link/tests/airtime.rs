@@ -196,3 +196,20 @@ fn ht_acks_go_at_legacy_ofdm_basic_rates() {
     assert_eq!(ack_ns(PhyRate::HtMcs2), (20 + 4 * 3 + 6) * US);
     assert_eq!(ack_ns(PhyRate::HtMcs7), (20 + 4 * 2 + 6) * US);
 }
+
+#[test]
+fn lower_bound_with_v2_frames_matches_the_facts_table() {
+    // 1 Mbps, 1470-byte frames: one exchange is 12,985.5 µs; 100,000 bytes take 69 frames.
+    assert_eq!(nowcam_link::lower_bound_with(PhyRate::Dsss1Mbps, 1_470, 100_000, 0.0), Ok(69 * 12_985_500));
+    // 54 Mbps, 1470-byte frames: 397.5 µs each.
+    assert_eq!(nowcam_link::lower_bound_with(PhyRate::Ofdm54Mbps, 1_470, 100_000, 0.0), Ok(69 * 397_500));
+    // With 250-byte frames it is the v1 bound.
+    assert_eq!(
+        nowcam_link::lower_bound_with(PhyRate::Ofdm54Mbps, 250, 20_000, 0.1),
+        lower_bound_at(PhyRate::Ofdm54Mbps, 20_000, 0.1)
+    );
+    assert_eq!(
+        nowcam_link::lower_bound_with(PhyRate::Dsss1Mbps, 1_470, 1_000, 1.0),
+        Err(LowerBoundError::MeanLossOutOfRange)
+    );
+}

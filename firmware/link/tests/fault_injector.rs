@@ -165,9 +165,9 @@ fn outgoing_duplicates_go_twice_but_report_once() {
 }
 
 #[test]
-fn frames_over_250_bytes_are_refused() {
+fn frames_over_1470_bytes_are_refused() {
     let mut radio = injector(FakeRadio::default(), DirectionConfig::default(), DirectionConfig::default());
-    assert_eq!(radio.send(PEER, &[0; 251]), Err(SendError::FrameTooLong));
+    assert_eq!(radio.send(PEER, &[0; 1471]), Err(SendError::FrameTooLong));
     assert!(radio.inner().sent.is_empty());
 }
 

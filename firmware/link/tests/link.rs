@@ -273,16 +273,19 @@ fn channel_mismatch_delivers_nothing() {
 }
 
 #[test]
-fn payloads_over_250_bytes_are_refused() {
+fn payloads_over_1470_bytes_are_refused() {
     let mut link = link(LinkConfig::default(), 1);
-    assert_eq!(link.transmit(0, Direction::AToB, 251, false), Err(LinkError::FrameTooLong { len: 251 }));
-    assert_eq!(link.transmit(0, Direction::BToA, 1_470, true), Err(LinkError::FrameTooLong { len: 1_470 }));
+    assert_eq!(link.transmit(0, Direction::AToB, 1_471, false), Err(LinkError::FrameTooLong { len: 1_471 }));
+    assert_eq!(link.transmit(0, Direction::BToA, 4_000, true), Err(LinkError::FrameTooLong { len: 4_000 }));
     assert_eq!(link.counters(Direction::AToB).sent, 0);
-    assert!(link.transmit(0, Direction::AToB, 250, false).is_ok());
+    // v2 frames are carried, and cost their airtime (7-byte element headers per 250 bytes).
+    let v2 = link.transmit(0, Direction::AToB, 1_470, false).expect("a v2 frame");
+    let v1 = link.transmit(0, Direction::AToB, 250, false).expect("a v1 frame");
+    assert!(v2.airtime_ns > 4 * v1.airtime_ns, "{} vs {}", v2.airtime_ns, v1.airtime_ns);
     assert!(link.transmit(0, Direction::AToB, 0, false).is_ok());
     assert_eq!(
-        LinkError::FrameTooLong { len: 251 }.to_string(),
-        "the payload of 251 bytes is longer than the 250 ESP-NOW carries"
+        LinkError::FrameTooLong { len: 1_471 }.to_string(),
+        "the payload of 1471 bytes is longer than the 1470 ESP-NOW v2 carries"
     );
 }
 

@@ -4,8 +4,14 @@
 
 use nowcam_proto::MacAddress;
 
+/// The largest frame ESP-NOW v2 carries (`ESP_NOW_MAX_DATA_LEN_V2`): the
+/// size of a buffer that holds any received frame. A radio configured for
+/// smaller frames (ESP-NOW v1: 250 bytes) refuses longer sends with
+/// [`SendError::FrameTooLong`].
+pub const MAX_FRAME_LEN: usize = 1470;
+
 /// The largest frame ESP-NOW v1 carries (`ESP_NOW_MAX_DATA_LEN`).
-pub const MAX_FRAME_LEN: usize = 250;
+pub const V1_MAX_FRAME_LEN: usize = 250;
 
 /// Names one accepted send, so that its report can be matched to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -40,7 +46,7 @@ pub struct Received {
 pub enum SendError {
     /// the transmit queue is full (ESP-NOW's `ESP_ERR_ESPNOW_NO_MEM`)
     QueueFull,
-    /// the frame is longer than 250 bytes
+    /// the frame is longer than the radio's frame size
     FrameTooLong,
     /// the destination is not a registered peer and could not be added
     UnknownPeer,
@@ -52,7 +58,7 @@ impl core::fmt::Display for SendError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             SendError::QueueFull => "the transmit queue is full",
-            SendError::FrameTooLong => "the frame is longer than 250 bytes",
+            SendError::FrameTooLong => "the frame is longer than the radio's frame size",
             SendError::UnknownPeer => "the destination is not a registered peer",
             SendError::Driver => "the radio driver failed",
         })

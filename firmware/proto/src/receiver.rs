@@ -49,7 +49,7 @@ use crate::reassembler::{ChunkError, ChunkOutcome, ImageSink, Limits, Reassemble
 use crate::time::{Duration, Instant};
 use crate::wire::{
     self, AbortReason, ChallengeRepr, CompletionResult, FrameRepr, OfferRepr, SegmentCrcsRepr, StatusRepr,
-    MAX_FRAME_LEN, TAG_LEN,
+    CHUNK_OVERHEAD, FRAME_LEN_FIELD, MAX_FRAME_LEN, OFFER_FLAG_FRAME_LEN, TAG_LEN, V1_MAX_FRAME_LEN,
 };
 
 /// Where the receiver keeps images being received: one slot per transfer.
@@ -164,6 +164,11 @@ pub struct ReceiverConfig {
     pub max_transfers_per_sender: u8,
     /// The pre-shared key of the authenticated mode; `None` for the default mode.
     pub key: Option<Key>,
+    /// The largest frame this receiver takes (250 for ESP-NOW v1, up to
+    /// 1470 for v2): announced to senders that ask (offer flag FRAME_LEN),
+    /// and offers whose chunk frames would be larger are refused as
+    /// [`AbortReason::BadOffer`].
+    pub max_frame_len: u16,
 }
 
 impl Default for ReceiverConfig {
@@ -176,6 +181,7 @@ impl Default for ReceiverConfig {
             max_transfers: u8::MAX,
             max_transfers_per_sender: 1,
             key: None,
+            max_frame_len: V1_MAX_FRAME_LEN as u16,
         }
     }
 }
@@ -503,6 +509,13 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
     /// Writes `frame` into `reply`, tagged with `nonce` in the authenticated mode.
     fn write(&self, frame: &FrameRepr<'_>, nonce: u32, reply: &mut [u8; MAX_FRAME_LEN]) -> Option<usize> {
         let len = frame.emit(reply).ok()?;
+        self.end_frame(len, nonce, false, reply)
+    }
+
+    /// Ends the untagged frame of `len` bytes in `reply`: the largest frame
+    /// accepted when `announce`, then the tag of the authenticated mode.
+    fn end_frame(&self, len: usize, nonce: u32, announce: bool, reply: &mut [u8; MAX_FRAME_LEN]) -> Option<usize> {
+        let len = if announce { wire::announce_frame_len(reply, len, self.max_frame_len()).ok()? } else { len };
         match &self.authenticator {
             Some(authenticator) => authenticator.seal(Direction::FromReceiver, nonce, reply, len).ok(),
             None => Some(len),
@@ -589,7 +602,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
                     return Ok(Handled { reply_len: self.write(&completion, nonce, reply), event: None });
                 }
                 let transfer = self.transfers[position].as_ref().ok_or(ReceiveError::UnknownSession)?;
-                let reply_len = status(self, &transfer.reassembler, request.poll, nonce, reply);
+                let reply_len = status(self, &transfer.reassembler, request.poll, nonce, false, reply);
                 Ok(Handled { reply_len, event: None })
             }
             FrameRepr::SegmentCrcs(segments) => self.handle_segment_crcs(now, source, segments, store, reply),
@@ -647,6 +660,10 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
             return Ok(Handled { reply_len: len, event: None });
         }
         // Limits first, before any slot or flash is touched.
+        let tag = if self.authenticator.is_some() { TAG_LEN } else { 0 };
+        if usize::from(offer.chunk_size) + CHUNK_OVERHEAD + tag > usize::from(self.max_frame_len()) {
+            return refuse(self, AbortReason::BadOffer, reply);
+        }
         let max_chunks = usize::from(self.config.max_chunk_count);
         let reassembler = match Reassembler::<WORDS>::with_max_chunks(*offer, &self.config.limits, max_chunks) {
             Ok(r) => r,
@@ -706,13 +723,22 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
 
     /// The answer to an accepted offer: its nonce in the authenticated mode,
     /// else where the transfer stands.
+    /// A sender that asks (offer flag FRAME_LEN) also learns the largest frame
+    /// this receiver takes.
     fn accept_reply(&self, transfer: &Transfer<Slot, WORDS>, reply: &mut [u8; MAX_FRAME_LEN]) -> Option<usize> {
-        let session = transfer.reassembler.offer().session;
+        let offer = transfer.reassembler.offer();
+        let announce = offer.flags & OFFER_FLAG_FRAME_LEN != 0;
         if self.authenticator.is_some() {
-            let challenge = FrameRepr::Challenge(ChallengeRepr { session, nonce: transfer.nonce });
-            return self.write(&challenge, 0, reply);
+            let challenge = FrameRepr::Challenge(ChallengeRepr { session: offer.session, nonce: transfer.nonce });
+            let len = challenge.emit(reply).ok()?;
+            return self.end_frame(len, 0, announce, reply);
         }
-        status(self, &transfer.reassembler, StatusRepr::UNSOLICITED, transfer.nonce, reply)
+        status(self, &transfer.reassembler, StatusRepr::UNSOLICITED, transfer.nonce, announce, reply)
+    }
+
+    /// The largest frame this receiver takes, within what ESP-NOW carries.
+    fn max_frame_len(&self) -> u16 {
+        self.config.max_frame_len.clamp(V1_MAX_FRAME_LEN as u16, MAX_FRAME_LEN as u16)
     }
 
     /// Compares the sender's segment CRCs with the received bytes and drops every segment that differs.
@@ -955,14 +981,23 @@ fn status<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: us
     reassembler: &Reassembler<WORDS>,
     poll: u16,
     nonce: u32,
+    announce: bool,
     reply: &mut [u8; MAX_FRAME_LEN],
 ) -> Option<usize> {
-    // The bitmap leaves room for the tag of the authenticated mode.
-    let mut bitmap = [0u8; MAX_FRAME_LEN - 11];
-    let room = if receiver.authenticator.is_some() { bitmap.len() - TAG_LEN } else { bitmap.len() };
-    let (lowest_missing, used) = reassembler.status_bitmap(&mut bitmap[..room]);
-    let source: &[u8] = &bitmap[..used];
-    let frame =
-        FrameRepr::Status(StatusRepr { session: reassembler.offer().session, poll, lowest_missing, bitmap: source });
-    receiver.write(&frame, nonce, reply)
+    // The sender takes frames as large as its chunk frames (and every peer
+    // takes v1 frames): the bitmap grows with them, leaving room for the
+    // FRAME_LEN field and the tag.
+    let offer = reassembler.offer();
+    let tag = if receiver.authenticator.is_some() { TAG_LEN } else { 0 };
+    let frame_len = (usize::from(offer.chunk_size) + CHUNK_OVERHEAD + tag).clamp(V1_MAX_FRAME_LEN, MAX_FRAME_LEN);
+    let announced = if announce { FRAME_LEN_FIELD } else { 0 };
+    let room = frame_len.checked_sub(STATUS_FIXED_LEN + tag + announced)?;
+    // The bitmap is written in place, after the fixed fields: no second frame-sized buffer on the stack.
+    let (lowest_missing, used) = reassembler.status_bitmap(reply.get_mut(STATUS_FIXED_LEN..STATUS_FIXED_LEN + room)?);
+    let header = FrameRepr::Status(StatusRepr { session: offer.session, poll, lowest_missing, bitmap: &[] });
+    let fixed = header.emit(&mut reply[..STATUS_FIXED_LEN]).ok()?;
+    receiver.end_frame(fixed + used, nonce, announce, reply)
 }
+
+/// Bytes of a Status frame before its bitmap.
+const STATUS_FIXED_LEN: usize = wire::HEADER_LEN + 8;

@@ -47,8 +47,9 @@ use crate::bitmap::ChunkBitmap;
 use crate::chunker::{crc32, Chunker, ChunkerError, CRC32};
 use crate::time::{Duration, Instant};
 use crate::wire::{
-    AbortReason, CompletionResult, FrameRepr, OfferRepr, SegmentCrcsRepr, StatusRepr, StatusRequestRepr, IMAGE_MAC_LEN,
-    MAX_CHUNK_PAYLOAD, MAX_SEGMENT_CRCS, MAX_TAGGED_CHUNK_PAYLOAD, OFFER_FLAG_CHUNK_CRCS, OFFER_FLAG_JPEG,
+    self, AbortReason, CompletionResult, Frame, FrameRepr, OfferRepr, SegmentCrcsRepr, StatusRepr, StatusRequestRepr,
+    CHUNK_OVERHEAD, IMAGE_MAC_LEN, MAX_SEGMENT_CRCS, OFFER_FLAG_CHUNK_CRCS, OFFER_FLAG_FRAME_LEN, OFFER_FLAG_JPEG,
+    V1_MAX_CHUNK_PAYLOAD,
 };
 
 /// How a sender behaves; the defaults suit ESP-NOW at 1 Mbps.
@@ -80,12 +81,16 @@ pub struct SenderConfig {
     /// unicast and more than once: about 5 to 10 % of a transfer's time on a
     /// lossy link. Ignored with a key, whose tags cover every chunk.
     pub chunk_crcs: bool,
+    /// Ask the receiver for the largest frame it takes (offer flag
+    /// FRAME_LEN); its answer is then [`Sender::announced_frame_len`]. Off
+    /// for ESP-NOW v1 radios, which could use no answer.
+    pub ask_frame_len: bool,
 }
 
 impl Default for SenderConfig {
     fn default() -> Self {
         Self {
-            chunk_size: MAX_CHUNK_PAYLOAD as u16,
+            chunk_size: V1_MAX_CHUNK_PAYLOAD as u16,
             max_in_flight: 4,
             poll_interval: 48,
             initial_rto: Duration::from_millis(20),
@@ -96,6 +101,7 @@ impl Default for SenderConfig {
             repair_rounds: 8,
             key: None,
             chunk_crcs: false,
+            ask_frame_len: false,
         }
     }
 }
@@ -249,6 +255,7 @@ pub struct Sender<const WORDS: usize> {
     offer_sent: Option<Instant>,
     restarts: u8,
     stats: SenderStats,
+    announced_frame_len: Option<u16>,
     authenticator: Option<Authenticator>,
     /// The receiver's nonce for this transfer (authenticated mode).
     nonce: Option<u32>,
@@ -283,8 +290,12 @@ impl<const WORDS: usize> Sender<WORDS> {
             return Err(SendError::Chunker(ChunkerError::EmptyImage));
         }
         let authenticator = config.key.as_ref().map(Authenticator::new);
+        // A tagged chunk keeps to the frame its untagged size would fill.
         let chunk_size = match authenticator {
-            Some(_) => config.chunk_size.min(MAX_TAGGED_CHUNK_PAYLOAD as u16),
+            Some(_) => {
+                let frame_len = usize::from(config.chunk_size) + CHUNK_OVERHEAD;
+                config.chunk_size.min(wire::chunk_payload_for(frame_len, true) as u16)
+            }
             None => config.chunk_size,
         };
         let chunker = Chunker::new(image_len, chunk_size).map_err(SendError::Chunker)?;
@@ -307,7 +318,8 @@ impl<const WORDS: usize> Sender<WORDS> {
             crc32: crc32(image),
             // The authenticated mode's tags make chunk CRCs pointless.
             flags: OFFER_FLAG_JPEG
-                | if authenticator.is_none() && config.chunk_crcs { OFFER_FLAG_CHUNK_CRCS } else { 0 },
+                | if authenticator.is_none() && config.chunk_crcs { OFFER_FLAG_CHUNK_CRCS } else { 0 }
+                | if config.ask_frame_len { OFFER_FLAG_FRAME_LEN } else { 0 },
         };
         let mut to_send = ChunkBitmap::new();
         to_send.fill(usize::from(chunker.count()));
@@ -339,6 +351,7 @@ impl<const WORDS: usize> Sender<WORDS> {
             offer_sent: None,
             restarts: 0,
             stats: SenderStats::default(),
+            announced_frame_len: None,
             authenticator,
             nonce: None,
             image_mac,
@@ -357,6 +370,13 @@ impl<const WORDS: usize> Sender<WORDS> {
 
     pub fn offer(&self) -> &OfferRepr {
         &self.offer
+    }
+
+    /// The largest frame the receiver said it takes (in its answer to an
+    /// offer with FRAME_LEN), once it has; `None` from a receiver that does
+    /// not announce it (a v1 one).
+    pub fn announced_frame_len(&self) -> Option<u16> {
+        self.announced_frame_len
     }
 
     pub fn state(&self) -> SenderState {
@@ -749,6 +769,9 @@ impl<const WORDS: usize> Sender<WORDS> {
         };
         match checked {
             Ok(()) => {
+                if let Some(len) = Frame::new_checked(bytes).ok().and_then(|f| f.announced_frame_len()) {
+                    self.announced_frame_len = Some(len);
+                }
                 self.handle_checked(now, &frame);
                 Ok(())
             }

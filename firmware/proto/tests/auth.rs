@@ -65,7 +65,7 @@ fn every_alteration_fails() {
     let mut buffer = [0u8; MAX_FRAME_LEN];
     buffer[..bytes.len()].copy_from_slice(&bytes);
     assert!(authenticator.seal(Direction::FromCamera, 77, &mut buffer, bytes.len()).is_err());
-    let full = FrameRepr::Chunk(ChunkRepr { session: 9, index: 3, payload: &[0; 241] });
+    let full = FrameRepr::Chunk(ChunkRepr { session: 9, index: 3, payload: &[0; 1461] });
     let len = full.emit(&mut buffer).unwrap();
     assert!(authenticator.seal(Direction::FromCamera, 77, &mut buffer, len).is_err());
 }

@@ -6,9 +6,10 @@ use nowcam_proto::chunker::crc32;
 use nowcam_proto::reassembler::{ChunkError, ChunkOutcome, Limits, OutOfBounds, Reassembler, VerifyError};
 use nowcam_proto::receiver::{ReceiveError, Receiver, ReceiverConfig, ReceiverEvent, TransferStore};
 use nowcam_proto::time::{Duration, Instant};
+use nowcam_proto::wire::Frame;
 use nowcam_proto::wire::{
     AbortReason, ChunkRepr, CompletionResult, Error, FrameKind, FrameRepr, OfferRepr, SegmentCrcsRepr, StatusRepr,
-    StatusRequestRepr, HEADER_LEN, MAX_FRAME_LEN, OFFER_FLAG_CHUNK_CRCS, OFFER_FLAG_JPEG,
+    StatusRequestRepr, HEADER_LEN, MAX_FRAME_LEN, OFFER_FLAG_CHUNK_CRCS, OFFER_FLAG_FRAME_LEN, OFFER_FLAG_JPEG,
 };
 use nowcam_proto::MacAddress;
 
@@ -684,10 +685,12 @@ fn new_session_from_the_same_sender_replaces_the_old() {
 #[test]
 fn malformed_frames_are_rejected() {
     let mut harness = Harness::<2, 8>::new();
-    let cases: [(&[u8], Error); 5] = [
+    let cases: [(&[u8], Error); 6] = [
         (&[], Error::Truncated),
         (&[0x01, 0x02, 0x03], Error::BadMagic),
-        (&[0x6e, 0x13, 0x40, 0, 0, 0, 0, 0, 0], Error::UnsupportedFlags),
+        (&[0x6e, 0x13, 0x20, 0, 0, 0, 0, 0, 0], Error::UnsupportedFlags),
+        // FRAME_LEN set, and no room for its field.
+        (&[0x6e, 0x13, 0x40, 0, 0, 0, 0, 0, 0], Error::Truncated),
         (&[0x6e, 0x13, 0x80, 0, 0, 0, 0, 0, 0], Error::Truncated),
         (&[0x6e, 0x16, 0x00, 1, 0, 0, 0, 0], Error::InvalidField),
     ];
@@ -698,8 +701,8 @@ fn malformed_frames_are_rejected() {
     let tagged = [0x6e, 0x13, 0x80, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
     assert_eq!(harness.send_bytes(0, A, &tagged).unwrap_err(), ReceiveError::Auth(AuthError::UnexpectedTag));
     let stats = harness.receiver.stats();
-    assert_eq!((stats.frames, stats.rejected), (6, 6));
-    assert_eq!((stats.dropped.malformed, stats.dropped.unexpected_tag), (5, 1));
+    assert_eq!((stats.frames, stats.rejected), (7, 7));
+    assert_eq!((stats.dropped.malformed, stats.dropped.unexpected_tag), (6, 1));
 }
 
 fn reassembler(image: &[u8]) -> Reassembler<8> {
@@ -873,4 +876,90 @@ fn the_defaults_are_safe() {
     assert_eq!(config.transfer_timeout, Duration::from_secs(120));
     assert_eq!(config.max_transfers_per_sender, 1);
     assert_eq!(config.key, None);
+}
+
+/// The FRAME_LEN field of a reply, if it has one.
+fn announced(reply: &Option<Vec<u8>>) -> Option<u16> {
+    Frame::new_checked(&reply.as_ref().expect("a reply")[..]).ok().and_then(|frame| frame.announced_frame_len())
+}
+
+#[test]
+fn frame_size_is_announced_to_senders_that_ask_and_bounds_the_chunks() {
+    let image = image(10_000);
+    let v2_offer = |session, flags| {
+        let mut offer = offer_for(session, &image);
+        offer.chunk_size = 1461;
+        offer.chunk_count = image.len().div_ceil(1461) as u16;
+        offer.flags |= flags;
+        offer
+    };
+    // A receiver that takes v1 frames only refuses chunks that need v2 ones.
+    let mut v1 = Harness::<2, 8>::new();
+    assert_eq!(
+        v1.send(0, A, &FrameRepr::Offer(v2_offer(1, OFFER_FLAG_FRAME_LEN))).unwrap_err(),
+        ReceiveError::Refused(AbortReason::BadOffer)
+    );
+    // Asked, it says 250; not asked, it says nothing (an older camera could not parse it).
+    let mut asking = offer_for(2, &image);
+    asking.flags |= OFFER_FLAG_FRAME_LEN;
+    assert_eq!(announced(&v1.send(1, A, &FrameRepr::Offer(asking)).unwrap().reply), Some(250));
+    assert_eq!(announced(&v1.send(2, B, &FrameRepr::Offer(offer_for(3, &image))).unwrap().reply), None);
+
+    let mut v2 = Harness::<2, 8>::with_config(ReceiverConfig { max_frame_len: 1470, ..ReceiverConfig::default() });
+    let outcome = v2.send(0, A, &FrameRepr::Offer(v2_offer(4, OFFER_FLAG_FRAME_LEN))).unwrap();
+    assert_eq!(announced(&outcome.reply), Some(1470));
+    assert!(matches!(parse(&outcome.reply), FrameRepr::Status(StatusRepr { poll: StatusRepr::UNSOLICITED, .. })));
+    // The answer to a repeated offer announces again; a status request's answer does not.
+    assert_eq!(
+        announced(&v2.send(1, A, &FrameRepr::Offer(v2_offer(4, OFFER_FLAG_FRAME_LEN))).unwrap().reply),
+        Some(1470)
+    );
+    assert_eq!(announced(&v2.send(2, A, &status_request(4, 0)).unwrap().reply), None);
+    // 1461-byte chunks go in and the image is stored byte-exact.
+    let count = image.len().div_ceil(1461);
+    for index in 0..count {
+        let start = index * 1461;
+        let payload = &image[start..(start + 1461).min(image.len())];
+        v2.send(3, A, &FrameRepr::Chunk(ChunkRepr { session: 4, index: index as u16, payload })).unwrap();
+    }
+    let outcome = v2.send(4, A, &status_request(4, 1)).unwrap();
+    assert_eq!(parse(&outcome.reply), FrameRepr::Completion { session: 4, result: CompletionResult::Stored });
+    assert_eq!(v2.store.committed, [(image.clone(), crc32(&image))]);
+}
+
+#[test]
+fn status_bitmap_grows_with_the_senders_frames() {
+    // 2,000 chunks, 1000 and 1998 in (1999 too, held back): a status of a v1
+    // frame covers 239 × 8 chunks after the lowest missing one and cannot tell
+    // of 1998; one to a camera that sends 1470-byte frames can (250 bytes of bitmap).
+    let check = |chunk_size: u16| {
+        let len = 2_000 * usize::from(chunk_size);
+        let image = image(len);
+        let config = ReceiverConfig {
+            max_frame_len: 1470,
+            limits: Limits { max_image_len: len as u32 },
+            ..ReceiverConfig::default()
+        };
+        let mut harness = Harness::<1, 64>::with_config(config);
+        let offer = OfferRepr {
+            session: 1,
+            image_len: len as u32,
+            chunk_size,
+            chunk_count: 2_000,
+            crc32: crc32(&image),
+            flags: OFFER_FLAG_JPEG,
+        };
+        harness.send(0, A, &FrameRepr::Offer(offer)).unwrap();
+        for index in [1_000u16, 1_998, 1_999] {
+            let start = usize::from(index) * usize::from(chunk_size);
+            let end = (start + usize::from(chunk_size)).min(len);
+            let chunk = ChunkRepr { session: 1, index, payload: &image[start..end] };
+            harness.send(1, A, &FrameRepr::Chunk(chunk)).unwrap();
+        }
+        let reply = harness.send(2, A, &status_request(1, 0)).unwrap().reply;
+        let FrameRepr::Status(status) = parse(&reply) else { panic!("a status") };
+        (reply.as_ref().map_or(0, Vec::len), status.has(1_000), status.has(1_998))
+    };
+    assert_eq!(check(241), (11 + 125, Some(true), None));
+    assert_eq!(check(1461), (11 + 250, Some(true), Some(true)));
 }

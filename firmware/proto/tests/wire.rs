@@ -7,11 +7,13 @@ use std::fmt::Write as _;
 
 use nowcam_proto::wire::control::ControlVariable;
 use nowcam_proto::wire::{
+    announce_frame_len, chunk_payload_for, ChallengeRepr, SegmentCrcsRepr, MAX_SEGMENT_CRCS, TAG_LEN,
+};
+use nowcam_proto::wire::{
     flags, AbortReason, ChunkRepr, CompletionResult, ControlCommand, ControlRequestRepr, ControlResponseRepr,
     ControlStatus, Error, Frame, FrameKind, FrameRepr, OfferRepr, ProbeRepr, StatusRepr, StatusRequestRepr,
     TelemetryRepr, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN, OFFER_FLAG_JPEG,
 };
-use nowcam_proto::wire::{ChallengeRepr, SegmentCrcsRepr, MAX_SEGMENT_CRCS, TAG_LEN};
 use proptest::prelude::*;
 
 /// The field widths of each kind after the header, written from the table in
@@ -415,11 +417,15 @@ fn header_errors() {
     check(&[0x6e, 0x10, 0x00, 0x01, 0x02], Err(Error::UnknownKind));
     check(&[0x6e, 0x1f, 0x00], Err(Error::UnknownKind));
     check(&[0x6e, 0x1f, 0x00, 0x00, 0x00], Err(Error::UnknownKind));
-    for flag in [0x01, 0x40, 0xc0, 0xff] {
+    for flag in [0x01, 0x20, 0xe0, 0xff] {
         let mut bytes = zeroed(FrameKind::StatusRequest);
         bytes[2] = flag;
         check(&bytes, Err(Error::UnsupportedFlags));
     }
+    // FRAME_LEN is known, and its field must be there.
+    let mut bytes = zeroed(FrameKind::StatusRequest);
+    bytes[2] = 0x40;
+    check(&bytes, Err(Error::Truncated));
 }
 
 #[test]
@@ -501,7 +507,7 @@ fn emit_errors() {
     }
     let payload = [0u8; MAX_CHUNK_PAYLOAD + 1];
     let chunk = FrameRepr::Chunk(ChunkRepr { session: 1, index: 0, payload: &payload });
-    let mut buffer = [0u8; 512];
+    let mut buffer = [0u8; MAX_FRAME_LEN + 16];
     assert_eq!(chunk.emit(&mut buffer), Err(Error::TooLong));
     let bitmap = [0u8; MAX_FRAME_LEN - 11 + 1];
     let status = FrameRepr::Status(StatusRepr { session: 1, poll: 0, lowest_missing: 0, bitmap: &bitmap });
@@ -522,7 +528,8 @@ fn checked_frame_accessors() {
     assert_eq!(frame.into_inner(), &bytes[..]);
 
     assert!(matches!(Frame::new_checked(&bytes[..2]), Err(Error::Truncated)));
-    assert!(matches!(Frame::new_checked(&[0x6e, 0x1a, 0x40, 0, 0, 0, 0, 0][..]), Err(Error::UnsupportedFlags)));
+    assert!(matches!(Frame::new_checked(&[0x6e, 0x1a, 0x20, 0, 0, 0, 0, 0][..]), Err(Error::UnsupportedFlags)));
+    assert_eq!(frame_len_of(&bytes), None, "no FRAME_LEN flag, no field");
     assert!(matches!(Frame::new_checked(&[0x6e, 0x1a, 0x80, 0, 0, 0, 0, 0][..]), Err(Error::Truncated)));
     let tagged = [0x6e, 0x1a, 0x80, 1, 2, 3, 4, 0, 9, 9, 9, 9, 9, 9, 9, 9];
     let frame = Frame::new_checked(&tagged[..]).expect("a tagged probe");
@@ -565,7 +572,7 @@ fn status_has_and_covered_until() {
 
     let last = StatusRepr { session: 1, poll: 0, lowest_missing: u16::MAX, bitmap: &[0xff; MAX_FRAME_LEN - 11] };
     assert_eq!(last.has(u16::MAX), Some(false));
-    assert_eq!(last.covered_until(), 65_536 + 239 * 8);
+    assert_eq!(last.covered_until(), 65_536 + 1459 * 8);
 }
 
 #[test]
@@ -580,9 +587,20 @@ fn telemetry_unknowns_travel_as_sentinels() {
 fn frame_like() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..300),
-        (0u8..16, any::<bool>(), prop::collection::vec(any::<u8>(), 0..260)).prop_map(|(kind, tagged, body)| {
-            let mut bytes = vec![0x6e, 0x10 | kind, if tagged { flags::TAGGED } else { 0 }];
-            bytes.extend(body);
+        (0u8..16, any::<bool>(), any::<bool>(), prop::collection::vec(any::<u8>(), 0..1480)).prop_map(
+            |(kind, tagged, frame_len, body)| {
+                let bits = if tagged { flags::TAGGED } else { 0 } | if frame_len { flags::FRAME_LEN } else { 0 };
+                let mut bytes = vec![0x6e, 0x10 | kind, bits];
+                bytes.extend(body);
+                bytes
+            }
+        ),
+        (1u8..15, any::<bool>(), prop::collection::vec(any::<u8>(), 0..60)).prop_map(|(kind, frame_len, body)| {
+            let kind = FrameKind::from_code(kind).unwrap();
+            let field = if frame_len { 2 } else { 0 };
+            let mut bytes = vec![0x6e, 0x10 | kind as u8, if frame_len { flags::FRAME_LEN } else { 0 }];
+            bytes.extend(body.into_iter().take(kind.fixed_len() + field));
+            bytes.resize(HEADER_LEN + kind.fixed_len() + field, 0);
             bytes
         }),
         (1u8..15, prop::collection::vec(any::<u8>(), 0..60)).prop_map(|(kind, body)| {
@@ -604,15 +622,24 @@ proptest! {
         match FrameRepr::parse_bytes(&bytes) {
             Ok(repr) => {
                 prop_assert_eq!(checked, Ok(()));
-                // A tagged frame re-emits untagged: the flag clear, the tag gone.
+                // A tagged frame re-emits untagged: the flag clear, the tag gone;
+                // the FRAME_LEN field comes back through announce_frame_len.
                 let mut untagged = bytes.clone();
                 if bytes[2] & flags::TAGGED != 0 {
                     untagged[2] &= !flags::TAGGED;
                     untagged.truncate(bytes.len() - TAG_LEN);
                 }
-                prop_assert_eq!(repr.buffer_len(), untagged.len());
+                let announced = frame_len_of(&bytes);
+                let field = if announced.is_some() { 2 } else { 0 };
+                prop_assert_eq!(repr.buffer_len() + field, untagged.len());
                 let mut buffer = [0u8; MAX_FRAME_LEN];
-                prop_assert_eq!(repr.emit(&mut buffer), Ok(untagged.len()));
+                let len = repr.emit(&mut buffer);
+                prop_assert_eq!(len, Ok(untagged.len() - field));
+                let len = match announced {
+                    Some(accepted) => announce_frame_len(&mut buffer, untagged.len() - field, accepted),
+                    None => Ok(untagged.len()),
+                };
+                prop_assert_eq!(len, Ok(untagged.len()));
                 prop_assert_eq!(&buffer[..untagged.len()], &untagged[..]);
             }
             // Past the length checks, only a field's code can be refused.
@@ -620,4 +647,50 @@ proptest! {
             Err(e) => prop_assert_eq!(checked, Err(e)),
         }
     }
+}
+
+fn frame_len_of(bytes: &[u8]) -> Option<u16> {
+    Frame::new_checked(bytes).ok().and_then(|frame| frame.announced_frame_len())
+}
+
+#[test]
+fn frame_len_field_is_announced_and_read_back() {
+    // A probe reply announcing 1470-byte frames: the field follows the kind's
+    // fields, the flag is bit 6, and a parser without the field sees the same reply.
+    let reply = FrameRepr::ProbeReply(ProbeRepr { nonce: 0x0403_0201, role: 1 });
+    let mut buffer = [0u8; MAX_FRAME_LEN];
+    let len = reply.emit(&mut buffer).unwrap();
+    let len = announce_frame_len(&mut buffer, len, 1470).unwrap();
+    assert_eq!(&buffer[..len], &[0x6e, 0x1b, 0x40, 1, 2, 3, 4, 1, 0xbe, 0x05]);
+    assert_eq!(frame_len_of(&buffer[..len]), Some(1470));
+    assert_eq!(FrameRepr::parse_bytes(&buffer[..len]), Ok(reply));
+    // Announced once only, and never after the tag.
+    assert_eq!(announce_frame_len(&mut buffer, len, 1470), Err(Error::InvalidField));
+    let mut tagged = [0x6e, 0x1b, 0x80, 1, 2, 3, 4, 1, 9, 9, 9, 9, 9, 9, 9, 9, 0, 0];
+    assert_eq!(announce_frame_len(&mut tagged, 16, 1470), Err(Error::InvalidField));
+    // With a tag after it, the field sits before the tag.
+    let both = [0x6e, 0x1b, 0xc0, 1, 2, 3, 4, 1, 0xfa, 0x00, 9, 9, 9, 9, 9, 9, 9, 9];
+    let frame = Frame::new_checked(&both[..]).expect("a tagged probe reply with FRAME_LEN");
+    assert_eq!(frame.announced_frame_len(), Some(250));
+    assert_eq!(frame.body(), &[1, 2, 3, 4, 1]);
+    // A Status keeps its bitmap apart from the field.
+    let status = FrameRepr::Status(StatusRepr { session: 7, poll: 0xffff, lowest_missing: 2, bitmap: &[0x0f] });
+    let len = status.emit(&mut buffer).unwrap();
+    let len = announce_frame_len(&mut buffer, len, 1000).unwrap();
+    assert_eq!(FrameRepr::parse_bytes(&buffer[..len]), Ok(status));
+    assert_eq!(frame_len_of(&buffer[..len]), Some(1000));
+    // No room left for the field in a full frame.
+    let full = FrameRepr::Chunk(ChunkRepr { session: 1, index: 0, payload: &[0; MAX_CHUNK_PAYLOAD] });
+    let len = full.emit(&mut buffer).unwrap();
+    assert_eq!(announce_frame_len(&mut buffer, len, 1470), Err(Error::TooLong));
+}
+
+#[test]
+fn chunk_payload_for_frame_sizes() {
+    assert_eq!(chunk_payload_for(250, false), 241);
+    assert_eq!(chunk_payload_for(250, true), 233);
+    assert_eq!(chunk_payload_for(1470, false), 1461);
+    assert_eq!(chunk_payload_for(1470, true), 1453);
+    assert_eq!(chunk_payload_for(100, false), 241, "every peer takes v1 frames");
+    assert_eq!(chunk_payload_for(5000, false), 1461, "no frame is larger than v2's");
 }

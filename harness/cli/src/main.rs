@@ -282,6 +282,9 @@ struct TransferArgs {
     /// Give up after this much virtual time
     #[arg(long, default_value_t = 1200.0)]
     time_limit_s: f64,
+    /// The largest ESP-NOW frame camera and receiver use: 250 (v1) to 1470 (v2, chunks of 1461 bytes)
+    #[arg(long, value_name = "BYTES", default_value_t = 250, allow_hyphen_values = true)]
+    frame_size: i64,
     /// Where to send it: the simulator, boards of an inventory, or Wokwi
     #[arg(long, value_enum, default_value = "sim")]
     target: Target,
@@ -510,11 +513,14 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         ProtocolArg::Legacy => "legacy",
     };
     let text = format!(
-        "seeds = 1\ntime_limit_s = {}\nflash = \"{}\"\n{}[[senders]]\nname = \"camera\"\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\nname = \"receiver\"\n{}",
+        "seeds = 1\ntime_limit_s = {}\nflash = \"{}\"\n{}[[senders]]\nname = \"camera\"\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n{}[[receivers]]\nname = \"receiver\"\nframe_size = {}\n{}",
         args.time_limit_s,
         args.flash.name(),
         args.link.to_toml()?,
         image.len(),
+        // The seed's sender is ESP-NOW v1 only: a larger size goes to the receiver alone.
+        if args.protocol == ProtocolArg::Legacy { String::new() } else { format!("frame_size = {}\n", args.frame_size) },
+        args.frame_size,
         args.hostile.to_toml()
     );
     let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
@@ -524,6 +530,11 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
     if args.target != Target::Sim {
         if args.hostile.any() {
             bail!("hostile injection runs on the simulator only (--target sim)");
+        }
+        if args.frame_size != 250 {
+            bail!(
+                "--frame-size above 250 runs on the simulator only (--target sim): the boards send ESP-NOW v1 frames"
+            );
         }
         return transfer_on_boards(&args, &scenario, sent, protocol);
     }
@@ -551,6 +562,7 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         flash: Some((args.flash.name(), result.flash_erase_s, result.flash_stall_s)),
         failures: &result.failures,
         hostile: result.hostile.as_ref(),
+        frame_size: result.air.largest_frame,
     };
     report.print(&args, sent.len());
     Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -587,6 +599,8 @@ fn transfer_on_boards(args: &TransferArgs, scenario: &Scenario, sent: Arc<[u8]>,
         flash: None,
         failures: &record.failures,
         hostile: None,
+        // The boards send ESP-NOW v1 frames.
+        frame_size: nowcam_proto::wire::V1_MAX_FRAME_LEN as u64,
     };
     report.print(args, sent.len());
     Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -604,6 +618,8 @@ struct TransferReport<'a> {
     failures: &'a [String],
     /// What a hostile station sent and what became of it.
     hostile: Option<&'a nowcam_sim::hostile::HostileReport>,
+    /// The longest frame put on the air, in bytes.
+    frame_size: u64,
 }
 
 impl TransferReport<'_> {
@@ -628,7 +644,7 @@ impl TransferReport<'_> {
                 "lower_bound_s": metrics.lower_bound_s,
                 "efficiency": metrics.efficiency,
                 "phy_rate": args.link.phy_rate_mbps.unwrap_or(1.0),
-                "frame_size": nowcam_proto::wire::MAX_FRAME_LEN,
+                "frame_size": self.frame_size,
                 "snr_db": args.link.snr_db,
                 "throughput_kbps": (self.byte_exact && metrics.sim_time_s > 0.0)
                     .then(|| bytes as f64 * 8.0 / 1000.0 / metrics.sim_time_s),

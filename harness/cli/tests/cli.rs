@@ -394,3 +394,30 @@ fn bench_rates_reports_each_rate_and_snr() {
     let ideal = |rate: f64| row(rate, 30.0)["ideal_flash_throughput_kbps"].as_f64().unwrap();
     assert!(ideal(54.0) > 1.5 * ideal(11.0), "{value}");
 }
+
+#[test]
+fn transfer_frame_size_is_used_and_reported_and_bad_sizes_are_refused() {
+    let json = |size: &str| {
+        let output = nowcam()
+            .args(["transfer", "fixtures/vga-q12-20k.jpg", "--frame-size", size, "--phy-rate", "54", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let v2 = json("1470");
+    let v1 = json("250");
+    assert_eq!((v2["frame_size"].as_u64(), v2["byte_exact"].as_bool()), (Some(1470), Some(true)), "{v2}");
+    assert_eq!((v1["frame_size"].as_u64(), v1["byte_exact"].as_bool()), (Some(250), Some(true)), "{v1}");
+    assert!(v2["frames_sent"].as_u64() < v1["frames_sent"].as_u64(), "{v2} {v1}");
+    assert!(v2["sim_time_s"].as_f64() < v1["sim_time_s"].as_f64(), "{v2} {v1}");
+    // The lower bound is that of the frames used: fewer, larger exchanges.
+    assert!(v2["lower_bound_s"].as_f64().unwrap() < v1["lower_bound_s"].as_f64().unwrap() / 2.0, "{v2} {v1}");
+    for bad in ["249", "1471", "-1"] {
+        let output =
+            nowcam().args(["transfer", "fixtures/vga-q12-20k.jpg", "--frame-size", bad, "--json"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("frame_size: expected an integer from 250 to 1470"), "{bad}: {stderr}");
+    }
+}

@@ -195,11 +195,18 @@ pub fn offered(boards: &Boards) -> Needs {
                 link_faults: true,
                 legacy: false,
                 outages: !real,
+                // The boards send ESP-NOW v1 frames for now.
+                v2_frames: false,
             }
         }
-        Boards::Wokwi { senders, .. } => {
-            Needs { senders: senders.len(), receivers: 1, link_faults: true, legacy: false, outages: true }
-        }
+        Boards::Wokwi { senders, .. } => Needs {
+            senders: senders.len(),
+            receivers: 1,
+            link_faults: true,
+            legacy: false,
+            outages: true,
+            v2_frames: false,
+        },
     }
 }
 

@@ -52,6 +52,10 @@ pub struct AirCounters {
     pub sends_refused: u64,
     /// Frames that arrived at a full receive queue (esp-radio's) and were dropped.
     pub frames_dropped_rx_queue: u64,
+    /// Frames longer than the receiving radio takes (a v2 frame at a v1 radio), dropped.
+    pub frames_dropped_too_long: u64,
+    /// The longest frame put on the air, in bytes: the frame size a run used.
+    pub largest_frame: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -223,6 +227,7 @@ impl<S: Station> Engine<S> {
         let mut counters = self.counters;
         counters.sends_refused = self.stations.iter().map(|s| s.station.radio().refused()).sum();
         counters.frames_dropped_rx_queue = self.stations.iter().map(|s| s.station.radio().dropped()).sum();
+        counters.frames_dropped_too_long = self.stations.iter().map(|s| s.station.radio().dropped_too_long()).sum();
         counters
     }
 
@@ -393,6 +398,7 @@ impl<S: Station> Engine<S> {
         let n = self.stations.len();
         let broadcast = frame.destination.is_broadcast();
         let len = usize::from(frame.len);
+        self.counters.largest_frame = self.counters.largest_frame.max(len as u64);
         let mut airtime_ns = airtime::attempt_ns(self.rate, len, broadcast, airtime::mean_backoff_ns(0));
         let mut data_offset_ns = airtime::DIFS_NS + airtime::mean_backoff_ns(0);
         let mut acknowledged = broadcast;

@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use nowcam_ports::radio::Radio;
 use nowcam_proto::time::{Duration, Instant};
 use nowcam_proto::wire::{
-    flags, ChunkRepr, FrameRepr, OfferRepr, StatusRepr, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN, TAG_LEN,
+    flags, ChunkRepr, FrameRepr, OfferRepr, StatusRepr, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN, TAG_LEN, V1_MAX_CHUNK_PAYLOAD,
 };
 
 /// Where the flags byte sits in every nowcam frame (magic, version and kind, flags).
@@ -457,7 +457,7 @@ impl HostileStation {
         if due_offer {
             let zero = (self.fakes[index].offers as usize + index) % 3 == 2;
             let image_len = if zero { 0 } else { 200 + (self.next_u64() % 7_800) as u32 };
-            let chunk_size = MAX_CHUNK_PAYLOAD as u16;
+            let chunk_size = V1_MAX_CHUNK_PAYLOAD as u16;
             let offer = OfferRepr {
                 session: self.next_u64() as u32,
                 image_len,

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 
 use nowcam_chips::Capacities;
-use nowcam_ports::radio::{Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN};
+use nowcam_ports::radio::{Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN, V1_MAX_FRAME_LEN};
 use nowcam_proto::MacAddress;
 
 /// A frame with its bytes inline, so that queues never allocate per frame.
@@ -11,7 +11,7 @@ use nowcam_proto::MacAddress;
 pub(crate) struct Frame {
     pub source: MacAddress,
     pub destination: MacAddress,
-    pub len: u8,
+    pub len: u16,
     pub bytes: [u8; MAX_FRAME_LEN],
     /// 0 for a frame a node sent; otherwise what a hostile station sent it
     /// as (`crate::hostile::HostileKind::tag`), so that the radios can count them.
@@ -37,9 +37,16 @@ pub(crate) struct Queued {
 /// after the send report of the one before. Received frames wait in a queue
 /// of `radio_receive_queue` (esp-radio's ESP-NOW receive queue) until the
 /// node reads them; a frame arriving at a full queue is dropped and counted.
+///
+/// The radio sends and takes frames up to its frame size: 250 bytes
+/// (ESP-NOW v1) unless [`SimRadio::with_max_frame_len`] says more (v2, up to
+/// 1470). A longer send is refused (`FrameTooLong`); a longer frame from
+/// the air is dropped and counted, as a v1 chip drops a v2 frame.
 pub struct SimRadio {
     address: MacAddress,
     channel: u8,
+    max_frame_len: usize,
+    too_long: u64,
     send_limit: usize,
     receive_limit: usize,
     next_handle: u32,
@@ -74,6 +81,8 @@ impl SimRadio {
         SimRadio {
             address,
             channel,
+            max_frame_len: V1_MAX_FRAME_LEN,
+            too_long: 0,
             send_limit,
             receive_limit: capacities.radio_receive_queue,
             next_handle: 0,
@@ -89,6 +98,22 @@ impl SimRadio {
             arrived_by_origin: [0; ORIGINS],
             dropped_by_origin: [0; ORIGINS],
         }
+    }
+
+    /// The radio with frames up to `len` bytes (250 to 1470; clamped).
+    pub fn with_max_frame_len(mut self, len: usize) -> SimRadio {
+        self.max_frame_len = len.clamp(V1_MAX_FRAME_LEN, MAX_FRAME_LEN);
+        self
+    }
+
+    /// The largest frame the radio sends and takes.
+    pub fn max_frame_len(&self) -> usize {
+        self.max_frame_len
+    }
+
+    /// Frames from the air dropped for being longer than the radio's frame size.
+    pub fn dropped_too_long(&self) -> u64 {
+        self.too_long
     }
 
     /// Sends a frame that claims to come from `source`: a hostile station's
@@ -173,10 +198,15 @@ impl SimRadio {
         !self.on_air && !self.transmit.is_empty()
     }
 
-    /// A frame arrives from the air; returns false (and counts it) when the receive queue is full.
+    /// A frame arrives from the air; returns false (and counts it) when the
+    /// receive queue is full or the frame is longer than the radio takes.
     pub(crate) fn deliver(&mut self, frame: Frame) -> bool {
         let origin = usize::from(frame.origin).min(ORIGINS - 1);
         self.arrived_by_origin[origin] += 1;
+        if usize::from(frame.len) > self.max_frame_len {
+            self.too_long += 1;
+            return false;
+        }
         if self.received.len() >= self.receive_limit {
             self.dropped += 1;
             self.dropped_by_origin[origin] += 1;
@@ -193,7 +223,7 @@ impl Radio for SimRadio {
     }
 
     fn send(&mut self, destination: MacAddress, frame: &[u8]) -> Result<SendHandle, SendError> {
-        if frame.len() > MAX_FRAME_LEN {
+        if frame.len() > self.max_frame_len {
             return Err(SendError::FrameTooLong);
         }
         if self.transmit.len() >= self.send_limit {
@@ -206,7 +236,7 @@ impl Radio for SimRadio {
         bytes[..frame.len()].copy_from_slice(frame);
         self.transmit.push_back(Queued {
             handle,
-            frame: Frame { source: self.address, destination, len: frame.len() as u8, bytes, origin: 0 },
+            frame: Frame { source: self.address, destination, len: frame.len() as u16, bytes, origin: 0 },
         });
         Ok(handle)
     }

@@ -553,7 +553,18 @@ impl Prepared {
         let lower_bound_s = images
             .iter()
             .filter(|i| i.result == ImageResult::ByteExact)
-            .map(|i| airtime::lower_bound_at(self.link.phy_rate, i.bytes as u64, loss).unwrap_or(0))
+            .map(|i| {
+                // The bound of the frames the image's camera and receiver agreed on.
+                let frame_len = scenario
+                    .expanded_senders()
+                    .find(|(name, _)| *name == i.sender)
+                    .map(|(_, spec)| {
+                        let receiver = scenario.receivers.get(spec.to).map_or(spec.frame_size, |r| r.frame_size);
+                        usize::from(spec.frame_size.min(receiver))
+                    })
+                    .unwrap_or(airtime::MAX_PAYLOAD_LEN);
+                airtime::lower_bound_with(self.link.phy_rate, frame_len, i.bytes as u64, loss).unwrap_or(0)
+            })
             .sum::<u64>() as f64
             / 1e9;
         let efficiency = if sim_time_s > 0.0 && lower_bound_s > 0.0 { lower_bound_s / sim_time_s } else { 0.0 };

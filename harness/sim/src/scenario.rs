@@ -23,6 +23,12 @@
 //! `flood_senders` a number of fake sender addresses, `replay_old` a switch.
 //! The legitimate transfer is the first nowcam sender's.
 //!
+//! `frame_size` in a `[[senders]]` or `[[receivers]]` table is the largest
+//! ESP-NOW frame that node sends and takes: 250 (v1, the default) to 1470
+//! (v2). A camera and a receiver both above 250 agree on the smaller of the
+//! two, and the camera cuts its chunks to fill it (1461 bytes at 1470); a
+//! node at 250 keeps the other at 250-byte frames and 241-byte chunks.
+//!
 //! `power_cuts = ["mid-transfer", "mid-commit"]` cuts the power of that
 //! sender's receiver during its transfers, one cut per transfer in order,
 //! and reboots it with the flash keeping what the cut left (`crate::power`).
@@ -269,6 +275,8 @@ pub struct SenderSpec {
     /// chip's start-up). `false` pins the sender to `channel` with the
     /// receiver's address known; legacy senders are always pinned.
     pub discovery: bool,
+    /// The largest frame the camera sends and takes (250 to 1470).
+    pub frame_size: u16,
 }
 
 /// One receiver node.
@@ -278,7 +286,12 @@ pub struct ReceiverSpec {
     pub channel: u8,
     /// Offers above this are refused (the protocol's default when `None`).
     pub max_image_bytes: Option<u32>,
+    /// The largest frame the receiver sends and takes (250 to 1470).
+    pub frame_size: u16,
 }
+
+/// The frame sizes a node may use: ESP-NOW v1's 250 bytes up to v2's 1470.
+pub const FRAME_SIZES: std::ops::RangeInclusive<u16> = 250..=1470;
 
 /// What a run must show to pass.
 #[derive(Debug, Clone, PartialEq)]
@@ -440,6 +453,7 @@ struct RawSender {
     to: Option<String>,
     channel: Option<i64>,
     discovery: Option<bool>,
+    frame_size: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -448,6 +462,7 @@ struct RawReceiver {
     name: Option<String>,
     channel: Option<i64>,
     max_image_bytes: Option<i64>,
+    frame_size: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -502,6 +517,11 @@ impl Check<'_> {
             Some(v) if (min..=max).contains(&v) => Ok(v as u32),
             Some(v) => Err(self.invalid(field, format!("an integer from {min} to {max}"), v.to_string())),
         }
+    }
+
+    fn frame_size(&self, field: &str, value: Option<i64>) -> Result<u16, ScenarioError> {
+        let (min, max) = (i64::from(*FRAME_SIZES.start()), i64::from(*FRAME_SIZES.end()));
+        Ok(self.count(field, value, u32::from(*FRAME_SIZES.start()), min, max)? as u16)
     }
 
     fn seconds(&self, field: &str, value: f64) -> Result<Duration, ScenarioError> {
@@ -695,7 +715,8 @@ impl Scenario {
                     Some(check.count(&format!("receivers[{i}].max_image_bytes"), Some(v), 0, 1, 16 * 1024 * 1024)?)
                 }
             };
-            receivers.push(ReceiverSpec { name, channel, max_image_bytes });
+            let frame_size = check.frame_size(&format!("receivers[{i}].frame_size"), receiver.frame_size)?;
+            receivers.push(ReceiverSpec { name, channel, max_image_bytes, frame_size });
         }
 
         if raw.senders.is_empty() {
@@ -746,7 +767,15 @@ impl Scenario {
                 (Protocol::Legacy, _) => false,
                 (Protocol::Nowcam, discovery) => discovery.unwrap_or(true),
             };
-            senders.push(SenderSpec { name, protocol, images, repeat, count, to, channel, discovery });
+            let frame_size = check.frame_size(&field("frame_size"), sender.frame_size)?;
+            if protocol == Protocol::Legacy && frame_size != *FRAME_SIZES.start() {
+                return Err(check.invalid(
+                    field("frame_size"),
+                    "250 or nothing for a legacy sender (the seed's format is ESP-NOW v1)",
+                    frame_size.to_string(),
+                ));
+            }
+            senders.push(SenderSpec { name, protocol, images, repeat, count, to, channel, discovery, frame_size });
         }
 
         let raw_expect = raw.expect.unwrap_or(RawExpect { result: None, max_sim_time_s: None, min_efficiency: None });

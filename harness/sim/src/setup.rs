@@ -11,6 +11,7 @@ use nowcam_proto::receiver::ReceiverConfig;
 use nowcam_proto::sender::SenderConfig;
 use nowcam_proto::time::Duration;
 use nowcam_proto::wire::control::FrameSize;
+use nowcam_proto::wire::V1_MAX_FRAME_LEN;
 use nowcam_store::ram::RamFlash;
 
 use crate::power::{PowerFlash, PowerState};
@@ -226,7 +227,8 @@ impl Prepared {
         let receiver_base = senders.len();
         let mut stations = Vec::with_capacity(senders.len() + scenario.receivers.len());
         for (index, ((name, spec), images)) in senders.iter().zip(&self.images).enumerate() {
-            let radio = SimRadio::new(station_address(index), spec.channel, self.capacities);
+            let radio = SimRadio::new(station_address(index), spec.channel, self.capacities)
+                .with_max_frame_len(usize::from(spec.frame_size));
             let destination = station_address(receiver_base + spec.to);
             let station = match spec.protocol {
                 Protocol::Nowcam => {
@@ -239,6 +241,7 @@ impl Prepared {
                         image_limit: Some(images.len() as u32),
                         pause_between_images: Duration::ZERO,
                         transfer: SenderConfig { key: scenario.key, ..SenderConfig::default() },
+                        max_frame_len: spec.frame_size,
                         ..SenderNodeConfig::default()
                     };
                     let source = FixtureSource::new(images.clone(), FrameSize::Uxga);
@@ -306,12 +309,14 @@ impl Prepared {
                 receiver: ReceiverConfig {
                     limits: Limits { max_image_len: limit },
                     key: scenario.key,
+                    max_frame_len: spec.frame_size,
                     ..ReceiverConfig::default()
                 },
                 legacy_peers,
                 ..ReceiverNodeConfig::default()
             };
-            let radio = SimRadio::new(address, spec.channel, self.capacities);
+            let radio =
+                SimRadio::new(address, spec.channel, self.capacities).with_max_frame_len(usize::from(spec.frame_size));
             let erase_ahead_slots = feeding.clamp(1, transfers.max(1)) as u16;
             let node_seed = mix(seed, 2_000 + index as u64);
             let node = ReceiverNode::new(config, radio, store, FixedTelemetry::default(), node_seed);
@@ -441,6 +446,8 @@ pub struct Needs {
     pub legacy: bool,
     /// Link outages.
     pub outages: bool,
+    /// ESP-NOW v2 frames (a node's `frame_size` above 250).
+    pub v2_frames: bool,
 }
 
 impl Needs {
@@ -457,6 +464,7 @@ impl Needs {
             (self.link_faults, offered.link_faults, "link faults"),
             (self.legacy, offered.legacy, "a legacy sender"),
             (self.outages, offered.outages, "link outages"),
+            (self.v2_frames, offered.v2_frames, "ESP-NOW v2 frames"),
         ] {
             if needed && !offered {
                 missing.push(format!("{what}, which the target cannot provide"));
@@ -483,6 +491,8 @@ impl Scenario {
             link_faults: faulty(&self.link.data) || faulty(&self.link.status),
             legacy: self.senders.iter().any(|sender| sender.protocol == Protocol::Legacy),
             outages: !self.link.outages.is_empty(),
+            v2_frames: self.senders.iter().any(|sender| usize::from(sender.frame_size) > V1_MAX_FRAME_LEN)
+                || self.receivers.iter().any(|receiver| usize::from(receiver.frame_size) > V1_MAX_FRAME_LEN),
         }
     }
 }

@@ -41,6 +41,16 @@ pub const RX_QUEUE_DEPTH: usize = 16;
 /// never comes would otherwise stop the pump for good.
 pub const SEND_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// The largest frame this adapter sends and takes: ESP-NOW v1's 250 bytes.
+///
+/// The protocol speaks v2 frames up to [`MAX_FRAME_LEN`] (1470 bytes), and
+/// the node's buffers hold them, but the chips keep v1 frames for now: a node
+/// configured for more (`SenderNodeConfig::max_frame_len`) would have its
+/// longer sends refused here (`FrameTooLong`), and a longer frame from the
+/// air is dropped and counted. The queue slots are sized by it, so the RAM
+/// of the queues stays that of v1 (16 + 4 slots of 250 bytes rather than 1470).
+pub const FRAME_LEN: usize = nowcam_ports::radio::V1_MAX_FRAME_LEN;
+
 /// Reports kept for the node; the oldest is dropped past it.
 const REPORT_QUEUE_DEPTH: usize = 2 * TX_QUEUE_DEPTH;
 
@@ -48,7 +58,7 @@ struct TxFrame {
     handle: SendHandle,
     destination: [u8; 6],
     len: usize,
-    data: [u8; MAX_FRAME_LEN],
+    data: [u8; FRAME_LEN],
 }
 
 struct RxFrame {
@@ -56,7 +66,7 @@ struct RxFrame {
     destination: [u8; 6],
     rssi: i8,
     len: usize,
-    data: [u8; MAX_FRAME_LEN],
+    data: [u8; FRAME_LEN],
 }
 
 static TX_QUEUE: Channel<CriticalSectionRawMutex, TxFrame, TX_QUEUE_DEPTH> = Channel::new();
@@ -185,7 +195,7 @@ impl Radio for EspNowRadio {
     }
 
     fn send(&mut self, destination: MacAddress, frame: &[u8]) -> Result<SendHandle, SendError> {
-        if frame.len() > MAX_FRAME_LEN {
+        if frame.len() > FRAME_LEN {
             return Err(SendError::FrameTooLong);
         }
         if TX_QUEUE.is_full() {
@@ -195,7 +205,7 @@ impl Radio for EspNowRadio {
             self.ensure_peer(destination.octets())?;
         }
         let handle = SendHandle(self.next_handle);
-        let mut data = [0; MAX_FRAME_LEN];
+        let mut data = [0; FRAME_LEN];
         data[..frame.len()].copy_from_slice(frame);
         let queued = TxFrame { handle, destination: destination.octets(), len: frame.len(), data };
         TX_QUEUE.try_send(queued).map_err(|_| SendError::QueueFull)?;
@@ -303,7 +313,7 @@ impl RadioPump {
 /// Hands one received frame to the node's queue.
 fn forward(received: &ReceivedData) {
     let data = received.data();
-    if data.len() > MAX_FRAME_LEN {
+    if data.len() > FRAME_LEN {
         count(&RX_DROPPED);
         return;
     }
@@ -312,7 +322,7 @@ fn forward(received: &ReceivedData) {
         destination: received.info.dst_address,
         rssi: clamp_rssi(received.info.rx_control.rssi),
         len: data.len(),
-        data: [0; MAX_FRAME_LEN],
+        data: [0; FRAME_LEN],
     };
     frame.data[..data.len()].copy_from_slice(data);
     if RX_QUEUE.try_send(frame).is_err() {

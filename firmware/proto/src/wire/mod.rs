@@ -1,17 +1,29 @@
 //! Wire format v1.
 //!
-//! Every frame is one ESP-NOW payload of at most 250 bytes. It starts with a
-//! 3-byte header and carries little-endian fields:
+//! Every frame is one ESP-NOW payload: at most 250 bytes between ESP-NOW v1
+//! peers, up to 1470 bytes ([`MAX_FRAME_LEN`]) between v2 peers that have
+//! said they take them. It starts with a 3-byte header and carries
+//! little-endian fields:
 //!
 //! ```text
 //! offset 0  magic        0x6E ('n')
 //! offset 1  version:4 | kind:4   version 1 in the high nibble
 //! offset 2  flags        bit 7 TAGGED: the frame ends in an 8-byte tag (the
-//!                        authenticated mode, see [`crate::auth`]); every other bit
-//!                        reserved, must be 0
+//!                        authenticated mode, see [`crate::auth`]);
+//!                        bit 6 FRAME_LEN: the frame ends (before any tag) in a
+//!                        u16, the largest frame its sender accepts;
+//!                        every other bit reserved, must be 0
 //! offset 3  the kind's fields (see [`FrameRepr`])
+//! [FRAME_LEN] u16 largest frame accepted, after the kind's fields
 //! [TAGGED]  8-byte truncated HMAC-SHA256 tag, after everything else
 //! ```
+//!
+//! FRAME_LEN is how a receiver announces ESP-NOW v2 frames, added to v1
+//! without breaking it: a parser from before it refuses the flag, so a
+//! receiver sets it only on answers to a peer that said it understands it
+//! (a probe whose role has [`PROBE_ROLE_FRAME_LEN`], an offer with
+//! [`OFFER_FLAG_FRAME_LEN`]); both are ignored by older receivers, which
+//! answer as before, and the camera then stays at 250-byte frames.
 //!
 //! A tagged frame's kind lengths are checked without its tag; [`FrameRepr`]
 //! parses the fields and ignores the tag's value, which only
@@ -33,32 +45,57 @@ mod repr;
 pub use repr::{
     AbortReason, ChallengeRepr, ChunkRepr, CompletionResult, ControlCommand, ControlRequestRepr, ControlResponseRepr,
     ControlStatus, FrameRepr, OfferRepr, ProbeRepr, SegmentCrcsRepr, StatusRepr, StatusRequestRepr, TelemetryRepr,
-    IMAGE_MAC_LEN, MAX_SEGMENT_CRCS, OFFER_FLAG_CHUNK_CRCS, OFFER_FLAG_JPEG,
+    IMAGE_MAC_LEN, MAX_SEGMENT_CRCS, OFFER_FLAG_CHUNK_CRCS, OFFER_FLAG_FRAME_LEN, OFFER_FLAG_JPEG,
+    PROBE_ROLE_FRAME_LEN,
 };
 
 /// The first byte of every nowcam frame.
 pub const MAGIC: u8 = 0x6e;
 /// The wire format version this crate speaks.
 pub const VERSION: u8 = 1;
-/// The largest frame ESP-NOW v1 carries.
-pub const MAX_FRAME_LEN: usize = 250;
+/// The largest frame ESP-NOW v2 carries (`ESP_NOW_MAX_DATA_LEN_V2`): what a
+/// buffer that holds any frame needs.
+pub const MAX_FRAME_LEN: usize = 1470;
+/// The largest frame ESP-NOW v1 carries: what every peer takes, and all a
+/// peer that announced no larger size is sent.
+pub const V1_MAX_FRAME_LEN: usize = 250;
 /// Bytes of the common header.
 pub const HEADER_LEN: usize = 3;
 /// Bytes a chunk frame spends before its payload: header, session and index.
 pub const CHUNK_OVERHEAD: usize = HEADER_LEN + 4 + 2;
-/// The largest chunk payload that fits one frame.
+/// The largest chunk payload that fits one v2 frame.
 pub const MAX_CHUNK_PAYLOAD: usize = MAX_FRAME_LEN - CHUNK_OVERHEAD;
+/// The largest chunk payload that fits one v1 frame (the default chunk size).
+pub const V1_MAX_CHUNK_PAYLOAD: usize = V1_MAX_FRAME_LEN - CHUNK_OVERHEAD;
 /// Bytes of the tag a TAGGED frame ends in.
 pub const TAG_LEN: usize = 8;
-/// The largest chunk payload that fits one tagged frame (the authenticated mode).
-pub const MAX_TAGGED_CHUNK_PAYLOAD: usize = MAX_CHUNK_PAYLOAD - TAG_LEN;
+/// Bytes of the FRAME_LEN field.
+pub const FRAME_LEN_FIELD: usize = 2;
+/// The largest chunk payload that fits one tagged v1 frame (the authenticated mode).
+pub const MAX_TAGGED_CHUNK_PAYLOAD: usize = V1_MAX_CHUNK_PAYLOAD - TAG_LEN;
+
+/// The largest chunk payload a frame of `frame_len` bytes carries, with the
+/// tag of the authenticated mode when `tagged`; `frame_len` is clamped to
+/// 250..=[`MAX_FRAME_LEN`].
+pub const fn chunk_payload_for(frame_len: usize, tagged: bool) -> usize {
+    let frame_len = if frame_len < V1_MAX_FRAME_LEN {
+        V1_MAX_FRAME_LEN
+    } else if frame_len > MAX_FRAME_LEN {
+        MAX_FRAME_LEN
+    } else {
+        frame_len
+    };
+    frame_len - CHUNK_OVERHEAD - if tagged { TAG_LEN } else { 0 }
+}
 
 /// Header flags.
 pub mod flags {
     /// The frame ends in a [`super::TAG_LEN`]-byte authentication tag.
     pub const TAGGED: u8 = 0x80;
+    /// The frame ends (before any tag) in a u16: the largest frame its sender accepts.
+    pub const FRAME_LEN: u8 = 0x40;
     /// Every flag this version understands.
-    pub const KNOWN: u8 = TAGGED;
+    pub const KNOWN: u8 = TAGGED | FRAME_LEN;
 }
 
 /// What a frame is.
@@ -134,7 +171,7 @@ impl FrameKind {
 pub enum Error {
     /// the frame is shorter than its kind requires
     Truncated,
-    /// the frame is longer than 250 bytes or than its kind allows
+    /// the frame is longer than 1470 bytes or than its kind allows
     TooLong,
     /// the first byte is not the nowcam magic
     BadMagic,
@@ -215,7 +252,8 @@ impl<T: AsRef<[u8]>> Frame<T> {
             return Err(Error::UnsupportedFlags);
         }
         let tag = if data[field::FLAGS] & flags::TAGGED != 0 { TAG_LEN } else { 0 };
-        let fixed = HEADER_LEN + kind.fixed_len() + tag;
+        let frame_len = if data[field::FLAGS] & flags::FRAME_LEN != 0 { FRAME_LEN_FIELD } else { 0 };
+        let fixed = HEADER_LEN + kind.fixed_len() + frame_len + tag;
         if data.len() < fixed {
             return Err(Error::Truncated);
         }
@@ -238,6 +276,17 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// Whether the frame ends in a tag.
     pub fn is_tagged(&self) -> bool {
         self.flags() & flags::TAGGED != 0
+    }
+
+    /// The largest frame the frame's sender accepts, when it says (flag FRAME_LEN).
+    pub fn announced_frame_len(&self) -> Option<u16> {
+        if self.flags() & flags::FRAME_LEN == 0 {
+            return None;
+        }
+        let data = self.buffer.as_ref();
+        let end = if self.is_tagged() { data.len().saturating_sub(TAG_LEN) } else { data.len() };
+        let bytes = data.get(end.checked_sub(FRAME_LEN_FIELD)?..end)?;
+        Some(u16::from_le_bytes([bytes[0], bytes[1]]))
     }
 
     /// The tag of a tagged frame (empty when untagged).
@@ -264,22 +313,47 @@ impl<T: AsRef<[u8]>> Frame<T> {
         self.buffer.as_ref()[field::FLAGS]
     }
 
-    /// The bytes after the common header, without the tag of a tagged frame.
+    /// The bytes after the common header, without the FRAME_LEN field and the tag.
     pub fn body(&self) -> &[u8] {
         let data = self.buffer.as_ref();
-        let end = if self.is_tagged() { data.len().saturating_sub(TAG_LEN) } else { data.len() };
+        let end = body_end(data);
         &data[field::BODY.min(end)..end]
     }
 }
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Frame<&'a T> {
-    /// The bytes after the common header (without a tag), borrowed for as long as the buffer.
+    /// The bytes after the common header (without the FRAME_LEN field and the
+    /// tag), borrowed for as long as the buffer.
     pub fn body_ref(&self) -> &'a [u8] {
         let data: &'a [u8] = self.buffer.as_ref();
-        let tagged = data.get(field::FLAGS).is_some_and(|f| f & flags::TAGGED != 0);
-        let end = if tagged { data.len().saturating_sub(TAG_LEN) } else { data.len() };
+        let end = body_end(data);
         &data[field::BODY.min(end)..end]
     }
+}
+
+/// Where the kind's fields end: before the FRAME_LEN field and the tag.
+fn body_end(data: &[u8]) -> usize {
+    let bits = data.get(field::FLAGS).copied().unwrap_or(0);
+    let tag = if bits & flags::TAGGED != 0 { TAG_LEN } else { 0 };
+    let frame_len = if bits & flags::FRAME_LEN != 0 { FRAME_LEN_FIELD } else { 0 };
+    data.len().saturating_sub(tag + frame_len)
+}
+
+/// Appends the FRAME_LEN field (`accepted`, the largest frame the writer
+/// takes) to the untagged frame of `len` bytes at the start of `buffer`,
+/// sets its flag and returns the new length. Seal the frame after this.
+pub fn announce_frame_len(buffer: &mut [u8], len: usize, accepted: u16) -> Result<usize> {
+    let bits = *buffer.get(field::FLAGS).ok_or(Error::BufferTooSmall)?;
+    if len < HEADER_LEN || bits & (flags::TAGGED | flags::FRAME_LEN) != 0 {
+        return Err(Error::InvalidField);
+    }
+    let end = len + FRAME_LEN_FIELD;
+    if end > MAX_FRAME_LEN {
+        return Err(Error::TooLong);
+    }
+    buffer.get_mut(len..end).ok_or(Error::BufferTooSmall)?.copy_from_slice(&accepted.to_le_bytes());
+    buffer[field::FLAGS] = bits | flags::FRAME_LEN;
+    Ok(end)
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {

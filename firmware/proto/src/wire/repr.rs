@@ -13,13 +13,21 @@
 //! | ControlRequest | request id u16, command u8, variable u8, value i32 | 8 |
 //! | ControlResponse | request id u16, status u8, variable u8, value i32 | 8 |
 //! | Telemetry | uptime ms u64, free heap u32, temperature i16, RSSI i8, frames sent u32, retransmissions u32 | 23 |
-//! | Probe, ProbeReply | nonce u32, role u8 | 5 |
+//! | Probe, ProbeReply | nonce u32, role u8 (a probe's bit 7: [`PROBE_ROLE_FRAME_LEN`]) | 5 |
 //! | SegmentCrcs | session u32, segment chunks u16, first segment u16, CRC-32 u32 × 1..=57 | 8 + 4n |
 //! | Challenge | session u32, nonce u32 | 8 |
 //! | SealedOffer | the Offer's 18 bytes, image MAC (HMAC-SHA256) 32 bytes | 50 |
 //!
 //! A tagged frame (header flag TAGGED) carries 8 more bytes, its tag, after
-//! all of these.
+//! all of these; a frame with the header flag FRAME_LEN carries a u16 (the
+//! largest frame its sender takes) between them and any tag. Only a probe
+//! reply and the answer to an offer (Status, Challenge) carry it, and only
+//! to a camera that asked ([`PROBE_ROLE_FRAME_LEN`], [`OFFER_FLAG_FRAME_LEN`]).
+//!
+//! Chunks fill the frame size camera and receiver agreed on: 241 bytes in
+//! a v1 frame, up to 1461 in a v2 one. A Status to a camera is at most as
+//! long as that camera's chunk frames (250 bytes at least), so its bitmap
+//! grows with them.
 //!
 //! SegmentCrcs is the sender's half of the repair of an image whose CRC-32
 //! failed at the receiver: segment `s` is chunks `s × K .. (s + 1) × K` (the
@@ -48,7 +56,10 @@
 //! `lowest_missing == chunk_count` means every chunk has arrived.
 
 use super::control::ControlVariable;
-use super::{Error, Frame, FrameKind, Reader, Result, Writer, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN, TAG_LEN};
+use super::{
+    Error, Frame, FrameKind, Reader, Result, Writer, HEADER_LEN, MAX_CHUNK_PAYLOAD, MAX_FRAME_LEN, TAG_LEN,
+    V1_MAX_FRAME_LEN,
+};
 
 /// Offer flag: the image is a JPEG.
 pub const OFFER_FLAG_JPEG: u16 = 0x0001;
@@ -60,11 +71,23 @@ pub const OFFER_FLAG_JPEG: u16 = 0x0001;
 /// holds match.
 pub const OFFER_FLAG_CHUNK_CRCS: u16 = 0x0002;
 
+/// Offer flag: the sender understands an answer with the header flag
+/// FRAME_LEN (the largest frame the receiver accepts). A receiver that does
+/// not know the flag ignores it, as it ignores every offer flag it does not
+/// know, and answers without the field.
+pub const OFFER_FLAG_FRAME_LEN: u16 = 0x0004;
+
+/// Set in a probe's role byte: the prober understands a reply with the header
+/// flag FRAME_LEN. An older receiver answers any role but its own, without it.
+pub const PROBE_ROLE_FRAME_LEN: u8 = 0x80;
+
 /// Bytes of the image MAC a SealedOffer carries (a whole HMAC-SHA256).
 pub const IMAGE_MAC_LEN: usize = 32;
 
-/// The most segment CRCs one SegmentCrcs frame carries, tagged or not.
-pub const MAX_SEGMENT_CRCS: usize = (MAX_FRAME_LEN - HEADER_LEN - 8 - TAG_LEN) / 4;
+/// The most segment CRCs one SegmentCrcs frame carries, tagged or not (a v1
+/// frame's worth, whatever the frame size: the windows of chunk CRCs are cut
+/// by it).
+pub const MAX_SEGMENT_CRCS: usize = (V1_MAX_FRAME_LEN - HEADER_LEN - 8 - TAG_LEN) / 4;
 
 /// A sender proposes a transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
