@@ -318,7 +318,10 @@ fn discover_lists_serve_found_over_mdns_on_loopback() {
                 http = Some(address.parse::<std::net::SocketAddr>().unwrap());
             }
             if let Some(address) = address("nowcam serve: mDNS on ") {
-                break (http.expect("the API's address comes first"), address.to_string());
+                let found = (http.expect("the API's address comes first"), address.to_string());
+                // Keep reading what serve prints, so that a full pipe never stalls it.
+                std::thread::spawn(move || lines.for_each(drop));
+                break found;
             }
         }
     };
