@@ -971,7 +971,14 @@ impl<const WORDS: usize> Sender<WORDS> {
         self.sent_once.count() >= usize::from(self.offer.chunk_count)
     }
 
+    /// Takes chunk `index` as received. A status claiming a chunk this
+    /// sender never sent is wrong (forged, or for another transfer): the
+    /// chunk stays to be sent, else a forged "all received" status would
+    /// keep it from ever going out while the receiver waits for it.
     fn confirm(&mut self, index: usize) {
+        if !self.sent_once.contains(index) {
+            return;
+        }
         self.acknowledged.insert(index);
         self.to_send.remove(index);
         self.before_poll.remove(index);

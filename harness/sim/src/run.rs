@@ -29,6 +29,10 @@ type Outcome = (SenderOutcome, Option<f64>);
 /// that frames still in flight (delays, held-back frames) land.
 const GRACE: Duration = Duration::from_millis(200);
 
+/// How long a hostile station's replay may go on after the last sender
+/// finished (flood senders keep its outbox busy for ever).
+const REPLAY_BUDGET: Duration = Duration::from_secs(10);
+
 /// The result of one run of one scenario with one seed.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunResult {
@@ -445,6 +449,10 @@ impl Prepared {
         let limit_ns = self.scenario.time_limit.as_micros().saturating_mul(1_000);
         engine.start();
         let mut finished_ns = None;
+        // When the last sender finished: the run's time. A replay may go on
+        // after it (its frames must not change the store), for at most
+        // REPLAY_BUDGET.
+        let mut senders_done_ns: Option<u64> = None;
         let mut pending = senders;
         let mut done = vec![false; senders];
         loop {
@@ -457,10 +465,13 @@ impl Prepared {
             }
             // A hostile station's replay, once begun, is part of the run.
             if pending == 0 {
-                let replaying = self.hostile_index().is_some_and(|h| match engine.station(h) {
-                    SimStation::Hostile(station) => station.busy(),
-                    _ => false,
-                });
+                let done_at = *senders_done_ns.get_or_insert(engine.now_ns());
+                let in_budget = engine.now_ns() < done_at.saturating_add(REPLAY_BUDGET.as_micros() * 1_000);
+                let replaying = in_budget
+                    && self.hostile_index().is_some_and(|h| match engine.station(h) {
+                        SimStation::Hostile(station) => station.busy(),
+                        _ => false,
+                    });
                 if replaying {
                     finished_ns = None;
                 } else if finished_ns.is_none() {
@@ -468,7 +479,7 @@ impl Prepared {
                 }
             }
         }
-        let end_ns = finished_ns.unwrap_or(limit_ns.max(engine.now_ns()));
+        let end_ns = senders_done_ns.or(finished_ns).unwrap_or(limit_ns.max(engine.now_ns()));
         Ok(self.verdict(seed, &mut engine, end_ns, options))
     }
 
