@@ -93,3 +93,19 @@ fn every_hostile_scenario_is_met_in_the_authenticated_mode() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Forged chunks and forged "all received" statuses together, default mode:
+/// a status claiming chunks never sent confirms nothing, so no image waits
+/// for the transfer's 60 s deadline (seed 3 once did).
+#[test]
+fn forged_chunks_and_statuses_together_cost_seconds_not_the_deadline() {
+    let fixtures = FixtureCatalog::load(&root().join("fixtures")).unwrap();
+    let text = "seeds = 12\ntime_limit_s = 120\n[link]\npreset = \"random5\"\n[hostile]\nforge_chunks = 0.2\nforge_status = 0.5\n[[senders]]\nname = \"cam\"\nimages = [\"vga-q12-20k.jpg\"]\n[[receivers]]\nname = \"rx\"\n[expect]\nresult = \"byte-exact\"\n";
+    let scenario = Scenario::parse(Path::new("forge-both.toml"), text, &fixtures).unwrap();
+    let prepared = prepare(&scenario, &fixtures).unwrap();
+    for seed in 0..12 {
+        let result = prepared.run(seed, RunOptions::default()).unwrap();
+        assert!(result.passed, "seed {seed}: {:?}", result.failures);
+        assert!(result.sim_time_s < 10.0, "seed {seed}: {:.1} s", result.sim_time_s);
+    }
+}
