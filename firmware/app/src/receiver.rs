@@ -388,6 +388,23 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
     /// when to call again: at once while erase-ahead has more to do.
     pub fn poll(&mut self, now: Instant) -> Option<Instant> {
         while self.radio.poll_send_report().is_some() {}
+        if self.radio.may_have_frames() {
+            self.drain_frames(now);
+        }
+        self.expire(now);
+        self.erase_ahead(now);
+        let next = self.poll_at();
+        if self.erasing {
+            return Some(now);
+        }
+        match self.erase_retry_at {
+            Some(retry) => Some(next.map_or(retry, |next| next.min(retry))),
+            None => next,
+        }
+    }
+
+    /// Handles every frame the radio holds.
+    fn drain_frames(&mut self, now: Instant) {
         let mut buffer = [0u8; MAX_FRAME_LEN];
         while let Some(received) = self.radio.receive(&mut buffer) {
             let Some(bytes) = buffer.get(..received.len) else {
@@ -402,16 +419,6 @@ impl<R: Radio, S: ImageStore, T: TelemetrySource, const TRANSFERS: usize, const 
             } else {
                 self.stats.legacy_refused += 1;
             }
-        }
-        self.expire(now);
-        self.erase_ahead(now);
-        let next = self.poll_at();
-        if self.erasing {
-            return Some(now);
-        }
-        match self.erase_retry_at {
-            Some(retry) => Some(next.map_or(retry, |next| next.min(retry))),
-            None => next,
         }
     }
 

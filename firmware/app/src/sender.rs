@@ -436,6 +436,9 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
     }
 
     fn drain_frames(&mut self, now: Instant) {
+        if !self.radio.may_have_frames() {
+            return;
+        }
         let mut buffer = [0u8; MAX_FRAME_LEN];
         while let Some(received) = self.radio.receive(&mut buffer) {
             let Some(bytes) = buffer.get(..received.len) else {

@@ -81,6 +81,13 @@ pub trait Radio {
     /// Copies the next received frame into `buffer`, if any.
     fn receive(&mut self, buffer: &mut [u8; MAX_FRAME_LEN]) -> Option<Received>;
 
+    /// Whether [`Radio::receive`] may have a frame: `false` only when it
+    /// surely has none, which spares the caller a frame buffer. The default
+    /// does not know and says `true`.
+    fn may_have_frames(&self) -> bool {
+        true
+    }
+
     /// The WiFi channel (1 to 14) the radio listens and sends on.
     fn channel(&self) -> u8;
 

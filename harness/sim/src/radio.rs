@@ -245,6 +245,10 @@ impl Radio for SimRadio {
         self.reports.pop_front()
     }
 
+    fn may_have_frames(&self) -> bool {
+        !self.received.is_empty()
+    }
+
     fn receive(&mut self, buffer: &mut [u8; MAX_FRAME_LEN]) -> Option<Received> {
         if self.reveal == Some(0) {
             return None;
