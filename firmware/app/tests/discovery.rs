@@ -417,12 +417,7 @@ fn leaving_the_receivers_channel_starts_probing_at_once() {
 #[test]
 fn poll_at_is_now_while_a_capture_is_asked_for() {
     let world = Shared::default();
-    let config = SenderNodeConfig {
-        receiver: Some(RECEIVER),
-        capture_interval: None,
-        telemetry_interval: None,
-        ..SenderNodeConfig::default()
-    };
+    let config = on_demand();
     let mut camera = camera(&world, 1, config);
     let mut receiver = station(&world, RECEIVER, 1);
     assert_eq!(camera.poll(Instant::from_millis(5)), None);
@@ -438,12 +433,7 @@ fn poll_at_is_now_while_a_capture_is_asked_for() {
 #[test]
 fn the_capture_interval_can_be_set_while_running() {
     let world = Shared::default();
-    let config = SenderNodeConfig {
-        receiver: Some(RECEIVER),
-        capture_interval: None,
-        telemetry_interval: None,
-        ..SenderNodeConfig::default()
-    };
+    let config = on_demand();
     let mut camera = camera(&world, 1, config);
     let mut receiver = station(&world, RECEIVER, 1);
     run(&world, &mut camera, &mut [&mut receiver], Instant::ZERO, Instant::from_millis(3_000));
@@ -581,4 +571,14 @@ fn v2_frames_are_agreed_by_probe_and_dropped_when_the_receiver_refuses_them() {
     assert_eq!(camera.stats().image_retries, 1);
     assert_eq!(receiver.store().images.len(), 1);
     assert!(receiver.store().images.iter().all(|(_, bytes)| *bytes == Fixture::new(5_000).image));
+}
+
+/// A camera that knows its receiver and sends only when asked, without telemetry.
+fn on_demand() -> SenderNodeConfig {
+    SenderNodeConfig {
+        receiver: Some(RECEIVER),
+        capture_interval: None,
+        telemetry_interval: None,
+        ..SenderNodeConfig::default()
+    }
 }

@@ -8,33 +8,23 @@ use nowcam_link::{frame_success_probability, CHIP_SEND_OVERHEAD_NS};
 use nowcam_proto::rate::{RateConfig, RateController};
 use nowcam_proto::time::{Duration, Instant};
 
-/// The ESP32's rates of 250-byte frames: DSSS/CCK and ERP-OFDM.
-const RATES: [PhyRate; 12] = [
-    PhyRate::Dsss1Mbps,
-    PhyRate::Dsss2Mbps,
-    PhyRate::Cck5_5Mbps,
-    PhyRate::Cck11Mbps,
-    PhyRate::Ofdm6Mbps,
-    PhyRate::Ofdm9Mbps,
-    PhyRate::Ofdm12Mbps,
-    PhyRate::Ofdm18Mbps,
-    PhyRate::Ofdm24Mbps,
-    PhyRate::Ofdm36Mbps,
-    PhyRate::Ofdm48Mbps,
-    PhyRate::Ofdm54Mbps,
-];
+/// The ESP32's rates of 250-byte frames: DSSS/CCK and ERP-OFDM (every rate but HT).
+fn rates() -> [PhyRate; 12] {
+    let mut rates = PhyRate::ALL.into_iter().filter(|rate| !rate.is_ht());
+    core::array::from_fn(|_| rates.next().expect("twelve DSSS/CCK and ERP-OFDM rates"))
+}
 
 /// What one broadcast 250-byte frame costs at each rate: its airtime, or the
 /// chip's per-send software cost where that is longer.
 fn frame_ns() -> [u32; 12] {
-    RATES.map(|rate| {
+    rates().map(|rate| {
         let air = airtime::attempt_ns(rate, 250, true, airtime::mean_backoff_ns(0));
         air.max(CHIP_SEND_OVERHEAD_NS) as u32
     })
 }
 
 fn success(snr_db: f64) -> [f64; 12] {
-    RATES.map(|rate| frame_success_probability(rate, snr_db, airtime::frame_len(250)))
+    rates().map(|rate| frame_success_probability(rate, snr_db, airtime::frame_len(250)))
 }
 
 /// Delivered frames per second at rate `i`.
@@ -43,7 +33,7 @@ fn throughput(snr_db: f64, i: usize) -> f64 {
 }
 
 fn best_throughput(snr_db: f64) -> f64 {
-    (0..RATES.len()).map(|i| throughput(snr_db, i)).fold(0.0, f64::max)
+    (0..rates().len()).map(|i| throughput(snr_db, i)).fold(0.0, f64::max)
 }
 
 /// Runs `frames` frames (one per frame time of the rate picked) at `snr_db`; returns the time reached.
@@ -72,7 +62,7 @@ fn the_controller_settles_near_the_best_rate_at_each_snr() {
         assert!(
             chosen >= 0.9 * best,
             "{snr_db} dB: chose {} ({chosen:.0}/s), best {best:.0}/s",
-            RATES[controller.best()]
+            rates()[controller.best()]
         );
     }
 }
@@ -85,7 +75,7 @@ fn the_controller_follows_an_snr_step_within_a_second() {
         throughput(snr_db, controller.best()) >= 0.9 * best_throughput(snr_db)
     };
     let now = drive(&mut controller, 30.0, Instant::ZERO, 20_000, &mut seed);
-    assert!(near_best(&controller, 30.0), "{}", RATES[controller.best()]);
+    assert!(near_best(&controller, 30.0), "{}", rates()[controller.best()]);
     // The camera walks behind a wall: 8 dB. Within a second it is back near the best.
     let mut at = now;
     let deadline = now + Duration::from_secs(1);
@@ -95,12 +85,12 @@ fn the_controller_follows_an_snr_step_within_a_second() {
             break;
         }
     }
-    assert!(at < deadline, "still at {} a second after the step", RATES[controller.best()]);
+    assert!(at < deadline, "still at {} a second after the step", rates()[controller.best()]);
     // And back: 30 dB again. From 18 Mbps up every rate costs the chip's
     // per-send time rather than its airtime, so any of them is as good.
     let start = at;
     while at < start + Duration::from_secs(2) && !near_best(&controller, 30.0) {
         at = drive(&mut controller, 30.0, at, 100, &mut seed);
     }
-    assert!(near_best(&controller, 30.0), "at {} 2 s after the signal returned", RATES[controller.best()]);
+    assert!(near_best(&controller, 30.0), "at {} 2 s after the signal returned", rates()[controller.best()]);
 }
