@@ -107,7 +107,8 @@ impl<M: RawMutex, N: ReceiverAccess, C: Clock> StoredImage<'_, M, N, C> {
     /// Writes the image's bytes; stops early when the image goes away
     /// mid-stream (newer images reused its slot) or fails its read: the
     /// client then sees a body shorter than announced and drops it.
-    pub async fn write_bytes<W: Write>(&self, writer: &mut W) -> Result<(), W::Error> {
+    /// Returns whether every byte went out.
+    pub async fn write_bytes<W: Write>(&self, writer: &mut W) -> Result<bool, W::Error> {
         let mut piece = [0; PIECE];
         let mut offset = 0;
         while offset < self.info.len {
@@ -120,7 +121,7 @@ impl<M: RawMutex, N: ReceiverAccess, C: Clock> StoredImage<'_, M, N, C> {
                 _ => break,
             }
         }
-        Ok(())
+        Ok(offset >= self.info.len)
     }
 }
 
@@ -134,7 +135,7 @@ impl<M: RawMutex, N: ReceiverAccess, C: Clock> Content for StoredImage<'_, M, N,
     }
 
     async fn write_content<W: Write>(self, mut writer: W) -> Result<(), W::Error> {
-        self.write_bytes(&mut writer).await
+        self.write_bytes(&mut writer).await.map(|_| ())
     }
 }
 

@@ -38,6 +38,12 @@ impl<M: RawMutex, N: ReceiverAccess, C: Clock> PathRouterService for Routes<'_, 
         let api = self.api;
         let parts = request.parts;
         let connection = request.body_connection.finalize().await?;
+        if parts.method() == "HEAD" {
+            // A response to HEAD carries no body (the client would read it as
+            // the next response); Allow says what is served.
+            let response = (StatusCode::METHOD_NOT_ALLOWED, ("Allow", "GET"), picoserve::response::NoContent);
+            return response.write_to(connection, writer).await;
+        }
         if parts.method() != "GET" {
             let failure = Failure::new(
                 StatusCode::METHOD_NOT_ALLOWED,

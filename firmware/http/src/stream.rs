@@ -41,7 +41,12 @@ impl<M: RawMutex, N: ReceiverAccess, C: Clock> CustomBody for Mjpeg<'_, M, N, C>
                         info.len, info.sequence
                     ))
                     .await?;
-                StoredImage { api, info }.write_bytes(&mut writer).await?;
+                let whole = StoredImage { api, info }.write_bytes(&mut writer).await?;
+                if !whole {
+                    // The part announced the whole image's length: end the
+                    // stream rather than let a client read on out of step.
+                    return Ok(());
+                }
                 writer.write_all(b"\r\n").await?;
                 writer.flush().await?;
                 sent = Some(info.sequence);

@@ -232,7 +232,12 @@ impl<M: RawMutex, N: ReceiverAccess, C: Clock> CustomBody for Feed<'_, M, N, C> 
                 let camera = api.journal.image(info.sequence).map(|record| record.source);
                 text(&mut writer, ImageAnnouncement { id: info.sequence, camera, size: info.len }).await?;
                 frame_header(&mut writer, 2, info.len as usize).await?;
-                StoredImage { api, info }.write_bytes(&mut writer).await?;
+                let whole = StoredImage { api, info }.write_bytes(&mut writer).await?;
+                if !whole {
+                    // The frame announced the whole image: what came next
+                    // would be read as its bytes. End the connection instead.
+                    return Ok(());
+                }
                 sent_image = Some(info.sequence);
             }
             let now = api.clock.now();

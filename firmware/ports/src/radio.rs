@@ -1,4 +1,5 @@
-//! The ESP-NOW radio as the protocol sees it: frames of at most 250 bytes to
+//! The ESP-NOW radio as the protocol sees it: frames of at most 1470 bytes
+//! (v2; a radio may allow fewer, v1's 250) to
 //! and from 6-byte addresses, a bounded transmit queue, and a send report per
 //! frame that tells whether the 802.11 MAC acknowledgement arrived.
 

@@ -50,6 +50,7 @@ pub const SEND_TIMEOUT: Duration = Duration::from_millis(500);
 /// air is dropped and counted. The queue slots are sized by it, so the RAM
 /// of the queues stays that of v1 (16 + 4 slots of 250 bytes rather than 1470).
 pub const FRAME_LEN: usize = nowcam_ports::radio::V1_MAX_FRAME_LEN;
+const _: () = assert!(FRAME_LEN <= MAX_FRAME_LEN, "the queue slots copy into the node's frame buffers");
 
 /// Reports kept for the node; the oldest is dropped past it.
 const REPORT_QUEUE_DEPTH: usize = 2 * TX_QUEUE_DEPTH;
@@ -215,6 +216,10 @@ impl Radio for EspNowRadio {
 
     fn poll_send_report(&mut self) -> Option<SendReport> {
         REPORTS.try_receive().ok()
+    }
+
+    fn may_have_frames(&self) -> bool {
+        !RX_QUEUE.is_empty()
     }
 
     fn receive(&mut self, buffer: &mut [u8; MAX_FRAME_LEN]) -> Option<Received> {
