@@ -94,6 +94,12 @@ impl Capacities {
 /// many (`esp_now::RECEIVE_QUEUE_SIZE`), dropping newer frames past it.
 pub const ESP_RADIO_RECEIVE_QUEUE: usize = 10;
 
+/// Bytes of the receiver boards' image partition (`images` in
+/// firmware/boards/partitions.csv, 4 MB flash): the image store's flash,
+/// which the simulator and the virtual boards lay out as the chip does
+/// (four 576 KiB slots for the default 512 KiB images).
+pub const IMAGE_PARTITION_BYTES: u32 = 0x27_0000;
+
 /// The ESP32-C3 build: 400 KB of SRAM, so four transfers of up to 512 KiB.
 pub const ESP32C3: Capacities = Capacities {
     receiver_transfers: 4,
@@ -112,3 +118,21 @@ pub const ESP32: Capacities = ESP32C3;
 
 /// The ESP32-S3 camera build: the same numbers as the C3.
 pub const ESP32S3: Capacities = ESP32C3;
+
+#[cfg(test)]
+mod partition_tests {
+    use super::IMAGE_PARTITION_BYTES;
+
+    /// The constant is the board's partition table, not a copy that drifts.
+    #[test]
+    fn the_image_partition_is_the_boards_table() {
+        let table = include_str!("../../boards/partitions.csv");
+        let images = table
+            .lines()
+            .find(|line| line.starts_with("images"))
+            .expect("an images partition in firmware/boards/partitions.csv");
+        let size = images.split(',').nth(4).expect("a size column").trim();
+        let size = u32::from_str_radix(size.trim_start_matches("0x"), 16).expect("a hex size");
+        assert_eq!(size, IMAGE_PARTITION_BYTES);
+    }
+}

@@ -330,6 +330,9 @@ pub struct ReceiverStats {
     pub expired_overall: u32,
     /// Transfers superseded by a newer offer of their sender.
     pub superseded: u32,
+    /// Transfers the receiver ended as failed (the store refused, or the
+    /// repair rounds ran out); the camera offers the image again.
+    pub failed: u32,
 }
 
 struct Transfer<Slot, const WORDS: usize> {
@@ -879,6 +882,7 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
         if let Some(slot) = transfer.slot {
             store.abandon(slot);
         }
+        self.stats.failed += 1;
         self.remember(transfer.source, offer, result, transfer.nonce);
         let completion = FrameRepr::Completion { session: offer.session, result };
         let reply_len = self.write(&completion, transfer.nonce, reply);

@@ -7,7 +7,8 @@ use crate::config::{Config, ConfigError, Layout, MAX_PENDING, MAX_SECTORS_PER_SL
 use crate::header::{Header, CRC32, DATA_OFFSET, HEADER_LEN};
 use crate::io::{read_unaligned, write_unaligned, SCRATCH_LEN};
 use crate::page_buffer::{self, PageBuffer};
-use crate::timing::BLOCK_SIZE;
+use crate::remap::{Remaps, Run, MAX_TABLE_LEN};
+use crate::timing::{BLOCK_SIZE, PAGE_SIZE};
 
 /// Why [`Store::mount`] failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,6 +69,10 @@ struct Pending {
     /// Whether `write_at` has touched the slot: until then it holds only
     /// what erase-ahead (or `begin`) erased.
     written: bool,
+    /// Image bytes a segment repair moved into the slot's spare space.
+    remaps: Remaps,
+    /// The slot offset where the spare space not used yet starts.
+    spare: u32,
 }
 
 impl Pending {
@@ -93,6 +98,9 @@ pub struct Store<F> {
     flash: F,
     layout: Layout,
     slots: [Slot; MAX_SLOTS],
+    /// Per slot holding an image, the slot offset of its relocation table
+    /// (0: stored in place).
+    remap_tables: [u32; MAX_SLOTS],
     pending: [Option<Pending>; MAX_PENDING],
     /// Per pending transfer, the page being filled (see [`crate::page_buffer`]).
     buffers: [PageBuffer; MAX_PENDING],
@@ -116,6 +124,7 @@ impl<F: MultiwriteNorFlash> Store<F> {
     pub fn mount(mut flash: F, config: Config) -> Result<Self, MountError> {
         let layout = config.validate(flash.capacity(), F::READ_SIZE, F::WRITE_SIZE, F::ERASE_SIZE)?;
         let mut slots = [Slot::Free; MAX_SLOTS];
+        let mut remap_tables = [0u32; MAX_SLOTS];
         let mut largest: Option<u32> = None;
         for slot in 0..layout.slot_count {
             let mut bytes = [0u8; HEADER_LEN];
@@ -134,6 +143,11 @@ impl<F: MultiwriteNorFlash> Store<F> {
             if duplicate {
                 continue;
             }
+            if header.remap_table != 0 && read_remaps(&mut flash, &layout, slot, &header).is_none() {
+                // Its bytes cannot be found: the slot is free.
+                continue;
+            }
+            remap_tables[usize::from(slot)] = header.remap_table;
             slots[usize::from(slot)] =
                 Slot::Image(ImageInfo { sequence: header.sequence, len: header.len, crc32: header.crc32 });
             largest = Some(largest.map_or(header.sequence, |l| l.max(header.sequence)));
@@ -142,6 +156,7 @@ impl<F: MultiwriteNorFlash> Store<F> {
             flash,
             layout,
             slots,
+            remap_tables,
             pending: [None; MAX_PENDING],
             buffers: [PageBuffer::EMPTY; MAX_PENDING],
             next_sequence: largest.map_or(1, |l| l.wrapping_add(1)),
@@ -200,7 +215,8 @@ impl<F: MultiwriteNorFlash> Store<F> {
     /// in its header; [`StoreError::Corrupt`] when they differ.
     pub fn verify(&mut self, sequence: u32) -> Result<(), StoreError> {
         let (slot, info) = self.find_image(sequence)?;
-        let crc = self.data_crc(slot, info.len)?;
+        let remaps = self.image_remaps(slot, info)?;
+        let crc = self.data_crc(slot, &remaps, info.len)?;
         if crc == info.crc32 {
             Ok(())
         } else {
@@ -339,20 +355,38 @@ impl<F: MultiwriteNorFlash> Store<F> {
         (at, at + sector)
     }
 
-    /// Reads `buffer.len()` bytes of a slot's data from `offset`.
-    fn read_data(&mut self, slot: u16, offset: u32, buffer: &mut [u8]) -> Result<(), StoreError> {
-        let address = self.layout.slot_start(slot) + DATA_OFFSET + offset;
-        read_unaligned(&mut self.flash, address, buffer).map_err(|kind| self.flash_error(kind))
+    /// The relocation table of a committed image (empty for one stored in place).
+    fn image_remaps(&mut self, slot: u16, info: ImageInfo) -> Result<Remaps, StoreError> {
+        let table = self.remap_tables[usize::from(slot)];
+        if table == 0 {
+            return Ok(Remaps::EMPTY);
+        }
+        let header = Header { sequence: info.sequence, len: info.len, crc32: info.crc32, remap_table: table };
+        // Mount checked the table; reading it again fails only if the flash changed under the store.
+        read_remaps(&mut self.flash, &self.layout, slot, &header).ok_or(StoreError::Corrupt)
+    }
+
+    /// Reads `buffer.len()` bytes of a slot's data from `offset`, through its relocations.
+    fn read_data(&mut self, slot: u16, remaps: &Remaps, offset: u32, buffer: &mut [u8]) -> Result<(), StoreError> {
+        let start = self.layout.slot_start(slot);
+        let mut done = 0usize;
+        while done < buffer.len() {
+            let (at, take) = remaps.locate(DATA_OFFSET, offset + done as u32, (buffer.len() - done) as u32);
+            let piece = &mut buffer[done..done + take as usize];
+            read_unaligned(&mut self.flash, start + at, piece).map_err(|kind| self.flash_error(kind))?;
+            done += take as usize;
+        }
+        Ok(())
     }
 
     /// The CRC-32 of the first `len` bytes of a slot's data, read in pieces.
-    fn data_crc(&mut self, slot: u16, len: u32) -> Result<u32, StoreError> {
+    fn data_crc(&mut self, slot: u16, remaps: &Remaps, len: u32) -> Result<u32, StoreError> {
         let mut digest = CRC32.digest();
         let mut piece = [0u8; 4 * SCRATCH_LEN];
         let mut offset = 0u32;
         while offset < len {
             let take = (len - offset).min(piece.len() as u32);
-            self.read_data(slot, offset, &mut piece[..take as usize])?;
+            self.read_data(slot, remaps, offset, &mut piece[..take as usize])?;
             digest.update(&piece[..take as usize]);
             offset += take;
         }
@@ -373,6 +407,77 @@ impl<F: MultiwriteNorFlash> Store<F> {
             Err(self.flash_error(NorFlashErrorKind::Other))
         }
     }
+}
+
+impl<F: MultiwriteNorFlash> Store<F> {
+    /// Writes `data` at slot offset `at` of pending transfer `entry`
+    /// through its page buffer, erasing each sector it reaches for the first
+    /// time (only sectors of the image in place can be: a relocation goes
+    /// to sectors already erased).
+    fn write_mapped(&mut self, entry: usize, slot: u16, at: u32, data: &[u8]) -> Result<(), StoreError> {
+        let start = self.layout.slot_start(slot);
+        let erase_size = self.layout.erase_size;
+        let first_sector = at / erase_size;
+        let last_sector = (at + data.len() as u32 - 1) / erase_size;
+        for sector in first_sector..=last_sector {
+            let Some(pending) = self.pending[entry].as_mut() else {
+                return Err(StoreError::BadHandle);
+            };
+            if pending.is_erased(sector) {
+                continue;
+            }
+            let from = start + sector * erase_size;
+            self.erases_in_transfers += 1;
+            self.flash
+                .erase(from, from + erase_size)
+                .map_err(|error| error.kind())
+                .map_err(|kind| self.flash_error(kind))?;
+            if let Some(pending) = self.pending[entry].as_mut() {
+                pending.mark_erased(sector);
+            }
+        }
+        for (address, range) in page_buffer::pieces(start + at, data.len()) {
+            if self.buffers[entry].needs_flush_before(address) {
+                self.flush(entry)?;
+            }
+            if self.buffers[entry].push(address, &data[range]) {
+                self.flush(entry)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a pending image's relocation table after its last relocated
+    /// bytes (where `discard` kept room for it); returns its slot offset.
+    fn write_remaps(&mut self, slot: u16, pending: &Pending) -> Result<u32, StoreError> {
+        let at = table_offset(u64::from(pending.spare)) as u32;
+        let mut table = [0u8; MAX_TABLE_LEN];
+        let len = pending.remaps.emit(&mut table);
+        let address = self.layout.slot_start(slot) + at;
+        write_unaligned(&mut self.flash, address, &table[..len]).map_err(|kind| self.flash_error(kind))?;
+        Ok(at)
+    }
+}
+
+/// Where the relocation table goes after spare bytes used up to `spare`: the
+/// next word.
+fn table_offset(spare: u64) -> u64 {
+    spare.next_multiple_of(4)
+}
+
+/// Reads and checks the relocation table a header points at; `None` when
+/// it is not a valid table for that image and slot.
+fn read_remaps<F: MultiwriteNorFlash>(flash: &mut F, layout: &Layout, slot: u16, header: &Header) -> Option<Remaps> {
+    let table = header.remap_table;
+    if table >= layout.slot_size {
+        return None;
+    }
+    let len = (layout.slot_size - table).min(MAX_TABLE_LEN as u32) as usize;
+    let mut bytes = [0u8; MAX_TABLE_LEN];
+    read_unaligned(flash, layout.slot_start(slot) + table, &mut bytes[..len]).ok()?;
+    let remaps = Remaps::parse(&bytes[..len], header.len, DATA_OFFSET, layout.slot_size)?;
+    // No run may reach into the table itself.
+    remaps.ends_before(table).then_some(remaps)
 }
 
 impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
@@ -404,7 +509,9 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
                 (slot, erase_size)
             }
         };
-        let mut pending = Pending { slot, len, erased: [0; BITMAP_WORDS], written: false };
+        let spare = DATA_OFFSET + len;
+        let mut pending =
+            Pending { slot, len, erased: [0; BITMAP_WORDS], written: false, remaps: Remaps::EMPTY, spare };
         for sector in 0..upto / erase_size {
             pending.mark_erased(sector);
         }
@@ -473,9 +580,9 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         Ok(EraseStep::Erased)
     }
 
-    /// Writes `data` at `offset` of the image, erasing each sector it reaches
-    /// for the first time. Each byte may be written once (or again with the
-    /// same value).
+    /// Writes `data` at `offset` of the image (through its relocations),
+    /// erasing each sector it reaches for the first time. Each byte may be
+    /// written once (or again with the same value).
     fn write_at(&mut self, handle: WriteHandle, offset: u32, data: &[u8]) -> Result<(), StoreError> {
         let entry = self.pending_index(handle)?;
         let data_len = u32::try_from(data.len()).map_err(|_| StoreError::OutOfBounds)?;
@@ -486,52 +593,66 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         if data.is_empty() {
             return Ok(());
         }
-        if let Some(pending) = self.pending[entry].as_mut() {
-            pending.written = true;
-        }
-        let start = self.layout.slot_start(handle.slot);
-        let erase_size = self.layout.erase_size;
-        let first_sector = (DATA_OFFSET + offset) / erase_size;
-        let last_sector = (DATA_OFFSET + end - 1) / erase_size;
-        for sector in first_sector..=last_sector {
-            let Some(pending) = self.pending[entry].as_mut() else {
-                return Err(StoreError::BadHandle);
-            };
-            if pending.is_erased(sector) {
-                continue;
-            }
-            let from = start + sector * erase_size;
-            self.erases_in_transfers += 1;
-            self.flash
-                .erase(from, from + erase_size)
-                .map_err(|error| error.kind())
-                .map_err(|kind| self.flash_error(kind))?;
-            if let Some(pending) = self.pending[entry].as_mut() {
-                pending.mark_erased(sector);
-            }
-        }
-        for (address, range) in page_buffer::pieces(start + DATA_OFFSET + offset, data.len()) {
-            if self.buffers[entry].needs_flush_before(address) {
-                self.flush(entry)?;
-            }
-            if self.buffers[entry].push(address, &data[range]) {
-                self.flush(entry)?;
-            }
+        let Some(pending) = self.pending[entry].as_mut() else {
+            return Err(StoreError::BadHandle);
+        };
+        pending.written = true;
+        let remaps = pending.remaps;
+        let mut done = 0usize;
+        while done < data.len() {
+            let (at, take) = remaps.locate(DATA_OFFSET, offset + done as u32, (data.len() - done) as u32);
+            self.write_mapped(entry, handle.slot, at, &data[done..done + take as usize])?;
+            done += take as usize;
         }
         Ok(())
     }
 
-    /// Refuses: bytes written on NOR flash can only be written again after
-    /// an erase, and the store never erases in the middle of a transfer (a
-    /// sector takes about 45 ms, during which no frame is read). The receiver
-    /// fails the transfer instead; its slot is erased ahead afterwards.
+    /// Moves bytes `offset..offset + len` of a pending image into the slot's
+    /// spare space, erased and never written (past the image's end, where
+    /// erase-ahead erased the rest of the slot), so that a segment repair
+    /// can write them again without an erase; returns the range, which is
+    /// the one asked.
+    ///
+    /// Refuses with [`StoreError::NotRewritable`] when the spare space
+    /// erased so far (with room left for the relocation table written at
+    /// commit) cannot take the bytes, or the table is full
+    /// ([`crate::remap::MAX_RUNS`]): an erase in the middle of a transfer
+    /// would stall it (a sector takes about 45 ms, during which no frame is
+    /// read), so the receiver fails the transfer instead.
     fn discard(&mut self, handle: WriteHandle, offset: u32, len: u32) -> Result<(u32, u32), StoreError> {
-        self.pending_index(handle)?;
+        let entry = self.pending_index(handle)?;
         let end = offset.checked_add(len).ok_or(StoreError::OutOfBounds)?;
         if end > handle.len {
             return Err(StoreError::OutOfBounds);
         }
-        Err(StoreError::NotRewritable)
+        if len == 0 {
+            return Ok((offset, end));
+        }
+        // Bytes already buffered for the old place go there: harmless, and
+        // the buffer is then free for the new one.
+        self.flush(entry)?;
+        let erase_size = self.layout.erase_size;
+        let slot_size = self.layout.slot_size;
+        let Some(pending) = self.pending[entry].as_mut() else {
+            return Err(StoreError::BadHandle);
+        };
+        // The same place within a page as the bytes' first home, so chunks
+        // in order still fill whole pages.
+        let home = DATA_OFFSET + offset;
+        let at = u64::from(pending.spare).next_multiple_of(u64::from(PAGE_SIZE)) + u64::from(home % PAGE_SIZE);
+        let needed_end = table_offset(at + u64::from(len)) + MAX_TABLE_LEN as u64;
+        if needed_end > u64::from(slot_size) {
+            return Err(StoreError::NotRewritable);
+        }
+        let (at, needed_end) = (at as u32, needed_end as u32);
+        if !(at / erase_size..=(needed_end - 1) / erase_size).all(|sector| pending.is_erased(sector)) {
+            return Err(StoreError::NotRewritable);
+        }
+        if !pending.remaps.push(Run { offset, len, at }) {
+            return Err(StoreError::NotRewritable);
+        }
+        pending.spare = at + len;
+        Ok((offset, end))
     }
 
     /// Reads back written data; bytes no write has reached yet read as
@@ -542,8 +663,9 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
             return Err(StoreError::OutOfBounds);
         }
         self.flush(entry)?;
+        let remaps = self.pending[entry].map_or(Remaps::EMPTY, |pending| pending.remaps);
         let take = (handle.len - offset).min(u32::try_from(buffer.len()).unwrap_or(u32::MAX));
-        self.read_data(handle.slot, offset, &mut buffer[..take as usize])?;
+        self.read_data(handle.slot, &remaps, offset, &mut buffer[..take as usize])?;
         Ok(take as usize)
     }
 
@@ -567,10 +689,12 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         if !(0..=last_sector).all(|sector| pending.is_erased(sector)) {
             return Err(StoreError::Corrupt);
         }
-        if self.data_crc(handle.slot, handle.len)? != crc32 {
+        if self.data_crc(handle.slot, &pending.remaps, handle.len)? != crc32 {
             return Err(StoreError::Corrupt);
         }
-        let header = Header { sequence: self.next_sequence, len: handle.len, crc32 };
+        // The table before the header: until the header is whole, the slot is free.
+        let remap_table = if pending.remaps.is_empty() { 0 } else { self.write_remaps(handle.slot, &pending)? };
+        let header = Header { sequence: self.next_sequence, len: handle.len, crc32, remap_table };
         self.pending[entry] = None;
         if let Err(error) = self.write_header(handle.slot, &header) {
             self.slots[usize::from(handle.slot)] = Slot::Free;
@@ -578,6 +702,7 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         }
         let info = ImageInfo { sequence: header.sequence, len: header.len, crc32 };
         self.slots[usize::from(handle.slot)] = Slot::Image(info);
+        self.remap_tables[usize::from(handle.slot)] = remap_table;
         // u32 sequence numbers last 136 years at one image per second.
         self.next_sequence = self.next_sequence.wrapping_add(1);
         Ok(info)
@@ -634,8 +759,9 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         if offset > info.len {
             return Err(StoreError::OutOfBounds);
         }
+        let remaps = self.image_remaps(slot, info)?;
         let take = (info.len - offset).min(u32::try_from(buffer.len()).unwrap_or(u32::MAX));
-        self.read_data(slot, offset, &mut buffer[..take as usize])?;
+        self.read_data(slot, &remaps, offset, &mut buffer[..take as usize])?;
         Ok(take as usize)
     }
 }

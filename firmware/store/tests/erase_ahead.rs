@@ -17,16 +17,6 @@ fn timed(config: Config) -> Store<TimedFlash<RamFlash>> {
     Store::mount(flash, config).unwrap()
 }
 
-/// Runs erase-ahead until it has nothing left to do; returns the steps taken.
-fn erase_until_idle<S: ImageStore>(store: &mut S) -> usize {
-    let mut steps = 0;
-    while store.erase_ahead().unwrap() == EraseStep::Erased {
-        steps += 1;
-        assert!(steps < 10_000, "erase-ahead does not end");
-    }
-    steps
-}
-
 #[test]
 fn back_to_back_images_are_written_without_a_single_erase() {
     let mut store = timed(BLOCKS);

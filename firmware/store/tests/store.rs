@@ -492,32 +492,6 @@ fn wear_spreads_over_the_slots() {
     assert_eq!(first, *b"NCIM");
 }
 
-/// A segment repair: a chunk written with wrong bytes cannot be written over
-/// on NOR flash, and `discard` would have to erase in the middle of the
-/// transfer: it refuses, and erases nothing.
-#[test]
-fn discard_refuses_and_erases_nothing_in_the_middle_of_a_transfer() {
-    let mut store = fresh(SMALL);
-    let data = image(21, 12_000);
-    let handle = store.begin(12_000).unwrap();
-    let mut wrong = data.clone();
-    wrong[5_000..5_241].fill(0x00);
-    for (offset, len) in chunks(12_000, CHUNK) {
-        store.write_at(handle, offset as u32, &wrong[offset..offset + len]).unwrap();
-    }
-    assert_eq!(store.commit(handle, crc32(&data)), Err(StoreError::Corrupt));
-    // Writing the right bytes over the wrong ones is refused by the flash.
-    assert!(store.write_at(handle, 5_000, &data[5_000..5_241]).is_err());
-    let erases = store.erases_in_transfers();
-    assert_eq!(store.discard(handle, 5_000, 241), Err(StoreError::NotRewritable));
-    assert_eq!(store.discard(handle, 4_900, 7_101), Err(StoreError::OutOfBounds));
-    assert_eq!(store.erases_in_transfers(), erases);
-    let mut back = vec![0u8; 241];
-    store.read_pending_at(handle, 5_000, &mut back).unwrap();
-    assert_eq!(back, wrong[5_000..5_241], "nothing was wiped");
-    store.abandon(handle);
-    assert_eq!(store.discard(handle, 0, 1), Err(StoreError::BadHandle));
-}
 
 /// Transfers that never complete (forged, or abandoned mid-way) come and go
 /// while erase-ahead runs between them: the newest image stays readable.

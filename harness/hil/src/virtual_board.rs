@@ -36,8 +36,8 @@ use sha2::{Digest, Sha256};
 /// The capacities a virtual board runs with: the ESP32-C3 build's.
 pub const CAPACITIES: Capacities = ESP32C3;
 
-/// The image partition of the 4 MB boards (partitions.csv: `images`, 0x270000 bytes).
-pub const PARTITION_BYTES: u32 = 0x27_0000;
+/// The image partition of the 4 MB boards (partitions.csv: `images`).
+pub const PARTITION_BYTES: u32 = nowcam_chips::IMAGE_PARTITION_BYTES;
 
 /// The largest image a virtual sender accepts to load: what the C3 build tracks.
 pub const MAX_LOADED_IMAGE: u32 = (CAPACITIES.sender_words * 32 * 241) as u32;

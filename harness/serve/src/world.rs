@@ -28,7 +28,7 @@ use nowcam_store::Store;
 /// The chip build the simulated nodes stand for (the simulator's).
 const CAPACITIES: Capacities = nowcam_chips::ESP32C3;
 /// The boards' image partition (partitions.csv: `images`).
-const PARTITION_BYTES: u32 = 0x27_0000;
+const PARTITION_BYTES: u32 = nowcam_chips::IMAGE_PARTITION_BYTES;
 /// The receiver polls itself at least this often, so that a control request
 /// an HTTP handler queued goes on the air within this time.
 const SELF_POLL: Duration = Duration::from_millis(5);

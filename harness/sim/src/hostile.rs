@@ -131,6 +131,15 @@ pub struct HostileReport {
     /// Chunks the receiver dropped because their CRC-32 had not been
     /// announced yet (real or forged; they stay missing and go again).
     pub unannounced_chunks: u64,
+    /// Images whose CRC-32 failed once every chunk was in (a forged chunk
+    /// got through), each repaired or failed.
+    pub crc_mismatches: u64,
+    /// Segments found bad by their CRC and fetched again, and their chunks.
+    pub segments_repaired: u64,
+    pub chunks_repaired: u64,
+    /// Transfers the receiver ended as failed (its store could not take a
+    /// repair); the camera sent those images again.
+    pub transfers_failed: u64,
 }
 
 impl HostileReport {
@@ -140,6 +149,11 @@ impl HostileReport {
             "hostile caught chunks: {} failed their announced CRC-32, {} contested (two different copies of a held \
              chunk, both dropped), {} came before their CRC-32; none written",
             self.bad_crc_chunks, self.contested_chunks, self.unannounced_chunks
+        );
+        let repaired = format!(
+            "hostile repairs: {} images failed their CRC-32, {} segments ({} chunks) fetched again, {} transfers \
+             failed and sent again",
+            self.crc_mismatches, self.segments_repaired, self.chunks_repaired, self.transfers_failed
         );
         self.kinds
             .iter()
@@ -156,7 +170,7 @@ impl HostileReport {
                     c.taken
                 )
             })
-            .chain(core::iter::once(contested))
+            .chain([contested, repaired])
             .collect()
     }
 }

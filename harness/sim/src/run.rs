@@ -646,6 +646,7 @@ impl Prepared {
         let mut contested_chunks = 0;
         let mut bad_crc_chunks = 0;
         let mut unannounced_chunks = 0;
+        let (mut crc_mismatches, mut segments_repaired, mut chunks_repaired, mut transfers_failed) = (0, 0, 0, 0);
         for position in 0..engine.stations().count() {
             let station = engine.station_mut(position);
             for (kind, counts) in &mut kinds {
@@ -659,6 +660,11 @@ impl Prepared {
                 contested_chunks += u64::from(dropped.contested);
                 bad_crc_chunks += u64::from(dropped.bad_chunk_crc);
                 unannounced_chunks += u64::from(dropped.unannounced);
+                let protocol = r.node.stats().protocol;
+                crc_mismatches += u64::from(protocol.crc_mismatches);
+                segments_repaired += u64::from(protocol.segments_repaired);
+                chunks_repaired += u64::from(protocol.chunks_repaired);
+                transfers_failed += u64::from(protocol.failed);
                 let Some(watch) = &r.watch else { continue };
                 peak_open_transfers = peak_open_transfers.max(watch.peak_open_transfers);
                 for (kind, counts) in &mut kinds {
@@ -693,6 +699,10 @@ impl Prepared {
             contested_chunks,
             bad_crc_chunks,
             unannounced_chunks,
+            crc_mismatches,
+            segments_repaired,
+            chunks_repaired,
+            transfers_failed,
         })
     }
 }

@@ -15,8 +15,7 @@ use nowcam_proto::wire::V1_MAX_FRAME_LEN;
 use nowcam_store::ram::RamFlash;
 
 use crate::power::{PowerFlash, PowerState};
-use nowcam_store::timing::BLOCK_SIZE;
-use nowcam_store::{Config as StoreConfig, EraseStep, FlashTiming, ImageStore, Store, TimedFlash, DATA_OFFSET};
+use nowcam_store::{Config as StoreConfig, EraseStep, FlashTiming, ImageStore, Store, TimedFlash};
 
 use crate::engine::{station_address, Engine};
 use crate::fixtures::{synthetic_image, FixtureCatalog, FixtureError};
@@ -297,7 +296,7 @@ impl Prepared {
             // stored before the run, which must survive it.
             let earlier = (victim.is_some() || powered.is_some()).then(|| synthetic_image(EARLIER_IMAGE_LEN));
             let (store, earlier_sequence) =
-                receiver_store(largest.min(limit), feeding, transfers, timing, earlier.as_deref()).map_err(
+                receiver_store(limit, feeding, transfers, timing, earlier.as_deref()).map_err(
                     |message| SetupError::Store {
                         scenario: scenario.name.clone(),
                         receiver: spec.name.clone(),
@@ -385,35 +384,35 @@ impl Prepared {
     }
 }
 
-/// An image store on a RAM flash with the latencies of `timing`, sized for
-/// images up to `largest` bytes and `senders` concurrent transfers, keeping
-/// the two newest images.
+/// Bytes of the image a receiver under attack holds from before the run.
+const EARLIER_IMAGE_LEN: usize = 3_001;
+
+/// An image store laid out as the receiver board lays out its own: the
+/// board's image partition ([`nowcam_chips::IMAGE_PARTITION_BYTES`]) cut
+/// into slots for images of up to `limit` bytes (the receiver's limit, 512
+/// KiB unless the scenario says less: four 576 KiB slots), on a RAM flash
+/// with the latencies of `timing`. A slot holds far more than a 20 KB
+/// image, as on the chip: erase-ahead erases all of it between transfers,
+/// and a segment repair relocates bad segments into what the image leaves.
 ///
 /// The store starts with one slot erased ahead per sender that may start at
 /// once (at most `transfers`, the node's concurrent transfers): the receiver
 /// was idle before the run, which is its steady state between images. That
 /// erase counts as flash erase time of the run, not as time the receiver was
 /// busy during it.
-/// Bytes of the image a receiver under attack holds from before the run.
-const EARLIER_IMAGE_LEN: usize = 3_001;
-
+///
 /// `earlier`, when given, is committed first: an image from before the run
 /// (its sequence number is returned with the store).
 fn receiver_store(
-    largest: u32,
+    limit: u32,
     senders: u32,
     transfers: u32,
     timing: FlashTiming,
     earlier: Option<&[u8]>,
 ) -> Result<(Store<TimedFlash<PowerFlash>>, Option<u32>), String> {
     const SECTOR: u32 = 4096;
-    let slot_size = (DATA_OFFSET + largest).div_ceil(SECTOR) * SECTOR;
-    // Whole 64 KB blocks from one block up, as `for_partition` lays slots
-    // out on the chip when the partition has room for them.
-    let slot_size = if slot_size >= BLOCK_SIZE { slot_size.next_multiple_of(BLOCK_SIZE) } else { slot_size };
-    let slots = (2 + senders.clamp(1, nowcam_store::MAX_PENDING as u32)).max(3);
-    let partition = slot_size * slots;
-    let config = StoreConfig::for_partition(partition, SECTOR, largest).map_err(|e| e.to_string())?;
+    let partition = nowcam_chips::IMAGE_PARTITION_BYTES;
+    let config = StoreConfig::for_partition(partition, SECTOR, limit).map_err(|e| e.to_string())?;
     let ram = RamFlash::new(partition as usize).map_err(|e| e.to_string())?;
     let flash = TimedFlash::new(PowerFlash::new(ram, config.slot_size), timing);
     let mut store = Store::mount(flash, config).map_err(|e| e.to_string())?;

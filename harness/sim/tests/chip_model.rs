@@ -111,9 +111,12 @@ fn a_burst_of_eight_cameras_is_taken_four_at_a_time_without_flash_stalls() {
         assert!(result.passed, "seed {seed}: {:?}", result.failures);
         assert_eq!(result.images_byte_exact(), 8);
         assert_eq!(result.received.len(), 8);
-        // The receiver starts with four slots erased ahead and erases only between
-        // transfers, so no flash work overflows its receive queue.
-        assert_eq!(result.air.frames_dropped_rx_queue, 0, "seed {seed}: {:?}", result.air);
+        // The receiver starts with four slots erased ahead and erases only
+        // between transfers. Those erases are the chip's: its 576 KiB slots
+        // go in 64 KiB blocks, 150 ms each, and an offer or probe of a
+        // camera waiting after Busy that comes in the meantime can overflow
+        // the queue of 10 (the camera offers again); never a run of them.
+        assert!(result.air.frames_dropped_rx_queue <= 10, "seed {seed}: {:?}", result.air);
         assert!(result.flash_stall_s < 0.5, "seed {seed}: {} s stalled", result.flash_stall_s);
         // Four transfers at a time: the other cameras were answered Busy and came back.
         let busy = result
@@ -144,15 +147,15 @@ name = "rx"
 fn a_single_image_costs_no_flash_time_when_its_slot_was_erased_ahead() {
     let one = BACK_TO_BACK.replace("repeat = 4", "repeat = 1");
     let prepared_datasheet = prepared(&one.replace("FLASH", ""));
-    let sectors = (64 + prepared_datasheet.images()[0][0].len()).div_ceil(4096) as f64;
     let datasheet = prepared_datasheet.run(0, RunOptions::default()).unwrap();
     let ideal = prepared(&one.replace("FLASH", "flash = \"ideal\"")).run(0, RunOptions::default()).unwrap();
     assert!(datasheet.passed && ideal.passed);
     // Only page programs, which take less than a frame's airtime each, are left in the transfer.
     assert_eq!(datasheet.sim_time_s, ideal.sim_time_s);
     assert!(datasheet.flash_stall_s > 0.0 && datasheet.flash_stall_s < 0.1, "{}", datasheet.flash_stall_s);
-    // The slot's 4 KB sectors, 45 ms each, erased before the run.
-    assert!((datasheet.flash_erase_s - sectors * 0.045).abs() < 1e-9, "{}", datasheet.flash_erase_s);
+    // The chip's 576 KiB slot erased before the run: its header sector
+    // (45 ms), then its nine 64 KiB blocks (150 ms each).
+    assert!((datasheet.flash_erase_s - (0.045 + 9.0 * 0.150)).abs() < 1e-9, "{}", datasheet.flash_erase_s);
     assert_eq!((ideal.flash_erase_s, ideal.flash_stall_s), (0.0, 0.0));
 }
 

@@ -4,16 +4,22 @@
 //! memory, stored images never change except by a legitimate transfer, and
 //! the legitimate transfer completes byte-exact.
 //!
-//! Forged chunks in the default mode are caught before they are written:
-//! the camera announces the CRC-32 of every chunk ahead of the chunks, and
-//! the receiver takes only chunks that match (a forged copy is refused even
-//! when the real one is lost on the air; the real one goes again). A forged
-//! Status claiming every chunk arrived starts no repair round: only the
-//! receiver's Completion does. The harness checks (the station did attack,
-//! memory stayed bounded, forged chunks were caught) run as well.
+//! Forged chunks in the default mode: the receiver holds the newest chunk
+//! back and drops both copies when a second, different one comes, so a
+//! forged copy sent before the real one never reaches flash. When the real
+//! copy is lost on the air and only the forged one arrives, the image's
+//! CRC-32 fails; the camera then sends its segment CRCs, and the receiver
+//! fetches only the segments that differ again, writing them into its
+//! slot's spare erased space (the store never erases mid-transfer). Only if
+//! that space or the rounds run out does the transfer fail, and the camera
+//! offers the image again with every chunk's CRC-32 announced ahead. A
+//! forged Status claiming every chunk arrived starts no repair round: only
+//! the receiver's Completion does. The harness checks (the station did
+//! attack, memory stayed bounded, forged chunks were caught, bad segments
+//! repaired in place) run as well.
 //!
-//! The station forges neither the chunk CRCs nor completions: a forger that
-//! did could win in the default mode (nothing tells its frames from the
+//! The station forges neither the CRCs nor completions: a forger that did
+//! could win in the default mode (nothing tells its frames from the
 //! camera's without a key); the authenticated mode below stops it.
 
 use std::path::{Path, PathBuf};
@@ -34,6 +40,7 @@ fn every_hostile_scenario_meets_the_expectations() {
     let scenarios = Scenario::load_dir(&root().join("scenarios/hostile"), &fixtures).unwrap();
     assert!(scenarios.len() >= 5, "expected the hostile scenarios, found {}", scenarios.len());
     let mut failures = Vec::new();
+    let (mut segments_repaired, mut transfers_failed) = (0, 0);
     for scenario in &scenarios {
         assert!(!scenario.hostile.is_none(), "{}: no [hostile] table", scenario.name);
         let prepared = prepare(scenario, &fixtures).unwrap();
@@ -58,6 +65,10 @@ fn every_hostile_scenario_meets_the_expectations() {
                     scenario.name
                 );
             }
+            if scenario.hostile.forge_chunks > 0.0 {
+                segments_repaired += report.segments_repaired;
+                transfers_failed += report.transfers_failed;
+            }
             for line in report.lines() {
                 println!("{} seed {seed}: {line}", scenario.name);
             }
@@ -69,6 +80,10 @@ fn every_hostile_scenario_meets_the_expectations() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Forged chunks that got through were repaired segment by segment on the
+    // flash store, not by sending whole images again.
+    assert!(segments_repaired > 0, "no segment was repaired: the forged chunks never got through?");
+    assert_eq!(transfers_failed, 0, "{transfers_failed} transfers failed instead of being repaired");
 }
 
 /// With a pre-shared key every frame carries a tag bound to the session and

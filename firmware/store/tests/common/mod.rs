@@ -3,7 +3,7 @@
 
 use crc::{Crc, CRC_32_ISO_HDLC};
 use nowcam_store::ram::RamFlash;
-use nowcam_store::{Config, ImageInfo, ImageStore, Store, StoreError, WriteHandle};
+use nowcam_store::{Config, EraseStep, ImageInfo, ImageStore, Store, StoreError, WriteHandle};
 
 /// The protocol's chunk size: odd, so chunks land at every alignment.
 pub const CHUNK: usize = 241;
@@ -103,4 +103,14 @@ pub fn fresh(config: Config) -> Store<RamFlash> {
 /// reboot.
 pub fn remount(bytes: &[u8], config: Config) -> Store<RamFlash> {
     Store::mount(RamFlash::from_bytes(bytes.to_vec()).unwrap(), config).unwrap()
+}
+
+/// Runs erase-ahead until it has nothing left to do; returns the steps taken.
+pub fn erase_until_idle<S: ImageStore>(store: &mut S) -> usize {
+    let mut steps = 0;
+    while store.erase_ahead().unwrap() == EraseStep::Erased {
+        steps += 1;
+        assert!(steps < 10_000, "erase-ahead does not end");
+    }
+    steps
 }
