@@ -38,8 +38,9 @@ pub enum StoreError {
     Flash,
     /// no slot is erased ahead far enough for the image yet
     NotReady,
-    /// written flash bytes cannot be written again without an erase, and
-    /// no erase runs in the middle of a transfer
+    /// written flash bytes cannot be written again without an erase, no
+    /// erase runs in the middle of a transfer, and the slot has no spare
+    /// erased space left to move them to
     NotRewritable,
 }
 
@@ -132,11 +133,12 @@ pub trait ImageStore {
     /// it wiped, which covers the asked one, and every chunk with a byte in
     /// the range must be written again.
     ///
-    /// The default suits a store that overwrites in place (RAM). A store on
-    /// flash refuses with [`StoreError::NotRewritable`]: it would have to
-    /// erase in the middle of a transfer, stalling every transfer for tens
-    /// of milliseconds per sector; the transfer fails instead and the camera
-    /// sends the image again.
+    /// The default suits a store that overwrites in place (RAM). The flash
+    /// store moves the range into its slot's spare erased space; without
+    /// room it refuses with [`StoreError::NotRewritable`] rather than erase
+    /// in the middle of a transfer (tens of milliseconds per sector, with
+    /// no frame read); the transfer fails and the camera sends the image
+    /// again.
     fn discard(&mut self, handle: WriteHandle, offset: u32, len: u32) -> Result<(u32, u32), StoreError> {
         let end = offset.checked_add(len).ok_or(StoreError::OutOfBounds)?;
         if end > handle.len {

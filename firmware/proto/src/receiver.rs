@@ -24,12 +24,14 @@
 //! receiver compares each with its own, has the store wipe every segment
 //! that differs ([`TransferStore::discard`]) and forgets those chunks.
 //! Its next Status reports them missing, the sender sends them again, and the
-//! image is verified again. Only the bad segments travel twice. A store that
-//! cannot wipe without erasing flash mid-transfer refuses, and the transfer
-//! ends as `StoreFailed` (the camera sends the image again).
+//! image is verified again. Only the bad segments travel twice. The flash
+//! store writes them again into its slot's spare erased space (it never
+//! erases mid-transfer); a store without room for them refuses, and the
+//! transfer ends as `StoreFailed` (the camera sends the image again).
 //!
 //! Forged chunks never get that far when the offer announces chunk CRCs
-//! (the default mode's camera does): a chunk is taken only if the CRC-32
+//! (the default mode's camera does for an image it offers again after a
+//! failure): a chunk is taken only if the CRC-32
 //! the sender announced for it ahead (SegmentCrcs of one-chunk segments)
 //! has arrived and matches; one whose CRC is unknown or differs is dropped
 //! and stays missing. Without them, the newest chunk of a transfer is held
@@ -79,13 +81,14 @@ pub trait TransferStore {
 
     /// Makes the bytes `offset..offset + len` of a slot writable again, for
     /// a segment repair; returns the range `(from, to)` of bytes it wiped,
-    /// which covers the asked range (on flash: whole erase sectors). Every
-    /// chunk with a byte in it is received again.
+    /// which covers the asked range. Every chunk with a byte in it is
+    /// received again.
     ///
     /// The default suits a store that overwrites in place (RAM): it wipes
-    /// exactly the asked range. A store on NOR flash would have to erase in
-    /// the middle of the transfer, and refuses instead: the receiver then
-    /// ends the transfer as `StoreFailed`.
+    /// exactly the asked range. The NOR flash store moves the range into
+    /// its slot's spare erased space, and refuses when there is none (it
+    /// never erases mid-transfer): the receiver then ends the transfer as
+    /// `StoreFailed`.
     fn discard(&mut self, slot: Self::Slot, offset: u32, len: u32) -> Result<(u32, u32), Self::Error> {
         let _ = slot;
         Ok((offset, offset.saturating_add(len)))
@@ -793,9 +796,9 @@ impl<Slot: Copy + core::fmt::Debug, const TRANSFERS: usize, const WORDS: usize> 
             }
             let (offset, bytes) = transfer.reassembler.byte_range(first, end);
             let Ok((from, to)) = store.discard(slot, offset, bytes) else {
-                // The store cannot make the bytes writable again without an erase
-                // in the middle of a transfer (flash): the image fails as not
-                // storable, and the camera sends it again under a new session.
+                // The store cannot make the bytes writable again (flash without
+                // spare erased space, and no erase mid-transfer): the image fails
+                // as not storable, and the camera sends it again under a new session.
                 return Ok(self.give_up(position, store, CompletionResult::StoreFailed, reply));
             };
             forgotten += u32::from(transfer.reassembler.forget_bytes(from.min(offset), to.max(offset + bytes)));

@@ -83,11 +83,27 @@
 //! | 8 | 4 | sequence number (grows by one per committed image) |
 //! | 12 | 4 | image length in bytes |
 //! | 16 | 4 | CRC-32 of the image data (CRC-32/ISO-HDLC, as zlib and the protocol) |
-//! | 20 | 8 | reserved, 0 |
+//! | 20 | 4 | format 2: the slot offset of the relocation table; format 1: 0 |
+//! | 24 | 4 | reserved, 0 |
 //! | 28 | 4 | CRC-32/ISO-HDLC of header bytes 0..28 |
 //!
 //! On a flash whose write size is larger than 32 bytes the header is padded
 //! with `0xff` to one write.
+//!
+//! # Segment repair without an erase
+//!
+//! When a transfer's CRC-32 fails, the receiver finds the bad segments and
+//! has them fetched again ([`ImageStore::discard`]). Programmed NOR bytes
+//! cannot be programmed again without an erase, so the store moves each
+//! such segment into the slot's spare space, past the image's end, which
+//! erase-ahead erased with the rest of the slot and no write touched: the
+//! segment's chunks are written there, and reads go through the list of
+//! moved runs (`remap.rs`; the newest run wins). At commit the list is
+//! written after the last run, then the header (format 2, pointing at it),
+//! so a power cut before the header leaves the slot free as always. Without
+//! spare erased space (an image that fills its slot, a slot not erased past
+//! the image) or with 16 runs already, `discard` refuses with
+//! [`StoreError::NotRewritable`] and the transfer fails instead.
 //!
 //! # Sizing
 //!
