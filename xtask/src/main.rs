@@ -11,6 +11,7 @@ mod flash;
 mod fuzz;
 mod hil;
 mod lint;
+mod soak;
 mod test;
 
 #[derive(Parser)]
@@ -38,6 +39,8 @@ enum Command {
     Lint(lint::Args),
     /// Run the cargo-fuzz targets on the nightly toolchain (installs it and cargo-fuzz when missing)
     Fuzz(fuzz::Args),
+    /// Soak: 10,000 images through bursty20 (or --images N --preset NAME --cameras K), with a progress bar
+    Soak(soak::Args),
     /// Install what the HTTP client tests run: ffmpeg, chromium, a Python venv (one of the steps of `test`)
     ClientTools,
 }
@@ -52,6 +55,7 @@ fn main() -> Result<()> {
         Command::Flash(args) => flash::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::Soak(args) => soak::run(args),
         Command::ClientTools => deps::install_client_tools(),
     }
 }

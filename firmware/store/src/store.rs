@@ -469,7 +469,8 @@ fn table_offset(spare: u64) -> u64 {
 /// it is not a valid table for that image and slot.
 fn read_remaps<F: MultiwriteNorFlash>(flash: &mut F, layout: &Layout, slot: u16, header: &Header) -> Option<Remaps> {
     let table = header.remap_table;
-    if table >= layout.slot_size {
+    // The table lies past the image's bytes, inside the slot.
+    if table < DATA_OFFSET.saturating_add(header.len) || table >= layout.slot_size {
         return None;
     }
     let len = (layout.slot_size - table).min(MAX_TABLE_LEN as u32) as usize;

@@ -175,3 +175,28 @@ fn a_power_cut_during_a_repaired_commit_keeps_the_store_whole() {
     }
     assert!(cuts >= 5 * 2, "{cuts} cuts: the commit should take two writes at least");
 }
+
+/// A relocated image whose table was damaged after its commit cannot be
+/// read whole: at the next boot its slot is free, and the other images stay.
+#[test]
+fn a_damaged_relocation_table_frees_its_slot_at_boot() {
+    let mut store = fresh(SMALL);
+    let before = store_image(&mut store, &image(60, 3000), 60).unwrap();
+    let data = image(61, 5000);
+    let handle = write_with_bad_chunks(&mut store, &data, &[2]);
+    repair_segment(&mut store, handle, &data, 0);
+    let repaired = store.commit(handle, crc32(&data)).unwrap();
+    let mut bytes = store.flash().as_bytes().to_vec();
+    let slot_size = SMALL.slot_size as usize;
+    let slot = (0..usize::from(SMALL.slot_count))
+        .find(|slot| bytes[slot * slot_size + 4] == 2)
+        .expect("a header of format 2");
+    let table = u32::from_le_bytes(bytes[slot * slot_size + 20..slot * slot_size + 24].try_into().unwrap()) as usize;
+    assert!(table >= 64 + data.len(), "the table lies past the image");
+    assert_eq!(&bytes[slot * slot_size + table..][..4], b"NCRM");
+    bytes[slot * slot_size + table + 9] ^= 0x10;
+    let mut again = remount(&bytes, SMALL);
+    assert_eq!(listed(&again).iter().map(|info| info.sequence).collect::<Vec<_>>(), [before.sequence]);
+    assert_eq!(again.read_at(repaired.sequence, 0, &mut [0u8; 10]), Err(StoreError::NotFound));
+    assert_eq!(read_image(&mut again, before.sequence, 512).unwrap(), image(60, 3000));
+}
