@@ -1,6 +1,6 @@
-//! What the HTTP client tests need besides Rust, installed by the test
-//! command itself when missing: Debian's curl, ffmpeg and chromium (apt-get, as
-//! root), and a Python virtual environment with requests and
+//! What the client tests need besides Rust, installed by the test command
+//! itself when missing: Debian's curl, ffmpeg and chromium for the HTTP API,
+//! tshark for the captures (apt-get, as root), and a Python virtual environment with requests and
 //! opencv-python-headless (pip), the ESPressoscope tutorial's client.
 //!
 //! The tests find them through `NOWCAM_PYTHON` and fail instead of skipping
@@ -14,7 +14,8 @@ use anyhow::{bail, ensure, Context, Result};
 use crate::project_root;
 
 /// Debian packages the client tests run.
-const DEBIAN_PACKAGES: [(&str, &str); 3] = [("curl", "curl"), ("ffmpeg", "ffmpeg"), ("chromium", "chromium")];
+const DEBIAN_PACKAGES: [(&str, &str); 4] =
+    [("curl", "curl"), ("ffmpeg", "ffmpeg"), ("chromium", "chromium"), ("tshark", "tshark")];
 /// Python packages of the virtual environment.
 const PYTHON_PACKAGES: [&str; 2] = ["requests", "opencv-python-headless"];
 
@@ -23,7 +24,7 @@ pub fn install_client_tools() -> Result<()> {
     let missing: Vec<&str> =
         DEBIAN_PACKAGES.iter().filter(|(binary, _)| !on_path(binary)).map(|(_, package)| *package).collect();
     if missing.is_empty() {
-        println!("present: curl, ffmpeg, chromium");
+        println!("present: curl, ffmpeg, chromium, tshark");
     } else {
         apt_install(&missing)?;
     }
@@ -43,7 +44,7 @@ fn apt_install(packages: &[&str]) -> Result<()> {
     let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     if !is_root || !Path::new("/usr/bin/apt-get").exists() {
         bail!(
-            "the HTTP client tests need {}: install them (on Debian: `apt-get install {}`)",
+            "the client tests need {}: install them (on Debian: `apt-get install {}`)",
             packages.join(" and "),
             packages.join(" ")
         );

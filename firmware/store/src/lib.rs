@@ -125,15 +125,15 @@ mod config;
 mod header;
 mod io;
 mod page_buffer;
-mod remap;
 #[cfg(feature = "ram")]
 pub mod ram;
+mod remap;
 mod store;
 pub mod timing;
 
 pub use config::{Config, ConfigError, MAX_PENDING, MAX_SECTORS_PER_SLOT, MAX_SLOTS};
 pub use header::{DATA_OFFSET, FORMAT_VERSION, FORMAT_VERSION_RELOCATED, HEADER_LEN, MAGIC};
-pub use remap::MAX_RUNS;
 pub use nowcam_ports::store::{EraseStep, ImageInfo, ImageStore, StoreError, WriteHandle};
+pub use remap::MAX_RUNS;
 pub use store::{MountError, Store};
 pub use timing::{FlashTiming, Latency, TimedFlash};

@@ -164,7 +164,9 @@ fn a_power_cut_during_a_repaired_commit_keeps_the_store_whole() {
                 Some(info) if info.sequence == first.sequence => {
                     assert!(committed.is_err(), "cut after {after}: a committed image was lost")
                 }
-                Some(info) => assert_eq!(read_image(&mut again, info.sequence, 4096).unwrap(), data, "cut after {after}"),
+                Some(info) => {
+                    assert_eq!(read_image(&mut again, info.sequence, 4096).unwrap(), data, "cut after {after}")
+                }
                 None => panic!("cut after {after}: nothing left"),
             }
             if committed.is_ok() {
@@ -188,9 +190,8 @@ fn a_damaged_relocation_table_frees_its_slot_at_boot() {
     let repaired = store.commit(handle, crc32(&data)).unwrap();
     let mut bytes = store.flash().as_bytes().to_vec();
     let slot_size = SMALL.slot_size as usize;
-    let slot = (0..usize::from(SMALL.slot_count))
-        .find(|slot| bytes[slot * slot_size + 4] == 2)
-        .expect("a header of format 2");
+    let slot =
+        (0..usize::from(SMALL.slot_count)).find(|slot| bytes[slot * slot_size + 4] == 2).expect("a header of format 2");
     let table = u32::from_le_bytes(bytes[slot * slot_size + 20..slot * slot_size + 24].try_into().unwrap()) as usize;
     assert!(table >= 64 + data.len(), "the table lies past the image");
     assert_eq!(&bytes[slot * slot_size + table..][..4], b"NCRM");

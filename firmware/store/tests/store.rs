@@ -492,7 +492,6 @@ fn wear_spreads_over_the_slots() {
     assert_eq!(first, *b"NCIM");
 }
 
-
 /// Transfers that never complete (forged, or abandoned mid-way) come and go
 /// while erase-ahead runs between them: the newest image stays readable.
 #[test]

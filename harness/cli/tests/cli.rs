@@ -142,15 +142,18 @@ fn hostile_flags_put_a_hostile_station_on_the_air_and_only_on_the_simulator() {
 #[test]
 fn replay_recovers_what_transfer_captured() {
     let dir = scratch("replay");
-    for (protocol, capture) in [("nowcam", "run.pcapng"), ("legacy", "run.pcap")] {
+    for (protocol, capture, frame_size) in
+        [("nowcam", "run.pcapng", "250"), ("legacy", "run.pcap", "250"), ("nowcam", "v2.pcapng", "1470")]
+    {
         let capture = dir.join(capture);
         let status = nowcam()
-            .args(["transfer", "fixtures/qqvga-q25.jpg", "--preset", "random5", "--protocol", protocol, "--pcap"])
+            .args(["transfer", "fixtures/qqvga-q25.jpg", "--preset", "random5", "--protocol", protocol])
+            .args(["--frame-size", frame_size, "--pcap"])
             .arg(&capture)
             .status()
             .unwrap();
         assert!(status.success());
-        let images = dir.join(format!("images-{protocol}"));
+        let images = dir.join(format!("images-{protocol}-{frame_size}"));
         let output = nowcam().arg("replay").arg(&capture).arg("--out").arg(&images).arg("--json").output().unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -422,5 +425,61 @@ fn transfer_frame_size_is_used_and_reported_and_bad_sizes_are_refused() {
         assert_eq!(output.status.code(), Some(2), "{bad}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("frame_size: expected an integer from 250 to 1470"), "{bad}: {stderr}");
+    }
+}
+
+/// tshark, which `cargo xtask test` installs; `None` (a skip, said on
+/// stderr) only outside the test command, which sets
+/// `NOWCAM_REQUIRE_CLIENTS=1` and makes a missing tshark a failure.
+fn tshark() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).map(|dir| dir.join("tshark")).find(|path| path.is_file()));
+    if found.is_none() {
+        assert!(
+            std::env::var("NOWCAM_REQUIRE_CLIENTS").as_deref() != Ok("1"),
+            "tshark is missing although the test command installs it"
+        );
+        eprintln!("skipped: tshark is not installed (`cargo xtask client-tools` installs it)");
+    }
+    found
+}
+
+/// Every frame of a capture, v1 (one vendor-specific element) or v2 (its
+/// body split into elements of 250 bytes), is what tshark shows for
+/// ESP-NOW: an Action frame, category Vendor Specific (127), OUI 18:fe:34
+/// (Espressif), with the random value, the element headers and the body as
+/// its data, and nothing malformed.
+#[test]
+fn tshark_decodes_v1_and_v2_captures_as_espressif_action_frames() {
+    let Some(tshark) = tshark() else { return };
+    let dir = scratch("tshark");
+    for (frame_size, file) in [("250", "v1.pcapng"), ("1470", "v2.pcapng"), ("1470", "v2.pcap")] {
+        let capture = dir.join(file);
+        let status = nowcam()
+            .args(["transfer", "fixtures/vga-q12-20k.jpg", "--preset", "random5", "--frame-size", frame_size])
+            .arg("--pcap")
+            .arg(&capture)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let frames = nowcam_sim::capture::read_capture(std::fs::File::open(&capture).unwrap()).unwrap();
+        let longest = frames.iter().map(|frame| frame.body.len()).max().unwrap();
+        assert_eq!(longest > 250, frame_size == "1470", "{file}: longest body {longest}");
+        let output = Command::new(&tshark)
+            .args(["-r"])
+            .arg(&capture)
+            .args(["-T", "fields", "-E", "separator=,", "-e", "wlan.fc.type_subtype", "-e", "wlan.fixed.category_code"])
+            .args(["-e", "wlan.tag.oui", "-e", "data.len", "-e", "_ws.malformed"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let lines: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect();
+        // A pcap file holds the frames receivers got, a pcapng every frame sent.
+        assert_eq!(lines.len(), frames.len(), "{file}");
+        for (line, frame) in lines.iter().zip(&frames) {
+            let elements = frame.body.len().div_ceil(250).max(1);
+            let data_len = 4 + 7 * elements + frame.body.len();
+            assert_eq!(*line, format!("0x000d,127,{},{data_len},", 0x18fe34), "{file}");
+        }
     }
 }

@@ -22,8 +22,20 @@ pub const DROPPED_COMMENT: &str = "dropped by link model";
 /// The pcapng comment on the second copy of a duplicated frame.
 pub const DUPLICATE_COMMENT: &str = "duplicate";
 
-/// The largest body ESP-NOW v1 carries.
-pub const MAX_BODY_LEN: usize = 250;
+/// The largest body ESP-NOW carries: v2's 1470 bytes (v1: 250).
+pub const MAX_BODY_LEN: usize = 1470;
+
+/// The most body bytes in one vendor-specific element: its length is one
+/// byte, 5 of it the element's OUI, type and version. A v2 body goes on the
+/// air in elements of at most this many bytes, joined by the receiver.
+const ELEMENT_BODY_LEN: usize = 250;
+const ELEMENT_HEADER_LEN: usize = 7;
+
+/// The version in each element's low 4 bits: 1 for a v1 frame; 2 is this
+/// project's assumption for the elements of a v2 frame (ESP-IDF documents
+/// the element split, not this byte), and the reader takes any version.
+const VERSION_V1: u8 = 0x01;
+const VERSION_V2: u8 = 0x02;
 
 const ESPRESSIF_OUI: [u8; 3] = [0x18, 0xfe, 0x34];
 const MAC_HEADER_LEN: usize = 24;
@@ -74,7 +86,7 @@ pub struct CapturedFrame {
     pub time_ns: u64,
     pub source: MacAddress,
     pub destination: MacAddress,
-    /// The ESP-NOW payload, at most 250 bytes.
+    /// The ESP-NOW payload, at most 1470 bytes (v2; 250 for v1).
     pub body: Vec<u8>,
     pub fate: Fate,
 }
@@ -111,11 +123,15 @@ pub enum CaptureError {
     UnknownMagic([u8; 4]),
     #[error("unsupported link type {0:?}: expected 105 (802.11) or 127 (radiotap)")]
     UnsupportedLinkType(DataLink),
-    #[error("frame body of {0} bytes is longer than 250")]
+    #[error("frame body of {0} bytes is longer than ESP-NOW v2's 1470")]
     BodyTooLong(usize),
 }
 
-/// Lays out one ESP-NOW frame as an 802.11 Action frame, without FCS.
+/// Lays out one ESP-NOW frame as an 802.11 Action frame, without FCS: a
+/// body of up to 250 bytes (v1) in one vendor-specific element, a longer
+/// one (v2, up to 1470) in as many elements of 250 as it needs, each with
+/// its own 7-byte header (shared/ESPNOW-FACTS.md: 1470 bytes make 6
+/// elements and a 1548-byte MPDU).
 ///
 /// `sequence` fills the 802.11 sequence number and seeds the 4 bytes the
 /// ESP-NOW driver randomises, so that the same trace gives the same file.
@@ -128,7 +144,9 @@ pub fn action_frame(
     if body.len() > MAX_BODY_LEN {
         return Err(CaptureError::BodyTooLong(body.len()));
     }
-    let mut frame = Vec::with_capacity(BODY_OFFSET + body.len() + FCS_LEN);
+    let elements = body.len().div_ceil(ELEMENT_BODY_LEN).max(1);
+    let mut frame =
+        Vec::with_capacity(BODY_OFFSET - ELEMENT_HEADER_LEN + elements * ELEMENT_HEADER_LEN + body.len() + FCS_LEN);
     frame.extend_from_slice(&[0xd0, 0x00, 0x00, 0x00]);
     frame.extend_from_slice(&destination.0);
     frame.extend_from_slice(&source.0);
@@ -140,15 +158,27 @@ pub fn action_frame(
         &scramble(u32::from(sequence) ^ u32::from_le_bytes([source.0[2], source.0[3], source.0[4], source.0[5]]))
             .to_le_bytes(),
     );
+    let version = if body.len() > ELEMENT_BODY_LEN { VERSION_V2 } else { VERSION_V1 };
+    let mut parts = body.chunks(ELEMENT_BODY_LEN).peekable();
+    if parts.peek().is_none() {
+        push_element(&mut frame, version, &[]);
+    }
+    for part in parts {
+        push_element(&mut frame, version, part);
+    }
+    debug_assert_eq!(frame.len(), BODY_OFFSET + (elements - 1) * ELEMENT_HEADER_LEN + body.len());
+    Ok(frame)
+}
+
+/// One vendor-specific element of at most [`ELEMENT_BODY_LEN`] body bytes.
+fn push_element(frame: &mut Vec<u8>, version: u8, part: &[u8]) {
     frame.push(0xdd);
     // The length fits a byte: 5 + at most 250.
-    frame.push((5 + body.len()) as u8);
+    frame.push((5 + part.len()) as u8);
     frame.extend_from_slice(&ESPRESSIF_OUI);
     frame.push(0x04);
-    frame.push(0x01);
-    frame.extend_from_slice(body);
-    debug_assert_eq!(frame.len(), BODY_OFFSET + body.len());
-    Ok(frame)
+    frame.push(version);
+    frame.extend_from_slice(part);
 }
 
 /// A fixed mixing function standing in for the driver's random bytes.
@@ -384,24 +414,38 @@ fn parse_packet(link: DataLink, data: &[u8], time_ns: u64, fate: Fate) -> Result
         other => return Err(CaptureError::UnsupportedLinkType(other)),
     };
     Ok(parse_action_frame(frame).map_or(Packet::Other, |(source, destination, body)| {
-        Packet::Frame(CapturedFrame { time_ns, source, destination, body: body.to_vec(), fate })
+        Packet::Frame(CapturedFrame { time_ns, source, destination, body, fate })
     }))
 }
 
-/// Finds the ESP-NOW body in an 802.11 frame (with or without FCS).
+/// Finds the ESP-NOW body in an 802.11 frame (with or without FCS),
+/// joining the bodies of its vendor-specific elements (one for v1, up to
+/// six for v2).
 ///
 /// Returns the source, the destination and the body, or `None` when the
 /// frame is not an ESP-NOW vendor-specific Action frame.
-pub fn parse_action_frame(frame: &[u8]) -> Option<(MacAddress, MacAddress, &[u8])> {
+pub fn parse_action_frame(frame: &[u8]) -> Option<(MacAddress, MacAddress, Vec<u8>)> {
     if frame.len() < BODY_OFFSET || frame[0] != 0xd0 || frame[MAC_HEADER_LEN] != 0x7f || frame[25..28] != ESPRESSIF_OUI
     {
         return None;
     }
-    if frame[32] != 0xdd || frame[34..37] != ESPRESSIF_OUI || frame[37] != 0x04 {
+    let is_element = |at: usize| {
+        frame.get(at) == Some(&0xdd)
+            && frame.get(at + 2..at + 5) == Some(&ESPRESSIF_OUI[..])
+            && frame.get(at + 5) == Some(&0x04)
+    };
+    let mut at = BODY_OFFSET - ELEMENT_HEADER_LEN;
+    if !is_element(at) {
         return None;
     }
-    let body_len = usize::from(frame[33]).checked_sub(5)?;
-    let body = frame.get(BODY_OFFSET..BODY_OFFSET + body_len)?;
+    let mut body = Vec::new();
+    // Elements follow one another; what comes after the last (the FCS, when
+    // the capture keeps it) is not one: 4 bytes are too short to be.
+    while is_element(at) && body.len() < MAX_BODY_LEN {
+        let len = usize::from(frame[at + 1]).checked_sub(5)?;
+        body.extend_from_slice(frame.get(at + ELEMENT_HEADER_LEN..at + ELEMENT_HEADER_LEN + len)?);
+        at += ELEMENT_HEADER_LEN + len;
+    }
     let mac = |at: usize| {
         let mut octets = [0u8; 6];
         octets.copy_from_slice(&frame[at..at + 6]);
@@ -436,7 +480,58 @@ mod tests {
     fn a_full_payload_makes_a_293_byte_mpdu() {
         let frame = action_frame(SRC, DST, 0, &[0u8; 250]).unwrap();
         assert_eq!(frame.len() + FCS_LEN, 293);
-        assert!(matches!(action_frame(SRC, DST, 0, &[0u8; 251]), Err(CaptureError::BodyTooLong(251))));
+        assert!(matches!(action_frame(SRC, DST, 0, &[0u8; 1471]), Err(CaptureError::BodyTooLong(1471))));
+    }
+
+    /// ESPNOW-FACTS.md: 1470 bytes go in 6 elements, a 1548-byte MPDU.
+    #[test]
+    fn a_v2_body_is_split_into_elements_of_250() {
+        let body: Vec<u8> = (0..1470u32).map(|i| (i * 7) as u8).collect();
+        let frame = action_frame(SRC, DST, 0, &body).unwrap();
+        assert_eq!(frame.len() + FCS_LEN, 1548);
+        let mut at = 32;
+        let mut lengths = Vec::new();
+        while at < frame.len() {
+            assert_eq!(&frame[at..at + 1], &[0xdd], "an element at {at}");
+            assert_eq!(&frame[at + 2..at + 7], &[0x18, 0xfe, 0x34, 0x04, 0x02]);
+            lengths.push(frame[at + 1] as usize - 5);
+            at += 7 + frame[at + 1] as usize - 5;
+        }
+        assert_eq!(lengths, [250, 250, 250, 250, 250, 220]);
+        // 251 bytes: two elements; an empty body: one empty element.
+        assert_eq!(action_frame(SRC, DST, 0, &[1u8; 251]).unwrap().len(), 39 + 7 + 251);
+        assert_eq!(action_frame(SRC, DST, 0, &[]).unwrap().len(), 39);
+        let (source, destination, joined) = parse_action_frame(&frame).unwrap();
+        assert_eq!((source, destination), (SRC, DST));
+        assert_eq!(joined, body);
+        // With the FCS behind it, and with a truncated last element.
+        let mut with_fcs = frame.clone();
+        with_fcs.extend_from_slice(&fcs(&frame));
+        assert_eq!(parse_action_frame(&with_fcs).unwrap().2, body);
+        assert_eq!(parse_action_frame(&frame[..frame.len() - 1]), None);
+    }
+
+    #[test]
+    fn v1_and_v2_frames_read_back_from_every_format() {
+        let frames: Vec<CapturedFrame> = [0usize, 1, 250, 251, 500, 1461, 1470]
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| CapturedFrame {
+                time_ns: 1_000 * i as u64,
+                source: SRC,
+                destination: DST,
+                body: (0..len).map(|b| (b ^ i) as u8).collect(),
+                fate: Fate::Delivered,
+            })
+            .collect();
+        for format in [CaptureFormat::Pcap80211, CaptureFormat::PcapRadiotap, CaptureFormat::PcapNg] {
+            let mut bytes = Vec::new();
+            write_capture(&mut bytes, format, 6, &frames).unwrap();
+            let back = read_capture(&bytes[..]).unwrap();
+            let bodies: Vec<&Vec<u8>> = back.iter().map(|f| &f.body).collect();
+            let sent: Vec<&Vec<u8>> = frames.iter().map(|f| &f.body).collect();
+            assert_eq!(bodies, sent, "{format:?}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Replaying a capture: every transfer in it, nowcam v1 or the seed's legacy
+//! Replaying a capture: every transfer in it, nowcam (v1 or v2 frames) or the seed's legacy
 //! format (told apart by the first byte), reassembled by the protocol
 //! crate's own receivers into the images the receiver would have stored.
 
@@ -34,7 +34,12 @@ pub struct ReplayedImage {
 /// Finds and reassembles every transfer in `frames` (in capture order);
 /// frames the capture marks as dropped by the link model are skipped.
 pub fn replay(frames: &[CapturedFrame]) -> Vec<ReplayedImage> {
-    let config = ReceiverConfig { idle_timeout: Duration::from_secs(3600), ..ReceiverConfig::default() };
+    // A replay takes what any receiver took: ESP-NOW v2 frames too.
+    let config = ReceiverConfig {
+        idle_timeout: Duration::from_secs(3600),
+        max_frame_len: MAX_FRAME_LEN as u16,
+        ..ReceiverConfig::default()
+    };
     let mut receiver: Box<Receiver<usize, 16, TRANSFER_WORDS>> = Box::new(Receiver::new(config));
     let mut legacy: Vec<(MacAddress, LegacyReceiver<usize, TRANSFER_WORDS>)> = Vec::new();
     let mut store = MemoryStore::new();

@@ -296,13 +296,9 @@ impl Prepared {
             // stored before the run, which must survive it.
             let earlier = (victim.is_some() || powered.is_some()).then(|| synthetic_image(EARLIER_IMAGE_LEN));
             let (store, earlier_sequence) =
-                receiver_store(limit, feeding, transfers, timing, earlier.as_deref()).map_err(
-                    |message| SetupError::Store {
-                        scenario: scenario.name.clone(),
-                        receiver: spec.name.clone(),
-                        message,
-                    },
-                )?;
+                receiver_store(limit, feeding, transfers, timing, earlier.as_deref()).map_err(|message| {
+                    SetupError::Store { scenario: scenario.name.clone(), receiver: spec.name.clone(), message }
+                })?;
             let slots = store.config().slot_count;
             let config = ReceiverNodeConfig {
                 receiver: ReceiverConfig {
