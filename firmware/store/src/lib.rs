@@ -20,7 +20,8 @@
 //!   slot on a block boundary) so that one poll blocks for one erase at
 //!   most. `erase_ahead` does nothing while any transfer is pending.
 //! - **Which slots.** Erase-ahead keeps [`Store::set_erase_ahead_slots`]
-//!   slots erased (one unless set), taken as `begin` takes them: a free slot
+//!   slots erased (unless set, all but two: the newest image and the one
+//!   before it stay), taken as `begin` takes them: a free slot
 //!   in turn, else the oldest image that is not the newest. The newest
 //!   committed image is never erased ahead.
 //! - **Busy until ready.** [`ImageStore::ready_for`] says whether a slot is
@@ -135,5 +136,5 @@ pub use config::{Config, ConfigError, MAX_PENDING, MAX_SECTORS_PER_SLOT, MAX_SLO
 pub use header::{DATA_OFFSET, FORMAT_VERSION, FORMAT_VERSION_RELOCATED, HEADER_LEN, MAGIC};
 pub use nowcam_ports::store::{EraseStep, ImageInfo, ImageStore, StoreError, WriteHandle};
 pub use remap::MAX_RUNS;
-pub use store::{MountError, Store};
+pub use store::{default_erase_ahead_slots, MountError, Store};
 pub use timing::{FlashTiming, Latency, TimedFlash};

@@ -110,6 +110,10 @@ pub struct Store<F> {
     next_free_search: u16,
     /// How many slots erase-ahead keeps erased.
     erase_ahead_slots: u16,
+    /// The lengths of the two images committed last; erase-ahead makes
+    /// slots ready for the larger before erasing any slot's rest.
+    last_lens: [u32; 2],
+    recent_len: u32,
     /// Erases `begin` and `write_at` had to do themselves.
     erases_in_transfers: u32,
     last_flash_error: Option<NorFlashErrorKind>,
@@ -126,6 +130,7 @@ impl<F: MultiwriteNorFlash> Store<F> {
         let mut slots = [Slot::Free; MAX_SLOTS];
         let mut remap_tables = [0u32; MAX_SLOTS];
         let mut largest: Option<u32> = None;
+        let mut largest_len = 0u32;
         for slot in 0..layout.slot_count {
             let mut bytes = [0u8; HEADER_LEN];
             read_unaligned(&mut flash, layout.slot_start(slot), &mut bytes).map_err(|_| MountError::Flash)?;
@@ -151,6 +156,7 @@ impl<F: MultiwriteNorFlash> Store<F> {
             slots[usize::from(slot)] =
                 Slot::Image(ImageInfo { sequence: header.sequence, len: header.len, crc32: header.crc32 });
             largest = Some(largest.map_or(header.sequence, |l| l.max(header.sequence)));
+            largest_len = largest_len.max(header.len);
         }
         Ok(Store {
             flash,
@@ -161,7 +167,9 @@ impl<F: MultiwriteNorFlash> Store<F> {
             buffers: [PageBuffer::EMPTY; MAX_PENDING],
             next_sequence: largest.map_or(1, |l| l.wrapping_add(1)),
             next_free_search: 0,
-            erase_ahead_slots: 1,
+            erase_ahead_slots: default_erase_ahead_slots(layout.slot_count),
+            last_lens: [largest_len; 2],
+            recent_len: largest_len,
             erases_in_transfers: 0,
             last_flash_error: None,
         })
@@ -182,10 +190,17 @@ impl<F: MultiwriteNorFlash> Store<F> {
         self.next_sequence
     }
 
-    /// How many slots [`ImageStore::erase_ahead`] keeps erased (1 unless
-    /// set): one per transfer that may start while the node is idle. Each
-    /// slot beyond the free ones costs an old image (never the newest);
-    /// 0 turns erase-ahead off.
+    /// The size erase-ahead makes a slot ready for first: the larger of the
+    /// two images committed last (at boot, the largest image found).
+    pub fn recent_len(&self) -> u32 {
+        self.recent_len
+    }
+
+    /// How many slots [`ImageStore::erase_ahead`] keeps erased: one per
+    /// transfer that may start while the node is idle. Each slot beyond the
+    /// free ones costs an old image (never the newest); 0 turns erase-ahead
+    /// off. Unless set, every slot but two, at least one
+    /// ([`default_erase_ahead_slots`]).
     pub fn set_erase_ahead_slots(&mut self, slots: u16) {
         self.erase_ahead_slots = slots.min(MAX_PENDING as u16);
     }
@@ -459,6 +474,13 @@ impl<F: MultiwriteNorFlash> Store<F> {
     }
 }
 
+/// Slots erase-ahead keeps erased unless told otherwise: all but two, so
+/// that the newest image and the one before it stay (two with the boards'
+/// four slots), and at least one.
+pub fn default_erase_ahead_slots(slot_count: u16) -> u16 {
+    slot_count.saturating_sub(2).clamp(1, MAX_PENDING as u16)
+}
+
 /// Where the relocation table goes after spare bytes used up to `spare`: the
 /// next word.
 fn table_offset(spare: u64) -> u64 {
@@ -544,29 +566,36 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
         erased.min(self.pending.iter().filter(|entry| entry.is_none()).count())
     }
 
-    /// One erase of erase-ahead: it goes on with a slot erased in part, or,
-    /// while fewer slots than [`Store::set_erase_ahead_slots`] asks are
-    /// erased, starts on a free slot or the oldest image that is not the
-    /// newest. Nothing while a transfer is pending.
+    /// One erase of erase-ahead, the most useful first:
+    ///
+    /// 1. a slot erased in part, short of the size of the recent images
+    ///    ([`Store::recent_len`]): it is not ready for the next one yet;
+    /// 2. while fewer slots than [`Store::set_erase_ahead_slots`] asks are
+    ///    erased, a new one: a free slot, or the oldest image that is not
+    ///    the newest;
+    /// 3. the rest of a slot erased in part (room for larger images, and
+    ///    the spare space a segment repair writes into).
+    ///
+    /// So with several cameras the slots become ready for their images one
+    /// after another, before any slot's tail is erased (a 576 KiB slot takes
+    /// 1.4 s in all). Nothing while a transfer is pending.
     fn erase_ahead(&mut self) -> Result<EraseStep, StoreError> {
         if self.pending.iter().any(Option::is_some) {
             return Ok(EraseStep::Idle);
         }
         let slot_size = self.layout.slot_size;
-        let partial =
-            self.slots[..usize::from(self.layout.slot_count)].iter().enumerate().find_map(
-                |(slot, state)| match state {
-                    Slot::Erased { upto } if *upto < slot_size => Some((slot as u16, *upto)),
-                    _ => None,
-                },
-            );
-        let (slot, upto) = match partial {
-            Some(partial) => partial,
-            None if self.erased_ahead() < usize::from(self.erase_ahead_slots) => match self.choose_slot() {
-                Some(slot) => (slot, 0),
-                None => return Ok(EraseStep::Idle),
-            },
-            None => return Ok(EraseStep::Idle),
+        let wanted = DATA_OFFSET.saturating_add(self.recent_len).min(slot_size);
+        let partial = |below: u32| {
+            self.slots[..usize::from(self.layout.slot_count)].iter().enumerate().find_map(|(slot, state)| match state {
+                Slot::Erased { upto } if *upto < below => Some((slot as u16, *upto)),
+                _ => None,
+            })
+        };
+        let new_slot =
+            || (self.erased_ahead() < usize::from(self.erase_ahead_slots)).then(|| self.choose_slot()).flatten();
+        let next = partial(wanted).or_else(|| new_slot().map(|slot| (slot, 0))).or_else(|| partial(slot_size));
+        let Some((slot, upto)) = next else {
+            return Ok(EraseStep::Idle);
         };
         let (from, to) = self.next_erase(slot, upto);
         if let Err(error) = self.flash.erase(from, to) {
@@ -702,6 +731,8 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
             return Err(error);
         }
         let info = ImageInfo { sequence: header.sequence, len: header.len, crc32 };
+        self.last_lens = [self.last_lens[1], header.len];
+        self.recent_len = self.last_lens[0].max(self.last_lens[1]);
         self.slots[usize::from(handle.slot)] = Slot::Image(info);
         self.remap_tables[usize::from(handle.slot)] = remap_table;
         // u32 sequence numbers last 136 years at one image per second.

@@ -11,10 +11,39 @@ use nowcam_store::{Config, EraseStep, FlashTiming, ImageStore, Store, StoreError
 /// erases the header sector and then two whole blocks.
 const BLOCKS: Config = Config { slot_count: 4, slot_size: 128 * 1024 };
 
+/// A store keeping one slot erased ahead: the tests below follow one slot.
 fn timed(config: Config) -> Store<TimedFlash<RamFlash>> {
     let capacity = config.slot_count as usize * config.slot_size as usize;
     let flash = TimedFlash::new(RamFlash::new(capacity).unwrap(), FlashTiming::DATASHEET);
-    Store::mount(flash, config).unwrap()
+    let mut store = Store::mount(flash, config).unwrap();
+    store.set_erase_ahead_slots(1);
+    store
+}
+
+/// [`fresh`] keeping one slot erased ahead.
+fn fresh_one(config: Config) -> Store<RamFlash> {
+    let mut store = fresh(config);
+    store.set_erase_ahead_slots(1);
+    store
+}
+
+/// Unless told otherwise a store keeps every slot but two erased ahead (the
+/// newest image and the one before it stay): two of the boards' four.
+#[test]
+fn by_default_all_slots_but_two_are_erased_ahead() {
+    assert_eq!(nowcam_store::default_erase_ahead_slots(4), 2);
+    assert_eq!(nowcam_store::default_erase_ahead_slots(3), 1);
+    assert_eq!(nowcam_store::default_erase_ahead_slots(64), 8);
+    let capacity = BLOCKS.slot_count as usize * BLOCKS.slot_size as usize;
+    let mut store = Store::mount(RamFlash::new(capacity).unwrap(), BLOCKS).unwrap();
+    for seed in 1..=4u64 {
+        erase_until_idle(&mut store);
+        assert_eq!(store.erased_ahead(), 2, "image {seed}");
+        store_image(&mut store, &image(seed, 70_000), seed).unwrap();
+    }
+    erase_until_idle(&mut store);
+    let kept: Vec<u32> = listed(&store).iter().map(|info| info.sequence).collect();
+    assert_eq!(kept, [4, 3]);
 }
 
 #[test]
@@ -59,7 +88,7 @@ fn slots_off_block_boundaries_are_erased_sector_by_sector() {
 
 #[test]
 fn erase_ahead_never_runs_during_a_transfer() {
-    let mut store = fresh(SMALL);
+    let mut store = fresh_one(SMALL);
     erase_until_idle(&mut store);
     let handle = store.begin(5000).unwrap();
     let erases = store.flash().counters().erases;
@@ -74,7 +103,7 @@ fn erase_ahead_never_runs_during_a_transfer() {
 
 #[test]
 fn ready_only_once_the_slot_is_erased_over_the_whole_image() {
-    let mut store = fresh(SMALL);
+    let mut store = fresh_one(SMALL);
     assert!(!store.ready_for(0), "nothing is erased after mount");
     assert_eq!(store.erase_ahead(), Ok(EraseStep::Erased));
     // The header sector holds the first 4032 bytes of data.
@@ -88,7 +117,7 @@ fn ready_only_once_the_slot_is_erased_over_the_whole_image() {
 
 #[test]
 fn a_slot_erased_in_part_is_finished_by_writes() {
-    let mut store = fresh(SMALL);
+    let mut store = fresh_one(SMALL);
     store.erase_ahead().unwrap();
     let erases = store.flash().counters().erases;
     // 10,000 bytes reach the third sector: two sectors are erased on the way.
@@ -179,7 +208,7 @@ fn a_power_cut_at_every_erase_ahead_step_keeps_the_last_committed_image() {
 
 #[test]
 fn a_transfer_abandoned_before_its_first_write_leaves_its_slot_erased() {
-    let mut store = fresh(SMALL);
+    let mut store = fresh_one(SMALL);
     erase_until_idle(&mut store);
     let erases = store.flash().counters().erases;
     // A camera that offers again under a new session: the first transfer is dropped unwritten.
@@ -196,4 +225,27 @@ fn a_transfer_abandoned_before_its_first_write_leaves_its_slot_erased() {
     assert_eq!(store.erased_ahead(), 0);
     assert!(!store.ready_for(9000));
     assert_eq!(store.newest(), Some(info));
+}
+
+/// With several slots to erase ahead, each becomes ready for images the
+/// size of the recent ones (the header sector and the first block here)
+/// before any slot's rest is erased: three cameras find three slots after
+/// six erases, not nine.
+#[test]
+fn slots_become_ready_for_recent_images_before_any_tail_is_erased() {
+    let mut store = timed(BLOCKS);
+    let len = 20_000;
+    store_image(&mut store, &image(1, len), 1).unwrap();
+    assert_eq!(store.recent_len(), len as u32);
+    store.set_erase_ahead_slots(3);
+    let mut steps = 0;
+    while store.ready_count(len as u32) < 3 {
+        assert_eq!(store.erase_ahead().unwrap(), EraseStep::Erased);
+        steps += 1;
+        assert!(steps <= 9);
+    }
+    assert_eq!(steps, 6, "a header sector and a block per slot");
+    // Idle for longer, erase-ahead goes on with the slots' rest.
+    assert_eq!(erase_until_idle(&mut store), 3);
+    assert_eq!(store.ready_count(120 * 1024), 3);
 }

@@ -119,7 +119,6 @@ pub(crate) struct PowerSetup {
     pub(crate) state: PowerState,
     pub(crate) config: nowcam_app::ReceiverNodeConfig,
     pub(crate) seed: u64,
-    pub(crate) erase_ahead_slots: u16,
     pub(crate) store_config: nowcam_store::Config,
 }
 
@@ -134,7 +133,7 @@ pub(crate) struct HostileWatch {
     /// The image stored before the run: its sequence and bytes.
     pub(crate) earlier: Option<(u32, Vec<u8>)>,
     /// Set when the earlier image left the store before the legitimate
-    /// senders stored enough images to need its slot.
+    /// senders stored as many images as the store keeps.
     pub(crate) earlier_evicted_early: bool,
     /// The store's slots.
     pub(crate) slots: u16,
@@ -282,8 +281,7 @@ impl ReceiverStation {
             let flash = self.node.store().flash().inner().after_reboot();
             let rebooted = flash.ok().and_then(|flash| {
                 let flash = nowcam_store::TimedFlash::new(flash, self.node.store().flash().timing());
-                let mut store = nowcam_store::Store::mount(flash, power.store_config).ok()?;
-                store.set_erase_ahead_slots(power.erase_ahead_slots);
+                let store = nowcam_store::Store::mount(flash, power.store_config).ok()?;
                 let radio = SimRadio::new(
                     self.node.radio().address(),
                     self.node.radio().channel(),
@@ -384,8 +382,11 @@ impl ReceiverStation {
         }
         let mut listed = [nowcam_ports::store::ImageInfo { sequence: 0, len: 0, crc32: 0 }; 16];
         let count = self.node.store().list(&mut listed);
+        // The store keeps the images of all slots but those it erases ahead:
+        // the earlier image may go once that many legitimate ones came.
+        let kept = watch.slots.saturating_sub(nowcam_store::default_erase_ahead_slots(watch.slots));
         if !listed[..count].iter().any(|info| info.sequence == *sequence)
-            && watch.legitimate_commits() < u64::from(watch.slots.saturating_sub(1))
+            && watch.legitimate_commits() < u64::from(kept)
         {
             watch.earlier_evicted_early = true;
         }

@@ -268,11 +268,9 @@ impl Prepared {
         }
         for (index, spec) in scenario.receivers.iter().enumerate() {
             let address = station_address(receiver_base + index);
-            let mut largest = 4096u32;
-            let mut feeding = 0u32;
             // A receiver takes the seed's legacy format only from cameras configured as legacy ones.
             let mut legacy_peers = LegacyPeers::default();
-            for (sender, ((_, sender_spec), images)) in senders.iter().zip(&self.images).enumerate() {
+            for (sender, (_, sender_spec)) in senders.iter().enumerate() {
                 if sender_spec.to == index {
                     if sender_spec.protocol == Protocol::Legacy {
                         legacy_peers.push(station_address(sender)).map_err(|error| SetupError::Store {
@@ -281,13 +279,10 @@ impl Prepared {
                             message: error.to_string(),
                         })?;
                     }
-                    feeding += 1;
-                    largest = largest.max(images.iter().map(|i| i.len() as u32).max().unwrap_or(0));
                 }
             }
             let limit = spec.max_image_bytes.unwrap_or(Limits::default().max_image_len);
             let timing = scenario.flash.timing();
-            let transfers = self.capacities.receiver_transfers as u32;
             let victim = self.victim().filter(|(_, receiver)| *receiver == index);
             let powered = self
                 .first_nowcam_sender()
@@ -295,10 +290,9 @@ impl Prepared {
             // Under attack or power cuts, the receiver starts with an image
             // stored before the run, which must survive it.
             let earlier = (victim.is_some() || powered.is_some()).then(|| synthetic_image(EARLIER_IMAGE_LEN));
-            let (store, earlier_sequence) =
-                receiver_store(limit, feeding, transfers, timing, earlier.as_deref()).map_err(|message| {
-                    SetupError::Store { scenario: scenario.name.clone(), receiver: spec.name.clone(), message }
-                })?;
+            let (store, earlier_sequence) = receiver_store(limit, timing, earlier.as_deref()).map_err(|message| {
+                SetupError::Store { scenario: scenario.name.clone(), receiver: spec.name.clone(), message }
+            })?;
             let slots = store.config().slot_count;
             let config = ReceiverNodeConfig {
                 receiver: ReceiverConfig {
@@ -312,7 +306,6 @@ impl Prepared {
             };
             let radio =
                 SimRadio::new(address, spec.channel, self.capacities).with_max_frame_len(usize::from(spec.frame_size));
-            let erase_ahead_slots = feeding.clamp(1, transfers.max(1)) as u16;
             let node_seed = mix(seed, 2_000 + index as u64);
             let node = ReceiverNode::new(config, radio, store, FixedTelemetry::default(), node_seed);
             let mut station = ReceiverStation::new(node);
@@ -321,7 +314,6 @@ impl Prepared {
                     state: PowerState::new(&scenario.power_cuts),
                     config,
                     seed: node_seed,
-                    erase_ahead_slots,
                     store_config: station.node.store().config(),
                 }));
             }
@@ -391,18 +383,15 @@ const EARLIER_IMAGE_LEN: usize = 3_001;
 /// image, as on the chip: erase-ahead erases all of it between transfers,
 /// and a segment repair relocates bad segments into what the image leaves.
 ///
-/// The store starts with one slot erased ahead per sender that may start at
-/// once (at most `transfers`, the node's concurrent transfers): the receiver
-/// was idle before the run, which is its steady state between images. That
-/// erase counts as flash erase time of the run, not as time the receiver was
-/// busy during it.
+/// The store starts with its slots erased ahead as the board keeps them
+/// (all but two: two of four): the receiver was idle before the run, which
+/// is its steady state between images. That erase counts as flash erase
+/// time of the run, not as time the receiver was busy during it.
 ///
 /// `earlier`, when given, is committed first: an image from before the run
 /// (its sequence number is returned with the store).
 fn receiver_store(
     limit: u32,
-    senders: u32,
-    transfers: u32,
     timing: FlashTiming,
     earlier: Option<&[u8]>,
 ) -> Result<(Store<TimedFlash<PowerFlash>>, Option<u32>), String> {
@@ -421,7 +410,7 @@ fn receiver_store(
         }
         None => None,
     };
-    store.set_erase_ahead_slots(senders.clamp(1, transfers.max(1)) as u16);
+    // The store keeps as many slots erased ahead as on the board (all but two).
     while store.erase_ahead().map_err(|e| e.to_string())? == EraseStep::Erased {}
     store.flash_mut().take_busy();
     Ok((store, earlier))
