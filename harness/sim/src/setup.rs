@@ -271,14 +271,12 @@ impl Prepared {
             // A receiver takes the seed's legacy format only from cameras configured as legacy ones.
             let mut legacy_peers = LegacyPeers::default();
             for (sender, (_, sender_spec)) in senders.iter().enumerate() {
-                if sender_spec.to == index {
-                    if sender_spec.protocol == Protocol::Legacy {
-                        legacy_peers.push(station_address(sender)).map_err(|error| SetupError::Store {
-                            scenario: scenario.name.clone(),
-                            receiver: spec.name.clone(),
-                            message: error.to_string(),
-                        })?;
-                    }
+                if sender_spec.to == index && sender_spec.protocol == Protocol::Legacy {
+                    legacy_peers.push(station_address(sender)).map_err(|error| SetupError::Store {
+                        scenario: scenario.name.clone(),
+                        receiver: spec.name.clone(),
+                        message: error.to_string(),
+                    })?;
                 }
             }
             let limit = spec.max_image_bytes.unwrap_or(Limits::default().max_image_len);
