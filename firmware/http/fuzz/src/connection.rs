@@ -56,6 +56,8 @@ pub struct Shape {
     /// Whether picoserve keeps the connection after a response (the chip
     /// and `nowcam serve` close it; keep-alive answers pipelined requests).
     pub keep_alive: bool,
+    /// The port the connection came in on (on the stream port `/` is the MJPEG stream).
+    pub port: nowcam_http::Port,
 }
 
 /// What the client and the clock share with the loop.

@@ -7,16 +7,17 @@
 //! call, with its socket wrapper, over an in-memory socket in virtual time
 //! ([`connection`]) and a fake node holding three stored images
 //! ([`receiver`]). Each input is served twice: with the servers' own
-//! configuration (one request per connection), the input in reads as large
-//! as the server asks and the client closing once the server is quiet; and
-//! with keep-alive, a client that sends each request (and a WebSocket's
-//! frames) once the answer to the one before is out, reads of 5 bytes,
-//! writes of 7, and the client keeping the connection until the server's
-//! timeouts end it. Each time: no panic; the connection ends within
-//! [`connection::POLLS`] polls; the output is empty or well-formed HTTP/1.1
-//! responses ([`responses`]); the stored images read back unchanged; only a
-//! `GET /control?` or `GET /capture?` request reaches the node's camera
-//! control, with a known camera and a value the variable accepts.
+//! configuration (one request per connection) on the main port, the input
+//! in reads as large as the server asks and the client closing once the
+//! server is quiet; and on the stream port with keep-alive, a client that
+//! sends each request (and a WebSocket's frames) once the answer to the one
+//! before is out, reads of 5 bytes, writes of 7, and the client keeping the
+//! connection until the server's timeouts end it. Each time: no panic; the
+//! connection ends within [`connection::POLLS`] polls; the output is empty
+//! or well-formed HTTP/1.1 responses ([`responses`]); the stored images read
+//! back unchanged; only a `GET /control?` or `GET /capture?` request reaches
+//! the node's camera control, with a known camera and a value the variable
+//! accepts.
 
 pub mod connection;
 pub mod receiver;
@@ -45,9 +46,17 @@ pub const SHAPES: [Shape; 2] = [
         write: 1024,
         closing: Closing::WhenQuiet,
         keep_alive: false,
+        port: Port::Main,
         one_request_at_a_time: false,
     },
-    Shape { read: 5, write: 7, closing: Closing::AfterTimers, keep_alive: true, one_request_at_a_time: true },
+    Shape {
+        read: 5,
+        write: 7,
+        closing: Closing::AfterTimers,
+        keep_alive: true,
+        one_request_at_a_time: true,
+        port: Port::Stream,
+    },
 ];
 
 /// What one connection did.
@@ -79,7 +88,7 @@ pub fn serve(input: &[u8], shape: Shape) -> Result<Served, Hang> {
     let mut buffer = vec![0; REQUEST_BUFFER];
     let output = RefCell::new(Vec::new());
     let socket = MemorySocket::new(input, &output, shape, &world);
-    let connection = nowcam_http::serve(&api, Port::Main, VirtualClock(&world), &config, &mut buffer, socket);
+    let connection = nowcam_http::serve(&api, shape.port, VirtualClock(&world), &config, &mut buffer, socket);
     let answer_controls = || {
         // The handlers never hold the node across an await, so it is free whenever the connection waits.
         let answers = node.try_lock().expect("the node is free while the connection waits").answer();
