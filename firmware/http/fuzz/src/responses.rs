@@ -1,7 +1,8 @@
 //! Reads what the server wrote on one connection as HTTP/1.1 responses:
-//! each a status line, headers and a body of its `Content-Length` (or, with
-//! none, a body that runs to the end: the MJPEG stream, checked part by
-//! part), or a `101` followed by WebSocket frames. Image bodies must be the
+//! each a status line, headers and a body of its `Content-Length` (with
+//! none, no body on a connection kept alive, else a body that runs to the
+//! end: the MJPEG stream, checked part by part), or a `101` followed by
+//! WebSocket frames. Image bodies must be the
 //! stored image byte for byte.
 
 use nowcam_http::BOUNDARY;
@@ -36,7 +37,10 @@ pub fn check(output: &[u8], images: Images<'_>) -> Result<(), String> {
             None if response.content_type.as_deref().is_some_and(|kind| kind.starts_with("multipart/")) => {
                 return mjpeg(rest, images).map_err(|error| format!("the stream after byte {at}: {error}"));
             }
-            // A body without a length runs to the end of the connection.
+            // Without a length, a response on a connection kept alive has
+            // no body (the answer to HEAD); the next bytes are the next response.
+            None if response.keep_alive => {}
+            // Otherwise its body runs to the end of the connection.
             None => return Ok(()),
         }
     }
@@ -50,6 +54,8 @@ struct Head {
     status: u16,
     content_length: Option<usize>,
     content_type: Option<String>,
+    /// `Connection: keep-alive`.
+    keep_alive: bool,
     image_id: Option<u32>,
 }
 
@@ -71,7 +77,14 @@ impl Head {
         let end = find(bytes, b"\r\n\r\n").ok_or_else(|| format!("headers without an end in {:?}", preview(bytes)))?;
         let text =
             std::str::from_utf8(&bytes[..end]).map_err(|_| format!("headers not UTF-8: {:?}", preview(bytes)))?;
-        let mut head = Head { len: end + 4, status: 0, content_length: None, content_type: None, image_id: None };
+        let mut head = Head {
+            len: end + 4,
+            status: 0,
+            content_length: None,
+            content_type: None,
+            image_id: None,
+            keep_alive: false,
+        };
         for line in text.split("\r\n").skip(1) {
             let (name, value) =
                 line.split_once(':').ok_or_else(|| format!("a header line without a colon: {line:?}"))?;
@@ -84,6 +97,7 @@ impl Head {
                     head.content_length = Some(value.parse().map_err(|_| format!("Content-Length {value:?}"))?);
                 }
                 "content-type" => head.content_type = Some(value.to_owned()),
+                "connection" => head.keep_alive |= value.eq_ignore_ascii_case("keep-alive"),
                 "x-image-id" => head.image_id = Some(value.parse().map_err(|_| format!("X-Image-Id {value:?}"))?),
                 _ => {}
             }
