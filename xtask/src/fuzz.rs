@@ -19,9 +19,10 @@ use anyhow::{bail, ensure, Context, Result};
 use crate::project_root;
 
 /// The fuzz crates, relative to the root, and their targets.
-pub const FUZZ_CRATES: [(&str, &[&str]); 3] = [
+pub const FUZZ_CRATES: [(&str, &[&str]); 4] = [
     ("firmware/proto/fuzz", &["wire_parse", "legacy_codec", "receiver", "sender", "legacy_receiver"]),
     ("firmware/console/fuzz", &["console_decode"]),
+    ("firmware/http/fuzz", &["http_request"]),
     ("harness/fuzz", &["scenario_parse", "inventory_parse"]),
 ];
 
