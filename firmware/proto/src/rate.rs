@@ -22,6 +22,10 @@
 //! received counts as delivered.
 //!
 //! A fixed rate can be configured instead ([`RateController::fixed`]).
+//!
+//! [`ChunkRates`] is the sender's record of the rate each chunk went at
+//! until a status answer tells its fate, and the outcomes it found, per
+//! rate, until the caller hands them to its controller.
 
 use crate::time::{Duration, Instant};
 
@@ -163,6 +167,27 @@ impl<const N: usize> RateController<N> {
         }
     }
 
+    /// `attempts` outcomes of frames sent at rate `index`, `delivered` of them delivered.
+    pub fn report_counts(&mut self, index: usize, attempts: u32, delivered: u32) {
+        let Some(rate) = self.rates.get_mut(index) else { return };
+        let delivered = delivered.min(attempts);
+        rate.attempts = rate.attempts.saturating_add(attempts);
+        rate.total_attempts = rate.total_attempts.saturating_add(u64::from(attempts));
+        rate.delivered = rate.delivered.saturating_add(delivered);
+    }
+
+    /// Makes frames at rate `i` cost `frame_ns[i]` from now on (the frame
+    /// size changed), keeping what was learnt of each rate's delivery.
+    pub fn set_frame_ns(&mut self, frame_ns: [u32; N]) -> Result<(), RateError> {
+        if frame_ns.contains(&0) {
+            return Err(RateError::NoRates);
+        }
+        for (rate, frame_ns) in self.rates.iter_mut().zip(frame_ns) {
+            rate.frame_ns = frame_ns;
+        }
+        Ok(())
+    }
+
     /// The rate frames go out at outside sampling.
     pub fn best(&self) -> usize {
         self.best
@@ -199,6 +224,138 @@ impl<const N: usize> RateController<N> {
             // Nothing gets through: fall back to the most robust rate.
             self.best = slowest;
         }
+    }
+}
+
+/// Rate indices [`ChunkRates`] counts outcomes for (0 to 23).
+pub const MAX_RATES: usize = 24;
+
+/// Chunk sends [`ChunkRates`] remembers: a poll interval's worth (48) and
+/// what goes after the poll while its answer is awaited, with room to spare.
+pub const CHUNK_RATES_CAPACITY: usize = 128;
+
+/// The outcomes found for one rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RateOutcome {
+    pub attempts: u16,
+    pub delivered: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct ChunkSend {
+    index: u16,
+    rate: u8,
+    /// The chunk went again later: a report of it received may be that later copy's.
+    superseded: bool,
+}
+
+/// The rate of each chunk sent since the last answered poll, and the outcomes
+/// status answers gave them (see [`crate::sender::Sender::note_rate`]).
+///
+/// Broadcast chunks get no MAC acknowledgement, so the receiver's bitmap is
+/// what tells whether a chunk sent at a rate arrived: a chunk sent before a
+/// poll and reported received counts as delivered at its rate, one reported
+/// missing as lost. A chunk sent more than once before the answer (a
+/// speculative repeat) counts as lost at each rate when missing, and as
+/// delivered only at the last copy's rate when received (which copy arrived
+/// cannot be told). Sends beyond the status's reach, or pushed out of the
+/// record when it is full, count as nothing. 4 bytes a send, 512 in all,
+/// and 96 for the outcomes.
+#[derive(Debug, Clone)]
+pub struct ChunkRates {
+    sends: [ChunkSend; CHUNK_RATES_CAPACITY],
+    len: usize,
+    /// The sends before this one went before the outstanding poll.
+    polled: usize,
+    outcomes: [RateOutcome; MAX_RATES],
+}
+
+impl Default for ChunkRates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChunkRates {
+    pub const fn new() -> Self {
+        ChunkRates {
+            sends: [ChunkSend { index: 0, rate: 0, superseded: false }; CHUNK_RATES_CAPACITY],
+            len: 0,
+            polled: 0,
+            outcomes: [RateOutcome { attempts: 0, delivered: 0 }; MAX_RATES],
+        }
+    }
+
+    /// Chunk `index` went at rate `rate` (below [`MAX_RATES`]; others are not recorded).
+    pub fn record(&mut self, index: u16, rate: u8) {
+        if usize::from(rate) >= MAX_RATES {
+            return;
+        }
+        for send in &mut self.sends[..self.len] {
+            if send.index == index {
+                send.superseded = true;
+            }
+        }
+        if self.len == CHUNK_RATES_CAPACITY {
+            // The oldest send is forgotten: no outcome is better than a guess.
+            self.sends.copy_within(1.., 0);
+            self.len -= 1;
+            self.polled = self.polled.saturating_sub(1);
+        }
+        self.sends[self.len] = ChunkSend { index, rate, superseded: false };
+        self.len += 1;
+    }
+
+    /// Forgets the last send recorded (the radio refused it).
+    pub fn unrecord_last(&mut self) {
+        self.len = self.len.saturating_sub(1);
+        self.polled = self.polled.min(self.len);
+    }
+
+    /// A poll went: every send so far is one its answer tells.
+    pub fn polled(&mut self) {
+        self.polled = self.len;
+    }
+
+    /// The answer to the outstanding poll: `received(index)` is whether chunk
+    /// `index` arrived, `None` beyond the answer's reach. Every send before
+    /// the poll gets its outcome and is forgotten.
+    pub fn resolve(&mut self, received: impl Fn(u16) -> Option<bool>) {
+        for send in &self.sends[..self.polled] {
+            let Some(arrived) = received(send.index) else { continue };
+            if arrived && send.superseded {
+                continue;
+            }
+            let outcome = &mut self.outcomes[usize::from(send.rate)];
+            outcome.attempts = outcome.attempts.saturating_add(1);
+            if arrived {
+                outcome.delivered = outcome.delivered.saturating_add(1);
+            }
+        }
+        self.sends.copy_within(self.polled..self.len, 0);
+        self.len -= self.polled;
+        self.polled = 0;
+    }
+
+    /// Forgets every send (the transfer starts over); the outcomes stay.
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.polled = 0;
+    }
+
+    /// The outcomes found since the last call, by rate index.
+    pub fn take_outcomes(&mut self) -> [RateOutcome; MAX_RATES] {
+        core::mem::take(&mut self.outcomes)
+    }
+
+    /// Sends recorded and not yet resolved.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -251,6 +408,51 @@ mod tests {
         let best = controller.stats()[controller.best()].total_attempts;
         let share = 1.0 - best as f64 / total as f64;
         assert!((0.08..0.15).contains(&share), "{share}");
+    }
+
+    #[test]
+    fn chunk_rates_turn_a_status_answer_into_outcomes_per_rate() {
+        let mut rates = ChunkRates::new();
+        rates.record(0, 2);
+        rates.record(1, 2);
+        rates.record(2, 5);
+        rates.record(3, 5);
+        rates.record(2, 7); // a repeat of chunk 2 at another rate
+        rates.record(4, 1);
+        rates.unrecord_last(); // refused by the radio
+        rates.polled();
+        rates.record(9, 5); // after the poll: the answer cannot tell
+        // The receiver has 0 and 2; 1 and 3 are missing.
+        rates.resolve(|index| [Some(true), Some(false), Some(true), Some(false)].get(usize::from(index)).copied().flatten());
+        let outcomes = rates.take_outcomes();
+        assert_eq!(outcomes[2], RateOutcome { attempts: 2, delivered: 1 });
+        // Chunk 2's first copy at rate 5 may or may not have arrived: only the miss of chunk 3 counts.
+        assert_eq!(outcomes[5], RateOutcome { attempts: 1, delivered: 0 });
+        assert_eq!(outcomes[7], RateOutcome { attempts: 1, delivered: 1 });
+        assert_eq!(outcomes[1], RateOutcome::default());
+        assert_eq!(rates.len(), 1, "the send after the poll waits for the next answer");
+        assert_eq!(rates.take_outcomes(), [RateOutcome::default(); MAX_RATES]);
+        // Out-of-range rates are not recorded; a full record forgets its oldest send.
+        rates.record(10, MAX_RATES as u8);
+        assert_eq!(rates.len(), 1);
+        for index in 0..CHUNK_RATES_CAPACITY as u16 + 5 {
+            rates.record(index, 0);
+        }
+        assert_eq!(rates.len(), CHUNK_RATES_CAPACITY);
+    }
+
+    #[test]
+    fn counted_reports_fold_like_single_ones() {
+        let mut one = RateController::new(FRAMES, RateConfig::default()).unwrap();
+        let mut many = one.clone();
+        for delivered in [true, true, false, true] {
+            one.report(2, delivered);
+        }
+        many.report_counts(2, 4, 3);
+        assert_eq!(one.stats(), many.stats());
+        assert_eq!(many.set_frame_ns([1, 0, 1]), Err(RateError::NoRates));
+        many.set_frame_ns([3, 2, 1]).unwrap();
+        assert_eq!(many.stats()[2].frame_ns, 1);
     }
 
     #[test]
