@@ -41,6 +41,12 @@ pub struct RateConfig {
     pub keep_percent: u32,
     /// Rates delivering less than this (parts per million) are never the best.
     pub min_probability_ppm: u32,
+    /// Start at the fastest rate rather than the most robust one. Where
+    /// outcomes come late (a status answer tells a poll interval's chunks at
+    /// once) and lost frames cost only their airtime, starting fast costs at
+    /// most an interval of short frames, starting slow an interval of long
+    /// ones: 48 chunks of 1470 bytes take 0.6 s at 1 Mbps, 17 ms at 54.
+    pub start_fastest: bool,
 }
 
 impl Default for RateConfig {
@@ -50,6 +56,7 @@ impl Default for RateConfig {
             sample_every: 10,
             keep_percent: 75,
             min_probability_ppm: 100_000,
+            start_fastest: false,
         }
     }
 }
@@ -65,8 +72,11 @@ pub struct RateStats {
     pub delivered: u32,
     /// The weighted delivery probability, in parts per million; `None` before the first outcome.
     pub probability_ppm: Option<u32>,
-    /// Frames sent at this rate, ever.
+    /// Outcomes reported at this rate, ever.
     pub total_attempts: u64,
+    /// Frames picked at this rate, ever: outcomes may come much later (a
+    /// status answer tells the fate of a poll interval's chunks at once).
+    pub picked: u64,
 }
 
 impl RateStats {
@@ -103,18 +113,20 @@ pub struct RateController<const N: usize> {
 
 impl<const N: usize> RateController<N> {
     /// An adaptive controller over `N` rates, one frame at rate `i` costing
-    /// `frame_ns[i]`. It starts at the slowest (the most robust) rate.
+    /// `frame_ns[i]`. It starts at the slowest (the most robust) rate, or
+    /// the fastest with [`RateConfig::start_fastest`].
     pub fn new(frame_ns: [u32; N], config: RateConfig) -> Result<Self, RateError> {
         if N == 0 || frame_ns.contains(&0) {
             return Err(RateError::NoRates);
         }
         let rates = frame_ns.map(|frame_ns| RateStats { frame_ns, ..RateStats::default() });
         let slowest = (0..N).max_by_key(|&i| frame_ns[i]).unwrap_or(0);
+        let fastest = (0..N).min_by_key(|&i| frame_ns[i]).unwrap_or(0);
         Ok(RateController {
             config: RateConfig { sample_every: config.sample_every.max(2), ..config },
             rates,
             fixed: None,
-            best: slowest,
+            best: if config.start_fastest { fastest } else { slowest },
             frames: 0,
             next_sample: 0,
             next_update: None,
@@ -141,9 +153,9 @@ impl<const N: usize> RateController<N> {
         self.frames = self.frames.wrapping_add(1);
         if N > 1 {
             // A rate never tried goes first; then one frame in `sample_every`.
-            if let Some(untried) = (0..N).find(|&i| i != self.best && self.rates[i].total_attempts == 0) {
+            if let Some(untried) = (0..N).find(|&i| i != self.best && self.rates[i].picked == 0) {
                 if self.frames.is_multiple_of(2) {
-                    return untried;
+                    return self.picked(untried);
                 }
             }
             if self.frames.is_multiple_of(self.config.sample_every) {
@@ -151,10 +163,15 @@ impl<const N: usize> RateController<N> {
                 if self.next_sample == self.best {
                     self.next_sample = (self.next_sample + 1) % N;
                 }
-                return self.next_sample;
+                return self.picked(self.next_sample);
             }
         }
-        self.best
+        self.picked(self.best)
+    }
+
+    fn picked(&mut self, index: usize) -> usize {
+        self.rates[index].picked = self.rates[index].picked.saturating_add(1);
+        index
     }
 
     /// The outcome of a frame sent at rate `index`.
@@ -220,8 +237,11 @@ impl<const N: usize> RateController<N> {
         let usable = |rate: &RateStats| rate.probability_ppm.is_some_and(|p| p >= self.config.min_probability_ppm);
         if let Some(best) = (0..N).filter(|&i| usable(&self.rates[i])).max_by_key(|&i| self.rates[i].throughput()) {
             self.best = best;
-        } else if let Some(slowest) = (0..N).max_by_key(|&i| self.rates[i].frame_ns) {
-            // Nothing gets through: fall back to the most robust rate.
+        } else if let Some(slowest) =
+            (0..N).filter(|_| self.rates.iter().any(|rate| rate.probability_ppm.is_some())).max_by_key(|&i| self.rates[i].frame_ns)
+        {
+            // Nothing gets through: fall back to the most robust rate (not
+            // when nothing is known yet: outcomes may come late).
             self.best = slowest;
         }
     }
@@ -389,6 +409,8 @@ mod tests {
     fn it_settles_on_the_best_expected_throughput_and_follows_a_change() {
         let mut controller = RateController::new(FRAMES, RateConfig::default()).unwrap();
         assert_eq!(controller.best(), 0, "it starts at the most robust rate");
+        let eager = RateConfig { start_fastest: true, ..RateConfig::default() };
+        assert_eq!(RateController::new(FRAMES, eager).unwrap().best(), 2, "or at the fastest");
         // 54 Mbps loses most frames: 11 Mbps delivers the most per second.
         let now = drive(&mut controller, [1.0, 0.9, 0.1], Instant::ZERO, 5_000);
         assert_eq!(controller.best(), 1, "{:?}", controller.stats());
@@ -422,8 +444,10 @@ mod tests {
         rates.unrecord_last(); // refused by the radio
         rates.polled();
         rates.record(9, 5); // after the poll: the answer cannot tell
-        // The receiver has 0 and 2; 1 and 3 are missing.
-        rates.resolve(|index| [Some(true), Some(false), Some(true), Some(false)].get(usize::from(index)).copied().flatten());
+                            // The receiver has 0 and 2; 1 and 3 are missing.
+        rates.resolve(|index| {
+            [Some(true), Some(false), Some(true), Some(false)].get(usize::from(index)).copied().flatten()
+        });
         let outcomes = rates.take_outcomes();
         assert_eq!(outcomes[2], RateOutcome { attempts: 2, delivered: 1 });
         // Chunk 2's first copy at rate 5 may or may not have arrived: only the miss of chunk 3 counts.

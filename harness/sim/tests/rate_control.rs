@@ -3,7 +3,14 @@
 //! for a 250-byte frame: it settles on a rate within 10 % of the best
 //! expected throughput, and finds it again after the SNR steps.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use nowcam_link::airtime::{self, PhyRate};
+use nowcam_sim::fixtures::{synthetic_image, FixtureCatalog};
+use nowcam_sim::run::{RunOptions, RunResult, SnrStep};
+use nowcam_sim::scenario::Scenario;
+use nowcam_sim::setup::prepare_with_images;
 use nowcam_link::{frame_success_probability, CHIP_SEND_OVERHEAD_NS};
 use nowcam_proto::rate::{RateConfig, RateController};
 use nowcam_proto::time::{Duration, Instant};
@@ -93,4 +100,37 @@ fn the_controller_follows_an_snr_step_within_a_second() {
         at = drive(&mut controller, 30.0, at, 100, &mut seed);
     }
     assert!(near_best(&controller, 30.0), "at {} 2 s after the signal returned", rates()[controller.best()]);
+}
+
+/// One image of `len` bytes with the rate chosen per chunk (`phy_rate_mbps =
+/// "auto"`) at `snr_db`, with `frame_size`-byte frames on both sides; the
+/// SNR of both directions changes as `steps` say.
+fn auto_run(snr_db: f64, frame_size: u16, len: usize, seed: u64, steps: &[SnrStep]) -> RunResult {
+    let text = format!(
+        "time_limit_s = 120\n[link]\nphy_rate_mbps = \"auto\"\nsnr_db = {snr_db}\n[[senders]]\nimages = [\"synthetic:{len}\"]\nframe_size = {frame_size}\n[[receivers]]\nframe_size = {frame_size}\n"
+    );
+    let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
+    let scenario = Scenario::parse(Path::new("auto.toml"), &text, &catalog).unwrap();
+    let image: Arc<[u8]> = synthetic_image(len).into();
+    let prepared = prepare_with_images(&scenario, vec![vec![image.clone()]]).unwrap();
+    let result =
+        prepared.run_with_snr_steps(seed, RunOptions { capture: false, keep_images: true }, steps).unwrap();
+    assert!(result.passed, "{snr_db} dB: {:?}", result.failures);
+    assert_eq!(&result.received[0].bytes[..], &image[..], "{snr_db} dB: not byte-exact");
+    result
+}
+
+/// The rate most chunks went at.
+fn most_used(result: &RunResult) -> &str {
+    result.rates_used.iter().max_by_key(|used| used.chunks).map_or("none", |used| used.rate.as_str())
+}
+
+#[test]
+fn the_wired_controller_converges_on_a_high_rate_at_30_db_and_a_low_one_at_8_db() {
+    for frame_size in [250u16, 1470] {
+        let clear = auto_run(30.0, frame_size, 300_000, 3, &[]);
+        eprintln!("30 dB, {frame_size}: {} s, {:?}, final {:?}", clear.sim_time_s, clear.rates_used, clear.final_rate);
+        let noisy = auto_run(8.0, frame_size, 100_000, 3, &[]);
+        eprintln!("8 dB, {frame_size}: {} s, {:?}, final {:?}", noisy.sim_time_s, noisy.rates_used, noisy.final_rate);
+    }
 }
