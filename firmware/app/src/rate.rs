@@ -12,7 +12,10 @@
 //! Where the outcomes come from: chunks go to the broadcast address, which
 //! the MAC never acknowledges, so the transfer records the rate each chunk
 //! went at and the receiver's status answers tell which arrived
-//! (`nowcam_proto::rate::ChunkRates`). Unicast send reports are not used: the
+//! (`nowcam_proto::rate::ChunkRates`). The other frames go at the
+//! controller's best rate, or at 1 Mbps while a poll is unanswered, so that
+//! a link that fell below the best rate still carries the answer that tells
+//! the controller. Unicast send reports are not used: the
 //! chip's MAC retries a unicast frame at least five times, so an
 //! acknowledged report says little of one attempt at its rate, and counting
 //! only the unacknowledged ones would bias every rate downwards.
@@ -173,11 +176,15 @@ impl Rates {
         }
     }
 
-    /// The rate for a frame that is not a chunk: the fixed one, or the controller's best.
-    fn steady_rate(&self) -> Option<PhyRate> {
+    /// The rate for a frame that is not a chunk: the fixed one, or the
+    /// controller's best; 1 Mbps when `robust` (the receiver has not answered
+    /// a poll: if the best rate no longer gets through, a poll at it would
+    /// never be answered and the controller never learn so).
+    fn steady_rate(&self, robust: bool) -> Option<PhyRate> {
         match self.mode {
             RateMode::Radio => None,
             RateMode::Fixed(rate) => Some(rate),
+            RateMode::Auto(_) if robust => Some(PhyRate::Dsss1Mbps),
             RateMode::Auto(_) => Some(self.controller.as_ref().map_or(PhyRate::Dsss1Mbps, |c| AUTO_RATES[c.best()])),
         }
     }
@@ -240,9 +247,10 @@ impl Rates {
         None
     }
 
-    /// Puts the radio at the rate for another transfer, telemetry or control frame to `peer`.
-    pub(crate) fn before_frame(&mut self, radio: &mut impl Radio, peer: MacAddress) {
-        if let Some(rate) = self.steady_rate() {
+    /// Puts the radio at the rate for another transfer, telemetry or control
+    /// frame to `peer`; `robust` while a poll is unanswered (see `steady_rate`).
+    pub(crate) fn before_frame(&mut self, radio: &mut impl Radio, peer: MacAddress, robust: bool) {
+        if let Some(rate) = self.steady_rate(robust) {
             self.apply(radio, peer, rate);
         }
     }

@@ -681,7 +681,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         let receiver = self.receiver.ok_or(RadioError::UnknownPeer)?;
         let mut buffer = [0u8; MAX_FRAME_LEN];
         let len = self.write(frame, &mut buffer).ok_or(RadioError::FrameTooLong)?;
-        self.rates.before_frame(&mut self.radio, receiver);
+        self.rates.before_frame(&mut self.radio, receiver, self.polls_unanswered > 0);
         let handle = self.radio.send(receiver, &buffer[..len])?;
         self.stats.frames_sent += 1;
         Ok(handle)
@@ -811,7 +811,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                     transfer.note_rate(rate);
                 }
             } else {
-                self.rates.before_frame(&mut self.radio, destination);
+                self.rates.before_frame(&mut self.radio, destination, self.polls_unanswered > 0);
             }
             match self.radio.send(destination, &buffer[..len]) {
                 Ok(handle) => {

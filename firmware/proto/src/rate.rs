@@ -237,8 +237,9 @@ impl<const N: usize> RateController<N> {
         let usable = |rate: &RateStats| rate.probability_ppm.is_some_and(|p| p >= self.config.min_probability_ppm);
         if let Some(best) = (0..N).filter(|&i| usable(&self.rates[i])).max_by_key(|&i| self.rates[i].throughput()) {
             self.best = best;
-        } else if let Some(slowest) =
-            (0..N).filter(|_| self.rates.iter().any(|rate| rate.probability_ppm.is_some())).max_by_key(|&i| self.rates[i].frame_ns)
+        } else if let Some(slowest) = (0..N)
+            .filter(|_| self.rates.iter().any(|rate| rate.probability_ppm.is_some()))
+            .max_by_key(|&i| self.rates[i].frame_ns)
         {
             // Nothing gets through: fall back to the most robust rate (not
             // when nothing is known yet: outcomes may come late).

@@ -638,9 +638,8 @@ impl Prepared {
                     AUTO_RATES
                         .iter()
                         .filter_map(|&rate| {
-                            let intact = snr_db.map_or(1.0, |snr| {
-                                frame_success_probability(rate, snr, airtime::frame_len(frame_len))
-                            });
+                            let intact = snr_db
+                                .map_or(1.0, |snr| frame_success_probability(rate, snr, airtime::frame_len(frame_len)));
                             let rate_loss = 1.0 - (1.0 - loss) * intact;
                             airtime::lower_bound_with(rate, frame_len, i.bytes as u64, rate_loss).ok()
                         })
