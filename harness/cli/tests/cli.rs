@@ -375,7 +375,8 @@ fn the_snr_decides_which_rates_get_through() {
 }
 
 /// The rate table: every rate gets a 100 KB image through at a high SNR,
-/// 54 Mbps nothing at a low one, and faster rates are faster.
+/// 54 Mbps nothing at a low one, faster rates are faster, and the rate
+/// controller (`auto`) gets through at both, in v1 and v2 frames.
 #[test]
 fn bench_rates_reports_each_rate_and_snr() {
     let dir = scratch("bench-rates");
@@ -384,18 +385,24 @@ fn bench_rates_reports_each_rate_and_snr() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let rows = value["rates"].as_array().unwrap();
-    assert_eq!(rows.len(), 6);
-    let row = |rate: f64, snr: f64| rows.iter().find(|r| r["rate_mbps"] == rate && r["snr_db"] == snr).unwrap();
-    for rate in [1.0, 11.0, 54.0] {
+    assert_eq!(rows.len(), 16);
+    let row_at = |rate: &str, frame: u64, snr: f64| {
+        rows.iter().find(|r| r["rate"] == rate && r["frame_size"] == frame && r["snr_db"] == snr).unwrap()
+    };
+    let row = |rate: &str, snr: f64| row_at(rate, 250, snr);
+    for rate in ["1", "11", "54", "auto"] {
         assert_eq!(row(rate, 30.0)["byte_exact"], 2, "{rate} Mbps");
+        assert_eq!(row_at(rate, 1470, 30.0)["byte_exact"], 2, "{rate} Mbps, 1470-byte frames");
     }
-    assert_eq!(row(54.0, 10.0)["byte_exact"], 0);
-    assert_eq!(row(54.0, 10.0)["throughput_kbps"], serde_json::Value::Null);
-    let kbps = |rate: f64| row(rate, 30.0)["throughput_kbps"].as_f64().unwrap();
-    assert!(kbps(11.0) > 2.0 * kbps(1.0), "{value}");
+    assert_eq!(row("54", 10.0)["byte_exact"], 0);
+    assert_eq!(row("54", 10.0)["throughput_kbps"], serde_json::Value::Null);
+    assert_eq!(row("auto", 10.0)["byte_exact"], 2, "{value}");
+    assert_eq!(row_at("auto", 1470, 10.0)["byte_exact"], 2, "{value}");
+    let kbps = |rate: &str| row(rate, 30.0)["throughput_kbps"].as_f64().unwrap();
+    assert!(kbps("11") > 2.0 * kbps("1"), "{value}");
     // With a flash that takes no time, 54 Mbps beats 11: the page programs bound both.
-    let ideal = |rate: f64| row(rate, 30.0)["ideal_flash_throughput_kbps"].as_f64().unwrap();
-    assert!(ideal(54.0) > 1.5 * ideal(11.0), "{value}");
+    let ideal = |rate: &str| row(rate, 30.0)["ideal_flash_throughput_kbps"].as_f64().unwrap();
+    assert!(ideal("54") > 1.5 * ideal("11"), "{value}");
 }
 
 #[test]

@@ -469,6 +469,8 @@ pub struct Needs {
     pub outages: bool,
     /// ESP-NOW v2 frames (a node's `frame_size` above 250).
     pub v2_frames: bool,
+    /// The cameras' rate controller (`phy_rate_mbps = "auto"`).
+    pub auto_rate: bool,
 }
 
 impl Needs {
@@ -486,6 +488,7 @@ impl Needs {
             (self.legacy, offered.legacy, "a legacy sender"),
             (self.outages, offered.outages, "link outages"),
             (self.v2_frames, offered.v2_frames, "ESP-NOW v2 frames"),
+            (self.auto_rate, offered.auto_rate, "the rate controller (phy_rate_mbps = \"auto\")"),
         ] {
             if needed && !offered {
                 missing.push(format!("{what}, which the target cannot provide"));
@@ -514,6 +517,7 @@ impl Scenario {
             outages: !self.link.outages.is_empty(),
             v2_frames: self.senders.iter().any(|sender| usize::from(sender.frame_size) > V1_MAX_FRAME_LEN)
                 || self.receivers.iter().any(|receiver| usize::from(receiver.frame_size) > V1_MAX_FRAME_LEN),
+            auto_rate: self.link.auto_rate,
         }
     }
 }
