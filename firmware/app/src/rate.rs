@@ -13,9 +13,9 @@
 //! the MAC never acknowledges, so the transfer records the rate each chunk
 //! went at and the receiver's status answers tell which arrived
 //! (`nowcam_proto::rate::ChunkRates`). The other frames go at the
-//! controller's best rate, or at 1 Mbps while a poll is unanswered, so that
-//! a link that fell below the best rate still carries the answer that tells
-//! the controller. Unicast send reports are not used: the
+//! controller's best rate once it is known to get through; offers, and
+//! every frame while a poll is unanswered, go at 1 Mbps, so that a link that
+//! fell below the best rate still carries the answer that tells the controller. Unicast send reports are not used: the
 //! chip's MAC retries a unicast frame at least five times, so an
 //! acknowledged report says little of one attempt at its rate, and counting
 //! only the unacknowledged ones would bias every rate downwards.
@@ -177,15 +177,21 @@ impl Rates {
     }
 
     /// The rate for a frame that is not a chunk: the fixed one, or the
-    /// controller's best; 1 Mbps when `robust` (the receiver has not answered
-    /// a poll: if the best rate no longer gets through, a poll at it would
-    /// never be answered and the controller never learn so).
+    /// controller's best once its delivery is known; 1 Mbps when `robust`
+    /// (an offer, or the receiver has not answered a poll: if the best rate
+    /// no longer gets through, a poll at it would never be answered and the
+    /// controller never learn so).
     fn steady_rate(&self, robust: bool) -> Option<PhyRate> {
         match self.mode {
             RateMode::Radio => None,
             RateMode::Fixed(rate) => Some(rate),
-            RateMode::Auto(_) if robust => Some(PhyRate::Dsss1Mbps),
-            RateMode::Auto(_) => Some(self.controller.as_ref().map_or(PhyRate::Dsss1Mbps, |c| AUTO_RATES[c.best()])),
+            RateMode::Auto(_) => {
+                // The best rate only once it is known to get through.
+                let best = self.controller.as_ref().map(|c| c.best()).filter(|&best| {
+                    self.controller.as_ref().is_some_and(|c| c.stats()[best].probability_ppm.is_some())
+                });
+                Some(best.filter(|_| !robust).map_or(PhyRate::Dsss1Mbps, |best| AUTO_RATES[best]))
+            }
         }
     }
 

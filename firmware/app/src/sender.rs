@@ -811,7 +811,8 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                     transfer.note_rate(rate);
                 }
             } else {
-                self.rates.before_frame(&mut self.radio, destination, self.polls_unanswered > 0);
+                let robust = self.polls_unanswered > 0 || matches!(transmit, Transmit::Offer | Transmit::Abort);
+                self.rates.before_frame(&mut self.radio, destination, robust);
             }
             match self.radio.send(destination, &buffer[..len]) {
                 Ok(handle) => {

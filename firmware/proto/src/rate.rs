@@ -122,17 +122,29 @@ impl<const N: usize> RateController<N> {
             return Err(RateError::NoRates);
         }
         let rates = frame_ns.map(|frame_ns| RateStats { frame_ns, ..RateStats::default() });
-        let slowest = (0..N).max_by_key(|&i| frame_ns[i]).unwrap_or(0);
-        let fastest = (0..N).min_by_key(|&i| frame_ns[i]).unwrap_or(0);
-        Ok(RateController {
+        let mut controller = RateController {
             config: RateConfig { sample_every: config.sample_every.max(2), ..config },
             rates,
             fixed: None,
-            best: if config.start_fastest { fastest } else { slowest },
+            best: 0,
             frames: 0,
             next_sample: 0,
             next_update: None,
-        })
+        };
+        controller.best = controller.start_rate();
+        Ok(controller)
+    }
+
+    /// The rate to start at: the slowest, or the fastest (`start_fastest`).
+    fn start_rate(&self) -> usize {
+        let cost = |i: &usize| self.rates[*i].frame_ns;
+        let pick = if self.config.start_fastest { (0..N).min_by_key(cost) } else { (0..N).max_by_key(cost) };
+        pick.unwrap_or(0)
+    }
+
+    /// Whether any rate's delivery probability is known yet.
+    fn knows_any(&self) -> bool {
+        self.rates.iter().any(|rate| rate.probability_ppm.is_some())
     }
 
     /// A controller that always answers rate `index`.
@@ -215,6 +227,9 @@ impl<const N: usize> RateController<N> {
         for (rate, frame_ns) in self.rates.iter_mut().zip(frame_ns) {
             rate.frame_ns = frame_ns;
         }
+        if self.fixed.is_none() && !self.knows_any() {
+            self.best = self.start_rate();
+        }
         Ok(())
     }
 
@@ -230,7 +245,9 @@ impl<const N: usize> RateController<N> {
 
     fn update_if_due(&mut self, now: Instant) {
         let due = *self.next_update.get_or_insert(now + self.config.update_interval);
-        if now < due {
+        // The first outcomes fold at once: until then the choice is a guess.
+        let first = !self.knows_any() && self.rates.iter().any(|rate| rate.attempts > 0);
+        if now < due && !first {
             return;
         }
         self.next_update = Some(now + self.config.update_interval);
@@ -250,10 +267,7 @@ impl<const N: usize> RateController<N> {
         let usable = |rate: &RateStats| rate.probability_ppm.is_some_and(|p| p >= self.config.min_probability_ppm);
         if let Some(best) = (0..N).filter(|&i| usable(&self.rates[i])).max_by_key(|&i| self.rates[i].throughput()) {
             self.best = best;
-        } else if let Some(slowest) = (0..N)
-            .filter(|_| self.rates.iter().any(|rate| rate.probability_ppm.is_some()))
-            .max_by_key(|&i| self.rates[i].frame_ns)
-        {
+        } else if let Some(slowest) = (0..N).filter(|_| self.knows_any()).max_by_key(|&i| self.rates[i].frame_ns) {
             // Nothing gets through: fall back to the most robust rate (not
             // when nothing is known yet: outcomes may come late).
             self.best = slowest;
@@ -504,6 +518,10 @@ mod tests {
         assert_eq!(many.set_frame_ns([1, 0, 1]), Err(RateError::NoRates));
         many.set_frame_ns([3, 2, 1]).unwrap();
         assert_eq!(many.stats()[2].frame_ns, 1);
+        // Before any outcome, new costs move the start: the slowest is now rate 0.
+        let mut fresh = RateController::new(FRAMES, RateConfig::default()).unwrap();
+        fresh.set_frame_ns([1, 2, 3]).unwrap();
+        assert_eq!(fresh.best(), 2);
     }
 
     #[test]

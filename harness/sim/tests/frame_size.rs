@@ -168,7 +168,7 @@ proptest! {
         // (`"auto"`) at an SNR where the fast rates lose frames or none.
         (rate, snr_db) in prop_oneof![
             prop::sample::select(vec!["1.0", "2.0", "5.5", "11.0", "6.0", "24.0", "54.0"]).prop_map(|rate| (rate, None)),
-            prop::sample::select(vec![None, Some(8.0), Some(12.0), Some(16.0), Some(30.0)])
+            prop::sample::select(vec![None, Some(4.0), Some(8.0), Some(12.0), Some(16.0), Some(30.0)])
                 .prop_map(|snr| ("\"auto\"", snr)),
         ],
         discovery in any::<bool>(),
