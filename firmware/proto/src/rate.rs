@@ -167,7 +167,11 @@ impl<const N: usize> RateController<N> {
         self.frames = self.frames.wrapping_add(1);
         if N > 1 {
             // A rate never tried goes first; then one frame in `sample_every`.
-            if let Some(untried) = (0..N).find(|&i| self.worth_sampling(i) && self.rates[i].picked == 0) {
+            // The fastest first: a sample costs its frame's time.
+            let untried = (0..N)
+                .filter(|&i| self.worth_sampling(i) && self.rates[i].picked == 0)
+                .min_by_key(|&i| self.rates[i].frame_ns);
+            if let Some(untried) = untried {
                 if self.frames.is_multiple_of(2) {
                     return self.picked(untried);
                 }
@@ -188,10 +192,15 @@ impl<const N: usize> RateController<N> {
     /// frame: a rate that cannot is not sampled (as Minstrel-HT), since a
     /// sample at a slow rate costs many frames' time at the best (a
     /// 1470-byte frame takes 12.6 ms at 1 Mbps, 0.26 ms at 54).
+    ///
+    /// Before any outcome the best rate counts as delivering every frame:
+    /// starting at the fastest rate, nothing is sampled until it proves
+    /// worse; afterwards a best rate not measured yet counts as delivering nothing.
     fn worth_sampling(&self, index: usize) -> bool {
-        let rate = &self.rates[index];
-        let ideal = RateStats { probability_ppm: Some(1_000_000), ..*rate };
-        index != self.best && ideal.throughput() > self.rates[self.best].throughput()
+        let ideal = |rate: &RateStats| RateStats { probability_ppm: Some(1_000_000), ..*rate }.throughput();
+        let best = &self.rates[self.best];
+        let to_beat = if self.knows_any() { best.throughput() } else { ideal(best) };
+        index != self.best && ideal(&self.rates[index]) > to_beat
     }
 
     fn picked(&mut self, index: usize) -> usize {
@@ -257,23 +266,47 @@ impl<const N: usize> RateController<N> {
                 continue;
             }
             let measured = (u64::from(rate.delivered) * 1_000_000 / u64::from(rate.attempts)) as u32;
+            // An interval of many outcomes weighs more than `1 - keep`: the
+            // sender learns a poll interval's chunks at once, and a rate
+            // that lost most of them should not stay best for many intervals.
+            let attempts = u64::from(rate.attempts);
+            let weight = (100 - keep).max(100 * attempts / (attempts + CONFIDENT_OUTCOMES));
             rate.probability_ppm = Some(match rate.probability_ppm {
                 None => measured,
-                Some(old) => ((u64::from(old) * keep + u64::from(measured) * (100 - keep)) / 100) as u32,
+                Some(old) => ((u64::from(old) * (100 - weight) + u64::from(measured) * weight) / 100) as u32,
             });
             rate.attempts = 0;
             rate.delivered = 0;
         }
-        let usable = |rate: &RateStats| rate.probability_ppm.is_some_and(|p| p >= self.config.min_probability_ppm);
+        // One lucky sample does not make a rate the best.
+        let usable = |rate: &RateStats| {
+            rate.total_attempts >= MIN_OUTCOMES
+                && rate.probability_ppm.is_some_and(|p| p >= self.config.min_probability_ppm)
+        };
         if let Some(best) = (0..N).filter(|&i| usable(&self.rates[i])).max_by_key(|&i| self.rates[i].throughput()) {
             self.best = best;
-        } else if let Some(slowest) = (0..N).filter(|_| self.knows_any()).max_by_key(|&i| self.rates[i].frame_ns) {
-            // Nothing gets through: fall back to the most robust rate (not
-            // when nothing is known yet: outcomes may come late).
+        } else if let Some(slower) = (0..N)
+            .filter(|&i| self.rates[i].frame_ns / 2 >= self.rates[self.best].frame_ns)
+            .filter(|&i| self.rates[i].probability_ppm.is_none_or(|p| p >= self.config.min_probability_ppm))
+            .min_by_key(|&i| self.rates[i].frame_ns)
+        {
+            // Nothing known gets through: the fastest rate not known to fail
+            // whose frames take twice as long as the best's did (a descent
+            // by halves: a round at a rate that fails costs a poll interval,
+            // one at the slowest rate twelve times the fast one's).
+            self.best = slower;
+        } else if let Some(slowest) = (0..N).max_by_key(|&i| self.rates[i].frame_ns) {
+            // Nothing gets through: fall back to the most robust rate.
             self.best = slowest;
         }
     }
 }
+
+/// Outcomes a rate needs before it can be the best.
+const MIN_OUTCOMES: u64 = 2;
+
+/// Outcomes in one interval at which it weighs half the probability.
+const CONFIDENT_OUTCOMES: u64 = 8;
 
 /// Rate indices [`ChunkRates`] counts outcomes for (0 to 23).
 pub const MAX_RATES: usize = 24;
