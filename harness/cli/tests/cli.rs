@@ -431,3 +431,33 @@ fn transfer_frame_size_is_used_and_reported_and_bad_sizes_are_refused() {
         assert!(stderr.contains("frame_size: expected an integer from 250 to 1470"), "{bad}: {stderr}");
     }
 }
+
+/// `--phy-rate auto`: the camera's rate controller picks each chunk's rate;
+/// the JSON says "auto", the chunks per rate and the rate it ended on, and
+/// the bound is that of the best rate for the SNR. Anything but a number or
+/// `auto` is refused.
+#[test]
+fn transfer_phy_rate_auto_is_reported() {
+    let output = nowcam()
+        .args(["transfer", "fixtures/vga-q12-20k.jpg", "--phy-rate", "auto", "--snr-db", "30", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["phy_rate"], "auto", "{json}");
+    assert_eq!(json["byte_exact"], true, "{json}");
+    let chunks: u64 = json["rates_used"].as_array().unwrap().iter().map(|r| r["chunks"].as_u64().unwrap()).sum();
+    assert!(chunks >= 84, "every chunk of 20 KB is counted: {json}");
+    assert!(json["final_rate"].is_string(), "{json}");
+    // At 30 dB the best rate is fast: the bound is far below 1 Mbps's.
+    let fixed = nowcam()
+        .args(["transfer", "fixtures/vga-q12-20k.jpg", "--phy-rate", "1", "--snr-db", "30", "--json"])
+        .output()
+        .unwrap();
+    let fixed: serde_json::Value = serde_json::from_slice(&fixed.stdout).unwrap();
+    assert_eq!(fixed["phy_rate"], 1.0);
+    assert_eq!(fixed["rates_used"], serde_json::Value::Null);
+    assert!(json["lower_bound_s"].as_f64().unwrap() < fixed["lower_bound_s"].as_f64().unwrap() / 5.0, "{json} {fixed}");
+    let refused = nowcam().args(["transfer", "fixtures/vga-q12-20k.jpg", "--phy-rate", "fast"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
+}
