@@ -246,11 +246,14 @@ impl Rates {
         let rate = self.chunk_rate(now)?;
         let applied = self.apply(radio, peer, rate);
         let index = AUTO_RATES.iter().position(|candidate| *candidate == applied)?;
-        if self.controller.is_some() && !self.unsupported {
-            self.chunks[index] = self.chunks[index].saturating_add(1);
-            return Some(index as u8);
+        (self.controller.is_some() && !self.unsupported).then_some(index as u8)
+    }
+
+    /// A chunk at rate `index` (from [`Rates::before_chunk`]) was handed to the radio.
+    pub(crate) fn chunk_sent(&mut self, index: u8) {
+        if let Some(count) = self.chunks.get_mut(usize::from(index)) {
+            *count = count.saturating_add(1);
         }
-        None
     }
 
     /// Puts the radio at the rate for another transfer, telemetry or control

@@ -806,8 +806,10 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                     _ => false,
                 };
             let destination = if broadcast { MacAddress::BROADCAST } else { receiver };
+            let mut chunk_rate = None;
             if matches!(transmit, Transmit::Chunk { .. }) {
-                if let Some(rate) = self.rates.before_chunk(&mut self.radio, destination, now) {
+                chunk_rate = self.rates.before_chunk(&mut self.radio, destination, now);
+                if let Some(rate) = chunk_rate {
                     transfer.note_rate(rate);
                 }
             } else {
@@ -816,6 +818,9 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             }
             match self.radio.send(destination, &buffer[..len]) {
                 Ok(handle) => {
+                    if let Some(rate) = chunk_rate {
+                        self.rates.chunk_sent(rate);
+                    }
                     let _ = self.transfer_handles.push_back((handle, broadcast));
                     if matches!(transmit, Transmit::StatusRequest { .. }) {
                         self.polls_unanswered = self.polls_unanswered.saturating_add(1);
