@@ -202,4 +202,3 @@ fn the_wired_controller_follows_an_snr_step_down_and_back_up() {
     let mbps = chosen.name().parse::<f64>().unwrap();
     assert!(chosen.is_ofdm() && mbps >= 24.0, "after the step back up: ended at {chosen}, {:?}", back.rates_used);
 }
-

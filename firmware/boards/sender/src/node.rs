@@ -4,11 +4,11 @@ use embassy_futures::select::select;
 use embassy_time::{Duration, Instant, Timer};
 use esp_println::println;
 use nowcam_app::{RateMode, SenderNodeConfig, SenderNodeEvent};
-use nowcam_ports::PhyRate;
 use nowcam_console::TransferOutcome;
 use nowcam_esp_adapters::clock::{now, to_embassy};
 use nowcam_esp_adapters::watchdog::{self, Watchdog};
 use nowcam_esp_adapters::{radio_event, test_console};
+use nowcam_ports::PhyRate;
 use nowcam_proto::auth::Key;
 use nowcam_proto::sender::SendError;
 
