@@ -12,9 +12,11 @@
 #![no_std]
 
 mod random;
+pub mod rate;
 pub mod receiver;
 pub mod sender;
 
+pub use rate::{RateCosts, RateMode, AUTO_RATES};
 pub use receiver::{
     CameraInfo, ControlOutcome, LegacyPeers, ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent, TooManyLegacyPeers,
     MAX_LEGACY_PEERS,

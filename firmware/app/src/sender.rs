@@ -15,6 +15,7 @@ use nowcam_proto::wire::{
 };
 
 use crate::random::SplitMix64;
+use crate::rate::{RateMode, Rates, AUTO_RATE_COUNT};
 
 /// Role byte of probe frames.
 pub(crate) const ROLE_SENDER: u8 = 0;
@@ -90,6 +91,9 @@ pub struct SenderNodeConfig {
     /// to fill the smaller of the two (up to 1461 bytes); a receiver that
     /// does not answer (a v1 one) gets chunks of `transfer.chunk_size`.
     pub max_frame_len: u16,
+    /// The PHY rate of the camera's frames: the radio's own (the default),
+    /// a fixed one, or adapted per chunk (see [`crate::rate`]).
+    pub rate: RateMode,
 }
 
 impl Default for SenderNodeConfig {
@@ -111,6 +115,7 @@ impl Default for SenderNodeConfig {
             image_retries: 2,
             broadcast_chunks: true,
             max_frame_len: V1_MAX_FRAME_LEN as u16,
+            rate: RateMode::Radio,
         }
     }
 }
@@ -223,6 +228,8 @@ pub struct SenderNode<R, F, T, const WORDS: usize = 68> {
     kept_for_receiver: Option<(u32, Instant)>,
     /// Tags and checks the node's own frames in the authenticated mode.
     authenticator: Option<Authenticator>,
+    /// The rate controller (auto mode) and the rates set at the radio.
+    rates: Rates,
 }
 
 impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNode<R, F, T, WORDS> {
@@ -263,6 +270,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
             image_failures: 0,
             kept_for_receiver: None,
             authenticator: config.transfer.key.as_ref().map(Authenticator::new),
+            rates: Rates::new(config.rate),
         }
     }
 
@@ -351,6 +359,17 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
     }
 
     /// The transfer in progress, if any.
+    /// What the rate controller knows of each of [`crate::rate::AUTO_RATES`]
+    /// (auto mode), and its best rate's index.
+    pub fn rate_stats(&self) -> Option<(&[nowcam_proto::rate::RateStats; AUTO_RATE_COUNT], usize)> {
+        Some((self.rates.stats()?, self.rates.controller()?.best()))
+    }
+
+    /// Chunks sent at each of [`crate::rate::AUTO_RATES`] (auto mode; zeros otherwise).
+    pub fn chunks_by_rate(&self) -> [u32; AUTO_RATE_COUNT] {
+        self.rates.chunks()
+    }
+
     pub fn transfer(&self) -> Option<&Sender<WORDS>> {
         self.transfer.as_ref()
     }
@@ -392,6 +411,9 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         }
         self.drain_reports(now);
         self.drain_frames(now);
+        if let Some(transfer) = &mut self.transfer {
+            self.rates.report(&transfer.take_rate_outcomes());
+        }
         self.check_receiver(now);
         if self.receiver.is_none() {
             self.give_up_kept_image(now);
@@ -629,6 +651,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         let Some(len) = self.write(&FrameRepr::Probe(ProbeRepr { nonce, role }), &mut buffer) else {
             return;
         };
+        self.rates.before_probe(&mut self.radio);
         if self.radio.send(MacAddress::BROADCAST, &buffer[..len]).is_ok() {
             self.stats.frames_sent += 1;
             self.stats.probes_sent += 1;
@@ -658,6 +681,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         let receiver = self.receiver.ok_or(RadioError::UnknownPeer)?;
         let mut buffer = [0u8; MAX_FRAME_LEN];
         let len = self.write(frame, &mut buffer).ok_or(RadioError::FrameTooLong)?;
+        self.rates.before_frame(&mut self.radio, receiver, self.polls_unanswered > 0);
         let handle = self.radio.send(receiver, &buffer[..len])?;
         self.stats.frames_sent += 1;
         Ok(handle)
@@ -741,6 +765,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         if frame_len > V1_MAX_FRAME_LEN {
             transfer_config.chunk_size = wire::chunk_payload_for(frame_len, false) as u16;
         }
+        self.rates.set_frame_len(frame_len);
         match Sender::new(transfer_config, session, self.source.frame(), now) {
             Ok(transfer) => {
                 let len = transfer.offer().image_len;
@@ -781,8 +806,21 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
                     _ => false,
                 };
             let destination = if broadcast { MacAddress::BROADCAST } else { receiver };
+            let mut chunk_rate = None;
+            if matches!(transmit, Transmit::Chunk { .. }) {
+                chunk_rate = self.rates.before_chunk(&mut self.radio, destination, now);
+                if let Some(rate) = chunk_rate {
+                    transfer.note_rate(rate);
+                }
+            } else {
+                let robust = self.polls_unanswered > 0 || matches!(transmit, Transmit::Offer | Transmit::Abort);
+                self.rates.before_frame(&mut self.radio, destination, robust);
+            }
             match self.radio.send(destination, &buffer[..len]) {
                 Ok(handle) => {
+                    if let Some(rate) = chunk_rate {
+                        self.rates.chunk_sent(rate);
+                    }
                     let _ = self.transfer_handles.push_back((handle, broadcast));
                     if matches!(transmit, Transmit::StatusRequest { .. }) {
                         self.polls_unanswered = self.polls_unanswered.saturating_add(1);

@@ -6,11 +6,12 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use nowcam_app::rate::{RateCosts, RateMode};
 use nowcam_app::{
     ControlOutcome, LegacyPeers, ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent, SenderNode, SenderNodeConfig,
     SenderNodeEvent, TooManyLegacyPeers,
 };
-use nowcam_ports::radio::{Received, SendReport, MAX_FRAME_LEN};
+use nowcam_ports::radio::{PhyRate, Received, SendReport, MAX_FRAME_LEN};
 use nowcam_ports::{
     CaptureError, ControlError, FrameSource, ImageInfo, ImageStore, Instant, MacAddress, Radio, SendError, SendHandle,
     StoreError, TelemetrySample, TelemetrySource, WriteHandle,
@@ -30,11 +31,23 @@ struct LoopRadio {
     inbox: VecDeque<(MacAddress, Vec<u8>)>,
     reports: VecDeque<SendReport>,
     next_handle: u32,
+    /// Every `set_rate` call, in order; refused (`Unsupported`) unless `rate_control`.
+    rates_set: Vec<(MacAddress, PhyRate)>,
+    rate_control: bool,
 }
 
 impl LoopRadio {
     fn new(address: MacAddress, channel: u8, air: Air) -> Self {
-        Self { address, channel, air, inbox: VecDeque::new(), reports: VecDeque::new(), next_handle: 0 }
+        Self {
+            address,
+            channel,
+            air,
+            inbox: VecDeque::new(),
+            reports: VecDeque::new(),
+            next_handle: 0,
+            rates_set: Vec::new(),
+            rate_control: true,
+        }
     }
 }
 
@@ -71,6 +84,15 @@ impl Radio for LoopRadio {
     fn set_channel(&mut self, channel: u8) -> Result<(), SendError> {
         self.channel = channel;
         Ok(())
+    }
+
+    fn set_rate(&mut self, peer: MacAddress, rate: PhyRate) -> Result<(), SendError> {
+        self.rates_set.push((peer, rate));
+        if self.rate_control {
+            Ok(())
+        } else {
+            Err(SendError::Unsupported)
+        }
     }
 }
 
@@ -555,4 +577,64 @@ fn probe_replies_can_go_to_the_broadcast_address() {
         .all(|(source, destination, _)| *source == RECEIVER && *destination == MacAddress::BROADCAST));
     assert_eq!(station.store().images.len(), 1);
     assert_eq!(station.store().images[0].1, image(20_000));
+}
+
+/// Images of a camera with `rate` to a receiver over the loop radio (every frame arrives).
+fn rated_images(rate: RateMode, rate_control: bool) -> (Camera, Station) {
+    let air = Air::default();
+    let config = SenderNodeConfig {
+        capture_interval: Some(Duration::ZERO),
+        image_limit: Some(3),
+        rate,
+        ..SenderNodeConfig::default()
+    };
+    let (mut camera, mut station) = pair(config, 1, &air);
+    camera.radio_mut().rate_control = rate_control;
+    run(&mut camera, &mut station, &air, Instant::ZERO, Instant::from_millis(10_000));
+    assert_eq!(station.store().images.len(), 3);
+    assert!(station.store().images.iter().all(|(_, bytes)| *bytes == image(20_000)));
+    (camera, station)
+}
+
+/// A frame at each rate costs its airtime in some made-up unit: the faster, the cheaper.
+fn costs() -> RateCosts {
+    RateCosts::new(
+        |rate, len| (len as u32 + 50) * 1_000 / (u32::from(rate.name().len() as u8) + rate as u32 + 1),
+        Default::default(),
+    )
+}
+
+#[test]
+fn the_radio_rate_is_set_only_when_it_changes() {
+    // By default the node never touches the radio's rate.
+    let (camera, _) = rated_images(RateMode::Radio, true);
+    assert!(camera.radio().rates_set.is_empty());
+    // A fixed rate is set once for the broadcast address (probes, chunks) and once for the receiver.
+    let (camera, _) = rated_images(RateMode::Fixed(PhyRate::Ofdm24Mbps), true);
+    assert_eq!(
+        camera.radio().rates_set,
+        [(MacAddress::BROADCAST, PhyRate::Ofdm24Mbps), (RECEIVER, PhyRate::Ofdm24Mbps)]
+    );
+    // Adapted, the rate changes, but never to the rate a peer already has.
+    let (camera, _) = rated_images(RateMode::Auto(costs()), true);
+    let rates = &camera.radio().rates_set;
+    assert!(rates.len() > 2, "{rates:?}");
+    for peer in [MacAddress::BROADCAST, RECEIVER] {
+        let mut last = PhyRate::Dsss1Mbps;
+        for (_, rate) in rates.iter().filter(|(address, _)| *address == peer) {
+            assert_ne!(*rate, last, "{peer:?} set to the rate it had: {rates:?}");
+            last = *rate;
+        }
+    }
+    // Every chunk is counted at a rate, and the controller learnt from the receiver's answers.
+    let chunks: u32 = camera.chunks_by_rate().iter().sum();
+    assert!(chunks >= 3 * 83, "{:?}", camera.chunks_by_rate());
+    let (stats, _) = camera.rate_stats().unwrap();
+    assert!(stats.iter().any(|rate| rate.probability_ppm == Some(1_000_000)), "{stats:?}");
+    // A radio that cannot set rates is asked once; its frames stay at its own
+    // rate (1 Mbps by the port's contract), and after the refusal none is counted.
+    let (camera, _) = rated_images(RateMode::Auto(costs()), false);
+    assert_eq!(camera.radio().rates_set.len(), 1, "{:?}", camera.radio().rates_set);
+    let counted = camera.chunks_by_rate();
+    assert!(counted[0] <= 1 && counted[1..].iter().all(|&chunks| chunks == 0), "{counted:?}");
 }

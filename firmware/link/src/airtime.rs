@@ -36,7 +36,8 @@
 //!   succeeds: the sender waits out an ACK timeout of about SIFS + ACK.
 
 use core::fmt;
-use core::str::FromStr;
+
+pub use nowcam_ports::radio::{PhyRate, UnknownPhyRateError};
 
 /// The largest ESP-NOW v1 payload (`ESP_NOW_MAX_DATA_LEN`).
 pub const MAX_PAYLOAD_LEN: usize = 250;
@@ -85,260 +86,46 @@ pub const CW_MIN: u32 = 15;
 /// Largest contention window, in slots.
 pub const CW_MAX: u32 = 1023;
 
-/// The PHY rate ESP-NOW frames are sent at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum PhyRate {
-    /// 1 Mbps DSSS, long preamble: the ESP-NOW default.
-    #[default]
-    Dsss1Mbps,
-    /// 2 Mbps DSSS, long preamble.
-    Dsss2Mbps,
-    /// 5.5 Mbps CCK, long preamble.
-    Cck5_5Mbps,
-    /// 11 Mbps CCK, long preamble.
-    Cck11Mbps,
-    /// 6 Mbps ERP-OFDM.
-    Ofdm6Mbps,
-    /// 9 Mbps ERP-OFDM.
-    Ofdm9Mbps,
-    /// 12 Mbps ERP-OFDM.
-    Ofdm12Mbps,
-    /// 18 Mbps ERP-OFDM.
-    Ofdm18Mbps,
-    /// 24 Mbps ERP-OFDM.
-    Ofdm24Mbps,
-    /// 36 Mbps ERP-OFDM.
-    Ofdm36Mbps,
-    /// 48 Mbps ERP-OFDM.
-    Ofdm48Mbps,
-    /// 54 Mbps ERP-OFDM.
-    Ofdm54Mbps,
-    /// HT MCS0 (BPSK 1/2), 6.5 Mbps with the long guard interval.
-    HtMcs0,
-    /// HT MCS1 (QPSK 1/2), 13 Mbps.
-    HtMcs1,
-    /// HT MCS2 (QPSK 3/4), 19.5 Mbps.
-    HtMcs2,
-    /// HT MCS3 (16-QAM 1/2), 26 Mbps.
-    HtMcs3,
-    /// HT MCS4 (16-QAM 3/4), 39 Mbps.
-    HtMcs4,
-    /// HT MCS5 (64-QAM 2/3), 52 Mbps.
-    HtMcs5,
-    /// HT MCS6 (64-QAM 3/4), 58.5 Mbps.
-    HtMcs6,
-    /// HT MCS7 (64-QAM 5/6), 65 Mbps.
-    HtMcs7,
-}
-
-impl PhyRate {
-    /// Every rate: DSSS and CCK, then ERP-OFDM, then HT, each slowest first.
-    pub const ALL: [PhyRate; 20] = [
-        PhyRate::Dsss1Mbps,
-        PhyRate::Dsss2Mbps,
-        PhyRate::Cck5_5Mbps,
-        PhyRate::Cck11Mbps,
-        PhyRate::Ofdm6Mbps,
-        PhyRate::Ofdm9Mbps,
-        PhyRate::Ofdm12Mbps,
-        PhyRate::Ofdm18Mbps,
-        PhyRate::Ofdm24Mbps,
-        PhyRate::Ofdm36Mbps,
-        PhyRate::Ofdm48Mbps,
-        PhyRate::Ofdm54Mbps,
-        PhyRate::HtMcs0,
-        PhyRate::HtMcs1,
-        PhyRate::HtMcs2,
-        PhyRate::HtMcs3,
-        PhyRate::HtMcs4,
-        PhyRate::HtMcs5,
-        PhyRate::HtMcs6,
-        PhyRate::HtMcs7,
-    ];
-
-    /// The rate in units of 500 kb/s, as radiotap's rate field carries it;
-    /// `None` for HT rates, which radiotap gives in its MCS field instead.
-    pub const fn radiotap_rate(self) -> Option<u8> {
-        Some(match self {
-            PhyRate::Dsss1Mbps => 2,
-            PhyRate::Dsss2Mbps => 4,
-            PhyRate::Cck5_5Mbps => 11,
-            PhyRate::Cck11Mbps => 22,
-            PhyRate::Ofdm6Mbps => 12,
-            PhyRate::Ofdm9Mbps => 18,
-            PhyRate::Ofdm12Mbps => 24,
-            PhyRate::Ofdm18Mbps => 36,
-            PhyRate::Ofdm24Mbps => 48,
-            PhyRate::Ofdm36Mbps => 72,
-            PhyRate::Ofdm48Mbps => 96,
-            PhyRate::Ofdm54Mbps => 108,
-            PhyRate::HtMcs0
-            | PhyRate::HtMcs1
-            | PhyRate::HtMcs2
-            | PhyRate::HtMcs3
-            | PhyRate::HtMcs4
-            | PhyRate::HtMcs5
-            | PhyRate::HtMcs6
-            | PhyRate::HtMcs7 => return None,
-        })
-    }
-
-    /// The HT MCS index of an HT rate.
-    pub const fn mcs(self) -> Option<u8> {
-        match self {
-            PhyRate::HtMcs0 => Some(0),
-            PhyRate::HtMcs1 => Some(1),
-            PhyRate::HtMcs2 => Some(2),
-            PhyRate::HtMcs3 => Some(3),
-            PhyRate::HtMcs4 => Some(4),
-            PhyRate::HtMcs5 => Some(5),
-            PhyRate::HtMcs6 => Some(6),
-            PhyRate::HtMcs7 => Some(7),
-            _ => None,
-        }
-    }
-
-    /// Data bits per 4 µs OFDM symbol (N_DBPS); `None` for DSSS and CCK.
-    pub const fn data_bits_per_symbol(self) -> Option<u64> {
-        Some(match self {
-            PhyRate::Dsss1Mbps | PhyRate::Dsss2Mbps | PhyRate::Cck5_5Mbps | PhyRate::Cck11Mbps => return None,
-            PhyRate::Ofdm6Mbps => 24,
-            PhyRate::Ofdm9Mbps => 36,
-            PhyRate::Ofdm12Mbps => 48,
-            PhyRate::Ofdm18Mbps => 72,
-            PhyRate::Ofdm24Mbps => 96,
-            PhyRate::Ofdm36Mbps => 144,
-            PhyRate::Ofdm48Mbps => 192,
-            PhyRate::Ofdm54Mbps => 216,
-            PhyRate::HtMcs0 => 26,
-            PhyRate::HtMcs1 => 52,
-            PhyRate::HtMcs2 => 78,
-            PhyRate::HtMcs3 => 104,
-            PhyRate::HtMcs4 => 156,
-            PhyRate::HtMcs5 => 208,
-            PhyRate::HtMcs6 => 234,
-            PhyRate::HtMcs7 => 260,
-        })
-    }
-
-    /// Whether this is an HT (802.11n) rate.
-    pub const fn is_ht(self) -> bool {
-        self.mcs().is_some()
-    }
-
-    /// Whether this is an OFDM rate, ERP-OFDM or HT (as opposed to DSSS or CCK).
-    pub const fn is_ofdm(self) -> bool {
-        self.data_bits_per_symbol().is_some()
-    }
-
-    /// The name used in scenario files and reports: the rate in Mbps, or `mcs0` to `mcs7`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            PhyRate::Dsss1Mbps => "1",
-            PhyRate::Dsss2Mbps => "2",
-            PhyRate::Cck5_5Mbps => "5.5",
-            PhyRate::Cck11Mbps => "11",
-            PhyRate::Ofdm6Mbps => "6",
-            PhyRate::Ofdm9Mbps => "9",
-            PhyRate::Ofdm12Mbps => "12",
-            PhyRate::Ofdm18Mbps => "18",
-            PhyRate::Ofdm24Mbps => "24",
-            PhyRate::Ofdm36Mbps => "36",
-            PhyRate::Ofdm48Mbps => "48",
-            PhyRate::Ofdm54Mbps => "54",
-            PhyRate::HtMcs0 => "mcs0",
-            PhyRate::HtMcs1 => "mcs1",
-            PhyRate::HtMcs2 => "mcs2",
-            PhyRate::HtMcs3 => "mcs3",
-            PhyRate::HtMcs4 => "mcs4",
-            PhyRate::HtMcs5 => "mcs5",
-            PhyRate::HtMcs6 => "mcs6",
-            PhyRate::HtMcs7 => "mcs7",
-        }
-    }
-
-    /// The rate the MAC ACK for a frame at this rate goes at: the highest
-    /// basic rate of the same modulation class not above this one; an HT
-    /// frame is answered at the highest ERP-OFDM basic rate not above it.
-    pub const fn ack_rate(self) -> PhyRate {
-        match self {
-            PhyRate::Dsss1Mbps => PhyRate::Dsss1Mbps,
-            PhyRate::Dsss2Mbps | PhyRate::Cck5_5Mbps | PhyRate::Cck11Mbps => PhyRate::Dsss2Mbps,
-            PhyRate::Ofdm6Mbps | PhyRate::Ofdm9Mbps | PhyRate::HtMcs0 => PhyRate::Ofdm6Mbps,
-            PhyRate::Ofdm12Mbps | PhyRate::Ofdm18Mbps | PhyRate::HtMcs1 | PhyRate::HtMcs2 => PhyRate::Ofdm12Mbps,
-            PhyRate::Ofdm24Mbps
-            | PhyRate::Ofdm36Mbps
-            | PhyRate::Ofdm48Mbps
-            | PhyRate::Ofdm54Mbps
-            | PhyRate::HtMcs3
-            | PhyRate::HtMcs4
-            | PhyRate::HtMcs5
-            | PhyRate::HtMcs6
-            | PhyRate::HtMcs7 => PhyRate::Ofdm24Mbps,
-        }
-    }
-
-    /// Air time of one PPDU carrying an MPDU of `mpdu_len` bytes (FCS included).
-    pub const fn ppdu_ns(self, mpdu_len: usize) -> u64 {
-        let bits = 8 * mpdu_len as u64;
-        match self.data_bits_per_symbol() {
-            Some(bits_per_symbol) => {
-                let symbols = (16 + bits + 6).div_ceil(bits_per_symbol);
-                let preamble_us = if self.is_ht() { 36 } else { 16 + 4 };
-                (preamble_us + 4 * symbols + 6) * 1_000
-            }
-            None => {
-                // Microseconds = bits / Mbps = 2 × bits / (500 kb/s units), rounded up.
-                let units = match self {
-                    PhyRate::Dsss1Mbps => 2,
-                    PhyRate::Dsss2Mbps => 4,
-                    PhyRate::Cck5_5Mbps => 11,
-                    _ => 22,
-                };
-                (192 + (2 * bits).div_ceil(units)) * 1_000
-            }
-        }
+/// The rate the MAC ACK for a frame at this rate goes at: the highest
+/// basic rate of the same modulation class not above this one; an HT
+/// frame is answered at the highest ERP-OFDM basic rate not above it.
+pub const fn ack_rate(rate: PhyRate) -> PhyRate {
+    match rate {
+        PhyRate::Dsss1Mbps => PhyRate::Dsss1Mbps,
+        PhyRate::Dsss2Mbps | PhyRate::Cck5_5Mbps | PhyRate::Cck11Mbps => PhyRate::Dsss2Mbps,
+        PhyRate::Ofdm6Mbps | PhyRate::Ofdm9Mbps | PhyRate::HtMcs0 => PhyRate::Ofdm6Mbps,
+        PhyRate::Ofdm12Mbps | PhyRate::Ofdm18Mbps | PhyRate::HtMcs1 | PhyRate::HtMcs2 => PhyRate::Ofdm12Mbps,
+        PhyRate::Ofdm24Mbps
+        | PhyRate::Ofdm36Mbps
+        | PhyRate::Ofdm48Mbps
+        | PhyRate::Ofdm54Mbps
+        | PhyRate::HtMcs3
+        | PhyRate::HtMcs4
+        | PhyRate::HtMcs5
+        | PhyRate::HtMcs6
+        | PhyRate::HtMcs7 => PhyRate::Ofdm24Mbps,
     }
 }
 
-impl fmt::Display for PhyRate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_ht() {
-            f.write_str(self.name())
-        } else {
-            write!(f, "{} Mbps", self.name())
+/// Air time of one PPDU carrying an MPDU of `mpdu_len` bytes (FCS included).
+pub const fn ppdu_ns(rate: PhyRate, mpdu_len: usize) -> u64 {
+    let bits = 8 * mpdu_len as u64;
+    match rate.data_bits_per_symbol() {
+        Some(bits_per_symbol) => {
+            let symbols = (16 + bits + 6).div_ceil(bits_per_symbol);
+            let preamble_us = if rate.is_ht() { 36 } else { 16 + 4 };
+            (preamble_us + 4 * symbols + 6) * 1_000
         }
-    }
-}
-
-/// A PHY rate name that is not one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 or mcs0 to mcs7.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct UnknownPhyRateError;
-
-impl fmt::Display for UnknownPhyRateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            "unknown phy rate, expected one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 (Mbps) or mcs0 to mcs7",
-        )
-    }
-}
-
-impl core::error::Error for UnknownPhyRateError {}
-
-impl FromStr for PhyRate {
-    type Err = UnknownPhyRateError;
-
-    /// Parses the rate in Mbps, with an optional `Mbps` suffix: `"1"`, `"5.5 Mbps"`, `"54mbps"`,
-    /// or an HT rate by its MCS: `"mcs7"`, `"MCS0"`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let number = match s.len().checked_sub(4) {
-            Some(cut) if s.is_char_boundary(cut) && s[cut..].eq_ignore_ascii_case("mbps") => s[..cut].trim_end(),
-            _ => s,
-        };
-        PhyRate::ALL.into_iter().find(|rate| rate.name().eq_ignore_ascii_case(number)).ok_or(UnknownPhyRateError)
+        None => {
+            // Microseconds = bits / Mbps = 2 × bits / (500 kb/s units), rounded up.
+            let units = match rate {
+                PhyRate::Dsss1Mbps => 2,
+                PhyRate::Dsss2Mbps => 4,
+                PhyRate::Cck5_5Mbps => 11,
+                _ => 22,
+            };
+            (192 + (2 * bits).div_ceil(units)) * 1_000
+        }
     }
 }
 
@@ -372,12 +159,12 @@ pub const fn mean_backoff_ns(attempt: u32) -> u64 {
 /// Air time of an ESP-NOW data frame carrying `payload_len` bytes (v1 or v2,
 /// see [`frame_len`]).
 pub const fn data_frame_ns(rate: PhyRate, payload_len: usize) -> u64 {
-    rate.ppdu_ns(frame_len(payload_len))
+    ppdu_ns(rate, frame_len(payload_len))
 }
 
 /// Air time of the MAC ACK answering a data frame sent at `rate`.
 pub const fn ack_ns(rate: PhyRate) -> u64 {
-    rate.ack_rate().ppdu_ns(ACK_LEN)
+    ppdu_ns(ack_rate(rate), ACK_LEN)
 }
 
 /// One air attempt with a given backoff: DIFS, backoff, data, and for unicast SIFS and the ACK.

@@ -6,7 +6,7 @@
 //! ACKs) and duplication. Reordering, delay, outages and airtime need the
 //! simulator's clock and are ignored.
 
-use nowcam_ports::radio::{Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN};
+use nowcam_ports::radio::{PhyRate, Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN};
 use nowcam_ports::MacAddress;
 
 use crate::config::{DirectionConfig, LinkConfigError};
@@ -242,5 +242,9 @@ impl<R: Radio> Radio for FaultInjector<R> {
 
     fn set_channel(&mut self, channel: u8) -> Result<(), SendError> {
         self.radio.set_channel(channel)
+    }
+
+    fn set_rate(&mut self, peer: MacAddress, rate: PhyRate) -> Result<(), SendError> {
+        self.radio.set_rate(peer, rate)
     }
 }

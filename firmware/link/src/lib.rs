@@ -8,8 +8,9 @@
 //! and duplication models wrap the real radio through [`FaultInjector`].
 //!
 //! [`frame_success_probability`] is the chance that a frame survives a given
-//! rate and signal-to-noise ratio (ns-3's NIST error-rate model); nothing
-//! draws from it yet.
+//! rate and signal-to-noise ratio (ns-3's NIST error-rate model); a direction
+//! with an SNR loses frames by it, at the link's rate or the frame's own
+//! ([`Link::transmit_at`]).
 //!
 //! [`PumpSchedule`] is the order in which a chip's radio pump serves a
 //! one-send-at-a-time driver: received frames first, sending never starved.

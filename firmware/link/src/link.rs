@@ -6,7 +6,7 @@
 
 use core::fmt;
 
-use crate::airtime::{self, Backoff, MAX_PAYLOAD_LEN_V2};
+use crate::airtime::{self, Backoff, PhyRate, MAX_PAYLOAD_LEN_V2};
 use crate::config::{check_channel, LinkConfig, LinkConfigError, MacRetry};
 use crate::direction::{Direction, Station};
 use crate::error_rate;
@@ -310,6 +310,17 @@ impl Link {
         TxQueue::new(self.config.tx_queue_limit)
     }
 
+    /// Changes the signal-to-noise ratio of one direction from now on (`None`:
+    /// no loss to noise), as when a camera moves: a step the rate controller
+    /// must follow. Refused outside [`crate::SNR_RANGE_DB`].
+    pub fn set_snr(&mut self, direction: Direction, snr_db: Option<f64>) -> Result<(), LinkConfigError> {
+        let mut settings = *self.config.direction(direction);
+        settings.snr_db = snr_db;
+        settings.validate(direction)?;
+        *self.config.direction_mut(direction) = settings;
+        Ok(())
+    }
+
     /// Moves a station to another channel (1 to 14), as `Radio::set_channel` does.
     pub fn set_channel(&mut self, station: Station, channel: u8) -> Result<(), LinkConfigError> {
         check_channel(station, channel)?;
@@ -336,10 +347,23 @@ impl Link {
         frame_len: usize,
         broadcast: bool,
     ) -> Result<Transmission, LinkError> {
+        self.transmit_at(now_ns, direction, frame_len, broadcast, self.config.phy_rate)
+    }
+
+    /// [`Link::transmit`] at `rate` rather than the configured one: the
+    /// frame's airtime and its loss to noise follow `rate`; the ACK goes at
+    /// the basic rate that answers it.
+    pub fn transmit_at(
+        &mut self,
+        now_ns: u64,
+        direction: Direction,
+        frame_len: usize,
+        broadcast: bool,
+        rate: PhyRate,
+    ) -> Result<Transmission, LinkError> {
         if frame_len > MAX_PAYLOAD_LEN_V2 {
             return Err(LinkError::FrameTooLong { len: frame_len });
         }
-        let rate = self.config.phy_rate;
         let reverse = direction.reverse();
         let channels_match = self.config.channel_a == self.config.channel_b;
         let retry = if broadcast { MacRetry::Off } else { self.config.mac_retry };
@@ -401,7 +425,7 @@ impl Link {
             let answerer = &mut self.states[reverse.index()];
             let ack_lost_to_model = answerer.loss.next_lost(&self.config.direction(reverse).loss, &mut answerer.stream);
             let ack_lost_to_noise = self.config.direction(reverse).snr_db.is_some_and(|snr_db| {
-                let intact = error_rate::frame_success_probability(rate.ack_rate(), snr_db, airtime::ACK_LEN);
+                let intact = error_rate::frame_success_probability(airtime::ack_rate(rate), snr_db, airtime::ACK_LEN);
                 answerer.stream.unit() >= intact
             });
             elapsed += airtime::ack_ns(rate);

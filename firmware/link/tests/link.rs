@@ -675,7 +675,7 @@ fn noise_loss_follows_the_error_rate_model_per_rate_and_length() {
         let expected = 1.0 - frame_success_probability(rate, snr_db, airtime::frame_len(250));
         let measured = f64::from(lost) / f64::from(sends);
         assert!((measured - expected).abs() < 0.015, "{rate} at {snr_db} dB: lost {measured}, model {expected}");
-        let ack_expected = 1.0 - frame_success_probability(rate.ack_rate(), snr_db, airtime::ACK_LEN);
+        let ack_expected = 1.0 - frame_success_probability(airtime::ack_rate(rate), snr_db, airtime::ACK_LEN);
         // ACKs are drawn only for delivered frames: judged where enough were.
         let delivered = sends - lost;
         if delivered >= 2_000 {

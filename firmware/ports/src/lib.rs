@@ -20,6 +20,6 @@ pub mod telemetry;
 
 pub use camera::{CaptureError, ControlError, FrameSource};
 pub use console::Console;
-pub use radio::{Radio, Received, SendError, SendHandle, SendReport};
+pub use radio::{PhyRate, Radio, Received, SendError, SendHandle, SendReport, UnknownPhyRateError};
 pub use store::{EraseStep, ImageInfo, ImageStore, StoreError, WriteHandle};
 pub use telemetry::{TelemetrySample, TelemetrySource};

@@ -41,10 +41,16 @@
 //! - [`Sender::on_send_report`] for every send report of a frame it sent;
 //! - [`Sender::receive`] (or, in the default mode, [`Sender::handle`]) for every frame from the receiver;
 //! - [`Sender::poll_at`] to learn when to call again if nothing else happens.
+//!
+//! A driver that adapts the PHY rate (`crate::rate`) also calls
+//! [`Sender::note_rate`] with the rate of each frame it sends, and hands
+//! [`Sender::take_rate_outcomes`] to its controller: the status answers
+//! tell which chunks arrived at which rate.
 
 use crate::auth::{self, AuthError, Authenticator, Direction, Key};
 use crate::bitmap::ChunkBitmap;
 use crate::chunker::{crc32, Chunker, ChunkerError, CRC32};
+use crate::rate::{ChunkRates, RateOutcome, MAX_RATES};
 use crate::time::{Duration, Instant};
 use crate::wire::{
     self, AbortReason, CompletionResult, Frame, FrameRepr, OfferRepr, SegmentCrcsRepr, StatusRepr, StatusRequestRepr,
@@ -271,6 +277,10 @@ pub struct Sender<const WORDS: usize> {
     announced_ahead: ChunkBitmap<WORDS>,
     /// Windows announced again since the last status answer, for chunks sent again.
     announced_again: ChunkBitmap<WORDS>,
+    /// The rate of each chunk sent since the last answered poll, and the outcomes found.
+    chunk_rates: ChunkRates,
+    /// Whether the rate of the frame `poll_transmit` last wrote was noted.
+    rate_noted: bool,
 }
 
 /// Chunks per window of chunk CRCs: as many as one SegmentCrcs frame carries.
@@ -361,6 +371,8 @@ impl<const WORDS: usize> Sender<WORDS> {
             announced: ChunkBitmap::new(),
             announced_ahead: ChunkBitmap::new(),
             announced_again: ChunkBitmap::new(),
+            chunk_rates: ChunkRates::new(),
+            rate_noted: false,
         })
     }
 
@@ -616,6 +628,7 @@ impl<const WORDS: usize> Sender<WORDS> {
     }
 
     fn commit_transmit(&mut self, now: Instant, transmit: Transmit) {
+        self.rate_noted = false;
         self.in_flight.push(transmit);
         self.stats.frames_sent += 1;
         self.last_transmit = Some(transmit);
@@ -665,6 +678,7 @@ impl<const WORDS: usize> Sender<WORDS> {
                 self.before_poll.union(&self.after_poll);
                 self.after_poll.clear();
                 self.outstanding_poll = Some((poll, now));
+                self.chunk_rates.polled();
                 self.next_poll_id = self.next_poll_id.wrapping_add(1) % StatusRepr::UNSOLICITED;
                 self.chunks_since_poll = 0;
                 self.poll_due = false;
@@ -684,6 +698,10 @@ impl<const WORDS: usize> Sender<WORDS> {
         };
         self.in_flight.pop_back();
         self.stats.frames_sent = self.stats.frames_sent.saturating_sub(1);
+        if self.rate_noted && matches!(transmit, Transmit::Chunk { .. }) {
+            self.chunk_rates.unrecord_last();
+        }
+        self.rate_noted = false;
         match transmit {
             Transmit::Offer => self.offer_due = true,
             Transmit::Chunk { index, retransmission } => {
@@ -709,6 +727,26 @@ impl<const WORDS: usize> Sender<WORDS> {
             }
             Transmit::Abort => {}
         }
+    }
+
+    /// The frame `poll_transmit` just wrote goes at rate `rate` (the
+    /// caller's index, below [`MAX_RATES`]): a chunk's rate is kept until a
+    /// status answer tells whether it arrived (see [`ChunkRates`]). Call it
+    /// before sending, once per frame; other frames are not recorded.
+    pub fn note_rate(&mut self, rate: u8) {
+        if self.rate_noted {
+            return;
+        }
+        if let Some(Transmit::Chunk { index, .. }) = self.last_transmit {
+            self.chunk_rates.record(index, rate);
+            self.rate_noted = true;
+        }
+    }
+
+    /// The outcomes the status answers found for chunks at each rate since
+    /// the last call, by the index given to [`Sender::note_rate`].
+    pub fn take_rate_outcomes(&mut self) -> [RateOutcome; MAX_RATES] {
+        self.chunk_rates.take_outcomes()
     }
 
     /// The radio reported the outcome of one frame this sender sent.
@@ -899,6 +937,7 @@ impl<const WORDS: usize> Sender<WORDS> {
             if let Some((_, sent)) = self.outstanding_poll.take() {
                 self.sample_rtt(now.saturating_since(sent));
             }
+            self.chunk_rates.resolve(|index| status.has(index));
             // The chunks this answer finds lost go again, each window's
             // after a fresh copy of its CRCs.
             self.announced_again.clear();
@@ -946,6 +985,7 @@ impl<const WORDS: usize> Sender<WORDS> {
 
     fn restart(&mut self) {
         self.nonce = None;
+        self.chunk_rates.clear();
         self.segment_cursor = None;
         self.restarts += 1;
         self.stats.restarts += 1;

@@ -187,13 +187,39 @@ pub(crate) struct LinkFlags {
     /// Nothing arrives from FROM to TO seconds (TO may be left out: forever)
     #[arg(long, value_name = "FROM..TO")]
     outage: Vec<String>,
-    /// PHY rate in Mbps (1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54)
-    #[arg(long, visible_alias = "phy-rate")]
-    phy_rate_mbps: Option<f64>,
+    /// PHY rate in Mbps (1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54), or
+    /// `auto`: the camera picks each chunk's rate with its rate controller
+    /// (the receiver's answers stay at 1 Mbps)
+    #[arg(long, visible_alias = "phy-rate", value_parser = parse_phy_rate)]
+    phy_rate_mbps: Option<PhyRateArg>,
     /// Signal-to-noise ratio in dB, both directions: frames are also lost to
     /// noise by the NIST error-rate model for the rate and their length
     #[arg(long, allow_hyphen_values = true)]
     snr_db: Option<f64>,
+}
+
+/// `--phy-rate`: a number of Mbps, or the rate controller.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum PhyRateArg {
+    Mbps(f64),
+    Auto,
+}
+
+fn parse_phy_rate(text: &str) -> Result<PhyRateArg, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(PhyRateArg::Auto);
+    }
+    text.parse::<f64>().map(PhyRateArg::Mbps).map_err(|_| format!("expected a number of Mbps or auto, found {text:?}"))
+}
+
+impl PhyRateArg {
+    /// What the JSON report says: the number, or "auto".
+    fn to_json(self) -> serde_json::Value {
+        match self {
+            PhyRateArg::Mbps(mbps) => serde_json::json!(mbps),
+            PhyRateArg::Auto => serde_json::json!("auto"),
+        }
+    }
 }
 
 impl LinkFlags {
@@ -209,12 +235,16 @@ impl LinkFlags {
             ("reorder", self.reorder),
             ("delay_ms", self.delay_ms),
             ("jitter_ms", self.jitter_ms),
-            ("phy_rate_mbps", self.phy_rate_mbps),
             ("snr_db", self.snr_db),
         ] {
             if let Some(value) = value {
                 out.push_str(&format!("{key} = {value:?}\n"));
             }
+        }
+        match self.phy_rate_mbps {
+            Some(PhyRateArg::Mbps(mbps)) => out.push_str(&format!("phy_rate_mbps = {mbps:?}\n")),
+            Some(PhyRateArg::Auto) => out.push_str("phy_rate_mbps = \"auto\"\n"),
+            None => {}
         }
         if let Some(ge) = &self.gilbert_elliott {
             let parts: Vec<&str> = ge.split(',').map(str::trim).collect();
@@ -563,6 +593,8 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         failures: &result.failures,
         hostile: result.hostile.as_ref(),
         frame_size: result.air.largest_frame,
+        rates_used: &result.rates_used,
+        final_rate: result.final_rate.as_deref(),
     };
     report.print(&args, sent.len());
     Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -601,6 +633,8 @@ fn transfer_on_boards(args: &TransferArgs, scenario: &Scenario, sent: Arc<[u8]>,
         hostile: None,
         // The boards send ESP-NOW v1 frames.
         frame_size: nowcam_proto::wire::V1_MAX_FRAME_LEN as u64,
+        rates_used: &[],
+        final_rate: None,
     };
     report.print(args, sent.len());
     Ok(if byte_exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -620,6 +654,9 @@ struct TransferReport<'a> {
     hostile: Option<&'a nowcam_sim::hostile::HostileReport>,
     /// The longest frame put on the air, in bytes.
     frame_size: u64,
+    /// Chunks per rate, and the controller's best rate at the end (`--phy-rate auto`).
+    rates_used: &'a [nowcam_sim::run::RateUse],
+    final_rate: Option<&'a str>,
 }
 
 impl TransferReport<'_> {
@@ -643,7 +680,9 @@ impl TransferReport<'_> {
                 "sim_time_s": metrics.sim_time_s,
                 "lower_bound_s": metrics.lower_bound_s,
                 "efficiency": metrics.efficiency,
-                "phy_rate": args.link.phy_rate_mbps.unwrap_or(1.0),
+                "phy_rate": args.link.phy_rate_mbps.unwrap_or(PhyRateArg::Mbps(1.0)).to_json(),
+                "rates_used": (!self.rates_used.is_empty()).then_some(self.rates_used),
+                "final_rate": self.final_rate,
                 "frame_size": self.frame_size,
                 "snr_db": args.link.snr_db,
                 "throughput_kbps": (self.byte_exact && metrics.sim_time_s > 0.0)

@@ -378,7 +378,8 @@ fn the_snr_decides_which_rates_get_through() {
 }
 
 /// The rate table: every rate gets a 100 KB image through at a high SNR,
-/// 54 Mbps nothing at a low one, and faster rates are faster.
+/// 54 Mbps nothing at a low one, faster rates are faster, and the rate
+/// controller (`auto`) gets through at both, in v1 and v2 frames.
 #[test]
 fn bench_rates_reports_each_rate_and_snr() {
     let dir = scratch("bench-rates");
@@ -387,18 +388,24 @@ fn bench_rates_reports_each_rate_and_snr() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let rows = value["rates"].as_array().unwrap();
-    assert_eq!(rows.len(), 6);
-    let row = |rate: f64, snr: f64| rows.iter().find(|r| r["rate_mbps"] == rate && r["snr_db"] == snr).unwrap();
-    for rate in [1.0, 11.0, 54.0] {
+    assert_eq!(rows.len(), 16);
+    let row_at = |rate: &str, frame: u64, snr: f64| {
+        rows.iter().find(|r| r["rate"] == rate && r["frame_size"] == frame && r["snr_db"] == snr).unwrap()
+    };
+    let row = |rate: &str, snr: f64| row_at(rate, 250, snr);
+    for rate in ["1", "11", "54", "auto"] {
         assert_eq!(row(rate, 30.0)["byte_exact"], 2, "{rate} Mbps");
+        assert_eq!(row_at(rate, 1470, 30.0)["byte_exact"], 2, "{rate} Mbps, 1470-byte frames");
     }
-    assert_eq!(row(54.0, 10.0)["byte_exact"], 0);
-    assert_eq!(row(54.0, 10.0)["throughput_kbps"], serde_json::Value::Null);
-    let kbps = |rate: f64| row(rate, 30.0)["throughput_kbps"].as_f64().unwrap();
-    assert!(kbps(11.0) > 2.0 * kbps(1.0), "{value}");
+    assert_eq!(row("54", 10.0)["byte_exact"], 0);
+    assert_eq!(row("54", 10.0)["throughput_kbps"], serde_json::Value::Null);
+    assert_eq!(row("auto", 10.0)["byte_exact"], 2, "{value}");
+    assert_eq!(row_at("auto", 1470, 10.0)["byte_exact"], 2, "{value}");
+    let kbps = |rate: &str| row(rate, 30.0)["throughput_kbps"].as_f64().unwrap();
+    assert!(kbps("11") > 2.0 * kbps("1"), "{value}");
     // With a flash that takes no time, 54 Mbps beats 11: the page programs bound both.
-    let ideal = |rate: f64| row(rate, 30.0)["ideal_flash_throughput_kbps"].as_f64().unwrap();
-    assert!(ideal(54.0) > 1.5 * ideal(11.0), "{value}");
+    let ideal = |rate: &str| row(rate, 30.0)["ideal_flash_throughput_kbps"].as_f64().unwrap();
+    assert!(ideal("54") > 1.5 * ideal("11"), "{value}");
 }
 
 #[test]
@@ -482,4 +489,34 @@ fn tshark_decodes_v1_and_v2_captures_as_espressif_action_frames() {
             assert_eq!(*line, format!("0x000d,127,{},{data_len},", 0x18fe34), "{file}");
         }
     }
+}
+
+/// `--phy-rate auto`: the camera's rate controller picks each chunk's rate;
+/// the JSON says "auto", the chunks per rate and the rate it ended on, and
+/// the bound is that of the best rate for the SNR. Anything but a number or
+/// `auto` is refused.
+#[test]
+fn transfer_phy_rate_auto_is_reported() {
+    let output = nowcam()
+        .args(["transfer", "fixtures/vga-q12-20k.jpg", "--phy-rate", "auto", "--snr-db", "30", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["phy_rate"], "auto", "{json}");
+    assert_eq!(json["byte_exact"], true, "{json}");
+    let chunks: u64 = json["rates_used"].as_array().unwrap().iter().map(|r| r["chunks"].as_u64().unwrap()).sum();
+    assert!(chunks >= 84, "every chunk of 20 KB is counted: {json}");
+    assert!(json["final_rate"].is_string(), "{json}");
+    // At 30 dB the best rate is fast: the bound is far below 1 Mbps's.
+    let fixed = nowcam()
+        .args(["transfer", "fixtures/vga-q12-20k.jpg", "--phy-rate", "1", "--snr-db", "30", "--json"])
+        .output()
+        .unwrap();
+    let fixed: serde_json::Value = serde_json::from_slice(&fixed.stdout).unwrap();
+    assert_eq!(fixed["phy_rate"], 1.0);
+    assert_eq!(fixed["rates_used"], serde_json::Value::Null);
+    assert!(json["lower_bound_s"].as_f64().unwrap() < fixed["lower_bound_s"].as_f64().unwrap() / 5.0, "{json} {fixed}");
+    let refused = nowcam().args(["transfer", "fixtures/vga-q12-20k.jpg", "--phy-rate", "fast"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
 }

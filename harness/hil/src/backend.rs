@@ -197,6 +197,9 @@ pub fn offered(boards: &Boards) -> Needs {
                 outages: !real,
                 // The boards send ESP-NOW v1 frames for now.
                 v2_frames: false,
+                // The chip's sender takes a fixed rate only (NOWCAM_PHY_RATE), a
+                // virtual board's serial radio none.
+                auto_rate: false,
             }
         }
         Boards::Wokwi { senders, .. } => Needs {
@@ -206,6 +209,7 @@ pub fn offered(boards: &Boards) -> Needs {
             legacy: false,
             outages: true,
             v2_frames: false,
+            auto_rate: false,
         },
     }
 }

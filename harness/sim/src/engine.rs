@@ -247,6 +247,11 @@ impl<S: Station> Engine<S> {
         &self.links[index]
     }
 
+    /// Link `index`, to change it mid-run (an SNR step: [`Link::set_snr`]).
+    pub fn link_mut(&mut self, index: usize) -> &mut Link {
+        &mut self.links[index]
+    }
+
     pub fn links(&self) -> impl Iterator<Item = &Link> {
         self.links.iter()
     }
@@ -399,7 +404,12 @@ impl<S: Station> Engine<S> {
         let broadcast = frame.destination.is_broadcast();
         let len = usize::from(frame.len);
         self.counters.largest_frame = self.counters.largest_frame.max(len as u64);
-        let mut airtime_ns = airtime::attempt_ns(self.rate, len, broadcast, airtime::mean_backoff_ns(0));
+        // The frame's own rate where its radio set one; else the link's (the
+        // run's rate), or the engine's between stations without a link.
+        let own_rate = frame.rate;
+        let engine_rate = own_rate.unwrap_or(self.rate);
+        let mut airtime_ns = airtime::attempt_ns(engine_rate, len, broadcast, airtime::mean_backoff_ns(0));
+        let mut frame_rate = engine_rate;
         let mut data_offset_ns = airtime::DIFS_NS + airtime::mean_backoff_ns(0);
         let mut acknowledged = broadcast;
         let mut any_delivered = false;
@@ -438,11 +448,14 @@ impl<S: Station> Engine<S> {
                 self.counters.frames_lost += 1;
                 continue;
             }
-            let Ok(transmission) = self.links[route.link].transmit(self.now_ns, route.direction, len, broadcast) else {
+            let link = &mut self.links[route.link];
+            let rate = own_rate.unwrap_or(link.config().phy_rate);
+            let Ok(transmission) = link.transmit_at(self.now_ns, route.direction, len, broadcast, rate) else {
                 self.counters.frames_lost += 1;
                 continue;
             };
             if first {
+                frame_rate = rate;
                 airtime_ns = transmission.airtime_ns;
                 data_offset_ns = transmission.data_offset_ns;
                 acknowledged = transmission.acknowledged;
@@ -453,7 +466,7 @@ impl<S: Station> Engine<S> {
             }
             let end_ns = self.now_ns + transmission.airtime_ns;
             let held_ns =
-                u64::from(transmission.hold_back_slots) * airtime::exchange_ns(self.rate, airtime::MAX_PAYLOAD_LEN);
+                u64::from(transmission.hold_back_slots) * airtime::exchange_ns(rate, airtime::MAX_PAYLOAD_LEN);
             for delivery in transmission.deliveries() {
                 any_delivered = true;
                 if delivery.duplicate {
@@ -480,7 +493,7 @@ impl<S: Station> Engine<S> {
             if to == from || !slot.monitor || usize::from(slot.station.radio().channel()) != channel {
                 continue;
             }
-            let heard_at = self.now_ns + data_offset_ns + airtime::data_frame_ns(self.rate, len);
+            let heard_at = self.now_ns + data_offset_ns + airtime::data_frame_ns(frame_rate, len);
             let transit = self.transit_slot(frame);
             self.schedule(heard_at, EventKind::Sniff { slot: transit, station: to });
         }

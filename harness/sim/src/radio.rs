@@ -3,7 +3,9 @@
 use std::collections::VecDeque;
 
 use nowcam_chips::Capacities;
-use nowcam_ports::radio::{Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN, V1_MAX_FRAME_LEN};
+use nowcam_ports::radio::{
+    PhyRate, Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN, V1_MAX_FRAME_LEN,
+};
 use nowcam_proto::MacAddress;
 
 /// A frame with its bytes inline, so that queues never allocate per frame.
@@ -16,6 +18,9 @@ pub(crate) struct Frame {
     /// 0 for a frame a node sent; otherwise what a hostile station sent it
     /// as (`crate::hostile::HostileKind::tag`), so that the radios can count them.
     pub origin: u8,
+    /// The rate set for the destination when the frame was queued; `None`:
+    /// none was, and the frame goes at the link's configured rate.
+    pub rate: Option<PhyRate>,
 }
 
 impl Frame {
@@ -42,6 +47,10 @@ pub(crate) struct Queued {
 /// (ESP-NOW v1) unless [`SimRadio::with_max_frame_len`] says more (v2, up to
 /// 1470). A longer send is refused (`FrameTooLong`); a longer frame from
 /// the air is dropped and counted, as a v1 chip drops a v2 frame.
+///
+/// A rate set for a peer ([`Radio::set_rate`]) goes with every frame queued
+/// for it afterwards; frames to a peer without one go at the link's
+/// configured rate (the run's `phy_rate`).
 pub struct SimRadio {
     address: MacAddress,
     channel: u8,
@@ -67,6 +76,8 @@ pub struct SimRadio {
     /// Per origin tag: frames that arrived, and frames dropped at the full receive queue.
     arrived_by_origin: [u64; ORIGINS],
     dropped_by_origin: [u64; ORIGINS],
+    /// The rate set for each peer (the broadcast address included), as esp-radio keeps per peer.
+    rates: Vec<(MacAddress, PhyRate)>,
 }
 
 /// Origin tags the radios count: 0 (a node's own frame) and the hostile kinds.
@@ -97,6 +108,7 @@ impl SimRadio {
             last_origin: None,
             arrived_by_origin: [0; ORIGINS],
             dropped_by_origin: [0; ORIGINS],
+            rates: Vec::new(),
         }
     }
 
@@ -178,6 +190,11 @@ impl SimRadio {
         (self.arrived_by_origin[index], self.dropped_by_origin[index])
     }
 
+    /// The rate set for `peer`, if any.
+    pub fn rate(&self, peer: MacAddress) -> Option<PhyRate> {
+        self.rates.iter().find(|(address, _)| *address == peer).map(|(_, rate)| *rate)
+    }
+
     /// How many sends were refused because the queue was full.
     pub fn refused(&self) -> u64 {
         self.refused
@@ -236,7 +253,14 @@ impl Radio for SimRadio {
         bytes[..frame.len()].copy_from_slice(frame);
         self.transmit.push_back(Queued {
             handle,
-            frame: Frame { source: self.address, destination, len: frame.len() as u16, bytes, origin: 0 },
+            frame: Frame {
+                source: self.address,
+                destination,
+                len: frame.len() as u16,
+                bytes,
+                origin: 0,
+                rate: self.rate(destination),
+            },
         });
         Ok(handle)
     }
@@ -272,6 +296,14 @@ impl Radio for SimRadio {
             return Err(SendError::Driver);
         }
         self.channel = channel;
+        Ok(())
+    }
+
+    fn set_rate(&mut self, peer: MacAddress, rate: PhyRate) -> Result<(), SendError> {
+        match self.rates.iter_mut().find(|(address, _)| *address == peer) {
+            Some(entry) => entry.1 = rate,
+            None => self.rates.push((peer, rate)),
+        }
         Ok(())
     }
 }

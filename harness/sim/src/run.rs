@@ -3,8 +3,9 @@
 //! reading every image a receiver stores back through the store's read path,
 //! then handing what was sent and what was read back to [`crate::verdict`].
 
-use nowcam_app::{ReceiverNodeEvent, SenderNodeEvent};
-use nowcam_link::{airtime, Direction};
+use nowcam_app::rate::AUTO_RATE_COUNT;
+use nowcam_app::{ReceiverNodeEvent, SenderNodeEvent, AUTO_RATES};
+use nowcam_link::{airtime, frame_success_probability, Direction};
 use nowcam_ports::radio::Radio;
 use nowcam_ports::store::ImageStore;
 use nowcam_proto::time::{Duration, Instant};
@@ -47,7 +48,11 @@ pub struct RunResult {
     pub images: Vec<ImageRecord>,
     /// From the start to the moment the last sender learned its last outcome.
     pub sim_time_s: f64,
-    /// The airtime lower bound of every image delivered byte-exact, at the data direction's mean loss.
+    /// The airtime lower bound of every image delivered byte-exact, at the
+    /// data direction's mean loss. With the rate chosen per chunk (`phy_rate_mbps
+    /// = "auto"`) it is the bound at the best rate for the link: the smallest
+    /// over the rates the controller chooses among, each with its frames'
+    /// loss to noise at the data direction's SNR added to the mean loss.
     pub lower_bound_s: f64,
     /// `lower_bound_s / sim_time_s` (0 when nothing was bounded).
     pub efficiency: f64,
@@ -66,6 +71,12 @@ pub struct RunResult {
     pub data_attempts: u64,
     /// MAC ACKs of delivered data frames that were lost on the way back.
     pub acks_lost: u64,
+    /// Chunks sent at each rate by cameras that choose their rate (`phy_rate_mbps = "auto"`), in rate order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rates_used: Vec<RateUse>,
+    /// The rate such a camera's controller held best at the end of the run (the first camera's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_rate: Option<String>,
     /// What a hostile station sent and what became of it; `None` without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostile: Option<HostileReport>,
@@ -76,6 +87,22 @@ pub struct RunResult {
     pub capture: Option<Vec<CapturedFrame>>,
     #[serde(skip)]
     pub received: Vec<ReceivedImage>,
+}
+
+/// Chunks sent at one rate.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RateUse {
+    /// The rate's name: Mbps, or `mcs0` to `mcs7`.
+    pub rate: String,
+    pub chunks: u64,
+}
+
+/// A change of the signal-to-noise ratio of every link, both directions, mid-run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SnrStep {
+    pub at: Duration,
+    /// `None`: no loss to noise from then on.
+    pub snr_db: Option<f64>,
 }
 
 /// An image a receiver stored, as read back from its store (kept only when asked for).
@@ -445,7 +472,20 @@ pub struct RunOptions {
 impl Prepared {
     /// Runs the scenario with one seed.
     pub fn run(&self, seed: u64, options: RunOptions) -> Result<RunResult, SetupError> {
+        self.run_with_snr_steps(seed, options, &[])
+    }
+
+    /// [`Prepared::run`] with the SNR of every link changed at the given
+    /// times (in order), as when a camera moves: each step applies at the
+    /// first event at or after its time.
+    pub fn run_with_snr_steps(
+        &self,
+        seed: u64,
+        options: RunOptions,
+        steps: &[SnrStep],
+    ) -> Result<RunResult, SetupError> {
         let mut engine = self.build(seed, options)?;
+        let mut steps = steps.iter().peekable();
         let senders = self.images.len();
         let limit_ns = self.scenario.time_limit.as_micros().saturating_mul(1_000);
         engine.start();
@@ -459,6 +499,16 @@ impl Prepared {
         loop {
             let stop_ns =
                 finished_ns.map_or(limit_ns, |f: u64| f.saturating_add(GRACE.as_micros() * 1_000).min(limit_ns));
+            while let Some(step) = steps.next_if(|step| engine.now_ns() >= step.at.as_micros().saturating_mul(1_000)) {
+                for index in 0..engine.links().count() {
+                    for direction in [Direction::AToB, Direction::BToA] {
+                        engine.link_mut(index).set_snr(direction, step.snr_db).map_err(|e| SetupError::Link {
+                            scenario: self.scenario.name.clone(),
+                            message: e.to_string(),
+                        })?;
+                    }
+                }
+            }
             let Some(polled) = engine.step(stop_ns) else { break };
             if polled < senders && !done[polled] && sender_finished(engine.station(polled)) {
                 done[polled] = true;
@@ -489,6 +539,8 @@ impl Prepared {
         let scenario = &self.scenario;
         let seconds = |at: Instant| at.as_micros() as f64 / 1e6;
         let mut retransmissions = 0u64;
+        let mut chunks_by_rate = [0u64; AUTO_RATE_COUNT];
+        let mut final_rate = None;
         // Per sender: its station index, its name, and per image its outcome and when it learned it.
         let mut reported: Vec<(usize, &str, Vec<Outcome>)> = Vec::new();
         let mut received = Vec::new();
@@ -503,6 +555,12 @@ impl Prepared {
             match station {
                 SimStation::Sender(s) => {
                     retransmissions += u64::from(s.node.stats().retransmissions);
+                    for (total, chunks) in chunks_by_rate.iter_mut().zip(s.node.chunks_by_rate()) {
+                        *total += u64::from(chunks);
+                    }
+                    if final_rate.is_none() {
+                        final_rate = s.node.rate_stats().map(|(_, best)| AUTO_RATES[best].name().to_string());
+                    }
                     let outcomes: Vec<_> = (0..s.image_count)
                         .map(|k| s.outcomes.get(k).cloned().unwrap_or((SenderOutcome::Unfinished, None)))
                         .map(|(outcome, finished)| (outcome, finished.map(seconds)))
@@ -575,7 +633,22 @@ impl Prepared {
                         usize::from(spec.frame_size.min(receiver))
                     })
                     .unwrap_or(airtime::MAX_PAYLOAD_LEN);
-                airtime::lower_bound_with(self.link.phy_rate, frame_len, i.bytes as u64, loss).unwrap_or(0)
+                if scenario.link.auto_rate {
+                    // The best rate for the link: each candidate's frames also lost to noise.
+                    let snr_db = self.link.a_to_b.snr_db;
+                    AUTO_RATES
+                        .iter()
+                        .filter_map(|&rate| {
+                            let intact = snr_db
+                                .map_or(1.0, |snr| frame_success_probability(rate, snr, airtime::frame_len(frame_len)));
+                            let rate_loss = 1.0 - (1.0 - loss) * intact;
+                            airtime::lower_bound_with(rate, frame_len, i.bytes as u64, rate_loss).ok()
+                        })
+                        .min()
+                        .unwrap_or(0)
+                } else {
+                    airtime::lower_bound_with(self.link.phy_rate, frame_len, i.bytes as u64, loss).unwrap_or(0)
+                }
             })
             .sum::<u64>() as f64
             / 1e9;
@@ -621,6 +694,13 @@ impl Prepared {
             data_sends: engine.links().map(|link| link.counters(Direction::AToB).sent).sum(),
             data_attempts: engine.links().map(|link| link.counters(Direction::AToB).attempts).sum(),
             acks_lost: engine.links().map(|link| link.counters(Direction::BToA).acks_lost).sum(),
+            rates_used: AUTO_RATES
+                .iter()
+                .zip(chunks_by_rate)
+                .filter(|(_, chunks)| *chunks > 0)
+                .map(|(rate, chunks)| RateUse { rate: rate.name().to_string(), chunks })
+                .collect(),
+            final_rate,
             hostile,
             power,
             capture: options.capture.then(|| engine.take_capture()),

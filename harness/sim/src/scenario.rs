@@ -163,7 +163,12 @@ pub struct LinkSpec {
     pub status: DirectionSpec,
     /// Windows in which nothing arrives in either direction.
     pub outages: Vec<Outage>,
+    /// The rate of every frame whose radio sets none: with `auto_rate`, the
+    /// receiver's answers and the camera's frames before its first choice (1 Mbps).
     pub phy_rate_mbps: f64,
+    /// `phy_rate_mbps = "auto"`: the cameras choose each chunk's rate with
+    /// the rate controller (`nowcam_app::rate`).
+    pub auto_rate: bool,
 }
 
 /// One direction of a link: a preset, possibly with some parameters replaced.
@@ -388,7 +393,15 @@ struct RawLink {
     status: Option<RawDirection>,
     #[serde(default)]
     outages: Vec<RawOutage>,
-    phy_rate_mbps: Option<f64>,
+    phy_rate_mbps: Option<RawPhyRate>,
+}
+
+/// `phy_rate_mbps`: a number of Mbps, or "auto".
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum RawPhyRate {
+    Mbps(f64),
+    Name(String),
 }
 
 impl RawLink {
@@ -676,15 +689,26 @@ impl Scenario {
             };
             outages.push(Outage { from, to });
         }
-        let phy_rate_mbps = raw_link.phy_rate_mbps.unwrap_or(1.0);
+        let (phy_rate_mbps, auto_rate) = match raw_link.phy_rate_mbps.clone() {
+            None => (1.0, false),
+            Some(RawPhyRate::Mbps(mbps)) => (mbps, false),
+            Some(RawPhyRate::Name(name)) if name == "auto" => (1.0, true),
+            Some(RawPhyRate::Name(name)) => {
+                return Err(check.invalid(
+                    "link.phy_rate_mbps",
+                    "one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 or \"auto\"",
+                    format!("{name:?}"),
+                ))
+            }
+        };
         if !PHY_RATES_MBPS.contains(&phy_rate_mbps) {
             return Err(check.invalid(
                 "link.phy_rate_mbps",
-                "one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54",
+                "one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 or \"auto\"",
                 phy_rate_mbps.to_string(),
             ));
         }
-        let link = LinkSpec { data, status, outages, phy_rate_mbps };
+        let link = LinkSpec { data, status, outages, phy_rate_mbps, auto_rate };
 
         if raw.receivers.is_empty() {
             return Err(check.invalid("receivers", "at least one [[receivers]] table", "none"));

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use nowcam_app::{LegacyPeers, ReceiverNode, ReceiverNodeConfig, SenderNode, SenderNodeConfig};
+use nowcam_app::{LegacyPeers, RateCosts, RateMode, ReceiverNode, ReceiverNodeConfig, SenderNode, SenderNodeConfig};
 use nowcam_chips::Capacities;
-use nowcam_link::{Delay, DirectionConfig, Link, LinkConfig, LossModel, Outages, PhyRate, Preset};
+use nowcam_link::{airtime, Delay, DirectionConfig, Link, LinkConfig, LossModel, Outages, PhyRate, Preset};
+use nowcam_proto::rate::RateConfig;
 use nowcam_proto::reassembler::Limits;
 use nowcam_proto::receiver::ReceiverConfig;
 use nowcam_proto::sender::SenderConfig;
@@ -165,6 +166,21 @@ pub fn link_config(spec: &LinkSpec) -> Result<LinkConfig, String> {
     Ok(config)
 }
 
+/// What a chunk frame costs the camera at each rate the controller chooses
+/// among: its broadcast airtime (DIFS, the mean first backoff, the frame),
+/// or the chip's per-send time where that is longer, as the engine spaces a
+/// station's sends. The controller starts at the fastest rate, as the chip's does.
+pub fn auto_rate_costs(link: &LinkConfig) -> RateCosts {
+    let overhead_ns = link.send_overhead_ns;
+    RateCosts::new(
+        |rate, frame_len| {
+            let air = airtime::attempt_ns(rate, frame_len, true, airtime::mean_backoff_ns(0));
+            air.max(overhead_ns).min(u64::from(u32::MAX)) as u32
+        },
+        RateConfig { start_fastest: true, ..RateConfig::default() },
+    )
+}
+
 /// Mixes a seed with a stream number into an independent seed (splitmix64).
 pub fn mix(seed: u64, stream: u64) -> u64 {
     let mut z = seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -241,6 +257,11 @@ impl Prepared {
                         pause_between_images: Duration::ZERO,
                         transfer: SenderConfig { key: scenario.key, ..SenderConfig::default() },
                         max_frame_len: spec.frame_size,
+                        rate: if scenario.link.auto_rate {
+                            RateMode::Auto(auto_rate_costs(&self.link))
+                        } else {
+                            RateMode::Radio
+                        },
                         ..SenderNodeConfig::default()
                     };
                     let source = FixtureSource::new(images.clone(), FrameSize::Uxga);
@@ -430,6 +451,8 @@ pub struct Needs {
     pub outages: bool,
     /// ESP-NOW v2 frames (a node's `frame_size` above 250).
     pub v2_frames: bool,
+    /// The cameras' rate controller (`phy_rate_mbps = "auto"`).
+    pub auto_rate: bool,
 }
 
 impl Needs {
@@ -447,6 +470,7 @@ impl Needs {
             (self.legacy, offered.legacy, "a legacy sender"),
             (self.outages, offered.outages, "link outages"),
             (self.v2_frames, offered.v2_frames, "ESP-NOW v2 frames"),
+            (self.auto_rate, offered.auto_rate, "the rate controller (phy_rate_mbps = \"auto\")"),
         ] {
             if needed && !offered {
                 missing.push(format!("{what}, which the target cannot provide"));
@@ -475,6 +499,7 @@ impl Scenario {
             outages: !self.link.outages.is_empty(),
             v2_frames: self.senders.iter().any(|sender| usize::from(sender.frame_size) > V1_MAX_FRAME_LEN)
                 || self.receivers.iter().any(|receiver| usize::from(receiver.frame_size) > V1_MAX_FRAME_LEN),
+            auto_rate: self.link.auto_rate,
         }
     }
 }

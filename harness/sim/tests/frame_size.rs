@@ -1,7 +1,8 @@
 //! ESP-NOW v2 frames through the whole system (camera node, link model,
 //! receiver node, store): the frame size each side is configured with
 //! decides the chunks, a v1 side keeps both at 241-byte chunks, and every
-//! mix of sizes and PHY rates delivers byte-exact.
+//! mix of sizes and PHY rates (fixed, or chosen per chunk by the rate
+//! controller at an SNR) delivers byte-exact.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,8 +21,22 @@ fn parse(text: &str) -> Result<Scenario, ScenarioError> {
 
 /// One image of `len` bytes from a camera with `sender` frames to a receiver with `receiver` frames.
 fn run(sender: u16, receiver: u16, rate: f64, discovery: bool, len: usize, seed: u64) -> (RunResult, Arc<[u8]>) {
+    run_at(sender, receiver, &format!("{rate:?}"), None, discovery, len, seed)
+}
+
+/// [`run`] with the rate as the scenario writes it (`"54.0"`, `"\"auto\""`) and an SNR on both directions.
+fn run_at(
+    sender: u16,
+    receiver: u16,
+    rate: &str,
+    snr_db: Option<f64>,
+    discovery: bool,
+    len: usize,
+    seed: u64,
+) -> (RunResult, Arc<[u8]>) {
+    let snr = snr_db.map_or(String::new(), |snr| format!("snr_db = {snr:?}\n"));
     let text = format!(
-        "time_limit_s = 300\n[link]\nloss = 0.05\nphy_rate_mbps = {rate}\n[[senders]]\nimages = [\"synthetic:{len}\"]\nframe_size = {sender}\ndiscovery = {discovery}\n[[receivers]]\nframe_size = {receiver}\n"
+        "time_limit_s = 300\n[link]\nloss = 0.05\nphy_rate_mbps = {rate}\n{snr}[[senders]]\nimages = [\"synthetic:{len}\"]\nframe_size = {sender}\ndiscovery = {discovery}\n[[receivers]]\nframe_size = {receiver}\n"
     );
     let image: Arc<[u8]> = synthetic_image(len).into();
     let prepared = prepare_with_images(&parse(&text).unwrap(), vec![vec![image.clone()]]).unwrap();
@@ -149,12 +164,18 @@ proptest! {
     fn mixed_frame_sizes_and_rates_deliver_byte_exact(
         sender in prop_oneof![Just(250u16), Just(1470u16), 250u16..=1470],
         receiver in prop_oneof![Just(250u16), Just(1470u16), 250u16..=1470],
-        rate in prop::sample::select(vec![1.0, 2.0, 5.5, 11.0, 6.0, 24.0, 54.0]),
+        // A fixed rate on a link without noise, or the rate controller
+        // (`"auto"`) at an SNR where the fast rates lose frames or none.
+        (rate, snr_db) in prop_oneof![
+            prop::sample::select(vec!["1.0", "2.0", "5.5", "11.0", "6.0", "24.0", "54.0"]).prop_map(|rate| (rate, None)),
+            prop::sample::select(vec![None, Some(4.0), Some(8.0), Some(12.0), Some(16.0), Some(30.0)])
+                .prop_map(|snr| ("\"auto\"", snr)),
+        ],
         discovery in any::<bool>(),
         len in 1usize..60_000,
         seed in any::<u64>(),
     ) {
-        let (result, image) = run(sender, receiver, rate, discovery, len, seed);
+        let (result, image) = run_at(sender, receiver, rate, snr_db, discovery, len, seed);
         prop_assert!(result.passed, "{:?}", result.failures);
         prop_assert_eq!(result.received.len(), 1);
         prop_assert_eq!(&result.received[0].bytes[..], &image[..]);
@@ -168,6 +189,8 @@ proptest! {
             prop_assert!(offers.iter().all(|offer| offer.chunk_size == agreed - 9), "{:?}", offers);
         }
         prop_assert_eq!(result.air.frames_dropped_too_long, 0);
+        // The controller's chunks are counted per rate; a fixed rate counts none.
+        prop_assert_eq!(result.rates_used.is_empty(), rate != "\"auto\"", "{:?}", result.rates_used);
     }
 }
 

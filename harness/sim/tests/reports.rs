@@ -158,14 +158,29 @@ fn scenarios_state_what_they_need_and_a_short_target_says_why_it_skips() {
     let clean = load("preset-clean").needs();
     assert_eq!(
         clean,
-        Needs { senders: 1, receivers: 1, link_faults: false, legacy: false, outages: false, v2_frames: false }
+        Needs {
+            senders: 1,
+            receivers: 1,
+            link_faults: false,
+            legacy: false,
+            outages: false,
+            v2_frames: false,
+            auto_rate: false,
+        }
     );
     assert!(load("preset-edge30").needs().link_faults);
     assert!(load("legacy-sender").needs().legacy);
     assert!(load("permanent-outage").needs().outages);
 
-    let two_boards =
-        Needs { senders: 1, receivers: 1, link_faults: true, legacy: false, outages: false, v2_frames: false };
+    let two_boards = Needs {
+        senders: 1,
+        receivers: 1,
+        link_faults: true,
+        legacy: false,
+        outages: false,
+        v2_frames: false,
+        auto_rate: false,
+    };
     assert_eq!(clean.unmet_by(&two_boards), None);
     assert_eq!(
         load("legacy-sender").needs().unmet_by(&two_boards).as_deref(),

@@ -158,7 +158,7 @@ fn out_of_range_numbers_name_their_field() {
     );
     check_error(
         &format!("[link]\nphy_rate_mbps = 3\n{MINIMAL}"),
-        "scenarios/x.toml: link.phy_rate_mbps: expected one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54, found 3",
+        "scenarios/x.toml: link.phy_rate_mbps: expected one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 or \"auto\", found 3",
     );
     check_error(
         &format!("[link.status]\nsnr_db = 95.0\n{MINIMAL}"),
@@ -283,4 +283,28 @@ fn the_snr_is_per_direction_and_reaches_the_link_model() {
     assert_eq!(config.a_to_b.snr_db, Some(12.5));
     assert_eq!(config.b_to_a.snr_db, Some(30.0));
     assert_eq!(config.phy_rate, nowcam_link::PhyRate::Ofdm54Mbps);
+}
+
+/// `phy_rate_mbps = "auto"` hands each chunk's rate to the cameras' rate
+/// controller; every other frame stays at 1 Mbps on the link. Any other text is refused.
+#[test]
+fn the_phy_rate_may_be_auto() {
+    let s = Scenario::parse(
+        Path::new("scenarios/x.toml"),
+        &format!("[link]\nphy_rate_mbps = \"auto\"\nsnr_db = 20\n{MINIMAL}"),
+        &catalog(),
+    )
+    .unwrap();
+    assert!(s.link.auto_rate);
+    assert!(s.needs().auto_rate);
+    let config = nowcam_sim::setup::link_config(&s.link).unwrap();
+    assert_eq!(config.phy_rate, nowcam_link::PhyRate::Dsss1Mbps);
+    let fixed =
+        Scenario::parse(Path::new("scenarios/x.toml"), &format!("[link]\nphy_rate_mbps = 54\n{MINIMAL}"), &catalog())
+            .unwrap();
+    assert!(!fixed.link.auto_rate && !fixed.needs().auto_rate);
+    check_error(
+        &format!("[link]\nphy_rate_mbps = \"fast\"\n{MINIMAL}"),
+        r#"scenarios/x.toml: link.phy_rate_mbps: expected one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 or "auto", found "fast""#,
+    );
 }

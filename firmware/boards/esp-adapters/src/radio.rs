@@ -17,11 +17,12 @@ use embassy_sync::signal::Signal;
 use embassy_time::{with_timeout, Duration};
 use esp_println::println;
 use esp_radio::esp_now::{
-    EspNow, EspNowManager, EspNowReceiver, EspNowSender, EspNowWifiInterface, PeerInfo, ReceivedData,
+    EspNow, EspNowManager, EspNowReceiver, EspNowSender, EspNowWifiInterface, PeerInfo, PhyMode, RateConfig,
+    ReceivedData, WifiPhyRate,
 };
 use nowcam_link::{PumpSchedule, PumpStep};
 use nowcam_ports::radio::MAX_FRAME_LEN;
-use nowcam_ports::{MacAddress, Radio, Received, SendError, SendHandle, SendReport};
+use nowcam_ports::{MacAddress, PhyRate, Radio, Received, SendError, SendHandle, SendReport};
 
 /// Frames the node may queue before `send` answers [`SendError::QueueFull`].
 ///
@@ -252,7 +253,104 @@ impl Radio for EspNowRadio {
         CHANNEL.store(channel, Ordering::Relaxed);
         Ok(())
     }
+
+    /// esp-radio's `set_peer_rate` for `peer` (added first if unknown; the
+    /// broadcast address is a peer esp-radio adds itself), with the long
+    /// preamble for DSSS/CCK, 802.11g for ERP-OFDM and HT20 with the long
+    /// guard interval for MCS0 to MCS7. The driver applies a peer's rate when
+    /// [`RadioPump`] hands it a frame, so frames already queued here (up to
+    /// [`TX_QUEUE_DEPTH`]) go at the new rate: a rate set once before the
+    /// first frame (`NOWCAM_PHY_RATE`) is exact, a rate changed per frame
+    /// (the rate controller) would not be, and the sender board does not offer it.
+    fn set_rate(&mut self, peer: MacAddress, rate: PhyRate) -> Result<(), SendError> {
+        if !peer.is_broadcast() {
+            self.ensure_peer(peer.octets())?;
+        }
+        let config = RateConfig { phy_mode: phy_mode(rate), rate: wifi_phy_rate(rate), ersu: false, dcm: false };
+        self.manager.set_peer_rate(&peer.octets(), config).map_err(|_| SendError::Driver)
+    }
 }
+
+/// esp-radio's PHY mode for a rate.
+const fn phy_mode(rate: PhyRate) -> PhyMode {
+    if rate.is_ht() {
+        PhyMode::Ht20
+    } else if rate.is_ofdm() {
+        PhyMode::_11g
+    } else {
+        PhyMode::_11b
+    }
+}
+
+/// esp-radio's name of a rate (DSSS/CCK with the long preamble, HT with the long guard interval).
+const fn wifi_phy_rate(rate: PhyRate) -> WifiPhyRate {
+    match rate {
+        PhyRate::Dsss1Mbps => WifiPhyRate::Rate1mL,
+        PhyRate::Dsss2Mbps => WifiPhyRate::Rate2m,
+        PhyRate::Cck5_5Mbps => WifiPhyRate::Rate5mL,
+        PhyRate::Cck11Mbps => WifiPhyRate::Rate11mL,
+        PhyRate::Ofdm6Mbps => WifiPhyRate::Rate6m,
+        PhyRate::Ofdm9Mbps => WifiPhyRate::Rate9m,
+        PhyRate::Ofdm12Mbps => WifiPhyRate::Rate12m,
+        PhyRate::Ofdm18Mbps => WifiPhyRate::Rate18m,
+        PhyRate::Ofdm24Mbps => WifiPhyRate::Rate24m,
+        PhyRate::Ofdm36Mbps => WifiPhyRate::Rate36m,
+        PhyRate::Ofdm48Mbps => WifiPhyRate::Rate48m,
+        PhyRate::Ofdm54Mbps => WifiPhyRate::Rate54m,
+        PhyRate::HtMcs0 => WifiPhyRate::RateMcs0Lgi,
+        PhyRate::HtMcs1 => WifiPhyRate::RateMcs1Lgi,
+        PhyRate::HtMcs2 => WifiPhyRate::RateMcs2Lgi,
+        PhyRate::HtMcs3 => WifiPhyRate::RateMcs3Lgi,
+        PhyRate::HtMcs4 => WifiPhyRate::RateMcs4Lgi,
+        PhyRate::HtMcs5 => WifiPhyRate::RateMcs5Lgi,
+        PhyRate::HtMcs6 => WifiPhyRate::RateMcs6Lgi,
+        PhyRate::HtMcs7 => WifiPhyRate::RateMcs7Lgi,
+    }
+}
+
+/// The PHY rate fixed at build time (`NOWCAM_PHY_RATE`: 1, 2, 5.5, 11, 6 ...
+/// 54 or mcs0 to mcs7); unset, the sender leaves esp-radio's default, 1 Mbps.
+/// `auto` (the rate controller) fails the build: the driver applies a rate
+/// when a frame leaves the queue, not when it enters it (see
+/// [`EspNowRadio`]'s `set_rate`), so the controller's record of each
+/// chunk's rate would be wrong by up to a queue of frames.
+pub const fn build_phy_rate(text: Option<&str>) -> Option<PhyRate> {
+    let Some(text) = text else { return None };
+    if str_eq(text, "auto") {
+        panic!("NOWCAM_PHY_RATE=auto is not offered on the chip: the driver applies a peer's rate when a frame leaves the queue, so the rate controller's record would be wrong");
+    }
+    let mut i = 0;
+    while i < PhyRate::ALL.len() {
+        if str_eq(text, PhyRate::ALL[i].name()) {
+            return Some(PhyRate::ALL[i]);
+        }
+        i += 1;
+    }
+    panic!("NOWCAM_PHY_RATE must be one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54, mcs0 ... mcs7")
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+// The rate rule, checked whenever this crate builds.
+const _: () = {
+    assert!(build_phy_rate(None).is_none());
+    assert!(matches!(build_phy_rate(Some("54")), Some(PhyRate::Ofdm54Mbps)));
+    assert!(matches!(build_phy_rate(Some("5.5")), Some(PhyRate::Cck5_5Mbps)));
+    assert!(matches!(build_phy_rate(Some("mcs7")), Some(PhyRate::HtMcs7)));
+};
 
 impl RadioPump {
     /// Moves frames between the queues and the driver, forever.

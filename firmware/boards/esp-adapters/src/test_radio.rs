@@ -7,7 +7,7 @@
 
 use nowcam_link::{Direction, FaultInjector, Preset};
 use nowcam_ports::radio::MAX_FRAME_LEN;
-use nowcam_ports::{MacAddress, Radio, Received, SendError, SendHandle, SendReport};
+use nowcam_ports::{MacAddress, PhyRate, Radio, Received, SendError, SendHandle, SendReport};
 
 /// Why [`TestRadio::set_faults`] refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -160,5 +160,9 @@ impl<R: Radio> Radio for TestRadio<R> {
             return Err(SendError::Driver);
         }
         self.radio.as_mut().ok_or(SendError::Driver)?.set_channel(channel)
+    }
+
+    fn set_rate(&mut self, peer: MacAddress, rate: PhyRate) -> Result<(), SendError> {
+        self.radio.as_mut().ok_or(SendError::Driver)?.set_rate(peer, rate)
     }
 }

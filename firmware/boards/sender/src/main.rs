@@ -3,6 +3,10 @@
 //!
 //! Build-time configuration: `NOWCAM_CHANNEL` (1 to 13) fixes the channel;
 //! without it the sender hops channels until the receiver answers.
+//! `NOWCAM_PHY_RATE` (1, 2, 5.5, 11, 6 ... 54, mcs0 ... mcs7) sends every
+//! frame at that rate; without it the sender keeps esp-radio's 1 Mbps. The
+//! rate controller (`auto`) is simulated only (see
+//! `nowcam_esp_adapters::radio::build_phy_rate`).
 //!
 //! The test console (`nowcam_esp_adapters::test_console`) runs on the
 //! console port. Until a host speaks, the sender waits [`node::HOST_WINDOW`]
@@ -37,6 +41,10 @@ const CHANNEL: Option<u8> = wifi::build_channel(option_env!("NOWCAM_CHANNEL"));
 /// The key of the authenticated mode, fixed at build time (`NOWCAM_KEY`, 64
 /// hexadecimal digits); unset, the default mode. A malformed key fails the build.
 const KEY: Option<Key> = nowcam_esp_adapters::key::build_key(option_env!("NOWCAM_KEY"));
+
+/// The PHY rate fixed at build time (`NOWCAM_PHY_RATE`); unset, 1 Mbps.
+const PHY_RATE: Option<nowcam_ports::PhyRate> =
+    nowcam_esp_adapters::radio::build_phy_rate(option_env!("NOWCAM_PHY_RATE"));
 
 /// The ~20 KB VGA fixture the harness also uses, so on-air and simulated runs move the same bytes.
 const FIXTURE: &[u8] = include_bytes!("../../../../fixtures/vga-q12-20k.jpg");
@@ -142,7 +150,7 @@ async fn main(spawner: Spawner) -> ! {
     let mut radio = TestRadio::new(radio);
     // Discovery waits for the host's choice of receiver, or for the host window to pass.
     radio.hold(true);
-    let config = node::config(CHANNEL.is_some() || radio_kind == RadioKind::Serial, KEY);
+    let config = node::config(CHANNEL.is_some() || radio_kind == RadioKind::Serial, KEY, PHY_RATE);
     // In a static rather than in this task's future: the node holds the
     // transfer state, and the static keeps it out of every stack frame.
     static NODE: StaticCell<SharedNode> = StaticCell::new();

@@ -1,22 +1,31 @@
-//! `nowcam bench --rates`: one 100 KB image at 1, 11 and 54 Mbps, at a high
-//! and a low signal-to-noise ratio, with the receiver's flash at its
-//! datasheet latencies and without any. Groundwork of the PHY-rate issue
-//! (issue 11): 250-byte v1 frames only, no rate adaptation yet, and no
-//! targets — it shows where the time goes once the air is fast.
+//! `nowcam bench --rates`: one 100 KB image at 1, 11 and 54 Mbps and with
+//! the rate chosen per chunk (`auto`, the camera's rate controller), in
+//! 250-byte (ESP-NOW v1) and 1470-byte (v2) frames, at a high and a low
+//! signal-to-noise ratio, with the receiver's flash at its datasheet
+//! latencies and without any. The camera finds its receiver by probing, so
+//! both use the row's frame size from the first chunk on. No targets: it
+//! shows what each rate achieves and where the time goes once the air is fast.
 //!
-//! Efficiency here is the airtime bound at the row's rate
-//! ([`nowcam_link::lower_bound_at`], no software cost in it) over the time
-//! taken; throughput counts the image's bytes over that time.
+//! Efficiency here is the airtime bound over the time taken; the bound is
+//! that of the row's rate and frame size ([`nowcam_link::lower_bound_with`],
+//! no loss, no software cost in it), and for `auto` the smallest over the
+//! controller's rates, each with its frames' loss to noise at the SNR (what
+//! the simulator reports as `lower_bound_s`). Throughput counts the image's
+//! bytes over the time taken.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
 use nowcam_sim::fixtures::FixtureCatalog;
 use nowcam_sim::run::RunOptions;
-use nowcam_sim::setup::Prepared;
+use nowcam_sim::scenario::Scenario;
+use nowcam_sim::setup::{prepare_with_images, Prepared};
 
-/// The rates of the table, in Mbps.
-const RATES_MBPS: [f64; 3] = [1.0, 11.0, 54.0];
+/// The rates of the table: Mbps, or `None` for the rate controller.
+const RATES: [Option<f64>; 4] = [Some(1.0), Some(11.0), Some(54.0), None];
+/// ESP-NOW v1 and v2 frames.
+const FRAME_SIZES: [u16; 2] = [250, 1470];
 /// A strong signal (every rate gets through) and a weak one (54 Mbps does not).
 const SNRS_DB: [f64; 2] = [30.0, 10.0];
 /// A row whose image has not arrived by then has failed.
@@ -24,13 +33,17 @@ const TIME_LIMIT_S: u32 = 20;
 
 #[derive(serde::Serialize)]
 pub struct RateRow {
-    pub rate_mbps: f64,
+    /// The fixed rate; `None` for `auto`.
+    pub rate_mbps: Option<f64>,
+    /// The rate as the table names it: the Mbps, or `auto`.
+    pub rate: String,
+    pub frame_size: u16,
     pub snr_db: f64,
     pub bytes: usize,
     /// Runs whose image arrived byte-exact, of the seeds tried.
     pub byte_exact: u64,
     pub seeds: u64,
-    /// The airtime bound at this rate (mean loss 0: the SNR's loss is not in it).
+    /// The airtime bound (see the module documentation).
     pub lower_bound_s: f64,
     /// Mean over the byte-exact runs, datasheet flash; `None` when none arrived.
     pub sim_time_s: Option<f64>,
@@ -41,71 +54,116 @@ pub struct RateRow {
     pub ideal_flash_throughput_kbps: Option<f64>,
     /// Mean time the receiver read no frame for flash work, datasheet flash.
     pub flash_stall_s: Option<f64>,
+    /// With `auto`: the rate the controller held best at the end of the first byte-exact run.
+    pub final_rate: Option<String>,
 }
 
-fn prepared(rate: f64, snr_db: f64, flash: &str, image: Arc<[u8]>) -> Result<Prepared> {
-    super::one_image(TIME_LIMIT_S, flash, &format!("phy_rate_mbps = {rate}\nsnr_db = {snr_db}"), "nowcam", image)
+fn prepared(rate: Option<f64>, frame_size: u16, snr_db: f64, flash: &str, image: Arc<[u8]>) -> Result<Prepared> {
+    let rate = rate.map_or("\"auto\"".to_string(), |mbps| format!("{mbps:?}"));
+    let text = format!(
+        "time_limit_s = {TIME_LIMIT_S}\nflash = \"{flash}\"\n[link]\nphy_rate_mbps = {rate}\nsnr_db = {snr_db:?}\n[[senders]]\nimages = [\"synthetic:{}\"]\nframe_size = {frame_size}\ndiscovery = true\n[[receivers]]\nframe_size = {frame_size}\n",
+        image.len()
+    );
+    let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
+    let scenario = Scenario::parse(Path::new("bench"), &text, &catalog)?;
+    Ok(prepare_with_images(&scenario, vec![vec![image]])?)
 }
 
-/// Means over the byte-exact runs: (count, time, bound, stall).
-fn measure(prepared: &Prepared, seeds: u64) -> Result<(u64, f64, f64, f64)> {
-    let (mut exact, mut time, mut bound, mut stall) = (0u64, 0.0, 0.0f64, 0.0);
+/// Means over the byte-exact runs.
+#[derive(Default)]
+struct Measured {
+    exact: u64,
+    time: f64,
+    /// The simulator's bound, the same for every byte-exact run.
+    bound: f64,
+    stall: f64,
+    final_rate: Option<String>,
+}
+
+fn measure(prepared: &Prepared, seeds: u64) -> Result<Measured> {
+    let mut m = Measured::default();
     for seed in 0..seeds {
         let result = prepared.run(seed, RunOptions::default())?;
         if result.passed {
-            exact += 1;
-            time += result.sim_time_s;
-            stall += result.flash_stall_s;
-            bound = bound.max(result.lower_bound_s);
+            m.exact += 1;
+            m.time += result.sim_time_s;
+            m.stall += result.flash_stall_s;
+            m.bound = m.bound.max(result.lower_bound_s);
+            if m.final_rate.is_none() {
+                m.final_rate = result.final_rate;
+            }
         }
     }
-    let n = exact.max(1) as f64;
-    Ok((exact, time / n, bound, stall / n))
+    let n = m.exact.max(1) as f64;
+    m.time /= n;
+    m.stall /= n;
+    Ok(m)
 }
 
 pub fn table(fixtures: &FixtureCatalog, seeds: u64) -> Result<Vec<RateRow>> {
     let image: Arc<[u8]> = fixtures.read("svga-q4-100k.jpg")?.into();
     let mut rows = Vec::new();
     for snr_db in SNRS_DB {
-        for rate in RATES_MBPS {
-            let (exact, time, bound, stall) = measure(&prepared(rate, snr_db, "datasheet", image.clone())?, seeds)?;
-            let (ideal_exact, ideal_time, _, _) = measure(&prepared(rate, snr_db, "ideal", image.clone())?, seeds)?;
-            let kbps = |time: f64| image.len() as f64 * 8.0 / 1000.0 / time;
-            let arrived = exact > 0;
-            rows.push(RateRow {
-                rate_mbps: rate,
-                snr_db,
-                bytes: image.len(),
-                byte_exact: exact,
-                seeds,
-                lower_bound_s: airtime_bound(rate, image.len()),
-                sim_time_s: arrived.then_some(time),
-                efficiency: (arrived && bound > 0.0).then(|| bound / time),
-                throughput_kbps: arrived.then(|| kbps(time)),
-                ideal_flash_sim_time_s: (ideal_exact > 0).then_some(ideal_time),
-                ideal_flash_throughput_kbps: (ideal_exact > 0).then(|| kbps(ideal_time)),
-                flash_stall_s: arrived.then_some(stall),
-            });
+        for frame_size in FRAME_SIZES {
+            for rate in RATES {
+                let measured = measure(&prepared(rate, frame_size, snr_db, "datasheet", image.clone())?, seeds)?;
+                let ideal = measure(&prepared(rate, frame_size, snr_db, "ideal", image.clone())?, seeds)?;
+                let kbps = |time: f64| image.len() as f64 * 8.0 / 1000.0 / time;
+                let arrived = measured.exact > 0;
+                let bound = match rate {
+                    Some(mbps) => airtime_bound(mbps, frame_size, image.len()),
+                    None => measured.bound.max(ideal.bound),
+                };
+                rows.push(RateRow {
+                    rate_mbps: rate,
+                    rate: rate.map_or("auto".to_string(), |mbps| mbps.to_string()),
+                    frame_size,
+                    snr_db,
+                    bytes: image.len(),
+                    byte_exact: measured.exact,
+                    seeds,
+                    lower_bound_s: bound,
+                    sim_time_s: arrived.then_some(measured.time),
+                    efficiency: (arrived && bound > 0.0).then(|| bound / measured.time),
+                    throughput_kbps: arrived.then(|| kbps(measured.time)),
+                    ideal_flash_sim_time_s: (ideal.exact > 0).then_some(ideal.time),
+                    ideal_flash_throughput_kbps: (ideal.exact > 0).then(|| kbps(ideal.time)),
+                    flash_stall_s: arrived.then_some(measured.stall),
+                    final_rate: measured.final_rate,
+                });
+            }
         }
     }
     Ok(rows)
 }
 
-fn airtime_bound(rate_mbps: f64, bytes: usize) -> f64 {
+fn airtime_bound(rate_mbps: f64, frame_size: u16, bytes: usize) -> f64 {
     let rate = nowcam_sim::setup::phy_rate(rate_mbps).unwrap_or_default();
-    nowcam_link::lower_bound_at(rate, bytes as u64, 0.0).unwrap_or(0) as f64 / 1e9
+    nowcam_link::lower_bound_with(rate, usize::from(frame_size), bytes as u64, 0.0).unwrap_or(0) as f64 / 1e9
 }
 
 pub fn print(rows: &[RateRow]) {
     let cell = |value: Option<f64>, digits: usize| value.map_or("-".to_string(), |v| format!("{v:.digits$}"));
     println!(
-        "{:>5} {:>6} {:>8} {:>8} {:>6} {:>8} {:>8} {:>8} {:>6} {:>7}",
-        "Mbps", "SNR dB", "bound s", "time s", "eff", "kbps", "ideal s", "ideal kbps", "stall", "exact"
+        "{:>5} {:>5} {:>6} {:>8} {:>8} {:>6} {:>8} {:>8} {:>10} {:>6} {:>7} {:>6}",
+        "rate",
+        "frame",
+        "SNR dB",
+        "bound s",
+        "time s",
+        "eff",
+        "kbps",
+        "ideal s",
+        "ideal kbps",
+        "stall",
+        "exact",
+        "final"
     );
     for r in rows {
         println!(
-            "{:>5} {:>6} {:>8.3} {:>8} {:>6} {:>8} {:>8} {:>8} {:>6} {:>7}",
-            r.rate_mbps,
+            "{:>5} {:>5} {:>6} {:>8.3} {:>8} {:>6} {:>8} {:>8} {:>10} {:>6} {:>7} {:>6}",
+            r.rate,
+            r.frame_size,
             r.snr_db,
             r.lower_bound_s,
             cell(r.sim_time_s, 3),
@@ -115,13 +173,16 @@ pub fn print(rows: &[RateRow]) {
             cell(r.ideal_flash_throughput_kbps, 0),
             cell(r.flash_stall_s, 3),
             format!("{}/{}", r.byte_exact, r.seeds),
+            r.final_rate.as_deref().unwrap_or("-"),
         );
     }
     println!();
-    println!("100 KB image, 250-byte v1 frames, fixed rate (no adaptation yet), both directions at the SNR;");
+    println!("100 KB image, the camera found by probing, both directions at the SNR; auto: the rate controller");
+    println!("(its chunks at the rate it picks, the receiver's answers at 1 Mbps; final: its best rate at the end);");
     println!(
-        "bound: airtime at the rate with no loss and no software cost; eff = bound / time; kbps = image bits / time;"
+        "bound: airtime at the rate and frame size with no loss and no software cost (auto: at the best rate for the SNR, its noise loss counted);"
     );
+    println!("eff = bound / time; kbps = image bits / time;");
     println!("ideal: a flash that takes no time; stall: s the receiver read no frame for flash work (page programs)");
     println!(
         "every send also pays the chip's software cost (286 us, an assumption: nowcam_link::CHIP_SEND_OVERHEAD_NS)"

@@ -1,0 +1,278 @@
+//! The PHY rate of the camera's frames: left alone, fixed, or adapted per
+//! chunk by the protocol's Minstrel-style controller (`nowcam_proto::rate`).
+//!
+//! The controller knows the rates only by what a frame costs at each, which
+//! the composition root computes (the link model's airtime tables, on the
+//! host and on the chip alike) and hands over in [`RateCosts`]: the cost of a
+//! 250-byte and of a 1470-byte frame at every rate of [`AUTO_RATES`]; a chunk
+//! frame in between costs what the straight line between the two says
+//! (airtime grows with the length by whole symbols, so the line is within a
+//! symbol of the truth).
+//!
+//! Where the outcomes come from: chunks go to the broadcast address, which
+//! the MAC never acknowledges, so the transfer records the rate each chunk
+//! went at and the receiver's status answers tell which arrived
+//! (`nowcam_proto::rate::ChunkRates`). The other frames go at the
+//! controller's best rate once it is known to get through; offers, and
+//! every frame while a poll is unanswered, go at 1 Mbps, so that a link that
+//! fell below the best rate still carries the answer that tells the controller. Unicast send reports are not used: the
+//! chip's MAC retries a unicast frame at least five times, so an
+//! acknowledged report says little of one attempt at its rate, and counting
+//! only the unacknowledged ones would bias every rate downwards.
+
+use nowcam_ports::radio::V1_MAX_FRAME_LEN;
+use nowcam_ports::{MacAddress, PhyRate, Radio, SendError};
+use nowcam_proto::rate::{RateConfig, RateController, RateOutcome, RateStats, MAX_RATES};
+use nowcam_proto::time::Instant;
+
+/// How many rates the controller chooses among.
+pub const AUTO_RATE_COUNT: usize = 12;
+
+/// The rates the controller chooses among: DSSS and CCK, then ERP-OFDM,
+/// each slowest first (the HT rates gain little over 54 Mbps once the chip's
+/// per-send cost is counted, and every candidate costs samples).
+pub const AUTO_RATES: [PhyRate; AUTO_RATE_COUNT] = [
+    PhyRate::Dsss1Mbps,
+    PhyRate::Dsss2Mbps,
+    PhyRate::Cck5_5Mbps,
+    PhyRate::Cck11Mbps,
+    PhyRate::Ofdm6Mbps,
+    PhyRate::Ofdm9Mbps,
+    PhyRate::Ofdm12Mbps,
+    PhyRate::Ofdm18Mbps,
+    PhyRate::Ofdm24Mbps,
+    PhyRate::Ofdm36Mbps,
+    PhyRate::Ofdm48Mbps,
+    PhyRate::Ofdm54Mbps,
+];
+
+const _: () = assert!(AUTO_RATE_COUNT <= MAX_RATES);
+
+/// The largest frame the costs are given for (ESP-NOW v2).
+const V2_FRAME_LEN: usize = 1470;
+
+/// What one chunk frame costs at each of [`AUTO_RATES`], and how the controller learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RateCosts {
+    /// A 250-byte frame at each rate, in nanoseconds.
+    pub v1_frame_ns: [u32; AUTO_RATE_COUNT],
+    /// A 1470-byte frame at each rate, in nanoseconds.
+    pub v2_frame_ns: [u32; AUTO_RATE_COUNT],
+    pub config: RateConfig,
+}
+
+impl RateCosts {
+    /// The costs from `frame_ns(rate, frame_len)`, what one frame of
+    /// `frame_len` bytes costs at `rate` (on the host and on the chip: the
+    /// link model's broadcast airtime, or the chip's per-send time where
+    /// that is longer).
+    pub fn new(frame_ns: impl Fn(PhyRate, usize) -> u32, config: RateConfig) -> Self {
+        RateCosts {
+            v1_frame_ns: AUTO_RATES.map(|rate| frame_ns(rate, V1_MAX_FRAME_LEN)),
+            v2_frame_ns: AUTO_RATES.map(|rate| frame_ns(rate, V2_FRAME_LEN)),
+            config,
+        }
+    }
+
+    /// What a frame of `frame_len` bytes costs at each rate (see the module documentation).
+    pub fn at(&self, frame_len: usize) -> [u32; AUTO_RATE_COUNT] {
+        let len = frame_len.clamp(V1_MAX_FRAME_LEN, V2_FRAME_LEN) as u64;
+        let span = (V2_FRAME_LEN - V1_MAX_FRAME_LEN) as u64;
+        core::array::from_fn(|i| {
+            let (short, long) = (u64::from(self.v1_frame_ns[i]), u64::from(self.v2_frame_ns[i]));
+            let weight = len - V1_MAX_FRAME_LEN as u64;
+            ((short * (span - weight) + long * weight) / span).max(1) as u32
+        })
+    }
+}
+
+/// The rate of the camera's frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RateMode {
+    /// The radio's own rate: the node never sets one (ESP-NOW's 1 Mbps on
+    /// the chip; the link's configured rate in the simulator).
+    #[default]
+    Radio,
+    /// Every frame at this rate, set once for the receiver and the broadcast address.
+    Fixed(PhyRate),
+    /// Each chunk at the rate the controller picks among [`AUTO_RATES`];
+    /// the other transfer frames at its best rate, probes at 1 Mbps.
+    Auto(RateCosts),
+}
+
+/// What the node keeps for its rates.
+pub(crate) struct Rates {
+    mode: RateMode,
+    controller: Option<RateController<AUTO_RATE_COUNT>>,
+    /// The frame length the controller's costs are for.
+    costed_len: usize,
+    /// The rate set for the broadcast address and for the receiver (ESP-NOW's default until set).
+    broadcast: PhyRate,
+    unicast: Option<(MacAddress, PhyRate)>,
+    /// The radio refused to set a rate: frames stay at its own.
+    unsupported: bool,
+    /// Chunks sent at each of [`AUTO_RATES`] (auto mode).
+    chunks: [u32; AUTO_RATE_COUNT],
+}
+
+impl Rates {
+    pub(crate) fn new(mode: RateMode) -> Self {
+        let controller = match mode {
+            RateMode::Auto(costs) => RateController::new(costs.at(V1_MAX_FRAME_LEN), costs.config).ok(),
+            _ => None,
+        };
+        Rates {
+            mode,
+            controller,
+            costed_len: V1_MAX_FRAME_LEN,
+            broadcast: PhyRate::Dsss1Mbps,
+            unicast: None,
+            unsupported: false,
+            chunks: [0; AUTO_RATE_COUNT],
+        }
+    }
+
+    pub(crate) fn controller(&self) -> Option<&RateController<AUTO_RATE_COUNT>> {
+        self.controller.as_ref()
+    }
+
+    pub(crate) fn chunks(&self) -> [u32; AUTO_RATE_COUNT] {
+        self.chunks
+    }
+
+    /// The chunk frames are now `frame_len` bytes: the controller's costs follow.
+    pub(crate) fn set_frame_len(&mut self, frame_len: usize) {
+        if frame_len == self.costed_len {
+            return;
+        }
+        if let (RateMode::Auto(costs), Some(controller)) = (self.mode, &mut self.controller) {
+            if controller.set_frame_ns(costs.at(frame_len)).is_ok() {
+                self.costed_len = frame_len;
+            }
+        }
+    }
+
+    /// Hands the outcomes a transfer found to the controller.
+    pub(crate) fn report(&mut self, outcomes: &[RateOutcome; MAX_RATES]) {
+        let Some(controller) = &mut self.controller else { return };
+        for (index, outcome) in outcomes.iter().enumerate().take(AUTO_RATE_COUNT) {
+            if outcome.attempts > 0 {
+                controller.report_counts(index, u32::from(outcome.attempts), u32::from(outcome.delivered));
+            }
+        }
+    }
+
+    /// The rate for a chunk: the fixed one, or the controller's pick (sampling included).
+    fn chunk_rate(&mut self, now: Instant) -> Option<PhyRate> {
+        match self.mode {
+            RateMode::Radio => None,
+            RateMode::Fixed(rate) => Some(rate),
+            RateMode::Auto(_) => {
+                let index = self.controller.as_mut().map_or(0, |controller| controller.pick(now));
+                Some(AUTO_RATES[index])
+            }
+        }
+    }
+
+    /// The rate for a frame that is not a chunk: the fixed one, or the
+    /// controller's best once its delivery is known; 1 Mbps when `robust`
+    /// (an offer, or the receiver has not answered a poll: if the best rate
+    /// no longer gets through, a poll at it would never be answered and the
+    /// controller never learn so).
+    fn steady_rate(&self, robust: bool) -> Option<PhyRate> {
+        match self.mode {
+            RateMode::Radio => None,
+            RateMode::Fixed(rate) => Some(rate),
+            RateMode::Auto(_) => {
+                // The best rate only once it is known to get through.
+                let best = self.controller.as_ref().map(|c| c.best()).filter(|&best| {
+                    self.controller.as_ref().is_some_and(|c| c.stats()[best].probability_ppm.is_some())
+                });
+                Some(best.filter(|_| !robust).map_or(PhyRate::Dsss1Mbps, |best| AUTO_RATES[best]))
+            }
+        }
+    }
+
+    /// The rate for probes: the fixed one, or the most robust while looking for a receiver.
+    fn probe_rate(&self) -> Option<PhyRate> {
+        match self.mode {
+            RateMode::Radio => None,
+            RateMode::Fixed(rate) => Some(rate),
+            RateMode::Auto(_) => Some(PhyRate::Dsss1Mbps),
+        }
+    }
+
+    /// The rate set for `peer` so far.
+    fn current(&self, peer: MacAddress) -> PhyRate {
+        if peer.is_broadcast() {
+            return self.broadcast;
+        }
+        match self.unicast {
+            Some((address, rate)) if address == peer => rate,
+            _ => PhyRate::Dsss1Mbps,
+        }
+    }
+
+    /// Sets `rate` for `peer` through the radio if it is not set already;
+    /// returns the rate frames to `peer` go at now.
+    fn apply(&mut self, radio: &mut impl Radio, peer: MacAddress, rate: PhyRate) -> PhyRate {
+        let current = self.current(peer);
+        if self.unsupported || current == rate {
+            return current;
+        }
+        match radio.set_rate(peer, rate) {
+            Ok(()) => {
+                if peer.is_broadcast() {
+                    self.broadcast = rate;
+                } else {
+                    self.unicast = Some((peer, rate));
+                }
+                rate
+            }
+            Err(error) => {
+                if error == SendError::Unsupported {
+                    self.unsupported = true;
+                }
+                current
+            }
+        }
+    }
+
+    /// Puts the radio at the rate for a chunk to `peer`; returns the index
+    /// of [`AUTO_RATES`] the chunk goes at, for the transfer's record.
+    pub(crate) fn before_chunk(&mut self, radio: &mut impl Radio, peer: MacAddress, now: Instant) -> Option<u8> {
+        let rate = self.chunk_rate(now)?;
+        let applied = self.apply(radio, peer, rate);
+        let index = AUTO_RATES.iter().position(|candidate| *candidate == applied)?;
+        (self.controller.is_some() && !self.unsupported).then_some(index as u8)
+    }
+
+    /// A chunk at rate `index` (from [`Rates::before_chunk`]) was handed to the radio.
+    pub(crate) fn chunk_sent(&mut self, index: u8) {
+        if let Some(count) = self.chunks.get_mut(usize::from(index)) {
+            *count = count.saturating_add(1);
+        }
+    }
+
+    /// Puts the radio at the rate for another transfer, telemetry or control
+    /// frame to `peer`; `robust` while a poll is unanswered (see `steady_rate`).
+    pub(crate) fn before_frame(&mut self, radio: &mut impl Radio, peer: MacAddress, robust: bool) {
+        if let Some(rate) = self.steady_rate(robust) {
+            self.apply(radio, peer, rate);
+        }
+    }
+
+    /// Puts the radio at the rate for a probe.
+    pub(crate) fn before_probe(&mut self, radio: &mut impl Radio) {
+        if let Some(rate) = self.probe_rate() {
+            self.apply(radio, MacAddress::BROADCAST, rate);
+        }
+    }
+
+    /// What the controller knows of each rate (auto mode).
+    pub(crate) fn stats(&self) -> Option<&[RateStats; AUTO_RATE_COUNT]> {
+        self.controller.as_ref().map(RateController::stats)
+    }
+}
