@@ -385,10 +385,23 @@ fn bench_rates_reports_each_rate_and_snr() {
     let dir = scratch("bench-rates");
     let json = dir.join("rates.json");
     let output = nowcam().args(["bench", "--rates", "--seeds", "2", "--json"]).arg(&json).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let rows = value["rates"].as_array().unwrap();
     assert_eq!(rows.len(), 16);
+    // Six efficiency targets, the speed-up at the high SNR, auto against the
+    // best fixed rate at the low one in each frame size; the exit status
+    // says whether all were met, and the output marks each one missed.
+    let checks = value["rate_checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 9, "{value}");
+    let all_met = checks.iter().all(|c| c["met"] == true);
+    assert_eq!(output.status.code(), Some(if all_met { 0 } else { 1 }), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let missed = checks.iter().filter(|c| c["met"] == false).count();
+    assert_eq!(stdout.matches("MISSED").count(), missed, "{stdout}");
+    for check in checks {
+        let met = check["measured"].as_f64().is_some_and(|m| m >= check["target"].as_f64().unwrap());
+        assert_eq!(check["met"], met, "{check}");
+    }
     let row_at = |rate: &str, frame: u64, snr: f64| {
         rows.iter().find(|r| r["rate"] == rate && r["frame_size"] == frame && r["snr_db"] == snr).unwrap()
     };

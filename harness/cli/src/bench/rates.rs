@@ -3,8 +3,15 @@
 //! 250-byte (ESP-NOW v1) and 1470-byte (v2) frames, at a high and a low
 //! signal-to-noise ratio, with the receiver's flash at its datasheet
 //! latencies and without any. The camera finds its receiver by probing, so
-//! both use the row's frame size from the first chunk on. No targets: it
-//! shows what each rate achieves and where the time goes once the air is fast.
+//! both use the row's frame size from the first chunk on.
+//!
+//! The targets (issue 11), all with the datasheet flash, are checked by
+//! [`check`]: at the high SNR, every fixed-rate row at least
+//! [`EFFICIENCY_TARGET`] (1 and 11 Mbps) or [`EFFICIENCY_TARGET_54`] (54
+//! Mbps) of its airtime bound, and `auto` in 1470-byte frames at least
+//! [`SPEEDUP_TARGET`] times the throughput of 1 Mbps in 250-byte frames; at
+//! the low SNR, `auto` at least [`LOW_SNR_SHARE`] of the best fixed rate in
+//! the same frame size.
 //!
 //! Efficiency here is the airtime bound over the time taken; the bound is
 //! that of the row's rate and frame size ([`nowcam_link::lower_bound_with`],
@@ -30,6 +37,24 @@ const FRAME_SIZES: [u16; 2] = [250, 1470];
 const SNRS_DB: [f64; 2] = [30.0, 10.0];
 /// A row whose image has not arrived by then has failed.
 const TIME_LIMIT_S: u32 = 20;
+
+/// Efficiency against the rate's airtime bound, at 1 and 11 Mbps.
+pub const EFFICIENCY_TARGET: f64 = 0.85;
+/// The same at 54 Mbps, where fixed per-frame costs dominate.
+pub const EFFICIENCY_TARGET_54: f64 = 0.6;
+/// At the high SNR, `auto` (1470-byte frames) over 1 Mbps in 250-byte frames.
+pub const SPEEDUP_TARGET: f64 = 10.0;
+/// At the low SNR, `auto` against the best fixed rate in its frame size.
+pub const LOW_SNR_SHARE: f64 = 0.9;
+
+/// One target of the rate table and what the bench measured for it.
+#[derive(serde::Serialize)]
+pub struct RateCheck {
+    pub what: String,
+    pub measured: Option<f64>,
+    pub target: f64,
+    pub met: bool,
+}
 
 #[derive(serde::Serialize)]
 pub struct RateRow {
@@ -135,6 +160,56 @@ pub fn table(fixtures: &FixtureCatalog, seeds: u64) -> Result<Vec<RateRow>> {
         }
     }
     Ok(rows)
+}
+
+/// Checks the table against the targets (see the module documentation).
+pub fn check(rows: &[RateRow]) -> Vec<RateCheck> {
+    let high = SNRS_DB[0];
+    let low = SNRS_DB[1];
+    let find = |rate: Option<f64>, frame_size: u16, snr_db: f64| {
+        rows.iter().find(|r| r.rate_mbps == rate && r.frame_size == frame_size && r.snr_db == snr_db)
+    };
+    let at_least = |what: String, measured: Option<f64>, target: f64| RateCheck {
+        what,
+        measured,
+        target,
+        met: measured.is_some_and(|m| m >= target),
+    };
+    let mut checks = Vec::new();
+    for frame_size in FRAME_SIZES {
+        for mbps in RATES.iter().flatten() {
+            let target = if *mbps >= 54.0 { EFFICIENCY_TARGET_54 } else { EFFICIENCY_TARGET };
+            let measured = find(Some(*mbps), frame_size, high).and_then(|r| r.efficiency);
+            checks.push(at_least(format!("{mbps} Mbps, {frame_size} B, {high} dB: efficiency"), measured, target));
+        }
+    }
+    let v1 = find(Some(1.0), 250, high).and_then(|r| r.throughput_kbps);
+    let auto = find(None, 1470, high).and_then(|r| r.throughput_kbps);
+    let speedup = v1.zip(auto).map(|(v1, auto)| auto / v1);
+    checks.push(at_least(format!("auto, 1470 B, {high} dB: throughput over 1 Mbps in 250 B"), speedup, SPEEDUP_TARGET));
+    for frame_size in FRAME_SIZES {
+        let best = RATES
+            .iter()
+            .flatten()
+            .filter_map(|mbps| find(Some(*mbps), frame_size, low).and_then(|r| r.throughput_kbps))
+            .fold(None, |best: Option<f64>, kbps| Some(best.map_or(kbps, |b| b.max(kbps))));
+        let auto = find(None, frame_size, low).and_then(|r| r.throughput_kbps);
+        let share = best.zip(auto).map(|(best, auto)| auto / best);
+        checks.push(at_least(
+            format!("auto, {frame_size} B, {low} dB: throughput over the best fixed rate"),
+            share,
+            LOW_SNR_SHARE,
+        ));
+    }
+    checks
+}
+
+/// Prints the checks, each marked MISSED when missed.
+pub fn print_checks(checks: &[RateCheck]) {
+    for c in checks {
+        let measured = c.measured.map_or("-".to_string(), |m| format!("{m:.3}"));
+        println!("{:<62} {:>8} (target {}){}", c.what, measured, c.target, if c.met { "" } else { "  MISSED" });
+    }
 }
 
 fn airtime_bound(rate_mbps: f64, frame_size: u16, bytes: usize) -> f64 {
