@@ -691,7 +691,18 @@ impl<const WORDS: usize> Sender<WORDS> {
         }
     }
 
-    /// The radio refused the frame `poll_transmit` just wrote (queue full): take it back.
+    /// Nothing is left to take back once anything else happened: a refusal
+    /// refers to the frame `poll_transmit` just wrote, before any frame or
+    /// send report is handled.
+    fn settle_last_transmit(&mut self) {
+        self.last_transmit = None;
+        self.rate_noted = false;
+    }
+
+    /// The radio refused the frame `poll_transmit` just wrote (queue full):
+    /// take it back. Ignored once a frame or a send report came in between
+    /// (the sender fuzz target found a Completion followed by a refusal
+    /// taking back the one chunk of a finished transfer).
     pub fn on_send_refused(&mut self) {
         let Some(transmit) = self.last_transmit.take() else {
             return;
@@ -759,6 +770,7 @@ impl<const WORDS: usize> Sender<WORDS> {
     /// its retransmission timer: the time the frame waited in the radio's
     /// queue is not round-trip time.
     pub fn on_send_report(&mut self, now: Instant, acknowledged: bool) {
+        self.settle_last_transmit();
         if !acknowledged {
             self.stats.send_reports_unacknowledged += 1;
         }
@@ -783,6 +795,7 @@ impl<const WORDS: usize> Sender<WORDS> {
     /// authenticated mode checked against its tag (bound to this transfer's
     /// nonce), then handled. Frames that fail are dropped and counted.
     pub fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), AuthError> {
+        self.settle_last_transmit();
         let Ok(frame) = FrameRepr::parse_bytes(bytes) else {
             self.stats.dropped_malformed += 1;
             return Ok(());
@@ -828,6 +841,7 @@ impl<const WORDS: usize> Sender<WORDS> {
     /// ignored. In the authenticated mode a parsed frame cannot be checked:
     /// it is dropped (counted as untagged); use [`Sender::receive`].
     pub fn handle(&mut self, now: Instant, frame: &FrameRepr<'_>) {
+        self.settle_last_transmit();
         if self.authenticator.is_some() {
             self.stats.dropped_untagged += 1;
             return;
