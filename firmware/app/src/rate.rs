@@ -28,23 +28,23 @@ use nowcam_proto::time::Instant;
 /// How many rates the controller chooses among.
 pub const AUTO_RATE_COUNT: usize = 12;
 
-/// The rates the controller chooses among: DSSS and CCK, then ERP-OFDM,
-/// each slowest first (the HT rates gain little over 54 Mbps once the chip's
-/// per-send cost is counted, and every candidate costs samples).
-pub const AUTO_RATES: [PhyRate; AUTO_RATE_COUNT] = [
-    PhyRate::Dsss1Mbps,
-    PhyRate::Dsss2Mbps,
-    PhyRate::Cck5_5Mbps,
-    PhyRate::Cck11Mbps,
-    PhyRate::Ofdm6Mbps,
-    PhyRate::Ofdm9Mbps,
-    PhyRate::Ofdm12Mbps,
-    PhyRate::Ofdm18Mbps,
-    PhyRate::Ofdm24Mbps,
-    PhyRate::Ofdm36Mbps,
-    PhyRate::Ofdm48Mbps,
-    PhyRate::Ofdm54Mbps,
-];
+/// The rates the controller chooses among: the DSSS and CCK, then ERP-OFDM
+/// rates of [`PhyRate::ALL`], each slowest first (the HT rates gain little
+/// over 54 Mbps once the chip's per-send cost is counted, and every
+/// candidate costs samples).
+pub const AUTO_RATES: [PhyRate; AUTO_RATE_COUNT] = {
+    let mut rates = [PhyRate::Dsss1Mbps; AUTO_RATE_COUNT];
+    let mut i = 0;
+    while i < AUTO_RATE_COUNT {
+        rates[i] = PhyRate::ALL[i];
+        i += 1;
+    }
+    rates
+};
+const _: () = assert!(
+    !PhyRate::ALL[AUTO_RATE_COUNT - 1].is_ht() && PhyRate::ALL[AUTO_RATE_COUNT].is_ht(),
+    "AUTO_RATES are every rate of PhyRate::ALL before the HT ones"
+);
 
 const _: () = assert!(AUTO_RATE_COUNT <= MAX_RATES);
 

@@ -119,8 +119,14 @@ fn one_image(time_limit_s: u32, flash: &str, link: &str, protocol: &str, image: 
         "time_limit_s = {time_limit_s}\nflash = \"{flash}\"\n[link]\n{link}\n[[senders]]\nprotocol = \"{protocol}\"\nimages = [\"synthetic:{}\"]\n[[receivers]]\n",
         image.len()
     );
+    prepare_text(&text, image)
+}
+
+/// Prepares a bench scenario written out in `text`, whose one sender sends
+/// `image` (named `synthetic:<len>` in the text).
+fn prepare_text(text: &str, image: Arc<[u8]>) -> Result<Prepared> {
     let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
-    let scenario = Scenario::parse(Path::new("bench"), &text, &catalog)?;
+    let scenario = Scenario::parse(Path::new("bench"), text, &catalog)?;
     Ok(prepare_with_images(&scenario, vec![vec![image]])?)
 }
 

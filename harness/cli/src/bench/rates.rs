@@ -20,14 +20,12 @@
 //! the simulator reports as `lower_bound_s`). Throughput counts the image's
 //! bytes over the time taken.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
 use nowcam_sim::fixtures::FixtureCatalog;
 use nowcam_sim::run::RunOptions;
-use nowcam_sim::scenario::Scenario;
-use nowcam_sim::setup::{prepare_with_images, Prepared};
+use nowcam_sim::setup::Prepared;
 
 /// The rates of the table: Mbps, or `None` for the rate controller.
 const RATES: [Option<f64>; 4] = [Some(1.0), Some(11.0), Some(54.0), None];
@@ -89,9 +87,7 @@ fn prepared(rate: Option<f64>, frame_size: u16, snr_db: f64, flash: &str, image:
         "time_limit_s = {TIME_LIMIT_S}\nflash = \"{flash}\"\n[link]\nphy_rate_mbps = {rate}\nsnr_db = {snr_db:?}\n[[senders]]\nimages = [\"synthetic:{}\"]\nframe_size = {frame_size}\ndiscovery = true\n[[receivers]]\nframe_size = {frame_size}\n",
         image.len()
     );
-    let catalog = FixtureCatalog::from_fixtures(Path::new("fixtures"), Vec::new());
-    let scenario = Scenario::parse(Path::new("bench"), &text, &catalog)?;
-    Ok(prepare_with_images(&scenario, vec![vec![image]])?)
+    super::prepare_text(&text, image)
 }
 
 /// Means over the byte-exact runs.
