@@ -8,12 +8,15 @@
 
 use std::path::Path;
 
+/// A fuzz target's check: it panics on a failure.
+pub type Check = fn(&[u8]);
+
 /// Replays every input kept for `targets` (name and check) under the fuzz
 /// crate at `root`, then the empty input and a run of every byte value,
 /// which reach the start of every target; returns how many kept inputs ran.
 ///
 /// Panics, as a test should, when a check fails or a kept input cannot be read.
-pub fn replay(root: &Path, targets: &[(&str, fn(&[u8]))]) -> usize {
+pub fn replay(root: &Path, targets: &[(&str, Check)]) -> usize {
     let mut replayed = 0;
     for (target, check) in targets {
         for folder in ["corpus", "artifacts"] {
