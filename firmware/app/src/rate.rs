@@ -113,6 +113,9 @@ pub(crate) struct Rates {
     unicast: Option<(MacAddress, PhyRate)>,
     /// The radio refused to set a rate: frames stay at its own.
     unsupported: bool,
+    /// Times the radio failed to set a rate it supports (the frames went at
+    /// the rate it had): counted, so that a rate that never takes shows.
+    pub(crate) set_failures: u32,
     /// Chunks sent at each of [`AUTO_RATES`] (auto mode).
     chunks: [u32; AUTO_RATE_COUNT],
 }
@@ -130,6 +133,7 @@ impl Rates {
             broadcast: PhyRate::Dsss1Mbps,
             unicast: None,
             unsupported: false,
+            set_failures: 0,
             chunks: [0; AUTO_RATE_COUNT],
         }
     }
@@ -234,6 +238,8 @@ impl Rates {
             Err(error) => {
                 if error == SendError::Unsupported {
                     self.unsupported = true;
+                } else {
+                    self.set_failures = self.set_failures.saturating_add(1);
                 }
                 current
             }

@@ -159,6 +159,9 @@ pub struct SenderNodeStats {
     /// Probe replies and control requests dropped for a missing or wrong tag
     /// (transfer frames are counted in the transfer's own stats).
     pub dropped_auth: u32,
+    /// Times the radio failed to set the PHY rate asked (`Radio::set_rate`
+    /// other than `Unsupported`): the frames went at the rate it had.
+    pub rate_set_failures: u32,
 }
 
 /// How the node knows its receiver.
@@ -355,10 +358,9 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
     }
 
     pub fn stats(&self) -> SenderNodeStats {
-        self.stats
+        SenderNodeStats { rate_set_failures: self.rates.set_failures, ..self.stats }
     }
 
-    /// The transfer in progress, if any.
     /// What the rate controller knows of each of [`crate::rate::AUTO_RATES`]
     /// (auto mode), and its best rate's index.
     pub fn rate_stats(&self) -> Option<(&[nowcam_proto::rate::RateStats; AUTO_RATE_COUNT], usize)> {
@@ -370,6 +372,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         self.rates.chunks()
     }
 
+    /// The transfer in progress, if any.
     pub fn transfer(&self) -> Option<&Sender<WORDS>> {
         self.transfer.as_ref()
     }

@@ -378,10 +378,11 @@ impl ChunkRates {
         }
     }
 
-    /// Chunk `index` went at rate `rate` (below [`MAX_RATES`]; others are not recorded).
-    pub fn record(&mut self, index: u16, rate: u8) {
+    /// Chunk `index` went at rate `rate`; returns whether it was recorded
+    /// (a rate from [`MAX_RATES`] on is not).
+    pub fn record(&mut self, index: u16, rate: u8) -> bool {
         if usize::from(rate) >= MAX_RATES {
-            return;
+            return false;
         }
         for send in &mut self.sends[..self.len] {
             if send.index == index {
@@ -396,6 +397,7 @@ impl ChunkRates {
         }
         self.sends[self.len] = ChunkSend { index, rate, superseded: false };
         self.len += 1;
+        true
     }
 
     /// Forgets the last send recorded (the radio refused it).

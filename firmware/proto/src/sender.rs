@@ -749,8 +749,8 @@ impl<const WORDS: usize> Sender<WORDS> {
             return;
         }
         if let Some(Transmit::Chunk { index, .. }) = self.last_transmit {
-            self.chunk_rates.record(index, rate);
-            self.rate_noted = true;
+            // Only a recorded send is taken back if the radio refuses it.
+            self.rate_noted = self.chunk_rates.record(index, rate);
         }
     }
 

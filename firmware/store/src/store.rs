@@ -148,7 +148,11 @@ impl<F: MultiwriteNorFlash> Store<F> {
             if duplicate {
                 continue;
             }
-            if header.remap_table != 0 && read_remaps(&mut flash, &layout, slot, &header).is_none() {
+            let remaps = match header.remap_table {
+                0 => Some(Remaps::EMPTY),
+                _ => read_remaps(&mut flash, &layout, slot, &header).map_err(|_| MountError::Flash)?,
+            };
+            if remaps.is_none() {
                 // Its bytes cannot be found: the slot is free.
                 continue;
             }
@@ -323,9 +327,11 @@ impl<F: MultiwriteNorFlash> Store<F> {
             .map(|(slot, _)| slot)
     }
 
-    /// The slot erased ahead over at least `needed` bytes that was erased
-    /// least far (so larger slots stay for larger images), else the one
-    /// erased furthest; with how far it is erased.
+    /// The slot erased ahead over at least `needed` bytes and
+    /// [`REPAIR_MARGIN`] more (room for a segment repair), erased least far
+    /// (so larger slots stay for larger images); else the one erased least
+    /// far over `needed`; else the one erased furthest; with how far it is
+    /// erased.
     fn erased_slot(&self, needed: u32) -> Option<(u16, u32)> {
         let erased = || {
             self.slots[..usize::from(self.layout.slot_count)].iter().enumerate().filter_map(|(slot, state)| match state
@@ -334,9 +340,9 @@ impl<F: MultiwriteNorFlash> Store<F> {
                 _ => None,
             })
         };
-        erased()
-            .filter(|(_, upto)| *upto >= needed)
-            .min_by_key(|(_, upto)| *upto)
+        let least_over = |limit: u32| erased().filter(|(_, upto)| *upto >= limit).min_by_key(|(_, upto)| *upto);
+        least_over(needed.saturating_add(REPAIR_MARGIN))
+            .or_else(|| least_over(needed))
             .or_else(|| erased().max_by_key(|(_, upto)| *upto))
     }
 
@@ -378,7 +384,11 @@ impl<F: MultiwriteNorFlash> Store<F> {
         }
         let header = Header { sequence: info.sequence, len: info.len, crc32: info.crc32, remap_table: table };
         // Mount checked the table; reading it again fails only if the flash changed under the store.
-        read_remaps(&mut self.flash, &self.layout, slot, &header).ok_or(StoreError::Corrupt)
+        match read_remaps(&mut self.flash, &self.layout, slot, &header) {
+            Ok(Some(remaps)) => Ok(remaps),
+            Ok(None) => Err(StoreError::Corrupt),
+            Err(kind) => Err(self.flash_error(kind)),
+        }
     }
 
     /// Reads `buffer.len()` bytes of a slot's data from `offset`, through its relocations.
@@ -481,26 +491,38 @@ pub fn default_erase_ahead_slots(slot_count: u16) -> u16 {
     slot_count.saturating_sub(2).clamp(1, MAX_PENDING as u16)
 }
 
+/// Erased space past the image that `begin` prefers a slot to have, for the
+/// segments a repair writes again (four 16-chunk segments of 241-byte
+/// chunks, and the table).
+const REPAIR_MARGIN: u32 = 16 * 1024;
+
 /// Where the relocation table goes after spare bytes used up to `spare`: the
 /// next word.
 fn table_offset(spare: u64) -> u64 {
     spare.next_multiple_of(4)
 }
 
-/// Reads and checks the relocation table a header points at; `None` when
-/// it is not a valid table for that image and slot.
-fn read_remaps<F: MultiwriteNorFlash>(flash: &mut F, layout: &Layout, slot: u16, header: &Header) -> Option<Remaps> {
+/// Reads and checks the relocation table a header points at: `Ok(None)`
+/// when it is not a valid table for that image and slot (the slot is free),
+/// an error when the flash could not be read (which says nothing of the
+/// image, so it must not free the slot).
+fn read_remaps<F: MultiwriteNorFlash>(
+    flash: &mut F,
+    layout: &Layout,
+    slot: u16,
+    header: &Header,
+) -> Result<Option<Remaps>, NorFlashErrorKind> {
     let table = header.remap_table;
     // The table lies past the image's bytes, inside the slot.
     if table < DATA_OFFSET.saturating_add(header.len) || table >= layout.slot_size {
-        return None;
+        return Ok(None);
     }
     let len = (layout.slot_size - table).min(MAX_TABLE_LEN as u32) as usize;
     let mut bytes = [0u8; MAX_TABLE_LEN];
-    read_unaligned(flash, layout.slot_start(slot) + table, &mut bytes[..len]).ok()?;
-    let remaps = Remaps::parse(&bytes[..len], header.len, DATA_OFFSET, layout.slot_size)?;
+    read_unaligned(flash, layout.slot_start(slot) + table, &mut bytes[..len])?;
+    let remaps = Remaps::parse(&bytes[..len], header.len, DATA_OFFSET, layout.slot_size);
     // No run may reach into the table itself.
-    remaps.ends_before(table).then_some(remaps)
+    Ok(remaps.filter(|remaps| remaps.ends_before(table)))
 }
 
 impl<F: MultiwriteNorFlash> ImageStore for Store<F> {

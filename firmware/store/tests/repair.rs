@@ -201,3 +201,34 @@ fn a_damaged_relocation_table_frees_its_slot_at_boot() {
     assert_eq!(again.read_at(repaired.sequence, 0, &mut [0u8; 10]), Err(StoreError::NotFound));
     assert_eq!(read_image(&mut again, before.sequence, 512).unwrap(), image(60, 3000));
 }
+
+/// `begin` prefers a slot erased far enough past the image for a repair to
+/// move segments into, over one erased just far enough for the image.
+#[test]
+fn begin_prefers_a_slot_with_room_for_a_repair() {
+    // 48 KiB slots are erased sector by sector, so slots erased in part occur.
+    let config = nowcam_store::Config { slot_count: 4, slot_size: 48 * 1024 };
+    let data = image(71, 20_000);
+    let attempt = |extra_steps: usize| {
+        let mut store = fresh(config);
+        store.set_erase_ahead_slots(2);
+        store_image(&mut store, &image(70, 20_000), 70).unwrap();
+        // Two slots ready for images like the last one (five sectors each) ...
+        while store.ready_count(20_000) < 2 {
+            assert_eq!(store.erase_ahead(), Ok(nowcam_store::EraseStep::Erased));
+        }
+        // ... then the rest of one, sector by sector.
+        for _ in 0..extra_steps {
+            assert_eq!(store.erase_ahead(), Ok(nowcam_store::EraseStep::Erased));
+        }
+        let handle = store.begin(data.len() as u32).unwrap();
+        for (offset, len) in chunks(data.len(), CHUNK) {
+            store.write_at(handle, offset as u32, &data[offset..offset + len]).unwrap();
+        }
+        store.discard(handle, 0, SEGMENT as u32)
+    };
+    // Four more sectors give one slot the 16 KiB of room begin looks for.
+    assert_eq!(attempt(4), Ok((0, SEGMENT as u32)));
+    // Without them both slots end 416 bytes past the image: no room.
+    assert_eq!(attempt(0), Err(StoreError::NotRewritable));
+}
