@@ -31,7 +31,12 @@ fn a_virtual_board_says_who_it_is() {
     assert_eq!(info.channel, 6);
     assert_eq!(info.radio, RadioKind::Serial);
     assert_eq!(info.capacities, CAPACITIES);
-    assert_eq!(info.capacities, info.chip.capacities(), "a virtual board runs its chip's build numbers");
+    assert_eq!(
+        info.capacities,
+        info.radio.capacities(info.chip.capacities()),
+        "a virtual board runs its chip's serial-radio build numbers"
+    );
+    assert_eq!(info.capacities.max_frame_len, nowcam_console::SERIAL_RADIO_FRAME_LEN);
 }
 
 #[test]

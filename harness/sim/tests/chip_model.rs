@@ -8,7 +8,7 @@ use nowcam_chips::{Capacities, Chip};
 use nowcam_proto::wire::{AbortReason, FrameRepr};
 use nowcam_sim::fixtures::FixtureCatalog;
 use nowcam_sim::run::RunOptions;
-use nowcam_sim::scenario::Scenario;
+use nowcam_sim::scenario::{Scenario, FRAME_SIZES};
 use nowcam_sim::setup::{prepare, Prepared, SetupError, NODE_CAPACITIES};
 use nowcam_sim::verdict::ImageResult;
 
@@ -43,6 +43,26 @@ fn the_simulated_nodes_hold_the_c3_builds_capacities() {
     let prepared = prepared(ONE_CAMERA);
     assert_eq!(prepared.capacities(), nowcam_chips::ESP32C3);
     assert!(prepared.run(0, RunOptions::default()).unwrap().passed);
+}
+
+/// A scenario's frame sizes reach up to the chip build's largest frame, and
+/// a node set above it (past the scenario checks) is refused, typed.
+#[test]
+fn frames_above_the_chip_builds_are_refused() {
+    assert_eq!(NODE_CAPACITIES.max_frame_len, usize::from(*FRAME_SIZES.end()));
+    let mut prepared = prepared(ONE_CAMERA);
+    prepared.scenario.receivers[0].frame_size = 1471;
+    match prepared.run(0, RunOptions::default()) {
+        Err(SetupError::FrameSize { node, frame_size: 1471, max_frame_len: 1470, .. }) => assert_eq!(node, "receiver rx"),
+        other => panic!("expected a frame size error, got {:?}", other.map(|r| r.passed)),
+    }
+    let mut prepared = self::prepared(ONE_CAMERA);
+    prepared.scenario.senders[0].frame_size = 2000;
+    let error = prepared.run(0, RunOptions::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "test: sender cam: frame_size 2000 is above the 1470-byte frames the chip build's radio takes"
+    );
 }
 
 #[test]
