@@ -6,8 +6,8 @@
 
 use nowcam_console::{
     check_frame, decode_board, decode_host, encode_board, encode_host, BoardMessage, BoardTelemetry, Capacities, Chip,
-    ConsoleError, DecodeError, FrameSplitter, HostMessage, Piece, RadioKind, Ready, Role, StoredImage,
-    TransferOutcome, TransferResult, MAX_ENCODED_LEN,
+    ConsoleError, DecodeError, FrameSplitter, HostMessage, Piece, RadioKind, Ready, Role, StoredImage, TransferOutcome,
+    TransferResult, MAX_ENCODED_LEN,
 };
 
 // A board message can hold a list of eight results; the test keeps thirty messages and boxes none.

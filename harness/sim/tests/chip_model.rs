@@ -53,7 +53,9 @@ fn frames_above_the_chip_builds_are_refused() {
     let mut prepared = prepared(ONE_CAMERA);
     prepared.scenario.receivers[0].frame_size = 1471;
     match prepared.run(0, RunOptions::default()) {
-        Err(SetupError::FrameSize { node, frame_size: 1471, max_frame_len: 1470, .. }) => assert_eq!(node, "receiver rx"),
+        Err(SetupError::FrameSize { node, frame_size: 1471, max_frame_len: 1470, .. }) => {
+            assert_eq!(node, "receiver rx")
+        }
         other => panic!("expected a frame size error, got {:?}", other.map(|r| r.passed)),
     }
     let mut prepared = self::prepared(ONE_CAMERA);
@@ -73,8 +75,8 @@ fn capacities_other_than_the_compiled_ones_are_refused() {
         let prepared = prepared(ONE_CAMERA).with_capacities(capacities);
         match prepared.run(0, RunOptions::default()) {
             Err(SetupError::Capacities { requested, compiled, .. }) => {
-                assert_eq!(requested, capacities);
-                assert_eq!(compiled, nowcam_chips::ESP32C3);
+                assert_eq!(*requested, capacities);
+                assert_eq!(*compiled, nowcam_chips::ESP32C3);
             }
             other => panic!("expected a capacities error, got {:?}", other.map(|r| r.passed)),
         }
