@@ -76,6 +76,10 @@ pub struct Capacities {
     pub radio_send_queue: usize,
     /// Sends the driver has on the air at once; the next waits for the send report.
     pub sends_in_flight: usize,
+    /// The largest ESP-NOW frame the build's radio sends and takes, in bytes:
+    /// its queue slots, and the node's `max_frame_len` (the frame size it
+    /// announces to a camera that asks). v1's 250 or v2's 1470.
+    pub max_frame_len: usize,
 }
 
 impl Capacities {
@@ -100,7 +104,12 @@ pub const ESP_RADIO_RECEIVE_QUEUE: usize = 10;
 /// (four 576 KiB slots for the default 512 KiB images).
 pub const IMAGE_PARTITION_BYTES: u32 = 0x27_0000;
 
-/// The ESP32-C3 build: 400 KB of SRAM, so four transfers of up to 512 KiB.
+/// ESP-NOW v2's largest payload (`ESP_NOW_MAX_DATA_LEN_V2`, ESP-IDF 5.4 and
+/// esp-radio 1.0.0-beta.1): the frames every chip build sends and takes.
+pub const ESP_NOW_V2_MAX_DATA_LEN: usize = 1470;
+
+/// The ESP32-C3 build: 400 KB of SRAM, so four transfers of up to 512 KiB,
+/// and ESP-NOW v2 frames.
 pub const ESP32C3: Capacities = Capacities {
     receiver_transfers: 4,
     transfer_words: 68,
@@ -108,6 +117,7 @@ pub const ESP32C3: Capacities = Capacities {
     radio_receive_queue: ESP_RADIO_RECEIVE_QUEUE,
     radio_send_queue: 8,
     sends_in_flight: 1,
+    max_frame_len: ESP_NOW_V2_MAX_DATA_LEN,
 };
 
 /// The ESP32-C6 build: the same numbers as the C3.

@@ -2,7 +2,7 @@
 //! the harness speak over a serial line shared with the board's println
 //! output, and a radio that carries ESP-NOW frames over it.
 //!
-//! [`message`] holds the messages of console protocol v1, [`codec`] frames
+//! [`message`] holds the messages of console protocol v2, [`codec`] frames
 //! them (`0x00`, COBS(postcard(envelope) ++ CRC-32), `0x00`), [`splitter`]
 //! cuts a byte stream into frames and log text, and [`serial_radio`] is a
 //! [`nowcam_ports::Radio`] whose frames travel as console messages.
@@ -72,7 +72,7 @@ pub use codec::{
 pub use heapless;
 pub use message::{
     BoardMessage, BoardTelemetry, ConsoleError, HostMessage, RadioKind, Ready, Role, StoredImage, TransferOutcome,
-    TransferResult, MAX_DATA_LEN, MAX_ENCODED_LEN, MAX_LIST_LEN, PROTOCOL_VERSION,
+    TransferResult, MAX_DATA_LEN, MAX_ENCODED_LEN, MAX_LIST_LEN, PROTOCOL_VERSION, SERIAL_RADIO_FRAME_LEN,
 };
 pub use nowcam_chips::{Capacities, Chip};
 pub use serial_radio::{DeliverError, ReportError, SerialRadio, Transmit};

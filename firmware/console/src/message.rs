@@ -1,4 +1,4 @@
-//! The messages of console protocol v1: what the host asks, what the board answers.
+//! The messages of console protocol v2: what the host asks, what the board answers.
 //!
 //! Every type here is serialized with postcard inside the envelope that
 //! [`crate::codec`] frames. The order of enum variants and struct fields is
@@ -9,13 +9,26 @@ use nowcam_chips::{Capacities, Chip};
 use serde::{Deserialize, Serialize};
 
 /// The console protocol version this crate speaks, stamped in every envelope.
-pub const PROTOCOL_VERSION: u8 = 1;
+///
+/// v2: the ready message's [`Capacities`] end with the build's largest
+/// ESP-NOW frame (`max_frame_len`). A v1 peer's messages are refused as
+/// another version (`VersionMismatch`), so stale firmware is told apart.
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// The largest message on the wire, both 0x00 delimiters included.
 pub const MAX_ENCODED_LEN: usize = 512;
 
 /// The most data one [`HostMessage::LoadChunk`] or [`BoardMessage::ImageData`] carries.
 pub const MAX_DATA_LEN: usize = 256;
+
+/// The largest frame a serial radio carries ([`BoardMessage::Transmit`],
+/// [`HostMessage::RadioDeliver`]): ESP-NOW v1's 250 bytes, which fit a
+/// message of [`MAX_ENCODED_LEN`] with its envelope; a v2 frame of 1470
+/// would not. Serial-radio boards are v1 peers, and say so in their
+/// capacities ([`RadioKind::capacities`]).
+pub const SERIAL_RADIO_FRAME_LEN: usize = nowcam_ports::radio::V1_MAX_FRAME_LEN;
+// The envelope, the message's other fields, COBS and the delimiters take under 40 bytes.
+const _: () = assert!(SERIAL_RADIO_FRAME_LEN + 64 <= MAX_ENCODED_LEN, "a frame and its envelope fit one message");
 
 /// The most entries one [`BoardMessage::Results`] or [`BoardMessage::Images`] lists.
 pub const MAX_LIST_LEN: usize = 8;
@@ -37,6 +50,25 @@ pub enum RadioKind {
     /// As console messages ([`BoardMessage::Transmit`], [`HostMessage::RadioDeliver`]):
     /// Wokwi and virtual boards, where the host relays frames between boards.
     Serial,
+}
+
+impl RadioKind {
+    /// What a build whose chip holds `chip` holds with this radio: the
+    /// chip's numbers, with frames of at most [`SERIAL_RADIO_FRAME_LEN`]
+    /// over a serial radio, whose frames must fit one console message.
+    pub const fn capacities(self, chip: Capacities) -> Capacities {
+        match self {
+            RadioKind::EspNow => chip,
+            RadioKind::Serial => Capacities {
+                max_frame_len: if chip.max_frame_len < SERIAL_RADIO_FRAME_LEN {
+                    chip.max_frame_len
+                } else {
+                    SERIAL_RADIO_FRAME_LEN
+                },
+                ..chip
+            },
+        }
+    }
 }
 
 /// What a board says about itself after boot and in reply to [`HostMessage::Hello`].

@@ -8,14 +8,15 @@
 //! in no queue and are dropped.
 
 use heapless::Deque;
-use nowcam_ports::radio::{Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN, V1_MAX_FRAME_LEN};
-
-/// The largest frame a serial radio carries: ESP-NOW v1's, as the boards'
-/// radios for now (the queue slots are sized by it).
-const FRAME_LEN: usize = V1_MAX_FRAME_LEN;
+use nowcam_ports::radio::{Radio, Received, SendError, SendHandle, SendReport, MAX_FRAME_LEN};
 use nowcam_proto::MacAddress;
 
-use crate::message::BoardMessage;
+use crate::message::{BoardMessage, SERIAL_RADIO_FRAME_LEN};
+
+/// The largest frame a serial radio carries: ESP-NOW v1's, so that a frame
+/// fits one console message (the queue slots are sized by it).
+const FRAME_LEN: usize = SERIAL_RADIO_FRAME_LEN;
+const _: () = assert!(FRAME_LEN <= u8::MAX as usize, "a frame's length is kept in a u8");
 
 /// A frame with its bytes inline, so that the queues never allocate.
 #[derive(Debug, Clone, Copy)]

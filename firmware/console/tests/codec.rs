@@ -48,11 +48,11 @@ fn every_message_decodes_to_itself() {
 #[test]
 fn the_frame_is_cobs_of_the_envelope_and_its_crc() {
     // Hello is variant 0; the id 300 is the varint ac 02.
-    assert_eq!(encode_host(300, &HostMessage::Hello), wire_of(&[MAGIC, 1, 0xAC, 0x02, 0x00]));
+    assert_eq!(encode_host(300, &HostMessage::Hello), wire_of(&[MAGIC, 2, 0xAC, 0x02, 0x00]));
     // LoadEnd is variant 3, its CRC a varint.
-    assert_eq!(encode_host(1, &HostMessage::LoadEnd { crc32: 1 }), wire_of(&[MAGIC, 1, 0x01, 0x03, 0x01]));
+    assert_eq!(encode_host(1, &HostMessage::LoadEnd { crc32: 1 }), wire_of(&[MAGIC, 2, 0x01, 0x03, 0x01]));
     // Log is variant 8: a length and the bytes.
-    assert_eq!(encode_board(0, &BoardMessage::Log("ok")), wire_of(&[MAGIC, 1, 0x00, 0x08, 0x02, b'o', b'k']));
+    assert_eq!(encode_board(0, &BoardMessage::Log("ok")), wire_of(&[MAGIC, 2, 0x00, 0x08, 0x02, b'o', b'k']));
 }
 
 fn check(frame: &[u8], expect: Result<(), DecodeError>) {
@@ -72,7 +72,7 @@ fn bad_frames_get_typed_errors() {
     check(&[0x00, 0x01], Err(DecodeError::Cobs));
     check(&[0x05, 0x01, 0x02], Err(DecodeError::Cobs));
     check(&[], Err(DecodeError::TooShort));
-    check(&frame_of(&[MAGIC, 1]), Err(DecodeError::TooShort));
+    check(&frame_of(&[MAGIC, 2]), Err(DecodeError::TooShort));
     check(b"hello world", Err(DecodeError::Cobs));
     check(&cobs_encode(b"hello world"), Err(DecodeError::Crc));
 
@@ -87,23 +87,23 @@ fn bad_frames_get_typed_errors() {
 
 #[test]
 fn a_message_of_another_version_is_told_apart() {
-    let frame = frame_of(&[MAGIC, 2, 0x05, 0x00]);
+    let frame = frame_of(&[MAGIC, 1, 0x05, 0x00]);
     assert_eq!(check_frame(&frame), Ok(()));
     let error = decode_board(&mut frame.clone()).unwrap_err();
-    assert_eq!(error, DecodeError::Version { found: 2 });
+    assert_eq!(error, DecodeError::Version { found: 1 });
     assert!(!error.is_log_text());
     assert_eq!(error.console_error(), ConsoleError::VersionMismatch);
-    assert_eq!(error.to_string(), "the peer speaks console protocol v2, this side v1");
+    assert_eq!(error.to_string(), "the peer speaks console protocol v1, this side v2");
 }
 
 #[test]
 fn a_body_that_does_not_decode_is_a_postcard_error() {
     let cases: [(&str, &[u8]); 5] = [
-        ("no body", &[MAGIC, 1, 0x00]),
-        ("unknown variant", &[MAGIC, 1, 0x00, 0x0E]),
-        ("truncated field", &[MAGIC, 1, 0x00, 0x01, 0x80]),
-        ("bytes left over", &[MAGIC, 1, 0x00, 0x00, 0x00]),
-        ("unterminated id", &[MAGIC, 1, 0x80, 0x80, 0x80, 0x80]),
+        ("no body", &[MAGIC, 2, 0x00]),
+        ("unknown variant", &[MAGIC, 2, 0x00, 0x0E]),
+        ("truncated field", &[MAGIC, 2, 0x00, 0x01, 0x80]),
+        ("bytes left over", &[MAGIC, 2, 0x00, 0x00, 0x00]),
+        ("unterminated id", &[MAGIC, 2, 0x80, 0x80, 0x80, 0x80]),
     ];
     for (name, payload) in cases {
         let frame = frame_of(payload);
@@ -111,10 +111,10 @@ fn a_body_that_does_not_decode_is_a_postcard_error() {
         assert_eq!(decode_host(&mut frame.clone()).map(|_| ()), Err(DecodeError::Postcard), "{name}");
     }
     // A board message with a bool that is neither 0 nor 1 in a host message.
-    let report = [MAGIC, 1, 0x00, 0x0D, 0x01, 0x02];
+    let report = [MAGIC, 2, 0x00, 0x0D, 0x01, 0x02];
     assert_eq!(decode_host(&mut frame_of(&report)).map(|_| ()), Err(DecodeError::Postcard));
     // A board list longer than it may be.
-    let mut images = vec![MAGIC, 1, 0x00, 0x04, MAX_LIST_LEN as u8 + 1];
+    let mut images = vec![MAGIC, 2, 0x00, 0x04, MAX_LIST_LEN as u8 + 1];
     images.resize(images.len() + 100, 0x01);
     assert_eq!(decode_board(&mut frame_of(&images)).map(|_| ()), Err(DecodeError::Postcard));
 }

@@ -7,7 +7,7 @@ use common::*;
 use nowcam_console::{
     check_frame, decode_board, decode_host, BoardMessage, BoardTelemetry, Capacities, Chip, ConsoleError,
     FrameSplitter, HostMessage, Piece, RadioKind, Ready, Role, StoredImage, TransferOutcome, TransferResult,
-    MAX_DATA_LEN, MAX_ENCODED_LEN, MAX_LIST_LEN,
+    MAX_DATA_LEN, MAX_ENCODED_LEN, MAX_LIST_LEN, PROTOCOL_VERSION,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -77,7 +77,7 @@ impl OwnedBoard {
         match self {
             OwnedBoard::Ready(firmware_version, chip, role, mac, channel, radio, capacities) => {
                 BoardMessage::Ready(Ready {
-                    protocol_version: 1,
+                    protocol_version: 2,
                     firmware_version,
                     chip: *chip,
                     role: *role,
@@ -184,13 +184,14 @@ fn telemetry() -> impl Strategy<Value = BoardTelemetry> {
 
 fn capacities() -> impl Strategy<Value = Capacities> {
     // A chip's usize is 32 bits wide.
-    any::<[u32; 6]>().prop_map(|sizes| Capacities {
+    any::<[u32; 7]>().prop_map(|sizes| Capacities {
         receiver_transfers: sizes[0] as usize,
         transfer_words: sizes[1] as usize,
         sender_words: sizes[2] as usize,
         radio_receive_queue: sizes[3] as usize,
         radio_send_queue: sizes[4] as usize,
         sends_in_flight: sizes[5] as usize,
+        max_frame_len: sizes[6] as usize,
     })
 }
 
@@ -286,7 +287,7 @@ proptest! {
     /// a message that encodes and decodes to itself.
     #[test]
     fn any_body_decodes_without_panic(id in any::<u16>(), body in vec(any::<u8>(), 0..300)) {
-        let mut payload = vec![0xC7, 1];
+        let mut payload = vec![0xC7, PROTOCOL_VERSION];
         payload.extend(varint(id));
         payload.extend(&body);
         let frame = frame_of(&payload);

@@ -26,7 +26,7 @@ use nowcam_sim::verdict::{
 };
 
 use crate::connect::{open_serial, start_virtual, start_wokwi, ConnectError, Connection, WokwiSimulation};
-use crate::console::{ConsoleLinkError, ConsoleWriter, Reply, Transmit};
+use crate::console::{BoardInfo, ConsoleLinkError, ConsoleWriter, Reply, Transmit};
 use crate::inventory::{Board, BoardKind, BoardRole, Inventory};
 use crate::relay::{Action, Relay, RelayCounters, RelayNode};
 
@@ -321,12 +321,8 @@ pub fn run(
                 found: format!("role {:?}", info.role),
             });
         }
-        if info.capacities != info.chip.capacities() {
-            return Err(BoardRunError::Mismatch {
-                board: node.name.clone(),
-                expected: format!("the {} build's capacities {:?}", info.chip, info.chip.capacities()),
-                found: format!("{:?} (flash the current firmware)", info.capacities),
-            });
+        if let Some(mismatch) = capacities_mismatch(&info) {
+            return Err(BoardRunError::Mismatch { board: node.name.clone(), expected: mismatch.0, found: mismatch.1 });
         }
         node.mac = info.mac;
         node.radio = info.radio;
@@ -424,6 +420,21 @@ pub fn run(
         .collect();
     let read_back = read_back.into_iter().map(|(_, source, bytes)| (source, bytes)).collect();
     Ok(BoardRun::Ran(BoardEvidence { senders, read_back, wall_time_s, relay, logs }))
+}
+
+/// Why a board's ready message shows stale firmware, as what was expected
+/// and what was found; `None` when its capacities are the table's numbers
+/// for its chip as a build with its radio holds them (`nowcam_chips`, and
+/// a serial radio carries 250-byte frames at most). Every field counts,
+/// the largest frame among them.
+pub fn capacities_mismatch(info: &BoardInfo) -> Option<(String, String)> {
+    let expected = info.radio.capacities(info.chip.capacities());
+    (info.capacities != expected).then(|| {
+        (
+            format!("the {} build's capacities with a {:?} radio, {expected:?}", info.chip, info.radio),
+            format!("{:?} (flash the current firmware)", info.capacities),
+        )
+    })
 }
 
 fn connect_all(

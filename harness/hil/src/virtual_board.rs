@@ -1,6 +1,7 @@
 //! A virtual board: a host process that stands in for a chip. It runs the
 //! same application node (`nowcam-app`) with the ESP32-C3 build's
-//! capacities, the same test-console messages and a serial radio whose
+//! capacities (as a serial-radio build holds them: v1 frames of 250 bytes),
+//! the same test-console messages and a serial radio whose
 //! frames travel as console messages, over a pseudo-terminal (or its own
 //! standard input and output, the way `wokwi-cli --interactive` joins a
 //! simulation's serial port).
@@ -33,8 +34,13 @@ use nowcam_store::Store;
 use serialport::SerialPort;
 use sha2::{Digest, Sha256};
 
-/// The capacities a virtual board runs with: the ESP32-C3 build's.
-pub const CAPACITIES: Capacities = ESP32C3;
+/// The capacities a virtual board runs with: the ESP32-C3 serial-radio
+/// build's (the C3's numbers, with frames of at most 250 bytes, the most a
+/// console message carries).
+pub const CAPACITIES: Capacities = RadioKind::Serial.capacities(ESP32C3);
+
+/// The largest frame the nodes send and take: what the serial radio carries.
+const MAX_FRAME_LEN: u16 = CAPACITIES.max_frame_len as u16;
 
 /// The image partition of the 4 MB boards (partitions.csv: `images`).
 pub const PARTITION_BYTES: u32 = nowcam_chips::IMAGE_PARTITION_BYTES;
@@ -125,6 +131,7 @@ impl VirtualBoard {
             Role::Receiver => {
                 let mut node_config = ReceiverNodeConfig::default();
                 node_config.receiver.key = config.key;
+                node_config.receiver.max_frame_len = MAX_FRAME_LEN;
                 let max_image = node_config.receiver.limits.max_image_len;
                 let store_config = nowcam_store::Config::for_partition(PARTITION_BYTES, 4096, max_image)
                     .map_err(|e| VirtualBoardError::Store(e.to_string()))?;
@@ -413,6 +420,7 @@ impl VirtualBoard {
             capture_interval: Some(Duration::ZERO),
             image_limit: Some(u32::from(count)),
             pause_between_images: Duration::ZERO,
+            max_frame_len: MAX_FRAME_LEN,
             ..SenderNodeConfig::default()
         };
         config.transfer.key = self.config.key;

@@ -31,7 +31,12 @@ fn a_virtual_board_says_who_it_is() {
     assert_eq!(info.channel, 6);
     assert_eq!(info.radio, RadioKind::Serial);
     assert_eq!(info.capacities, CAPACITIES);
-    assert_eq!(info.capacities, info.chip.capacities(), "a virtual board runs its chip's build numbers");
+    assert_eq!(
+        info.capacities,
+        info.radio.capacities(info.chip.capacities()),
+        "a virtual board runs its chip's serial-radio build numbers"
+    );
+    assert_eq!(info.capacities.max_frame_len, nowcam_console::SERIAL_RADIO_FRAME_LEN);
 }
 
 #[test]
@@ -93,7 +98,7 @@ fn bytes_that_are_not_a_message_never_hang_the_board() {
 /// An intact frame of console v1 whose message is none this side knows:
 /// magic, version, request id 9, then message number 200, with its CRC-32.
 fn unknown_message_frame() -> Vec<u8> {
-    let mut envelope = vec![0xc7, 0x01, 0x09, 0xc8, 0x01];
+    let mut envelope = vec![0xc7, nowcam_console::PROTOCOL_VERSION, 0x09, 0xc8, 0x01];
     let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(&envelope);
     envelope.extend_from_slice(&crc.to_le_bytes());
     let mut framed = vec![0u8; cobs::max_encoding_length(envelope.len()) + 2];

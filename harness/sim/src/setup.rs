@@ -51,8 +51,12 @@ pub enum SetupError {
     #[error("{scenario}: receiver {receiver}: image store: {message}")]
     Store { scenario: String, receiver: String, message: String },
     /// The run asks for node capacities other than those the simulator's node types are compiled with.
+    /// (Boxed: two `Capacities` would make every `Result` of this error large.)
     #[error("{scenario}: capacities {requested:?} differ from the {compiled:?} the simulated nodes are built with")]
-    Capacities { scenario: String, requested: Capacities, compiled: Capacities },
+    Capacities { scenario: String, requested: Box<Capacities>, compiled: Box<Capacities> },
+    /// A node's frame size is larger than the frames the chip build's radio takes.
+    #[error("{scenario}: {node}: frame_size {frame_size} is above the {max_frame_len}-byte frames the chip build's radio takes")]
+    FrameSize { scenario: String, node: String, frame_size: u16, max_frame_len: usize },
 }
 
 /// A scenario with its images read, ready to run with any seed.
@@ -234,11 +238,25 @@ impl Prepared {
         if self.capacities != NODE_CAPACITIES {
             return Err(SetupError::Capacities {
                 scenario: scenario.name.clone(),
-                requested: self.capacities,
-                compiled: NODE_CAPACITIES,
+                requested: Box::new(self.capacities),
+                compiled: Box::new(NODE_CAPACITIES),
             });
         }
         let senders: Vec<_> = scenario.expanded_senders().collect();
+        let frame_sizes = senders
+            .iter()
+            .map(|(name, spec)| (format!("sender {name}"), spec.frame_size))
+            .chain(scenario.receivers.iter().map(|spec| (format!("receiver {}", spec.name), spec.frame_size)));
+        for (node, frame_size) in frame_sizes {
+            if usize::from(frame_size) > self.capacities.max_frame_len {
+                return Err(SetupError::FrameSize {
+                    scenario: scenario.name.clone(),
+                    node,
+                    frame_size,
+                    max_frame_len: self.capacities.max_frame_len,
+                });
+            }
+        }
         let receiver_base = senders.len();
         let mut stations = Vec::with_capacity(senders.len() + scenario.receivers.len());
         for (index, ((name, spec), images)) in senders.iter().zip(&self.images).enumerate() {

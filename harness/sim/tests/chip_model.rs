@@ -8,7 +8,7 @@ use nowcam_chips::{Capacities, Chip};
 use nowcam_proto::wire::{AbortReason, FrameRepr};
 use nowcam_sim::fixtures::FixtureCatalog;
 use nowcam_sim::run::RunOptions;
-use nowcam_sim::scenario::Scenario;
+use nowcam_sim::scenario::{Scenario, FRAME_SIZES};
 use nowcam_sim::setup::{prepare, Prepared, SetupError, NODE_CAPACITIES};
 use nowcam_sim::verdict::ImageResult;
 
@@ -45,6 +45,28 @@ fn the_simulated_nodes_hold_the_c3_builds_capacities() {
     assert!(prepared.run(0, RunOptions::default()).unwrap().passed);
 }
 
+/// A scenario's frame sizes reach up to the chip build's largest frame, and
+/// a node set above it (past the scenario checks) is refused, typed.
+#[test]
+fn frames_above_the_chip_builds_are_refused() {
+    assert_eq!(NODE_CAPACITIES.max_frame_len, usize::from(*FRAME_SIZES.end()));
+    let mut prepared = prepared(ONE_CAMERA);
+    prepared.scenario.receivers[0].frame_size = 1471;
+    match prepared.run(0, RunOptions::default()) {
+        Err(SetupError::FrameSize { node, frame_size: 1471, max_frame_len: 1470, .. }) => {
+            assert_eq!(node, "receiver rx")
+        }
+        other => panic!("expected a frame size error, got {:?}", other.map(|r| r.passed)),
+    }
+    let mut prepared = self::prepared(ONE_CAMERA);
+    prepared.scenario.senders[0].frame_size = 2000;
+    let error = prepared.run(0, RunOptions::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "test: sender cam: frame_size 2000 is above the 1470-byte frames the chip build's radio takes"
+    );
+}
+
 #[test]
 fn capacities_other_than_the_compiled_ones_are_refused() {
     let eight = Capacities { receiver_transfers: 8, ..nowcam_chips::ESP32C3 };
@@ -53,8 +75,8 @@ fn capacities_other_than_the_compiled_ones_are_refused() {
         let prepared = prepared(ONE_CAMERA).with_capacities(capacities);
         match prepared.run(0, RunOptions::default()) {
             Err(SetupError::Capacities { requested, compiled, .. }) => {
-                assert_eq!(requested, capacities);
-                assert_eq!(compiled, nowcam_chips::ESP32C3);
+                assert_eq!(*requested, capacities);
+                assert_eq!(*compiled, nowcam_chips::ESP32C3);
             }
             other => panic!("expected a capacities error, got {:?}", other.map(|r| r.passed)),
         }

@@ -25,7 +25,12 @@ pub async fn run(
     key: Option<Key>,
     mut watchdog: Watchdog,
 ) -> ! {
-    let mut config = SenderNodeConfig { hop_channels: channel.is_none(), ..SenderNodeConfig::default() };
+    // ESP-NOW v2's 1470-byte frames to a receiver that announces it takes them, 250 to others.
+    let mut config = SenderNodeConfig {
+        hop_channels: channel.is_none(),
+        max_frame_len: nowcam_esp_adapters::chip::ESP_NOW_FRAME_LEN,
+        ..SenderNodeConfig::default()
+    };
     config.transfer.key = key;
     // With ESP-NOW encryption every frame goes unicast, so none is sent in the clear.
     config.broadcast_chunks = nowcam_esp_adapters::key::UNICAST_ENCRYPTION.is_none();

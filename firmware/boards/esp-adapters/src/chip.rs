@@ -5,6 +5,7 @@
 //! run and a chip build cannot hold different sizes.
 
 use nowcam_chips::{Capacities, Chip};
+use nowcam_console::RadioKind;
 
 #[cfg(feature = "esp32c3")]
 pub const CHIP: Chip = Chip::Esp32C3;
@@ -34,3 +35,16 @@ pub const TRANSFER_WORDS: usize = CAPACITIES.transfer_words;
 
 /// Bitmap words of a camera's transfer (`SenderNode`'s `WORDS`).
 pub const SENDER_WORDS: usize = CAPACITIES.sender_words;
+
+/// The largest frame a node of this build sends and takes over ESP-NOW (its
+/// `max_frame_len`): the capacities' `max_frame_len`, which the radio
+/// adapter's `FRAME_LEN` equals (checked there).
+pub const ESP_NOW_FRAME_LEN: u16 = CAPACITIES.max_frame_len as u16;
+const _: () = assert!(ESP_NOW_FRAME_LEN as usize == CAPACITIES.max_frame_len, "a frame length fits a u16");
+
+/// The largest frame a node of this build sends and takes over `radio`,
+/// as its ready message reports it: a serial radio's frames must fit one
+/// console message, so they stay at ESP-NOW v1's 250 bytes.
+pub const fn node_frame_len(radio: RadioKind) -> u16 {
+    radio.capacities(CAPACITIES).max_frame_len as u16
+}

@@ -42,16 +42,22 @@ pub const RX_QUEUE_DEPTH: usize = 16;
 /// never comes would otherwise stop the pump for good.
 pub const SEND_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// The largest frame this adapter sends and takes: ESP-NOW v1's 250 bytes.
+/// The largest frame this adapter sends and takes: ESP-NOW v2's 1470 bytes
+/// (esp-radio's `ESP_NOW_MAX_DATA_LEN_V2`), the build's
+/// `Capacities::max_frame_len`, which the boards give their node as its
+/// `max_frame_len`.
 ///
-/// The protocol speaks v2 frames up to [`MAX_FRAME_LEN`] (1470 bytes), and
-/// the node's buffers hold them, but the chips keep v1 frames for now: a node
-/// configured for more (`SenderNodeConfig::max_frame_len`) would have its
-/// longer sends refused here (`FrameTooLong`), and a longer frame from the
-/// air is dropped and counted. The queue slots are sized by it, so the RAM
-/// of the queues stays that of v1 (16 + 4 slots of 250 bytes rather than 1470).
-pub const FRAME_LEN: usize = nowcam_ports::radio::V1_MAX_FRAME_LEN;
+/// esp-radio hands a send of any length to the driver as it is
+/// (`esp_now_send`) and copies each received frame whole into a heap box,
+/// so the limit is this one's. The blob's headers (esp-wifi-sys 0.3.0) are
+/// those of an ESP-IDF with v2, and [`EspNowRadio::new`] logs the version
+/// the library reports. A v1 peer truncates or drops a frame above 250
+/// bytes; the nodes send one only to a receiver that announced it takes it
+/// (the FRAME_LEN flag), so a v1 peer keeps 250-byte frames. The queue
+/// slots are sized by it: (8 + 16) slots of 1470 bytes rather than 250.
+pub const FRAME_LEN: usize = esp_radio::esp_now::ESP_NOW_MAX_DATA_LEN_V2;
 const _: () = assert!(FRAME_LEN <= MAX_FRAME_LEN, "the queue slots copy into the node's frame buffers");
+const _: () = assert!(FRAME_LEN == crate::CAPACITIES.max_frame_len, "the build's capacities report the radio's frames");
 
 /// Reports kept for the node; the oldest is dropped past it.
 const REPORT_QUEUE_DEPTH: usize = 2 * TX_QUEUE_DEPTH;
@@ -101,7 +107,7 @@ pub fn follow_access_point(channel: Option<u8>) {
 }
 
 /// Frames dropped because the node did not read them in time, or because
-/// they were longer than an ESP-NOW v1 frame.
+/// they were longer than [`FRAME_LEN`].
 ///
 /// esp-radio's own receive queue drops its oldest frame when full without
 /// counting it (esp-radio 1.0.0-beta.1, `esp_now/mod.rs`, `rcv_cb`); the
@@ -136,6 +142,10 @@ impl EspNowRadio {
     /// the access point's hold are shared with [`follow_access_point`].
     pub fn new(esp_now: EspNow, address: MacAddress, channel: u8) -> (Self, RadioPump) {
         let (manager, sender, receiver) = esp_now.split();
+        match manager.version() {
+            Ok(version) => println!("ESP-NOW v{version}: frames up to {FRAME_LEN} bytes"),
+            Err(error) => println!("ESP-NOW version unknown ({error:?}): frames up to {FRAME_LEN} bytes"),
+        }
         CHANNEL.store(channel, Ordering::Relaxed);
         let radio = EspNowRadio { manager, address, next_handle: 0, lmk: None };
         (radio, RadioPump { sender, receiver })

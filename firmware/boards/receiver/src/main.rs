@@ -188,6 +188,8 @@ async fn main(spawner: Spawner) -> ! {
     let telemetry = EspTelemetry::new(peripherals.TSENS);
     #[cfg(feature = "esp32")]
     let telemetry = EspTelemetry::new();
+    // ESP-NOW v2's 1470-byte frames, announced to cameras that ask; 250 over a serial radio.
+    config.receiver.max_frame_len = nowcam_esp_adapters::chip::node_frame_len(radio_kind);
     static NODE: StaticCell<SharedNode> = StaticCell::new();
     let radio = TestRadio::new(radio);
     let node: &'static SharedNode =

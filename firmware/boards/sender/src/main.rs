@@ -150,7 +150,9 @@ async fn main(spawner: Spawner) -> ! {
     let mut radio = TestRadio::new(radio);
     // Discovery waits for the host's choice of receiver, or for the host window to pass.
     radio.hold(true);
-    let config = node::config(CHANNEL.is_some() || radio_kind == RadioKind::Serial, KEY, PHY_RATE);
+    let mut config = node::config(CHANNEL.is_some() || radio_kind == RadioKind::Serial, KEY, PHY_RATE);
+    // ESP-NOW v2's 1470-byte frames to a receiver that takes them; 250 over a serial radio.
+    config.max_frame_len = nowcam_esp_adapters::chip::node_frame_len(radio_kind);
     // In a static rather than in this task's future: the node holds the
     // transfer state, and the static keeps it out of every stack frame.
     static NODE: StaticCell<SharedNode> = StaticCell::new();

@@ -40,7 +40,7 @@ pub fn host_messages() -> Vec<(&'static str, HostMessage<'static>)> {
 
 pub fn ready() -> Ready<'static> {
     Ready {
-        protocol_version: 1,
+        protocol_version: 2,
         firmware_version: "0.1.0",
         chip: Chip::Esp32C3,
         role: Role::Receiver,

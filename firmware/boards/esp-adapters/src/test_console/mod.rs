@@ -320,7 +320,8 @@ fn send_ready(id: u16, identity: &Identity, channel: u8) {
         mac: identity.mac.0,
         channel,
         radio: identity.radio,
-        capacities: CAPACITIES,
+        // A serial radio carries smaller frames than ESP-NOW's (nowcam-console's limit).
+        capacities: identity.radio.capacities(CAPACITIES),
     };
     send(id, &BoardMessage::Ready(ready));
 }
