@@ -86,7 +86,7 @@ pub fn run(args: Args) -> Result<()> {
     let count = crate::fixtures::check(&directory)?;
     println!("{count} fixtures match their manifest");
 
-    step("installing what the HTTP client tests run: ffmpeg, chromium, a Python venv with requests and OpenCV");
+    step("installing what the client tests run: ffmpeg, chromium, tshark, a Python venv with requests and OpenCV");
     crate::deps::install_client_tools()?;
 
     step("running every host test");
