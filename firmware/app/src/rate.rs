@@ -159,6 +159,11 @@ impl Rates {
     }
 
     /// Hands the outcomes a transfer found to the controller.
+    /// Whether a controller learns from the transfers' outcomes (auto mode).
+    pub(crate) fn learns(&self) -> bool {
+        self.controller.is_some()
+    }
+
     pub(crate) fn report(&mut self, outcomes: &[RateOutcome; MAX_RATES]) {
         let Some(controller) = &mut self.controller else { return };
         for (index, outcome) in outcomes.iter().enumerate().take(AUTO_RATE_COUNT) {

@@ -414,7 +414,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         }
         self.drain_reports(now);
         self.drain_frames(now);
-        if let Some(transfer) = &mut self.transfer {
+        if let Some(transfer) = self.transfer.as_mut().filter(|_| self.rates.learns()) {
             self.rates.report(&transfer.take_rate_outcomes());
         }
         self.check_receiver(now);
