@@ -502,6 +502,38 @@ fn tshark_decodes_v1_and_v2_captures_as_espressif_action_frames() {
             assert_eq!(*line, format!("0x000d,127,{},{data_len},", 0x18fe34), "{file}");
         }
     }
+
+    // Each frame's rate is in its radiotap header: the Rate field, or the
+    // MCS field of an HT rate.
+    use nowcam_sim::capture::{write_capture, CaptureFormat, CapturedFrame, Fate};
+    let rates = [nowcam_link::PhyRate::Dsss1Mbps, nowcam_link::PhyRate::Cck11Mbps, nowcam_link::PhyRate::Ofdm54Mbps];
+    let frames: Vec<CapturedFrame> = rates
+        .iter()
+        .copied()
+        .chain([nowcam_link::PhyRate::HtMcs7])
+        .enumerate()
+        .map(|(i, rate)| CapturedFrame {
+            time_ns: 1_000 * i as u64,
+            source: nowcam_proto::MacAddress([2, 0, 0, 0, 0, 1]),
+            destination: nowcam_proto::MacAddress::BROADCAST,
+            body: vec![i as u8; 300],
+            fate: Fate::Delivered,
+            rate: Some(rate),
+        })
+        .collect();
+    let capture = dir.join("rates.pcapng");
+    write_capture(std::fs::File::create(&capture).unwrap(), CaptureFormat::PcapNg, 6, &frames).unwrap();
+    let output = Command::new(&tshark)
+        .arg("-r")
+        .arg(&capture)
+        .args(["-T", "fields", "-E", "separator=,", "-e", "radiotap.datarate", "-e", "radiotap.mcs.index"])
+        .args(["-e", "_ws.malformed"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect();
+    // tshark works out MCS 7 at 20 MHz with the long guard interval: 65 Mbps.
+    assert_eq!(lines, ["1,,", "11,,", "54,,", "65,7,"]);
 }
 
 /// `--phy-rate auto`: the camera's rate controller picks each chunk's rate;

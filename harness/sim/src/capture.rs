@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::time::Duration as StdDuration;
 
+use nowcam_ports::PhyRate;
 use nowcam_proto::MacAddress;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
@@ -46,8 +47,16 @@ const RADIOTAP_LEN: usize = 14;
 const RADIOTAP_FLAG_FCS: u8 = 0x10;
 /// Radiotap flags bit: the capturing radio saw a bad FCS.
 const RADIOTAP_FLAG_BAD_FCS: u8 = 0x40;
-/// Radiotap channel flags: 2 GHz spectrum, CCK modulation (1 Mbps DSSS).
-const RADIOTAP_CHANNEL_2GHZ_CCK: u16 = 0x0080 | 0x0020;
+/// Radiotap channel flags: 2 GHz spectrum, and CCK (DSSS and CCK rates) or OFDM modulation.
+const RADIOTAP_CHANNEL_2GHZ: u16 = 0x0080;
+const RADIOTAP_CHANNEL_CCK: u16 = 0x0020;
+const RADIOTAP_CHANNEL_OFDM: u16 = 0x0040;
+/// Radiotap present bits: flags, rate and channel (a DSSS, CCK or OFDM frame).
+const RADIOTAP_PRESENT_RATE: u32 = (1 << 1) | (1 << 2) | (1 << 3);
+/// Radiotap present bits: flags, channel and MCS (an HT frame).
+const RADIOTAP_PRESENT_MCS: u32 = (1 << 1) | (1 << 3) | (1 << 19);
+/// The header of an HT frame: flags, a pad byte, channel, MCS.
+const RADIOTAP_HT_LEN: usize = 17;
 
 /// What happened to a frame on the simulated air.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -89,6 +98,11 @@ pub struct CapturedFrame {
     /// The ESP-NOW payload, at most 1470 bytes (v2; 250 for v1).
     pub body: Vec<u8>,
     pub fate: Fate,
+    /// The PHY rate the frame went at, written in the radiotap header (its
+    /// Rate field, or its MCS field for an HT rate); `None` when a capture
+    /// does not say (802.11 without radiotap, or a radiotap layout other
+    /// than the two this writes): written as 1 Mbps.
+    pub rate: Option<PhyRate>,
 }
 
 /// The file layout of a capture.
@@ -192,20 +206,55 @@ fn fcs(frame: &[u8]) -> [u8; 4] {
 }
 
 /// The radiotap header of shared/ESPNOW-FACTS.md: flags, rate and channel present.
-fn radiotap_header(channel: u8) -> [u8; RADIOTAP_LEN] {
+/// The radiotap header of a frame at `rate`: flags, rate and channel for a
+/// DSSS, CCK or ERP-OFDM rate (14 bytes); flags, channel and MCS (20 MHz,
+/// long guard interval) for an HT rate (17 bytes).
+fn radiotap_header(channel: u8, rate: PhyRate) -> Vec<u8> {
     let frequency: u16 = if channel == 14 { 2484 } else { 2407 + 5 * u16::from(channel) };
-    let mut header = [0u8; RADIOTAP_LEN];
-    header[..8].copy_from_slice(&[0x00, 0x00, RADIOTAP_LEN as u8, 0x00, 0x0e, 0x00, 0x00, 0x00]);
-    header[8] = RADIOTAP_FLAG_FCS;
-    header[9] = 0x02;
-    header[10..12].copy_from_slice(&frequency.to_le_bytes());
-    header[12..14].copy_from_slice(&RADIOTAP_CHANNEL_2GHZ_CCK.to_le_bytes());
+    let modulation = if rate.is_ofdm() || rate.is_ht() { RADIOTAP_CHANNEL_OFDM } else { RADIOTAP_CHANNEL_CCK };
+    let (len, present, second) = match rate.radiotap_rate() {
+        Some(units) => (RADIOTAP_LEN, RADIOTAP_PRESENT_RATE, units),
+        // The byte after the flags is padding: the channel field is 2-aligned.
+        None => (RADIOTAP_HT_LEN, RADIOTAP_PRESENT_MCS, 0),
+    };
+    let mut header = Vec::with_capacity(len);
+    header.extend_from_slice(&[0x00, 0x00, len as u8, 0x00]);
+    header.extend_from_slice(&present.to_le_bytes());
+    header.extend_from_slice(&[RADIOTAP_FLAG_FCS, second]);
+    header.extend_from_slice(&frequency.to_le_bytes());
+    header.extend_from_slice(&(RADIOTAP_CHANNEL_2GHZ | modulation).to_le_bytes());
+    if let Some(mcs) = rate.mcs() {
+        // Known: bandwidth, MCS index and guard interval; flags 0: 20 MHz, long GI.
+        header.extend_from_slice(&[0x07, 0x00, mcs]);
+    }
+    debug_assert_eq!(header.len(), len);
     header
 }
 
-fn radiotap_packet(channel: u8, frame: &[u8]) -> Vec<u8> {
-    let mut packet = Vec::with_capacity(RADIOTAP_LEN + frame.len() + FCS_LEN);
-    packet.extend_from_slice(&radiotap_header(channel));
+/// The rate the frames of a capture were written at: their own, else 1 Mbps.
+fn written_rate(frame: &CapturedFrame) -> PhyRate {
+    frame.rate.unwrap_or(PhyRate::Dsss1Mbps)
+}
+
+/// The rate a radiotap header of one of the two layouts above gives.
+fn radiotap_rate(header: &[u8]) -> Option<PhyRate> {
+    let present = u32::from_le_bytes(header.get(4..8)?.try_into().ok()?);
+    match present {
+        RADIOTAP_PRESENT_RATE => {
+            let units = *header.get(9)?;
+            PhyRate::ALL.into_iter().find(|rate| rate.radiotap_rate() == Some(units))
+        }
+        RADIOTAP_PRESENT_MCS => {
+            let mcs = *header.get(16)?;
+            PhyRate::ALL.into_iter().find(|rate| rate.mcs() == Some(mcs))
+        }
+        _ => None,
+    }
+}
+
+fn radiotap_packet(channel: u8, rate: PhyRate, frame: &[u8]) -> Vec<u8> {
+    let mut packet = Vec::with_capacity(RADIOTAP_HT_LEN + frame.len() + FCS_LEN);
+    packet.extend_from_slice(&radiotap_header(channel, rate));
     packet.extend_from_slice(frame);
     packet.extend_from_slice(&fcs(frame));
     packet
@@ -243,8 +292,11 @@ pub fn write_capture<W: Write>(
             let mut pcap = PcapWriter::with_header(writer, header)?;
             for frame in frames.iter().filter(|f| f.fate != Fate::Dropped) {
                 let wrapped = action_frame(frame.source, frame.destination, next_sequence(frame.source), &frame.body)?;
-                let data =
-                    if format == CaptureFormat::Pcap80211 { wrapped } else { radiotap_packet(channel, &wrapped) };
+                let data = if format == CaptureFormat::Pcap80211 {
+                    wrapped
+                } else {
+                    radiotap_packet(channel, written_rate(frame), &wrapped)
+                };
                 let packet = PcapPacket::new(StdDuration::from_nanos(frame.time_ns), data.len() as u32, &data);
                 pcap.write_packet(&packet)?;
             }
@@ -257,7 +309,7 @@ pub fn write_capture<W: Write>(
             pcapng.write_pcapng_block(interface)?;
             for frame in frames {
                 let wrapped = action_frame(frame.source, frame.destination, next_sequence(frame.source), &frame.body)?;
-                let data = radiotap_packet(channel, &wrapped);
+                let data = radiotap_packet(channel, written_rate(frame), &wrapped);
                 let options =
                     frame.fate.comment().map(|c| EnhancedPacketOption::Comment(Cow::Borrowed(c))).into_iter().collect();
                 let block = EnhancedPacketBlock {
@@ -385,6 +437,7 @@ fn radiotap_flags(header: &[u8]) -> Option<u8> {
 }
 
 fn parse_packet(link: DataLink, data: &[u8], time_ns: u64, fate: Fate) -> Result<Packet, CaptureError> {
+    let mut rate = None;
     let frame = match link {
         DataLink::IEEE802_11 => data,
         DataLink::IEEE802_11_RADIOTAP => {
@@ -395,6 +448,7 @@ fn parse_packet(link: DataLink, data: &[u8], time_ns: u64, fate: Fate) -> Result
                 return Ok(Packet::Other);
             };
             let flags = radiotap_flags(header).unwrap_or(0);
+            rate = radiotap_rate(header);
             if flags & RADIOTAP_FLAG_BAD_FCS != 0 {
                 return Ok(Packet::BadFcs);
             }
@@ -414,7 +468,7 @@ fn parse_packet(link: DataLink, data: &[u8], time_ns: u64, fate: Fate) -> Result
         other => return Err(CaptureError::UnsupportedLinkType(other)),
     };
     Ok(parse_action_frame(frame).map_or(Packet::Other, |(source, destination, body)| {
-        Packet::Frame(CapturedFrame { time_ns, source, destination, body, fate })
+        Packet::Frame(CapturedFrame { time_ns, source, destination, body, fate, rate })
     }))
 }
 
@@ -522,6 +576,7 @@ mod tests {
                 destination: DST,
                 body: (0..len).map(|b| (b ^ i) as u8).collect(),
                 fate: Fate::Delivered,
+                rate: Some(PhyRate::ALL[i * 3 % PhyRate::ALL.len()]),
             })
             .collect();
         for format in [CaptureFormat::Pcap80211, CaptureFormat::PcapRadiotap, CaptureFormat::PcapNg] {
@@ -531,13 +586,18 @@ mod tests {
             let bodies: Vec<&Vec<u8>> = back.iter().map(|f| &f.body).collect();
             let sent: Vec<&Vec<u8>> = frames.iter().map(|f| &f.body).collect();
             assert_eq!(bodies, sent, "{format:?}");
+            // Radiotap keeps each frame's rate, HT ones in its MCS field.
+            let rates: Vec<Option<PhyRate>> = back.iter().map(|f| f.rate).collect();
+            let sent_rates: Vec<Option<PhyRate>> =
+                frames.iter().map(|f| f.rate.filter(|_| format != CaptureFormat::Pcap80211)).collect();
+            assert_eq!(rates, sent_rates, "{format:?}");
         }
     }
 
     #[test]
     fn radiotap_packet_starts_with_the_documented_header_and_ends_with_the_fcs() {
         let frame = action_frame(SRC, DST, 0, b"x").unwrap();
-        let packet = radiotap_packet(1, &frame);
+        let packet = radiotap_packet(1, PhyRate::Dsss1Mbps, &frame);
         assert_eq!(
             &packet[..14],
             &[0x00, 0x00, 0x0e, 0x00, 0x0e, 0x00, 0x00, 0x00, 0x10, 0x02, 0x6c, 0x09, 0xa0, 0x00]
@@ -548,9 +608,30 @@ mod tests {
 
     fn sample() -> Vec<CapturedFrame> {
         vec![
-            CapturedFrame { time_ns: 1_000, source: SRC, destination: DST, body: vec![1, 2, 3], fate: Fate::Delivered },
-            CapturedFrame { time_ns: 4_000, source: SRC, destination: DST, body: vec![4; 250], fate: Fate::Dropped },
-            CapturedFrame { time_ns: 9_000, source: DST, destination: SRC, body: vec![], fate: Fate::Duplicate },
+            CapturedFrame {
+                time_ns: 1_000,
+                source: SRC,
+                destination: DST,
+                body: vec![1, 2, 3],
+                fate: Fate::Delivered,
+                rate: Some(PhyRate::Dsss1Mbps),
+            },
+            CapturedFrame {
+                time_ns: 4_000,
+                source: SRC,
+                destination: DST,
+                body: vec![4; 250],
+                fate: Fate::Dropped,
+                rate: Some(PhyRate::Dsss1Mbps),
+            },
+            CapturedFrame {
+                time_ns: 9_000,
+                source: DST,
+                destination: SRC,
+                body: vec![],
+                fate: Fate::Duplicate,
+                rate: Some(PhyRate::Dsss1Mbps),
+            },
         ]
     }
 
@@ -566,6 +647,8 @@ mod tests {
                     .into_iter()
                     .filter(|f| f.fate != Fate::Dropped)
                     .map(|f| CapturedFrame { fate: Fate::Delivered, ..f })
+                    // Plain 802.11 carries no radiotap header, so no rate.
+                    .map(|f| CapturedFrame { rate: f.rate.filter(|_| format != CaptureFormat::Pcap80211), ..f })
                     .collect(),
             };
             assert_eq!(read, expected, "{format:?}");
@@ -586,9 +669,30 @@ mod tests {
     fn with_one_bad_fcs(format: CaptureFormat) -> Vec<u8> {
         let mut bytes = Vec::new();
         let frames = vec![
-            CapturedFrame { time_ns: 1_000, source: SRC, destination: DST, body: vec![1, 2, 3], fate: Fate::Delivered },
-            CapturedFrame { time_ns: 2_000, source: SRC, destination: DST, body: vec![7; 20], fate: Fate::Delivered },
-            CapturedFrame { time_ns: 3_000, source: DST, destination: SRC, body: vec![9], fate: Fate::Delivered },
+            CapturedFrame {
+                time_ns: 1_000,
+                source: SRC,
+                destination: DST,
+                body: vec![1, 2, 3],
+                fate: Fate::Delivered,
+                rate: Some(PhyRate::Dsss1Mbps),
+            },
+            CapturedFrame {
+                time_ns: 2_000,
+                source: SRC,
+                destination: DST,
+                body: vec![7; 20],
+                fate: Fate::Delivered,
+                rate: Some(PhyRate::Dsss1Mbps),
+            },
+            CapturedFrame {
+                time_ns: 3_000,
+                source: DST,
+                destination: SRC,
+                body: vec![9],
+                fate: Fate::Delivered,
+                rate: Some(PhyRate::Dsss1Mbps),
+            },
         ];
         write_capture(&mut bytes, format, 1, &frames).unwrap();
         // The second packet's FCS is its last 4 bytes: find it by its body, which ends just before.
@@ -610,12 +714,12 @@ mod tests {
     #[test]
     fn a_flipped_byte_in_the_frame_fails_its_fcs_and_a_capture_without_fcs_is_taken() {
         let frame = action_frame(SRC, DST, 0, b"abc").unwrap();
-        let mut packet = radiotap_packet(1, &frame);
+        let mut packet = radiotap_packet(1, PhyRate::Dsss1Mbps, &frame);
         let at = packet.len() - FCS_LEN - 1;
         packet[at] ^= 1;
         assert!(matches!(parse_packet(DataLink::IEEE802_11_RADIOTAP, &packet, 0, Fate::Delivered), Ok(Packet::BadFcs)));
         // Without the FCS flag there is nothing to check: the frame is taken as it is.
-        let mut plain = radiotap_packet(1, &frame);
+        let mut plain = radiotap_packet(1, PhyRate::Dsss1Mbps, &frame);
         plain[8] = 0;
         plain.truncate(plain.len() - FCS_LEN);
         assert!(matches!(
@@ -623,7 +727,7 @@ mod tests {
             Ok(Packet::Frame(_))
         ));
         // The radio's own bad-FCS flag drops the frame too.
-        let mut marked = radiotap_packet(1, &frame);
+        let mut marked = radiotap_packet(1, PhyRate::Dsss1Mbps, &frame);
         marked[8] |= RADIOTAP_FLAG_BAD_FCS;
         assert!(matches!(parse_packet(DataLink::IEEE802_11_RADIOTAP, &marked, 0, Fate::Delivered), Ok(Packet::BadFcs)));
     }

@@ -483,6 +483,7 @@ impl<S: Station> Engine<S> {
                             destination: frame.destination,
                             body: frame.body().to_vec(),
                             fate: Fate::Duplicate,
+                            rate: Some(rate),
                         });
                     }
                 }
@@ -509,6 +510,7 @@ impl<S: Station> Engine<S> {
                 destination: frame.destination,
                 body: frame.body().to_vec(),
                 fate,
+                rate: Some(frame_rate),
             });
         }
         self.schedule(self.now_ns + airtime_ns, EventKind::AirFree { channel, station: from, acknowledged });
