@@ -606,32 +606,16 @@ mod tests {
         assert_eq!(&packet[packet.len() - 4..], &crc.to_le_bytes());
     }
 
+    /// A frame of the tests, at 1 Mbps.
+    fn frame(time_ns: u64, source: MacAddress, destination: MacAddress, body: Vec<u8>, fate: Fate) -> CapturedFrame {
+        CapturedFrame { time_ns, source, destination, body, fate, rate: Some(PhyRate::Dsss1Mbps) }
+    }
+
     fn sample() -> Vec<CapturedFrame> {
         vec![
-            CapturedFrame {
-                time_ns: 1_000,
-                source: SRC,
-                destination: DST,
-                body: vec![1, 2, 3],
-                fate: Fate::Delivered,
-                rate: Some(PhyRate::Dsss1Mbps),
-            },
-            CapturedFrame {
-                time_ns: 4_000,
-                source: SRC,
-                destination: DST,
-                body: vec![4; 250],
-                fate: Fate::Dropped,
-                rate: Some(PhyRate::Dsss1Mbps),
-            },
-            CapturedFrame {
-                time_ns: 9_000,
-                source: DST,
-                destination: SRC,
-                body: vec![],
-                fate: Fate::Duplicate,
-                rate: Some(PhyRate::Dsss1Mbps),
-            },
+            frame(1_000, SRC, DST, vec![1, 2, 3], Fate::Delivered),
+            frame(4_000, SRC, DST, vec![4; 250], Fate::Dropped),
+            frame(9_000, DST, SRC, vec![], Fate::Duplicate),
         ]
     }
 
@@ -669,30 +653,9 @@ mod tests {
     fn with_one_bad_fcs(format: CaptureFormat) -> Vec<u8> {
         let mut bytes = Vec::new();
         let frames = vec![
-            CapturedFrame {
-                time_ns: 1_000,
-                source: SRC,
-                destination: DST,
-                body: vec![1, 2, 3],
-                fate: Fate::Delivered,
-                rate: Some(PhyRate::Dsss1Mbps),
-            },
-            CapturedFrame {
-                time_ns: 2_000,
-                source: SRC,
-                destination: DST,
-                body: vec![7; 20],
-                fate: Fate::Delivered,
-                rate: Some(PhyRate::Dsss1Mbps),
-            },
-            CapturedFrame {
-                time_ns: 3_000,
-                source: DST,
-                destination: SRC,
-                body: vec![9],
-                fate: Fate::Delivered,
-                rate: Some(PhyRate::Dsss1Mbps),
-            },
+            frame(1_000, SRC, DST, vec![1, 2, 3], Fate::Delivered),
+            frame(2_000, SRC, DST, vec![7; 20], Fate::Delivered),
+            frame(3_000, DST, SRC, vec![9], Fate::Delivered),
         ];
         write_capture(&mut bytes, format, 1, &frames).unwrap();
         // The second packet's FCS is its last 4 bytes: find it by its body, which ends just before.
