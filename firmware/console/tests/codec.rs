@@ -158,7 +158,8 @@ fn encode_refuses_a_message_past_the_largest_length() {
 #[test]
 fn the_largest_messages_fit() {
     let data = [0xFFu8; MAX_DATA_LEN];
-    // Serial radios carry ESP-NOW v1 frames (the boards send no v2 ones yet).
+    // Serial radios carry ESP-NOW v1 frames (SERIAL_RADIO_FRAME_LEN); the
+    // chips' ESP-NOW radios send v2 ones, which never travel as console messages.
     let frame = [0xFFu8; nowcam_ports::radio::V1_MAX_FRAME_LEN];
     let full = [0xFFu8; 6];
     let host = [

@@ -561,11 +561,6 @@ fn transfer(args: TransferArgs) -> Result<ExitCode> {
         if args.hostile.any() {
             bail!("hostile injection runs on the simulator only (--target sim)");
         }
-        if args.frame_size != 250 {
-            bail!(
-                "--frame-size above 250 runs on the simulator only (--target sim): the boards send ESP-NOW v1 frames"
-            );
-        }
         return transfer_on_boards(&args, &scenario, sent, protocol);
     }
     let prepared = prepare_with_images(&scenario, vec![vec![sent.clone()]])?;
@@ -609,6 +604,17 @@ fn transfer_on_boards(args: &TransferArgs, scenario: &Scenario, sent: Arc<[u8]>,
             return Ok(ExitCode::from(EXIT_NOTHING_VERIFIED));
         }
     };
+    // The boards' builds fix their frame size (they negotiate it between
+    // them): a different one asked for is refused, not silently ignored.
+    let frame_len = boards.frame_len();
+    if args.frame_size != 250 && args.frame_size != frame_len as i64 {
+        bail!(
+            "--frame-size {} cannot be set on {}: the boards' builds use {frame_len}-byte frames (real boards' ESP-NOW \
+             v2, a serial radio's v1); leave --frame-size out",
+            args.frame_size,
+            args.target.name()
+        );
+    }
     let ready = std::time::Duration::from_secs_f64(args.ready_timeout_s);
     let (record, received) =
         boards::transfer_on_boards(&boards, scenario, sent.clone(), args.seed, args.target.name(), ready);
@@ -631,8 +637,8 @@ fn transfer_on_boards(args: &TransferArgs, scenario: &Scenario, sent: Arc<[u8]>,
         flash: None,
         failures: &record.failures,
         hostile: None,
-        // The boards send ESP-NOW v1 frames.
-        frame_size: nowcam_proto::wire::V1_MAX_FRAME_LEN as u64,
+        // What the boards' builds use between them (not measured on the air).
+        frame_size: frame_len as u64,
         rates_used: &[],
         final_rate: None,
     };

@@ -285,4 +285,14 @@ fn transfer_on_virtual_boards_gives_the_simulators_json_keys() {
     assert_eq!(on_boards["byte_exact"], true);
     assert_eq!(on_boards["sha256_received"], simulated["sha256_sent"]);
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(root().join("fixtures/vga-q12-20k.jpg")).unwrap());
+    // Virtual boards' serial radios carry v1 frames, whatever is asked: a
+    // v2 frame size is refused, not silently ignored.
+    assert_eq!(on_boards["frame_size"], 250, "{on_boards}");
+    let refused = nowcam()
+        .args(["transfer", "fixtures/vga-q12-20k.jpg", "--target", "board", "--inventory", "ci/boards.virtual.toml"])
+        .args(["--frame-size", "1470"])
+        .output()
+        .unwrap();
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(text(&refused).contains("use 250-byte frames"), "{}", text(&refused));
 }

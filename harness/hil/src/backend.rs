@@ -51,6 +51,28 @@ pub enum Boards {
     Wokwi { receiver: WokwiSimulation, senders: Vec<WokwiSimulation> },
 }
 
+impl Boards {
+    /// The largest ESP-NOW frame the boards' builds use between them: a
+    /// real board's ESP-NOW build takes v2's 1470 bytes, a virtual or Wokwi
+    /// board's serial radio 250 (its frames must fit a console message).
+    /// The boards negotiate it themselves; no console message changes it.
+    pub fn frame_len(&self) -> usize {
+        let serial = |chip: nowcam_chips::Chip| RadioKind::Serial.capacities(chip.capacities()).max_frame_len;
+        match self {
+            Boards::Inventory { inventory, .. } => inventory
+                .boards
+                .iter()
+                .map(|board| match board.kind {
+                    BoardKind::Serial(_) => RadioKind::EspNow.capacities(board.chip.capacities()).max_frame_len,
+                    BoardKind::Virtual => serial(board.chip),
+                })
+                .min()
+                .unwrap_or(nowcam_proto::wire::V1_MAX_FRAME_LEN),
+            Boards::Wokwi { .. } => serial(nowcam_chips::Chip::Esp32C3),
+        }
+    }
+}
+
 /// The pre-shared key of a board run, and the file it came from (which
 /// virtual boards are started with, so the key never appears in a command line).
 #[derive(Debug, Clone)]
@@ -195,8 +217,8 @@ pub fn offered(boards: &Boards) -> Needs {
                 link_faults: true,
                 legacy: false,
                 outages: !real,
-                // The boards send ESP-NOW v1 frames for now.
-                v2_frames: false,
+                // Real boards' ESP-NOW builds use v2 frames; serial radios v1.
+                v2_frames: boards.frame_len() > nowcam_proto::wire::V1_MAX_FRAME_LEN,
                 // The chip's sender takes a fixed rate only (NOWCAM_PHY_RATE), a
                 // virtual board's serial radio none.
                 auto_rate: false,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use nowcam_chips::{Capacities, Chip};
 use nowcam_console::{
-    decode_board, encode_host, BoardMessage, BoardTelemetry, ConsoleError, FrameSplitter, HostMessage, Piece,
+    decode_board, encode_host, BoardMessage, BoardTelemetry, ConsoleError, DecodeError, FrameSplitter, HostMessage, Piece,
     RadioKind, Role, StoredImage, TransferResult, MAX_ENCODED_LEN, PROTOCOL_VERSION,
 };
 use nowcam_proto::MacAddress;
@@ -80,6 +80,9 @@ enum Incoming {
     Reply(u16, Reply),
     /// A `Ready` nobody asked for: the board (re)booted.
     Boot(BoardInfo),
+    /// A console message of another protocol version (a board flashed
+    /// with older or newer firmware): nothing it says can be read.
+    Version(u8),
     Closed(String),
 }
 
@@ -219,6 +222,9 @@ impl BoardConsole {
                 // A late reply to an earlier request that timed out.
                 Ok(Incoming::Reply(..)) => {}
                 Ok(Incoming::Boot(info)) => self.info = Some(info),
+                Ok(Incoming::Version(found)) => {
+                    return Err(ConsoleLinkError::Version { board: self.name.clone(), found })
+                }
                 Ok(Incoming::Closed(why)) => return Err(ConsoleLinkError::Closed { board: self.name.clone(), why }),
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(ConsoleLinkError::Timeout { board: self.name.clone(), request: what, after: timeout })
@@ -320,6 +326,10 @@ fn read_loop(
                     let mut copy = frame.to_vec();
                     match decode_board(&mut copy) {
                         Ok((id, message)) => dispatch(id, message, index, &tx, radio.as_ref(), &log),
+                        Err(DecodeError::Version { found }) => {
+                            append(&log, frame);
+                            let _ = tx.send(Incoming::Version(found));
+                        }
                         Err(_) => append(&log, frame),
                     }
                 }

@@ -218,3 +218,34 @@ fn a_board_with_another_key_stores_nothing() {
     let (stored, _) = one_transfer(None, Some(other), Duration::from_secs(2));
     assert_eq!(stored, 0, "no key at all");
 }
+
+/// A board still running firmware of the first console protocol: its
+/// `Ready` (recorded from that version, firmware/console/tests/compat.rs)
+/// cannot be read, and the handshake says so rather than timing out.
+#[test]
+fn a_board_speaking_another_console_version_is_told_apart() {
+    const READY_V1: [u8; 43] = [
+        0x00, 0x03, 0xc7, 0x01, 0x01, 0x12, 0x01, 0x0e, 0x30, 0x2e, 0x31, 0x2e, 0x30, 0x2b, 0x67, 0x39, 0x32, 0x64,
+        0x37, 0x63, 0x30, 0x30, 0x02, 0x04, 0x24, 0x6f, 0x28, 0x0f, 0x10, 0x01, 0x06, 0x01, 0x04, 0x44, 0x44, 0x0a,
+        0x08, 0x01, 0xca, 0x6e, 0x96, 0x25, 0x00,
+    ];
+    let (host_reader, mut board_writer) = std::io::pipe().unwrap();
+    let (mut board_reader, host_writer) = std::io::pipe().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut buffer = [0u8; 256];
+        // Whatever the host asks, the old board answers with its Ready.
+        while board_reader.read(&mut buffer).is_ok_and(|n| n > 0) {
+            if board_writer.write_all(&READY_V1).is_err() {
+                return;
+            }
+        }
+    });
+    let mut console = BoardConsole::new("old", 0, Box::new(host_reader), Box::new(host_writer), None);
+    let started = std::time::Instant::now();
+    match console.handshake(Duration::from_secs(5)) {
+        Err(ConsoleLinkError::Version { found, .. }) => assert_eq!(found, 1),
+        other => panic!("expected a version error, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "told apart at once, not at the timeout");
+}

@@ -388,9 +388,12 @@ impl RadioPump {
                     }
                 }
                 PumpStep::Send => {
-                    if let Some(frame) = to_send.take() {
-                        self.send(&frame).await;
+                    // Sent from where it waits: moving it out first would keep a
+                    // second 1470-byte copy in the pump's future across the await.
+                    if let Some(frame) = &to_send {
+                        self.send(frame).await;
                     }
+                    to_send = None;
                 }
                 PumpStep::Wait => match select(TX_QUEUE.receive(), self.receiver.receive_async()).await {
                     Either::First(frame) => to_send = Some(frame),
