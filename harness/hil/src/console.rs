@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use nowcam_chips::{Capacities, Chip};
 use nowcam_console::{
-    decode_board, encode_host, BoardMessage, BoardTelemetry, ConsoleError, DecodeError, FrameSplitter, HostMessage, Piece,
-    RadioKind, Role, StoredImage, TransferResult, MAX_ENCODED_LEN, PROTOCOL_VERSION,
+    decode_board, encode_host, BoardMessage, BoardTelemetry, ConsoleError, DecodeError, FrameSplitter, HostMessage,
+    Piece, RadioKind, Role, StoredImage, TransferResult, MAX_ENCODED_LEN, PROTOCOL_VERSION,
 };
 use nowcam_proto::MacAddress;
 
