@@ -5,37 +5,22 @@
 //! erased ahead); in the PHY-rate table, the targets of issue 11
 //! (`nowcam bench --rates` prints them, each missed one marked MISSED).
 
-use std::process::Command;
-
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Seeds per row for the nowcam sender
-    #[arg(long, default_value_t = 200)]
-    seeds: u64,
-    /// Wall-clock seconds spent measuring host speed
-    #[arg(long, default_value_t = 2.0)]
-    speed_seconds: f64,
+    /// Passed on to `nowcam bench` (its options and defaults: `--seeds N`,
+    /// `--speed-seconds S`, `--rates`; `nowcam bench --help`)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    nowcam_args: Vec<String>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let root = crate::project_root();
-    let binary = crate::hil::build_nowcam()?;
-    let status = Command::new(&binary)
-        .current_dir(&root)
-        .args([
-            "bench",
-            "--seeds",
-            &args.seeds.to_string(),
-            "--speed-seconds",
-            &args.speed_seconds.to_string(),
-            "--json",
-        ])
-        .arg(root.join("target/nowcam/bench.json"))
-        .status()
-        .with_context(|| format!("running {}", binary.display()))?;
-    if !status.success() {
+    let json = crate::project_root().join("target/nowcam/bench.json");
+    let mut command = vec!["bench".to_string()];
+    command.extend(args.nowcam_args);
+    command.extend(["--json".to_string(), json.display().to_string()]);
+    if !crate::hil::run_nowcam(&command)? {
         bail!("the benchmark missed a target (marked MISSED above) or failed");
     }
     Ok(())

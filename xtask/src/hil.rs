@@ -142,3 +142,15 @@ pub fn build_nowcam() -> Result<std::path::PathBuf> {
     }
     Ok(root.join("target/release/nowcam"))
 }
+
+/// Builds `nowcam` in release and runs it with `args` from the repository
+/// root; returns whether it exited 0.
+pub fn run_nowcam(args: &[String]) -> Result<bool> {
+    let binary = build_nowcam()?;
+    let status = Command::new(&binary)
+        .current_dir(crate::project_root())
+        .args(args)
+        .status()
+        .with_context(|| format!("running {}", binary.display()))?;
+    Ok(status.success())
+}

@@ -4,9 +4,7 @@
 //! 0 stuck`. Fails when an image was lost, corrupt or stuck. Too long for
 //! the test command, which runs a short soak in its tests instead.
 
-use std::process::Command;
-
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,15 +20,16 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let root = crate::project_root();
-    let binary = crate::hil::build_nowcam()?;
-    let status = Command::new(&binary)
-        .current_dir(&root)
-        .args(["soak", "--images", &args.images.to_string(), "--preset", &args.preset])
-        .args(["--cameras", &args.cameras.to_string()])
-        .status()
-        .with_context(|| format!("running {}", binary.display()))?;
-    if !status.success() {
+    let command = [
+        "soak".to_string(),
+        "--images".to_string(),
+        args.images.to_string(),
+        "--preset".to_string(),
+        args.preset,
+        "--cameras".to_string(),
+        args.cameras.to_string(),
+    ];
+    if !crate::hil::run_nowcam(&command)? {
         bail!("the soak lost, corrupted or stranded an image (see its last line)");
     }
     Ok(())
