@@ -279,7 +279,7 @@ impl<F: MultiwriteNorFlash> Store<F> {
     fn pending_index(&self, handle: WriteHandle) -> Result<usize, StoreError> {
         self.pending
             .iter()
-            .position(|entry| entry.is_some_and(|pending| pending.handle() == handle))
+            .position(|entry| entry.as_ref().is_some_and(|pending| pending.handle() == handle))
             .ok_or(StoreError::BadHandle)
     }
 
@@ -649,10 +649,14 @@ impl<F: MultiwriteNorFlash> ImageStore for Store<F> {
             return Err(StoreError::BadHandle);
         };
         pending.written = true;
-        let remaps = pending.remaps;
         let mut done = 0usize;
         while done < data.len() {
-            let (at, take) = remaps.locate(DATA_OFFSET, offset + done as u32, (data.len() - done) as u32);
+            // Located through the table where it lies: a chunk write is the hot path.
+            let (at, take) = self.pending[entry].as_ref().ok_or(StoreError::BadHandle)?.remaps.locate(
+                DATA_OFFSET,
+                offset + done as u32,
+                (data.len() - done) as u32,
+            );
             self.write_mapped(entry, handle.slot, at, &data[done..done + take as usize])?;
             done += take as usize;
         }
