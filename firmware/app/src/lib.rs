@@ -16,7 +16,7 @@ pub mod rate;
 pub mod receiver;
 pub mod sender;
 
-pub use rate::{RateCosts, RateMode, AUTO_RATES};
+pub use rate::{RateCosts, RateMode, AUTO_RATES, CAMERA_UPDATE_INTERVAL, LEARNING_POLL_INTERVAL};
 pub use receiver::{
     CameraInfo, ControlOutcome, LegacyPeers, ReceiverNode, ReceiverNodeConfig, ReceiverNodeEvent, TooManyLegacyPeers,
     MAX_LEGACY_PEERS,

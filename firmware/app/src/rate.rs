@@ -48,6 +48,20 @@ const _: () = assert!(
 
 const _: () = assert!(AUTO_RATE_COUNT <= MAX_RATES);
 
+/// Chunks between two status requests while the controller has no outcome
+/// of the rate it sends at (see [`Rates::poll_interval`]). A status round
+/// costs two short frames at 1 Mbps, about 1 ms; a 1470-byte chunk at 54
+/// Mbps with the chip's per-send cost about 0.55 ms.
+pub const LEARNING_POLL_INTERVAL: u16 = 8;
+
+/// How often the camera's controller folds the outcomes it got into each
+/// rate's delivery probability. Minstrel's 100 ms suits a driver that learns
+/// from every frame's ACK; the camera learns a poll interval of chunks at
+/// once, from each status answer, and a 100 KB image takes 0.1 to 0.2 s at
+/// the faster rates, so a 100 ms interval would fold a transfer's samples
+/// once or twice.
+pub const CAMERA_UPDATE_INTERVAL: nowcam_proto::time::Duration = nowcam_proto::time::Duration::from_millis(20);
+
 /// The largest frame the costs are given for (ESP-NOW v2).
 const V2_FRAME_LEN: usize = 1470;
 
@@ -73,6 +87,16 @@ impl RateCosts {
             v2_frame_ns: AUTO_RATES.map(|rate| frame_ns(rate, V2_FRAME_LEN)),
             config,
         }
+    }
+
+    /// The camera's controller, on the host and on the chip alike: costs
+    /// from `frame_ns` (see [`RateCosts::new`]; the link model's
+    /// `airtime::broadcast_send_ns`), starting at the fastest rate and
+    /// folding outcomes every [`CAMERA_UPDATE_INTERVAL`].
+    pub fn camera(frame_ns: impl Fn(PhyRate, usize) -> u32) -> Self {
+        let config =
+            RateConfig { start_fastest: true, update_interval: CAMERA_UPDATE_INTERVAL, ..RateConfig::default() };
+        Self::new(frame_ns, config)
     }
 
     /// What a frame of `frame_len` bytes costs at each rate (see the module documentation).
@@ -279,6 +303,22 @@ impl Rates {
     pub(crate) fn before_probe(&mut self, radio: &mut impl Radio) {
         if let Some(rate) = self.probe_rate() {
             self.apply(radio, MacAddress::BROADCAST, rate);
+        }
+    }
+
+    /// Chunks between two status requests: `interval`, or
+    /// [`LEARNING_POLL_INTERVAL`] while the controller sends at a rate it has
+    /// no outcome of yet (a new transfer's first rate, or the next one down
+    /// after it failed). Outcomes come only with status answers, so a rate
+    /// that does not get through would otherwise cost a whole interval of
+    /// chunks before the controller hears of it (48 chunks of 1470 bytes at
+    /// 54 Mbps on a 10 dB link: all lost).
+    pub(crate) fn poll_interval(&self, interval: u16) -> u16 {
+        let learning = self.controller.as_ref().is_some_and(|c| c.stats()[c.best()].probability_ppm.is_none());
+        if learning && !self.unsupported {
+            interval.min(LEARNING_POLL_INTERVAL)
+        } else {
+            interval
         }
     }
 

@@ -791,6 +791,7 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         let Some(transfer) = &mut self.transfer else {
             return;
         };
+        transfer.set_poll_interval(self.rates.poll_interval(self.config.transfer.poll_interval));
         let mut buffer = [0u8; MAX_FRAME_LEN];
         while !self.transfer_handles.is_full() {
             let Some((len, transmit)) = transfer.poll_transmit(now, self.source.frame(), &mut buffer) else {

@@ -183,6 +183,21 @@ pub const fn exchange_ns(rate: PhyRate, payload_len: usize) -> u64 {
     attempt_ns(rate, payload_len, false, mean_backoff_ns(0))
 }
 
+/// What one broadcast frame costs a station sending back to back: DIFS, the
+/// mean first backoff and the frame, or `send_overhead_ns` (the chip's
+/// software cost per send, [`crate::CHIP_SEND_OVERHEAD_NS`]) where that is
+/// longer, as the simulator spaces a station's sends. The camera's rate
+/// controller weighs each rate by it, on the host and on the chip alike.
+pub const fn broadcast_send_ns(rate: PhyRate, payload_len: usize, send_overhead_ns: u64) -> u32 {
+    let air = attempt_ns(rate, payload_len, true, mean_backoff_ns(0));
+    let cost = if air > send_overhead_ns { air } else { send_overhead_ns };
+    if cost > u32::MAX as u64 {
+        u32::MAX
+    } else {
+        cost as u32
+    }
+}
+
 /// Why a lower bound could not be computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -264,8 +264,13 @@ impl<const N: usize> RateController<N> {
 
     fn update_if_due(&mut self, now: Instant) {
         let due = *self.next_update.get_or_insert(now + self.config.update_interval);
-        // The first outcomes fold at once: until then the choice is a guess.
-        let first = !self.knows_any() && self.rates.iter().any(|rate| rate.attempts > 0);
+        // The first outcomes fold at once, and so do the first of a best rate
+        // not measured yet (the descent after a failed one): until then the
+        // choice is a guess, and a poll interval of chunks at a rate that
+        // does not get through is lost (see `Rates::poll_interval` in nowcam-app).
+        let best = &self.rates[self.best];
+        let first = (!self.knows_any() && self.rates.iter().any(|rate| rate.attempts > 0))
+            || (best.probability_ppm.is_none() && best.attempts > 0);
         if now < due && !first {
             return;
         }

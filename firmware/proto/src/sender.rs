@@ -740,6 +740,19 @@ impl<const WORDS: usize> Sender<WORDS> {
         }
     }
 
+    /// Asks for a status every `chunks` chunks from now on (at least one):
+    /// a rate controller that knows nothing yet of the rate it sends at
+    /// asks sooner than [`SenderConfig::poll_interval`], so that a rate that
+    /// does not get through costs a few chunks rather than an interval.
+    pub fn set_poll_interval(&mut self, chunks: u16) {
+        self.config.poll_interval = chunks.max(1);
+    }
+
+    /// How many chunks go between two status requests now.
+    pub fn poll_interval(&self) -> u16 {
+        self.config.poll_interval
+    }
+
     /// The frame `poll_transmit` just wrote goes at rate `rate` (the
     /// caller's index, below [`MAX_RATES`]): a chunk's rate is kept until a
     /// status answer tells whether it arrived (see [`ChunkRates`]). Call it

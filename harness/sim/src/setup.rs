@@ -6,7 +6,6 @@ use std::sync::Arc;
 use nowcam_app::{LegacyPeers, RateCosts, RateMode, ReceiverNode, ReceiverNodeConfig, SenderNode, SenderNodeConfig};
 use nowcam_chips::Capacities;
 use nowcam_link::{airtime, Delay, DirectionConfig, Link, LinkConfig, LossModel, Outages, PhyRate, Preset};
-use nowcam_proto::rate::RateConfig;
 use nowcam_proto::reassembler::Limits;
 use nowcam_proto::receiver::ReceiverConfig;
 use nowcam_proto::sender::SenderConfig;
@@ -176,13 +175,7 @@ pub fn link_config(spec: &LinkSpec) -> Result<LinkConfig, String> {
 /// station's sends. The controller starts at the fastest rate, as the chip's does.
 pub fn auto_rate_costs(link: &LinkConfig) -> RateCosts {
     let overhead_ns = link.send_overhead_ns;
-    RateCosts::new(
-        |rate, frame_len| {
-            let air = airtime::attempt_ns(rate, frame_len, true, airtime::mean_backoff_ns(0));
-            air.max(overhead_ns).min(u64::from(u32::MAX)) as u32
-        },
-        RateConfig { start_fastest: true, ..RateConfig::default() },
-    )
+    RateCosts::camera(|rate, frame_len| airtime::broadcast_send_ns(rate, frame_len, overhead_ns))
 }
 
 /// Mixes a seed with a stream number into an independent seed (splitmix64).
