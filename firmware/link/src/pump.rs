@@ -8,10 +8,12 @@
 //! while the status answers it waits for overflowed the driver's queue.
 //!
 //! [`PumpSchedule`] is the rule, kept apart from the driver so that the host
-//! tests it: received frames go first, but never more than `burst` of them
+//! tests it (as is [`PeerRates`], the rate each peer's frames go at): received frames go first, but never more than `burst` of them
 //! in a row while a frame waits to be sent, so a flood of incoming frames
 //! cannot starve sending either. With `burst` at least the driver's queue
 //! depth, a full driver queue is always drained before the next send.
+
+use nowcam_ports::{MacAddress, PhyRate};
 
 /// What the pump does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,5 +57,61 @@ impl PumpSchedule {
             }
             (false, false) => PumpStep::Wait,
         }
+    }
+}
+
+/// A PHY rate per peer, for up to `N` peers (the oldest entry gives way).
+///
+/// A driver such as esp-radio applies a peer's rate when a frame is handed
+/// to it, not when the node queues the frame, so a rate set by the node
+/// between two queued frames would reach frames queued before it. The chip
+/// adapter keeps two tables: the node's side records the rate asked for
+/// each peer and stamps it on every frame it queues; the pump's side records
+/// the rate the driver has, and sets a frame's rate only when it differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerRates<const N: usize> {
+    entries: [Option<(MacAddress, PhyRate)>; N],
+    /// The entry replaced next when the table is full.
+    oldest: usize,
+}
+
+impl<const N: usize> PeerRates<N> {
+    pub const fn new() -> Self {
+        PeerRates { entries: [None; N], oldest: 0 }
+    }
+
+    /// The rate recorded for `peer`, if any.
+    pub fn get(&self, peer: MacAddress) -> Option<PhyRate> {
+        self.entries.iter().flatten().find(|(address, _)| *address == peer).map(|(_, rate)| *rate)
+    }
+
+    /// Records `rate` for `peer`, in place of its earlier one or of the oldest entry.
+    pub fn set(&mut self, peer: MacAddress, rate: PhyRate) {
+        if N == 0 {
+            return;
+        }
+        let slot = self
+            .entries
+            .iter()
+            .position(|entry| entry.is_some_and(|(address, _)| address == peer))
+            .or_else(|| self.entries.iter().position(Option::is_none));
+        let slot = slot.unwrap_or_else(|| {
+            let oldest = self.oldest;
+            self.oldest = (oldest + 1) % N;
+            oldest
+        });
+        self.entries[slot] = Some((peer, rate));
+    }
+
+    /// Forgets every peer's rate (the driver's peer table changed, and a
+    /// peer added again has the driver's default rate).
+    pub fn clear(&mut self) {
+        *self = Self::new();
+    }
+}
+
+impl<const N: usize> Default for PeerRates<N> {
+    fn default() -> Self {
+        Self::new()
     }
 }

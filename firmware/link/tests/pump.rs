@@ -122,3 +122,104 @@ fn a_burst_of_one_alternates_and_nothing_waiting_waits() {
     assert_eq!(schedule.next(false, true), PumpStep::Send);
     assert_eq!(schedule.next(true, false), PumpStep::Forward);
 }
+
+/// A driver that applies a peer's rate when a frame is handed to it (as
+/// esp-radio's `esp_now_send` does), a node that changes rates between
+/// queued frames (as the camera's rate controller does per chunk), and the
+/// chip adapter's two [`PeerRates`] tables between them: every frame must go
+/// at the rate asked when it was queued, with the driver's rate set only
+/// when it changes, and set again after the driver's peer table changed.
+mod peer_rates {
+    use std::collections::{HashMap, VecDeque};
+
+    use nowcam_link::PeerRates;
+    use nowcam_ports::{MacAddress, PhyRate};
+
+    const RECEIVER: MacAddress = MacAddress::new([2, 0, 0, 0, 0, 1]);
+
+    #[derive(Default)]
+    struct Driver {
+        rates: HashMap<MacAddress, PhyRate>,
+        rate_sets: u32,
+        /// Each frame sent: its tag and the rate it went at.
+        sent: Vec<(u32, PhyRate)>,
+    }
+
+    impl Driver {
+        fn send(&mut self, destination: MacAddress, tag: u32) {
+            let rate = self.rates.get(&destination).copied().unwrap_or(PhyRate::Dsss1Mbps);
+            self.sent.push((tag, rate));
+        }
+    }
+
+    struct Adapter {
+        wanted: PeerRates<4>,
+        applied: PeerRates<4>,
+        queue: VecDeque<(MacAddress, u32, Option<PhyRate>)>,
+    }
+
+    impl Adapter {
+        fn queue(&mut self, destination: MacAddress, tag: u32) {
+            self.queue.push_back((destination, tag, self.wanted.get(destination)));
+        }
+
+        fn pump_one(&mut self, driver: &mut Driver) {
+            let (destination, tag, rate) = self.queue.pop_front().expect("a queued frame");
+            if let Some(rate) = rate.filter(|rate| self.applied.get(destination) != Some(*rate)) {
+                driver.rates.insert(destination, rate);
+                driver.rate_sets += 1;
+                self.applied.set(destination, rate);
+            }
+            driver.send(destination, tag);
+        }
+    }
+
+    #[test]
+    fn every_frame_goes_at_the_rate_asked_when_it_was_queued() {
+        let mut driver = Driver::default();
+        let mut adapter = Adapter { wanted: PeerRates::new(), applied: PeerRates::new(), queue: VecDeque::new() };
+        let pattern = [PhyRate::Ofdm54Mbps, PhyRate::Ofdm54Mbps, PhyRate::Ofdm18Mbps, PhyRate::Ofdm54Mbps];
+        let mut asked = Vec::new();
+        for tag in 0..40u32 {
+            let rate = pattern[tag as usize % pattern.len()];
+            adapter.wanted.set(MacAddress::BROADCAST, rate);
+            adapter.queue(MacAddress::BROADCAST, tag);
+            asked.push((tag, rate));
+            // The pump lags the node by up to four frames, as a send queue does.
+            if adapter.queue.len() > 4 {
+                adapter.pump_one(&mut driver);
+            }
+            if tag == 20 {
+                // The driver forgot its peers (the adapter made room in its
+                // peer table): the pump must set the rate again.
+                driver.rates.clear();
+                adapter.applied.clear();
+            }
+        }
+        while !adapter.queue.is_empty() {
+            adapter.pump_one(&mut driver);
+        }
+        assert_eq!(driver.sent, asked);
+        // One set per change of rate, not one per frame: the first frame, two
+        // changes in each of the ten patterns, and once more after the
+        // driver forgot its peers.
+        assert_eq!(driver.rate_sets, 1 + 2 * 10 + 1);
+    }
+
+    #[test]
+    fn peers_keep_their_own_rates_and_the_oldest_gives_way() {
+        let mut rates = PeerRates::<2>::new();
+        assert_eq!(rates.get(RECEIVER), None);
+        rates.set(RECEIVER, PhyRate::Cck11Mbps);
+        rates.set(MacAddress::BROADCAST, PhyRate::Ofdm54Mbps);
+        rates.set(RECEIVER, PhyRate::Ofdm24Mbps);
+        assert_eq!(rates.get(RECEIVER), Some(PhyRate::Ofdm24Mbps));
+        assert_eq!(rates.get(MacAddress::BROADCAST), Some(PhyRate::Ofdm54Mbps));
+        let third = MacAddress::new([2, 0, 0, 0, 0, 3]);
+        rates.set(third, PhyRate::Ofdm6Mbps);
+        assert_eq!(rates.get(third), Some(PhyRate::Ofdm6Mbps));
+        assert_eq!(rates.get(RECEIVER), None, "the oldest entry gave way");
+        rates.clear();
+        assert_eq!(rates.get(third), None);
+    }
+}

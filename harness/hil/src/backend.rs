@@ -219,8 +219,9 @@ pub fn offered(boards: &Boards) -> Needs {
                 outages: !real,
                 // Real boards' ESP-NOW builds use v2 frames; serial radios v1.
                 v2_frames: boards.frame_len() > nowcam_proto::wire::V1_MAX_FRAME_LEN,
-                // The chip's sender takes a fixed rate only (NOWCAM_PHY_RATE), a
-                // virtual board's serial radio none.
+                // The chip's sender takes its rate, auto included, at build
+                // time (NOWCAM_PHY_RATE), which no console message changes;
+                // a virtual board's serial radio takes none.
                 auto_rate: false,
             }
         }

@@ -20,9 +20,10 @@ use esp_radio::esp_now::{
     EspNow, EspNowManager, EspNowReceiver, EspNowSender, EspNowWifiInterface, PeerInfo, PhyMode, RateConfig,
     ReceivedData, WifiPhyRate,
 };
-use nowcam_link::{PumpSchedule, PumpStep};
+use nowcam_link::{PeerRates, PumpSchedule, PumpStep};
 use nowcam_ports::radio::MAX_FRAME_LEN;
 use nowcam_ports::{MacAddress, PhyRate, Radio, Received, SendError, SendHandle, SendReport};
+use static_cell::StaticCell;
 
 /// Frames the node may queue before `send` answers [`SendError::QueueFull`].
 ///
@@ -59,12 +60,19 @@ pub const FRAME_LEN: usize = esp_radio::esp_now::ESP_NOW_MAX_DATA_LEN_V2;
 const _: () = assert!(FRAME_LEN <= MAX_FRAME_LEN, "the queue slots copy into the node's frame buffers");
 const _: () = assert!(FRAME_LEN == crate::CAPACITIES.max_frame_len, "the build's capacities report the radio's frames");
 
+/// Peers whose PHY rate the radio and the pump keep: the broadcast address
+/// and the receiver (a camera's rate controller sets no other).
+const RATED_PEERS: usize = 4;
+
 /// Reports kept for the node; the oldest is dropped past it.
 const REPORT_QUEUE_DEPTH: usize = 2 * TX_QUEUE_DEPTH;
 
 struct TxFrame {
     handle: SendHandle,
     destination: [u8; 6],
+    /// The rate the node asked for the destination when it queued the frame
+    /// (`None`: never asked, the driver's own).
+    rate: Option<PhyRate>,
     len: usize,
     data: [u8; FRAME_LEN],
 }
@@ -87,6 +95,15 @@ static CHANNEL: AtomicU8 = AtomicU8::new(0);
 /// Whether the station is joined to an access point, whose channel ESP-NOW then shares.
 static TIED_TO_ACCESS_POINT: AtomicBool = AtomicBool::new(false);
 static REPORTS_DROPPED: AtomicU32 = AtomicU32::new(0);
+/// Times the pump failed to set a frame's rate (the frame went at the driver's).
+static RATE_SET_FAILURES: AtomicU32 = AtomicU32::new(0);
+/// Grows whenever the node's side removes a peer from the driver's table: a
+/// peer added again has the driver's default rate, so the pump forgets the
+/// rates it set.
+static PEER_TABLE_CHANGES: AtomicU32 = AtomicU32::new(0);
+/// esp-radio's peer and rate calls, shared by the node's side (peers) and
+/// the pump (each frame's rate); every call takes `&self`.
+static MANAGER: StaticCell<EspNowManager> = StaticCell::new();
 
 /// Signalled whenever a frame or a send report is waiting for the node.
 pub fn radio_event() -> &'static Signal<CriticalSectionRawMutex, ()> {
@@ -121,10 +138,18 @@ pub fn send_reports_dropped() -> u32 {
     REPORTS_DROPPED.load(Ordering::Relaxed)
 }
 
+/// Frames the pump could not set the asked PHY rate for (esp-radio's
+/// `set_peer_rate` failed); they went at the rate the driver had.
+pub fn rate_set_failures() -> u32 {
+    RATE_SET_FAILURES.load(Ordering::Relaxed)
+}
+
 /// The node's side of the radio: queues only, never waits.
 pub struct EspNowRadio {
-    manager: EspNowManager,
+    manager: &'static EspNowManager,
     address: MacAddress,
+    /// The rate asked for each peer, stamped on every frame queued to it.
+    rates: PeerRates<RATED_PEERS>,
     next_handle: u32,
     /// The local master key unicast peers are added with, if any.
     lmk: Option<[u8; 16]>,
@@ -132,23 +157,31 @@ pub struct EspNowRadio {
 
 /// The driver's side of the radio: run [`RadioPump::run`] in its own task.
 pub struct RadioPump {
+    manager: &'static EspNowManager,
     sender: EspNowSender,
     receiver: EspNowReceiver,
+    /// The rate the driver has for each peer, as the pump set it.
+    applied: PeerRates<RATED_PEERS>,
+    /// [`PEER_TABLE_CHANGES`] when `applied` was last known true.
+    peer_table: u32,
 }
 
 impl EspNowRadio {
     /// Splits esp-radio's ESP-NOW into the port and its pump; `channel` is
-    /// the channel the radio is on now. Make one per boot: the channel and
-    /// the access point's hold are shared with [`follow_access_point`].
+    /// the channel the radio is on now. Make one per boot (a second call
+    /// panics): the channel and the access point's hold are shared with
+    /// [`follow_access_point`].
     pub fn new(esp_now: EspNow, address: MacAddress, channel: u8) -> (Self, RadioPump) {
         let (manager, sender, receiver) = esp_now.split();
+        let manager: &'static EspNowManager = MANAGER.init(manager);
         match manager.version() {
             Ok(version) => println!("ESP-NOW v{version}: frames up to {FRAME_LEN} bytes"),
             Err(error) => println!("ESP-NOW version unknown ({error:?}): frames up to {FRAME_LEN} bytes"),
         }
         CHANNEL.store(channel, Ordering::Relaxed);
-        let radio = EspNowRadio { manager, address, next_handle: 0, lmk: None };
-        (radio, RadioPump { sender, receiver })
+        let radio = EspNowRadio { manager, address, rates: PeerRates::new(), next_handle: 0, lmk: None };
+        let pump = RadioPump { manager, sender, receiver, applied: PeerRates::new(), peer_table: 0 };
+        (radio, pump)
     }
 
     /// Encrypts unicast frames with ESP-NOW's CCMP from now on: sets the
@@ -197,6 +230,8 @@ impl EspNowRadio {
         }
         let oldest = self.manager.fetch_peer(true).map_err(|_| SendError::UnknownPeer)?;
         self.manager.remove_peer(&oldest.peer_address).map_err(|_| SendError::UnknownPeer)?;
+        // Only this side writes it (the C3 has no atomic read-modify-write).
+        PEER_TABLE_CHANGES.store(PEER_TABLE_CHANGES.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
         self.manager.add_peer(info).map_err(|_| SendError::UnknownPeer)
     }
 }
@@ -219,7 +254,8 @@ impl Radio for EspNowRadio {
         let handle = SendHandle(self.next_handle);
         let mut data = [0; FRAME_LEN];
         data[..frame.len()].copy_from_slice(frame);
-        let queued = TxFrame { handle, destination: destination.octets(), len: frame.len(), data };
+        let rate = self.rates.get(destination);
+        let queued = TxFrame { handle, destination: destination.octets(), rate, len: frame.len(), data };
         TX_QUEUE.try_send(queued).map_err(|_| SendError::QueueFull)?;
         self.next_handle = self.next_handle.wrapping_add(1);
         Ok(handle)
@@ -264,20 +300,21 @@ impl Radio for EspNowRadio {
         Ok(())
     }
 
-    /// esp-radio's `set_peer_rate` for `peer` (added first if unknown; the
-    /// broadcast address is a peer esp-radio adds itself), with the long
-    /// preamble for DSSS/CCK, 802.11g for ERP-OFDM and HT20 with the long
-    /// guard interval for MCS0 to MCS7. The driver applies a peer's rate when
-    /// [`RadioPump`] hands it a frame, so frames already queued here (up to
-    /// [`TX_QUEUE_DEPTH`]) go at the new rate: a rate set once before the
-    /// first frame (`NOWCAM_PHY_RATE`) is exact, a rate changed per frame
-    /// (the rate controller) would not be, and the sender board does not offer it.
+    /// Frames queued to `peer` from now on go at `rate`: the pump sets it
+    /// with esp-radio's `set_peer_rate` before handing such a frame to the
+    /// driver (which applies a peer's rate at `esp_now_send`), so frames
+    /// queued before keep the rate they were queued with, as the rate
+    /// controller's record of each chunk's rate assumes. DSSS/CCK go with the
+    /// long preamble, ERP-OFDM as 802.11g, MCS0 to MCS7 as HT20 with the
+    /// long guard interval. A unicast peer is added first if unknown (the
+    /// broadcast address is a peer esp-radio adds itself); a rate the driver
+    /// then refuses is counted in [`rate_set_failures`].
     fn set_rate(&mut self, peer: MacAddress, rate: PhyRate) -> Result<(), SendError> {
         if !peer.is_broadcast() {
             self.ensure_peer(peer.octets())?;
         }
-        let config = RateConfig { phy_mode: phy_mode(rate), rate: wifi_phy_rate(rate), ersu: false, dcm: false };
-        self.manager.set_peer_rate(&peer.octets(), config).map_err(|_| SendError::Driver)
+        self.rates.set(peer, rate);
+        Ok(())
     }
 }
 
@@ -318,25 +355,32 @@ const fn wifi_phy_rate(rate: PhyRate) -> WifiPhyRate {
     }
 }
 
-/// The PHY rate fixed at build time (`NOWCAM_PHY_RATE`: 1, 2, 5.5, 11, 6 ...
-/// 54 or mcs0 to mcs7); unset, the sender leaves esp-radio's default, 1 Mbps.
-/// `auto` (the rate controller) fails the build: the driver applies a rate
-/// when a frame leaves the queue, not when it enters it (see
-/// [`EspNowRadio`]'s `set_rate`), so the controller's record of each
-/// chunk's rate would be wrong by up to a queue of frames.
-pub const fn build_phy_rate(text: Option<&str>) -> Option<PhyRate> {
-    let Some(text) = text else { return None };
+/// The PHY rate a build asks for (`NOWCAM_PHY_RATE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildRate {
+    /// Unset: esp-radio's default, 1 Mbps.
+    Radio,
+    /// 1, 2, 5.5, 11, 6 ... 54 or mcs0 to mcs7: every frame at that rate.
+    Fixed(PhyRate),
+    /// `auto`: the camera's rate controller picks each chunk's rate.
+    Auto,
+}
+
+/// The PHY rate asked at build time (`NOWCAM_PHY_RATE`: 1, 2, 5.5, 11, 6
+/// ... 54, mcs0 to mcs7, or auto); anything else fails the build.
+pub const fn build_phy_rate(text: Option<&str>) -> BuildRate {
+    let Some(text) = text else { return BuildRate::Radio };
     if str_eq(text, "auto") {
-        panic!("NOWCAM_PHY_RATE=auto is not offered on the chip: the driver applies a peer's rate when a frame leaves the queue, so the rate controller's record would be wrong");
+        return BuildRate::Auto;
     }
     let mut i = 0;
     while i < PhyRate::ALL.len() {
         if str_eq(text, PhyRate::ALL[i].name()) {
-            return Some(PhyRate::ALL[i]);
+            return BuildRate::Fixed(PhyRate::ALL[i]);
         }
         i += 1;
     }
-    panic!("NOWCAM_PHY_RATE must be one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54, mcs0 ... mcs7")
+    panic!("NOWCAM_PHY_RATE must be one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54, mcs0 ... mcs7, auto")
 }
 
 const fn str_eq(a: &str, b: &str) -> bool {
@@ -356,10 +400,11 @@ const fn str_eq(a: &str, b: &str) -> bool {
 
 // The rate rule, checked whenever this crate builds.
 const _: () = {
-    assert!(build_phy_rate(None).is_none());
-    assert!(matches!(build_phy_rate(Some("54")), Some(PhyRate::Ofdm54Mbps)));
-    assert!(matches!(build_phy_rate(Some("5.5")), Some(PhyRate::Cck5_5Mbps)));
-    assert!(matches!(build_phy_rate(Some("mcs7")), Some(PhyRate::HtMcs7)));
+    assert!(matches!(build_phy_rate(None), BuildRate::Radio));
+    assert!(matches!(build_phy_rate(Some("54")), BuildRate::Fixed(PhyRate::Ofdm54Mbps)));
+    assert!(matches!(build_phy_rate(Some("5.5")), BuildRate::Fixed(PhyRate::Cck5_5Mbps)));
+    assert!(matches!(build_phy_rate(Some("mcs7")), BuildRate::Fixed(PhyRate::HtMcs7)));
+    assert!(matches!(build_phy_rate(Some("auto")), BuildRate::Auto));
 };
 
 impl RadioPump {
@@ -410,6 +455,7 @@ impl RadioPump {
     /// next send may read this one's late status; that is the price of not
     /// stopping the pump for good when a send report is lost.
     async fn send(&mut self, frame: &TxFrame) {
+        self.apply_rate(frame);
         let sent =
             with_timeout(SEND_TIMEOUT, self.sender.send_async(&frame.destination, &frame.data[..frame.len])).await;
         // A failed or timed-out send reaches the node as "not acknowledged",
@@ -423,6 +469,29 @@ impl RadioPump {
         };
         push_report(SendReport { handle: frame.handle, acknowledged });
         EVENT.signal(());
+    }
+}
+
+impl RadioPump {
+    /// Sets the rate `frame` was queued with for its destination, unless
+    /// the driver has it already. Cheap: one call into the driver's peer
+    /// table, and only when the rate changes.
+    fn apply_rate(&mut self, frame: &TxFrame) {
+        let Some(rate) = frame.rate else { return };
+        let peer_table = PEER_TABLE_CHANGES.load(Ordering::Relaxed);
+        if peer_table != self.peer_table {
+            self.applied.clear();
+            self.peer_table = peer_table;
+        }
+        let destination = MacAddress::new(frame.destination);
+        if self.applied.get(destination) == Some(rate) {
+            return;
+        }
+        let config = RateConfig { phy_mode: phy_mode(rate), rate: wifi_phy_rate(rate), ersu: false, dcm: false };
+        match self.manager.set_peer_rate(&frame.destination, config) {
+            Ok(()) => self.applied.set(destination, rate),
+            Err(_) => count(&RATE_SET_FAILURES),
+        }
     }
 }
 

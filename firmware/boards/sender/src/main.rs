@@ -4,9 +4,9 @@
 //! Build-time configuration: `NOWCAM_CHANNEL` (1 to 13) fixes the channel;
 //! without it the sender hops channels until the receiver answers.
 //! `NOWCAM_PHY_RATE` (1, 2, 5.5, 11, 6 ... 54, mcs0 ... mcs7) sends every
-//! frame at that rate; without it the sender keeps esp-radio's 1 Mbps. The
-//! rate controller (`auto`) is simulated only (see
-//! `nowcam_esp_adapters::radio::build_phy_rate`).
+//! frame at that rate, and `auto` lets the rate controller pick each
+//! chunk's rate (the radio pump sets it per frame: see
+//! `nowcam_esp_adapters::radio`); without it the sender keeps esp-radio's 1 Mbps.
 //!
 //! The test console (`nowcam_esp_adapters::test_console`) runs on the
 //! console port. Until a host speaks, the sender waits [`node::HOST_WINDOW`]
@@ -42,8 +42,8 @@ const CHANNEL: Option<u8> = wifi::build_channel(option_env!("NOWCAM_CHANNEL"));
 /// hexadecimal digits); unset, the default mode. A malformed key fails the build.
 const KEY: Option<Key> = nowcam_esp_adapters::key::build_key(option_env!("NOWCAM_KEY"));
 
-/// The PHY rate fixed at build time (`NOWCAM_PHY_RATE`); unset, 1 Mbps.
-const PHY_RATE: Option<nowcam_ports::PhyRate> =
+/// The PHY rate asked at build time (`NOWCAM_PHY_RATE`); unset, 1 Mbps.
+const PHY_RATE: nowcam_esp_adapters::radio::BuildRate =
     nowcam_esp_adapters::radio::build_phy_rate(option_env!("NOWCAM_PHY_RATE"));
 
 /// The ~20 KB VGA fixture the harness also uses, so on-air and simulated runs move the same bytes.

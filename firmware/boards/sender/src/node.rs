@@ -3,12 +3,13 @@
 use embassy_futures::select::select;
 use embassy_time::{Duration, Instant, Timer};
 use esp_println::println;
-use nowcam_app::{RateMode, SenderNodeConfig, SenderNodeEvent};
+use nowcam_app::{RateCosts, RateMode, SenderNodeConfig, SenderNodeEvent};
 use nowcam_console::TransferOutcome;
 use nowcam_esp_adapters::clock::{now, to_embassy};
+use nowcam_esp_adapters::radio::BuildRate;
 use nowcam_esp_adapters::watchdog::{self, Watchdog};
 use nowcam_esp_adapters::{radio_event, test_console};
-use nowcam_ports::PhyRate;
+use nowcam_link::{airtime, CHIP_SEND_OVERHEAD_NS};
 use nowcam_proto::auth::Key;
 use nowcam_proto::sender::SendError;
 
@@ -87,12 +88,20 @@ pub async fn run(node: &'static SharedNode, mut watchdog: Watchdog) -> ! {
 /// time, or because frames travel over the console); capture only when
 /// asked, by the host or by [`run`] when there is no host; authenticated
 /// when a key was given at build time.
-pub fn config(channel_fixed: bool, key: Option<Key>, rate: Option<PhyRate>) -> SenderNodeConfig {
+pub fn config(channel_fixed: bool, key: Option<Key>, rate: BuildRate) -> SenderNodeConfig {
     let mut config =
         SenderNodeConfig { hop_channels: !channel_fixed, capture_interval: None, ..SenderNodeConfig::default() };
     config.transfer.key = key;
-    // A fixed rate is set once, before the first frame; none leaves esp-radio's 1 Mbps.
-    config.rate = rate.map_or(RateMode::Radio, RateMode::Fixed);
+    // A fixed rate is set once, before the first frame; none leaves
+    // esp-radio's 1 Mbps. The controller weighs each rate as the simulator's
+    // does: the broadcast airtime, or the chip's per-send cost where longer.
+    config.rate = match rate {
+        BuildRate::Radio => RateMode::Radio,
+        BuildRate::Fixed(rate) => RateMode::Fixed(rate),
+        BuildRate::Auto => RateMode::Auto(RateCosts::camera(|rate, frame_len| {
+            airtime::broadcast_send_ns(rate, frame_len, CHIP_SEND_OVERHEAD_NS)
+        })),
+    };
     // With ESP-NOW encryption every frame goes unicast, so none is sent in the clear.
     config.broadcast_chunks = nowcam_esp_adapters::key::UNICAST_ENCRYPTION.is_none();
     config
