@@ -134,7 +134,7 @@ async fn unsupported(sensor: Sensor, mut watchdog: Watchdog) -> ! {
 }
 
 #[embassy_executor::task]
-async fn radio_pump(pump: RadioPump) {
+async fn radio_pump(pump: RadioPump<false>) {
     pump.run().await
 }
 

@@ -150,13 +150,19 @@ pub struct EspNowRadio {
     address: MacAddress,
     /// The rate asked for each peer, stamped on every frame queued to it.
     rates: PeerRates<RATED_PEERS>,
+    /// Whether the pump sets the stamped rates (`set_rate` refuses otherwise).
+    sets_rates: bool,
     next_handle: u32,
     /// The local master key unicast peers are added with, if any.
     lmk: Option<[u8; 16]>,
 }
 
 /// The driver's side of the radio: run [`RadioPump::run`] in its own task.
-pub struct RadioPump {
+///
+/// `SETS_RATES`: whether it sets each frame's PHY rate ([`EspNowRadio::with_rates`]).
+/// A pump that never does links no rate code (2.6 KB of flash on the C6
+/// receiver, which answers at 1 Mbps and has little flash to spare).
+pub struct RadioPump<const SETS_RATES: bool> {
     manager: &'static EspNowManager,
     sender: EspNowSender,
     receiver: EspNowReceiver,
@@ -168,10 +174,25 @@ pub struct RadioPump {
 
 impl EspNowRadio {
     /// Splits esp-radio's ESP-NOW into the port and its pump; `channel` is
-    /// the channel the radio is on now. Make one per boot (a second call
-    /// panics): the channel and the access point's hold are shared with
-    /// [`follow_access_point`].
-    pub fn new(esp_now: EspNow, address: MacAddress, channel: u8) -> (Self, RadioPump) {
+    /// the channel the radio is on now. Frames go at the driver's rate
+    /// (ESP-NOW's 1 Mbps), and `set_rate` refuses. Make one per boot (a
+    /// second call panics): the channel and the access point's hold are
+    /// shared with [`follow_access_point`].
+    pub fn new(esp_now: EspNow, address: MacAddress, channel: u8) -> (Self, RadioPump<false>) {
+        Self::split(esp_now, address, channel)
+    }
+
+    /// As [`EspNowRadio::new`], and `set_rate` takes rates: the pump sets
+    /// each frame's (see [`Radio::set_rate`] below).
+    pub fn with_rates(esp_now: EspNow, address: MacAddress, channel: u8) -> (Self, RadioPump<true>) {
+        Self::split(esp_now, address, channel)
+    }
+
+    fn split<const SETS_RATES: bool>(
+        esp_now: EspNow,
+        address: MacAddress,
+        channel: u8,
+    ) -> (Self, RadioPump<SETS_RATES>) {
         let (manager, sender, receiver) = esp_now.split();
         let manager: &'static EspNowManager = MANAGER.init(manager);
         match manager.version() {
@@ -179,7 +200,8 @@ impl EspNowRadio {
             Err(error) => println!("ESP-NOW version unknown ({error:?}): frames up to {FRAME_LEN} bytes"),
         }
         CHANNEL.store(channel, Ordering::Relaxed);
-        let radio = EspNowRadio { manager, address, rates: PeerRates::new(), next_handle: 0, lmk: None };
+        let rates = PeerRates::new();
+        let radio = EspNowRadio { manager, address, rates, sets_rates: SETS_RATES, next_handle: 0, lmk: None };
         let pump = RadioPump { manager, sender, receiver, applied: PeerRates::new(), peer_table: 0 };
         (radio, pump)
     }
@@ -308,8 +330,12 @@ impl Radio for EspNowRadio {
     /// long preamble, ERP-OFDM as 802.11g, MCS0 to MCS7 as HT20 with the
     /// long guard interval. A unicast peer is added first if unknown (the
     /// broadcast address is a peer esp-radio adds itself); a rate the driver
-    /// then refuses is counted in [`rate_set_failures`].
+    /// then refuses is counted in [`rate_set_failures`]. A radio made with
+    /// [`EspNowRadio::new`] refuses ([`SendError::Unsupported`]).
     fn set_rate(&mut self, peer: MacAddress, rate: PhyRate) -> Result<(), SendError> {
+        if !self.sets_rates {
+            return Err(SendError::Unsupported);
+        }
         if !peer.is_broadcast() {
             self.ensure_peer(peer.octets())?;
         }
@@ -407,7 +433,7 @@ const _: () = {
     assert!(matches!(build_phy_rate(Some("auto")), BuildRate::Auto));
 };
 
-impl RadioPump {
+impl<const SETS_RATES: bool> RadioPump<SETS_RATES> {
     /// Moves frames between the queues and the driver, forever.
     ///
     /// Received frames go first, at most esp-radio's receive queue depth in a
@@ -472,11 +498,14 @@ impl RadioPump {
     }
 }
 
-impl RadioPump {
+impl<const SETS_RATES: bool> RadioPump<SETS_RATES> {
     /// Sets the rate `frame` was queued with for its destination, unless
     /// the driver has it already. Cheap: one call into the driver's peer
     /// table, and only when the rate changes.
     fn apply_rate(&mut self, frame: &TxFrame) {
+        if !SETS_RATES {
+            return;
+        }
         let Some(rate) = frame.rate else { return };
         let peer_table = PEER_TABLE_CHANGES.load(Ordering::Relaxed);
         if peer_table != self.peer_table {

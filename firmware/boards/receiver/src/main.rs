@@ -236,7 +236,7 @@ impl core::fmt::Display for NewestImage {
 
 #[cfg(not(feature = "serial-radio"))]
 #[embassy_executor::task]
-async fn radio_pump(pump: nowcam_esp_adapters::RadioPump) {
+async fn radio_pump(pump: nowcam_esp_adapters::RadioPump<false>) {
     pump.run().await
 }
 

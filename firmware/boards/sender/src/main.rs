@@ -120,7 +120,7 @@ async fn main(spawner: Spawner) -> ! {
         if let Err(error) = esp_now.set_channel(channel) {
             nowcam_esp_adapters::boot::restart_after("ESP-NOW refused the channel", error).await;
         }
-        let (mut radio, pump) = nowcam_esp_adapters::EspNowRadio::new(esp_now, address, channel);
+        let (mut radio, pump) = nowcam_esp_adapters::EspNowRadio::with_rates(esp_now, address, channel);
         radio.apply_build_encryption();
         spawner.spawn(radio_pump(pump).expect("the radio pump task is spawned once"));
         (radio, RadioKind::EspNow)
@@ -176,7 +176,7 @@ async fn main(spawner: Spawner) -> ! {
 
 #[cfg(not(feature = "serial-radio"))]
 #[embassy_executor::task]
-async fn radio_pump(pump: nowcam_esp_adapters::RadioPump) {
+async fn radio_pump(pump: nowcam_esp_adapters::RadioPump<true>) {
     pump.run().await
 }
 
