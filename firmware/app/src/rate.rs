@@ -48,8 +48,8 @@ const _: () = assert!(
 
 const _: () = assert!(AUTO_RATE_COUNT <= MAX_RATES);
 
-/// Chunks between two status requests while the controller has no outcome
-/// of the rate it sends at (see [`Rates::poll_interval`]). A status round
+/// Chunks between two status requests while the controller's best rate has
+/// no outcome yet (see [`Rates::poll_interval`]). A status round
 /// costs two short frames at 1 Mbps, about 1 ms; a 1470-byte chunk at 54
 /// Mbps with the chip's per-send cost about 0.55 ms.
 pub const LEARNING_POLL_INTERVAL: u16 = 8;
@@ -237,24 +237,29 @@ impl Rates {
         }
     }
 
-    /// The rate set for `peer` so far.
-    fn current(&self, peer: MacAddress) -> PhyRate {
+    /// The rate set for `peer` so far, if the node knows it: for the
+    /// broadcast address and the last unicast peer it set. Another peer may
+    /// still have a rate set earlier (the radio keeps one per peer), so its
+    /// rate is unknown, not ESP-NOW's default.
+    fn current(&self, peer: MacAddress) -> Option<PhyRate> {
         if peer.is_broadcast() {
-            return self.broadcast;
+            return Some(self.broadcast);
         }
         match self.unicast {
-            Some((address, rate)) if address == peer => rate,
-            _ => PhyRate::Dsss1Mbps,
+            Some((address, rate)) if address == peer => Some(rate),
+            _ => None,
         }
     }
 
-    /// Sets `rate` for `peer` through the radio if it is not set already;
-    /// returns the rate frames to `peer` go at now.
+    /// Sets `rate` for `peer` through the radio unless it is known to be set
+    /// already; returns the rate frames to `peer` go at now (the asked one,
+    /// or on failure the one set before, 1 Mbps when unknown).
     fn apply(&mut self, radio: &mut impl Radio, peer: MacAddress, rate: PhyRate) -> PhyRate {
         let current = self.current(peer);
-        if self.unsupported || current == rate {
-            return current;
+        if self.unsupported || current == Some(rate) {
+            return current.unwrap_or(PhyRate::Dsss1Mbps);
         }
+        let current = current.unwrap_or(PhyRate::Dsss1Mbps);
         match radio.set_rate(peer, rate) {
             Ok(()) => {
                 if peer.is_broadcast() {
@@ -307,13 +312,15 @@ impl Rates {
     }
 
     /// Chunks between two status requests: `interval`, or
-    /// [`LEARNING_POLL_INTERVAL`] while the controller sends at a rate it has
-    /// no outcome of yet (a new transfer's first rate, or the next one down
+    /// [`LEARNING_POLL_INTERVAL`] while the controller's best rate (the one
+    /// its chunks go at outside samples) has no outcome yet (a new transfer's first rate, or the next one down
     /// after it failed). Outcomes come only with status answers, so a rate
     /// that does not get through would otherwise cost a whole interval of
     /// chunks before the controller hears of it (48 chunks of 1470 bytes at
     /// 54 Mbps on a 10 dB link: all lost).
     pub(crate) fn poll_interval(&self, interval: u16) -> u16 {
+        // While the best rate has no outcome yet: it is the rate chunks go at
+        // outside the one-in-ten samples.
         let learning = self.controller.as_ref().is_some_and(|c| c.stats()[c.best()].probability_ppm.is_none());
         if learning && !self.unsupported {
             interval.min(LEARNING_POLL_INTERVAL)
@@ -325,5 +332,63 @@ impl Rates {
     /// What the controller knows of each rate (auto mode).
     pub(crate) fn stats(&self) -> Option<&[RateStats; AUTO_RATE_COUNT]> {
         self.controller.as_ref().map(RateController::stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nowcam_ports::radio::MAX_FRAME_LEN;
+    use nowcam_ports::{Received, SendHandle, SendReport};
+
+    use super::*;
+
+    /// A radio that keeps a rate per peer, as esp-radio's driver does, and
+    /// records every `set_rate`.
+    #[derive(Default)]
+    struct PeerRateRadio {
+        sets: heapless::Vec<(MacAddress, PhyRate), 16>,
+    }
+
+    impl Radio for PeerRateRadio {
+        fn address(&self) -> MacAddress {
+            MacAddress::new([2, 0, 0, 0, 0, 9])
+        }
+        fn send(&mut self, _: MacAddress, _: &[u8]) -> Result<SendHandle, SendError> {
+            Ok(SendHandle(0))
+        }
+        fn poll_send_report(&mut self) -> Option<SendReport> {
+            None
+        }
+        fn may_have_frames(&self) -> bool {
+            false
+        }
+        fn receive(&mut self, _: &mut [u8; MAX_FRAME_LEN]) -> Option<Received> {
+            None
+        }
+        fn channel(&self) -> u8 {
+            1
+        }
+        fn set_channel(&mut self, _: u8) -> Result<(), SendError> {
+            Ok(())
+        }
+        fn set_rate(&mut self, peer: MacAddress, rate: PhyRate) -> Result<(), SendError> {
+            self.sets.push((peer, rate)).map_err(|_| SendError::Driver)
+        }
+    }
+
+    /// A camera that talked to receiver A at 54 Mbps, then to B, and comes
+    /// back to A: A's offer must be set to 1 Mbps again, since the radio
+    /// still holds A's 54 (the node remembers one unicast peer's rate).
+    #[test]
+    fn a_peer_met_again_gets_its_rate_set_again() {
+        let (a, b) = (MacAddress::new([2, 0, 0, 0, 0, 1]), MacAddress::new([2, 0, 0, 0, 0, 2]));
+        let mut rates = Rates::new(RateMode::Fixed(PhyRate::Ofdm54Mbps));
+        let mut radio = PeerRateRadio::default();
+        assert_eq!(rates.apply(&mut radio, a, PhyRate::Ofdm54Mbps), PhyRate::Ofdm54Mbps);
+        assert_eq!(rates.apply(&mut radio, a, PhyRate::Ofdm54Mbps), PhyRate::Ofdm54Mbps);
+        assert_eq!(rates.apply(&mut radio, b, PhyRate::Ofdm54Mbps), PhyRate::Ofdm54Mbps);
+        assert_eq!(rates.apply(&mut radio, a, PhyRate::Dsss1Mbps), PhyRate::Dsss1Mbps);
+        let sets: &[(MacAddress, PhyRate)] = &radio.sets;
+        assert_eq!(sets, [(a, PhyRate::Ofdm54Mbps), (b, PhyRate::Ofdm54Mbps), (a, PhyRate::Dsss1Mbps)]);
     }
 }

@@ -159,8 +159,10 @@ pub struct SenderNodeStats {
     /// Probe replies and control requests dropped for a missing or wrong tag
     /// (transfer frames are counted in the transfer's own stats).
     pub dropped_auth: u32,
-    /// Times the radio failed to set the PHY rate asked (`Radio::set_rate`
-    /// other than `Unsupported`): the frames went at the rate it had.
+    /// Times the radio refused a PHY rate when asked (`Radio::set_rate`
+    /// other than `Unsupported`): the frames went at the rate it had. A
+    /// radio that sets each frame's rate later, as the chip's pump does,
+    /// counts its own refusals (`radio::rate_set_failures` on the boards).
     pub rate_set_failures: u32,
 }
 
@@ -791,9 +793,10 @@ impl<R: Radio, F: FrameSource, T: TelemetrySource, const WORDS: usize> SenderNod
         let Some(transfer) = &mut self.transfer else {
             return;
         };
-        transfer.set_poll_interval(self.rates.poll_interval(self.config.transfer.poll_interval));
         let mut buffer = [0u8; MAX_FRAME_LEN];
         while !self.transfer_handles.is_full() {
+            // Per frame: a chunk's pick may fold outcomes and change the best rate.
+            transfer.set_poll_interval(self.rates.poll_interval(self.config.transfer.poll_interval));
             let Some((len, transmit)) = transfer.poll_transmit(now, self.source.frame(), &mut buffer) else {
                 break;
             };

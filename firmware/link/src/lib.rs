@@ -45,4 +45,4 @@ pub use direction::{Direction, Station};
 pub use error_rate::{bits_success_probability, frame_success_probability};
 pub use fault::FaultInjector;
 pub use link::{Delivery, DirectionCounters, DropReason, Link, LinkError, Transmission, TxQueue};
-pub use pump::{PeerRates, PumpSchedule, PumpStep};
+pub use pump::{AppliedRates, PeerRates, PumpSchedule, PumpStep};

@@ -60,51 +60,47 @@ impl PumpSchedule {
     }
 }
 
-/// A PHY rate per peer, for up to `N` peers (the oldest entry gives way).
+/// A PHY rate per peer, for up to `N` peers (the one set longest ago gives way).
 ///
-/// A driver such as esp-radio applies a peer's rate when a frame is handed
-/// to it, not when the node queues the frame, so a rate set by the node
-/// between two queued frames would reach frames queued before it. The chip
-/// adapter keeps two tables: the node's side records the rate asked for
-/// each peer and stamps it on every frame it queues; the pump's side records
-/// the rate the driver has, and sets a frame's rate only when it differs.
+/// A driver such as esp-radio keeps a rate per peer, set with
+/// `set_peer_rate`; the chip adapter assumes it is read when a frame is
+/// handed to the driver (`esp_now_send`), not when the node queues the
+/// frame, so a rate set by the node between two queued frames would reach
+/// frames queued before it. The adapter keeps two tables: the node's side
+/// records the rate asked for each peer and stamps it on every frame it
+/// queues; the pump's side, [`AppliedRates`], records what the driver has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerRates<const N: usize> {
-    entries: [Option<(MacAddress, PhyRate)>; N],
-    /// The entry replaced next when the table is full.
-    oldest: usize,
+    /// Each peer, its rate, and when it was set (by `clock`).
+    entries: [Option<(MacAddress, PhyRate, u32)>; N],
+    clock: u32,
 }
 
 impl<const N: usize> PeerRates<N> {
     pub const fn new() -> Self {
-        PeerRates { entries: [None; N], oldest: 0 }
+        PeerRates { entries: [None; N], clock: 0 }
     }
 
     /// The rate recorded for `peer`, if any.
     pub fn get(&self, peer: MacAddress) -> Option<PhyRate> {
-        self.entries.iter().flatten().find(|(address, _)| *address == peer).map(|(_, rate)| *rate)
+        self.entries.iter().flatten().find(|(address, ..)| *address == peer).map(|(_, rate, _)| *rate)
     }
 
-    /// Records `rate` for `peer`, in place of its earlier one or of the oldest entry.
+    /// Records `rate` for `peer`, in place of its earlier one, in a free
+    /// entry, or in place of the entry set longest ago.
     pub fn set(&mut self, peer: MacAddress, rate: PhyRate) {
-        if N == 0 {
-            return;
-        }
         let slot = self
             .entries
             .iter()
-            .position(|entry| entry.is_some_and(|(address, _)| address == peer))
-            .or_else(|| self.entries.iter().position(Option::is_none));
-        let slot = slot.unwrap_or_else(|| {
-            let oldest = self.oldest;
-            self.oldest = (oldest + 1) % N;
-            oldest
-        });
-        self.entries[slot] = Some((peer, rate));
+            .position(|entry| entry.is_some_and(|(address, ..)| address == peer))
+            .or_else(|| self.entries.iter().position(Option::is_none))
+            .or_else(|| (0..N).min_by_key(|&i| self.entries[i].map_or(0, |(.., set)| set)));
+        let Some(slot) = slot else { return };
+        self.clock = self.clock.wrapping_add(1);
+        self.entries[slot] = Some((peer, rate, self.clock));
     }
 
-    /// Forgets every peer's rate (the driver's peer table changed, and a
-    /// peer added again has the driver's default rate).
+    /// Forgets every peer's rate.
     pub fn clear(&mut self) {
         *self = Self::new();
     }
@@ -113,5 +109,42 @@ impl<const N: usize> PeerRates<N> {
 impl<const N: usize> Default for PeerRates<N> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The rates a driver holds for its peers, as the radio pump set them:
+/// before handing the driver a frame, the pump asks [`AppliedRates::to_set`]
+/// whether the frame's rate must be set first, and tells
+/// [`AppliedRates::done`] when the driver took it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AppliedRates<const N: usize> {
+    rates: PeerRates<N>,
+    /// The driver's peer-table changes (removals) when `rates` was last true.
+    peer_table: u32,
+}
+
+impl<const N: usize> AppliedRates<N> {
+    pub const fn new() -> Self {
+        AppliedRates { rates: PeerRates::new(), peer_table: 0 }
+    }
+
+    /// The rate to set for `peer` before handing it a frame queued with
+    /// `asked` (`None`: the node never asked one), if the driver may not have
+    /// it. `peer_table` counts the peers removed from the driver's table so
+    /// far: a peer added again has the driver's default rate, so any change
+    /// forgets what was set.
+    pub fn to_set(&mut self, peer: MacAddress, asked: Option<PhyRate>, peer_table: u32) -> Option<PhyRate> {
+        if peer_table != self.peer_table {
+            self.rates.clear();
+            self.peer_table = peer_table;
+        }
+        let asked = asked?;
+        (self.rates.get(peer) != Some(asked)).then_some(asked)
+    }
+
+    /// The driver took `rate` for `peer` (a failed set leaves the entry as it
+    /// was, so the next frame tries again).
+    pub fn done(&mut self, peer: MacAddress, rate: PhyRate) {
+        self.rates.set(peer, rate);
     }
 }

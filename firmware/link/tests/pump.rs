@@ -124,15 +124,18 @@ fn a_burst_of_one_alternates_and_nothing_waiting_waits() {
 }
 
 /// A driver that applies a peer's rate when a frame is handed to it (as
-/// esp-radio's `esp_now_send` does), a node that changes rates between
-/// queued frames (as the camera's rate controller does per chunk), and the
-/// chip adapter's two [`PeerRates`] tables between them: every frame must go
-/// at the rate asked when it was queued, with the driver's rate set only
-/// when it changes, and set again after the driver's peer table changed.
+/// the chip adapter assumes of esp-radio's `esp_now_send`), a node that
+/// changes rates between queued frames (as the camera's rate controller does
+/// per chunk), and the chip adapter's two tables between them: the node's
+/// side stamps each queued frame with the rate asked for its destination
+/// ([`PeerRates`]), the pump asks [`AppliedRates`] what to set before each
+/// send, as `RadioPump::apply_rate` does. Every frame must go at the rate
+/// asked when it was queued, with the driver's rate set only when it changes,
+/// and set again after the driver's peer table changed or a set failed.
 mod peer_rates {
     use std::collections::{HashMap, VecDeque};
 
-    use nowcam_link::PeerRates;
+    use nowcam_link::{AppliedRates, PeerRates};
     use nowcam_ports::{MacAddress, PhyRate};
 
     const RECEIVER: MacAddress = MacAddress::new([2, 0, 0, 0, 0, 1]);
@@ -141,34 +144,65 @@ mod peer_rates {
     struct Driver {
         rates: HashMap<MacAddress, PhyRate>,
         rate_sets: u32,
+        /// Sets to refuse, counted down (as the blob refuses a rate it cannot use).
+        refuse: u32,
         /// Each frame sent: its tag and the rate it went at.
         sent: Vec<(u32, PhyRate)>,
     }
 
     impl Driver {
+        fn set_peer_rate(&mut self, peer: MacAddress, rate: PhyRate) -> Result<(), ()> {
+            if self.refuse > 0 {
+                self.refuse -= 1;
+                return Err(());
+            }
+            self.rates.insert(peer, rate);
+            self.rate_sets += 1;
+            Ok(())
+        }
+
         fn send(&mut self, destination: MacAddress, tag: u32) {
             let rate = self.rates.get(&destination).copied().unwrap_or(PhyRate::Dsss1Mbps);
             self.sent.push((tag, rate));
+        }
+
+        /// The adapter removed peers from the driver's table: they come back at the default rate.
+        fn forget_peers(&mut self) {
+            self.rates.clear();
         }
     }
 
     struct Adapter {
         wanted: PeerRates<4>,
-        applied: PeerRates<4>,
+        applied: AppliedRates<4>,
+        /// `PEER_TABLE_CHANGES`: the node's side counts the peers it removed.
+        peer_table: u32,
         queue: VecDeque<(MacAddress, u32, Option<PhyRate>)>,
+        failures: u32,
     }
 
     impl Adapter {
+        fn new() -> Self {
+            Adapter {
+                wanted: PeerRates::new(),
+                applied: AppliedRates::new(),
+                peer_table: 0,
+                queue: VecDeque::new(),
+                failures: 0,
+            }
+        }
+
         fn queue(&mut self, destination: MacAddress, tag: u32) {
             self.queue.push_back((destination, tag, self.wanted.get(destination)));
         }
 
         fn pump_one(&mut self, driver: &mut Driver) {
-            let (destination, tag, rate) = self.queue.pop_front().expect("a queued frame");
-            if let Some(rate) = rate.filter(|rate| self.applied.get(destination) != Some(*rate)) {
-                driver.rates.insert(destination, rate);
-                driver.rate_sets += 1;
-                self.applied.set(destination, rate);
+            let (destination, tag, asked) = self.queue.pop_front().expect("a queued frame");
+            if let Some(rate) = self.applied.to_set(destination, asked, self.peer_table) {
+                match driver.set_peer_rate(destination, rate) {
+                    Ok(()) => self.applied.done(destination, rate),
+                    Err(()) => self.failures += 1,
+                }
             }
             driver.send(destination, tag);
         }
@@ -177,7 +211,7 @@ mod peer_rates {
     #[test]
     fn every_frame_goes_at_the_rate_asked_when_it_was_queued() {
         let mut driver = Driver::default();
-        let mut adapter = Adapter { wanted: PeerRates::new(), applied: PeerRates::new(), queue: VecDeque::new() };
+        let mut adapter = Adapter::new();
         let pattern = [PhyRate::Ofdm54Mbps, PhyRate::Ofdm54Mbps, PhyRate::Ofdm18Mbps, PhyRate::Ofdm54Mbps];
         let mut asked = Vec::new();
         for tag in 0..40u32 {
@@ -190,10 +224,9 @@ mod peer_rates {
                 adapter.pump_one(&mut driver);
             }
             if tag == 20 {
-                // The driver forgot its peers (the adapter made room in its
-                // peer table): the pump must set the rate again.
-                driver.rates.clear();
-                adapter.applied.clear();
+                // The node's side made room in the driver's peer table.
+                driver.forget_peers();
+                adapter.peer_table += 1;
             }
         }
         while !adapter.queue.is_empty() {
@@ -204,10 +237,38 @@ mod peer_rates {
         // changes in each of the ten patterns, and once more after the
         // driver forgot its peers.
         assert_eq!(driver.rate_sets, 1 + 2 * 10 + 1);
+        assert_eq!(adapter.failures, 0);
     }
 
     #[test]
-    fn peers_keep_their_own_rates_and_the_oldest_gives_way() {
+    fn a_refused_rate_is_counted_and_tried_again_with_the_next_frame() {
+        let mut driver = Driver { refuse: 1, ..Driver::default() };
+        let mut adapter = Adapter::new();
+        adapter.wanted.set(RECEIVER, PhyRate::Ofdm24Mbps);
+        for tag in 0..3 {
+            adapter.queue(RECEIVER, tag);
+        }
+        for _ in 0..3 {
+            adapter.pump_one(&mut driver);
+        }
+        // The refused frame went at the driver's rate; the next one set it.
+        let expected = [(0, PhyRate::Dsss1Mbps), (1, PhyRate::Ofdm24Mbps), (2, PhyRate::Ofdm24Mbps)];
+        assert_eq!(driver.sent, expected);
+        assert_eq!((adapter.failures, driver.rate_sets), (1, 1));
+    }
+
+    #[test]
+    fn a_frame_queued_before_any_rate_was_asked_leaves_the_driver_alone() {
+        let mut applied = AppliedRates::<4>::new();
+        assert_eq!(applied.to_set(RECEIVER, None, 0), None);
+        assert_eq!(applied.to_set(RECEIVER, Some(PhyRate::Cck11Mbps), 0), Some(PhyRate::Cck11Mbps));
+        applied.done(RECEIVER, PhyRate::Cck11Mbps);
+        assert_eq!(applied.to_set(RECEIVER, Some(PhyRate::Cck11Mbps), 0), None);
+        assert_eq!(applied.to_set(RECEIVER, Some(PhyRate::Cck11Mbps), 1), Some(PhyRate::Cck11Mbps), "peers removed");
+    }
+
+    #[test]
+    fn peers_keep_their_own_rates_and_the_one_set_longest_ago_gives_way() {
         let mut rates = PeerRates::<2>::new();
         assert_eq!(rates.get(RECEIVER), None);
         rates.set(RECEIVER, PhyRate::Cck11Mbps);
@@ -218,7 +279,8 @@ mod peer_rates {
         let third = MacAddress::new([2, 0, 0, 0, 0, 3]);
         rates.set(third, PhyRate::Ofdm6Mbps);
         assert_eq!(rates.get(third), Some(PhyRate::Ofdm6Mbps));
-        assert_eq!(rates.get(RECEIVER), None, "the oldest entry gave way");
+        assert_eq!(rates.get(MacAddress::BROADCAST), None, "the broadcast entry was set longest ago");
+        assert_eq!(rates.get(RECEIVER), Some(PhyRate::Ofdm24Mbps), "the receiver's was set again since");
         rates.clear();
         assert_eq!(rates.get(third), None);
     }

@@ -269,6 +269,8 @@ impl<const N: usize> RateController<N> {
         // choice is a guess, and a poll interval of chunks at a rate that
         // does not get through is lost (see `Rates::poll_interval` in nowcam-app).
         let best = &self.rates[self.best];
+        // One outcome is enough to fold: a new best that delivered it stays
+        // best until it has MIN_OUTCOMES (below), one that lost it is left.
         let first = (!self.knows_any() && self.rates.iter().any(|rate| rate.attempts > 0))
             || (best.probability_ppm.is_none() && best.attempts > 0);
         if now < due && !first {
@@ -298,8 +300,14 @@ impl<const N: usize> RateController<N> {
             rate.total_attempts >= MIN_OUTCOMES
                 && rate.probability_ppm.is_some_and(|p| p >= self.config.min_probability_ppm)
         };
+        let best = &self.rates[self.best];
+        let unconfirmed = best.total_attempts < MIN_OUTCOMES
+            && best.probability_ppm.is_some_and(|p| p >= self.config.min_probability_ppm);
         if let Some(best) = (0..N).filter(|&i| usable(&self.rates[i])).max_by_key(|&i| self.rates[i].throughput()) {
             self.best = best;
+        } else if unconfirmed {
+            // The best delivered what it sent, too few to be usable yet: it
+            // stays (a descent from a rate that gets through is a loss).
         } else if let Some(slower) = (0..N)
             .filter(|&i| self.rates[i].frame_ns / 2 >= self.rates[self.best].frame_ns)
             .filter(|&i| self.rates[i].probability_ppm.is_none_or(|p| p >= self.config.min_probability_ppm))
@@ -498,6 +506,30 @@ mod tests {
         // Worse again: only 1 Mbps gets through.
         drive(&mut controller, [1.0, 0.0, 0.0], now, 5_000);
         assert_eq!(controller.best(), 0, "{:?}", controller.stats());
+    }
+
+    /// After the fastest rate fails, the descent's new best is judged on its
+    /// first outcome at once (no update interval's wait), and a best that
+    /// delivered, though on too few outcomes to be usable, is not left for a
+    /// slower rate.
+    #[test]
+    fn a_new_best_is_judged_at_once_and_kept_while_it_delivers() {
+        let eager = RateConfig { start_fastest: true, ..RateConfig::default() };
+        let t = Instant::from_millis(1);
+        let mut controller = RateController::new([200_000, 90_000, 40_000], eager).unwrap();
+        controller.report_counts(2, 8, 0);
+        controller.pick(t);
+        assert_eq!(controller.best(), 1, "54 failed: 11 Mbps, whose frames take twice as long");
+        controller.report_counts(1, 1, 1);
+        controller.pick(t);
+        assert_eq!(controller.stats()[1].probability_ppm, Some(1_000_000), "folded at once");
+        assert_eq!(controller.best(), 1, "one delivered chunk: still 11 Mbps");
+        let mut controller = RateController::new([200_000, 90_000, 40_000], eager).unwrap();
+        controller.report_counts(2, 8, 0);
+        controller.pick(t);
+        controller.report_counts(1, 1, 0);
+        controller.pick(t);
+        assert_eq!(controller.best(), 0, "11 Mbps lost its first chunk too: down to 1 Mbps");
     }
 
     #[test]

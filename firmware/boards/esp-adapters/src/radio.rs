@@ -20,7 +20,7 @@ use esp_radio::esp_now::{
     EspNow, EspNowManager, EspNowReceiver, EspNowSender, EspNowWifiInterface, PeerInfo, PhyMode, RateConfig,
     ReceivedData, WifiPhyRate,
 };
-use nowcam_link::{PeerRates, PumpSchedule, PumpStep};
+use nowcam_link::{AppliedRates, PeerRates, PumpSchedule, PumpStep};
 use nowcam_ports::radio::MAX_FRAME_LEN;
 use nowcam_ports::{MacAddress, PhyRate, Radio, Received, SendError, SendHandle, SendReport};
 use static_cell::StaticCell;
@@ -60,9 +60,10 @@ pub const FRAME_LEN: usize = esp_radio::esp_now::ESP_NOW_MAX_DATA_LEN_V2;
 const _: () = assert!(FRAME_LEN <= MAX_FRAME_LEN, "the queue slots copy into the node's frame buffers");
 const _: () = assert!(FRAME_LEN == crate::CAPACITIES.max_frame_len, "the build's capacities report the radio's frames");
 
-/// Peers whose PHY rate the radio and the pump keep: the broadcast address
-/// and the receiver (a camera's rate controller sets no other).
-const RATED_PEERS: usize = 4;
+/// Peers whose PHY rate the radio and the pump keep: as many as the
+/// driver's peer table holds (`ESP_NOW_MAX_TOTAL_PEER_NUM`, 20, in the
+/// blob's headers), so that no peer the driver knows loses its entry.
+const RATED_PEERS: usize = 20;
 
 /// Reports kept for the node; the oldest is dropped past it.
 const REPORT_QUEUE_DEPTH: usize = 2 * TX_QUEUE_DEPTH;
@@ -71,7 +72,7 @@ struct TxFrame {
     handle: SendHandle,
     destination: [u8; 6],
     /// The rate the node asked for the destination when it queued the frame
-    /// (`None`: never asked, the driver's own).
+    /// (`None`: never asked; the frame goes at the rate the driver has).
     rate: Option<PhyRate>,
     len: usize,
     data: [u8; FRAME_LEN],
@@ -167,9 +168,7 @@ pub struct RadioPump<const SETS_RATES: bool> {
     sender: EspNowSender,
     receiver: EspNowReceiver,
     /// The rate the driver has for each peer, as the pump set it.
-    applied: PeerRates<RATED_PEERS>,
-    /// [`PEER_TABLE_CHANGES`] when `applied` was last known true.
-    peer_table: u32,
+    applied: AppliedRates<RATED_PEERS>,
 }
 
 impl EspNowRadio {
@@ -202,7 +201,7 @@ impl EspNowRadio {
         CHANNEL.store(channel, Ordering::Relaxed);
         let rates = PeerRates::new();
         let radio = EspNowRadio { manager, address, rates, sets_rates: SETS_RATES, next_handle: 0, lmk: None };
-        let pump = RadioPump { manager, sender, receiver, applied: PeerRates::new(), peer_table: 0 };
+        let pump = RadioPump { manager, sender, receiver, applied: AppliedRates::new() };
         (radio, pump)
     }
 
@@ -323,15 +322,19 @@ impl Radio for EspNowRadio {
     }
 
     /// Frames queued to `peer` from now on go at `rate`: the pump sets it
-    /// with esp-radio's `set_peer_rate` before handing such a frame to the
-    /// driver (which applies a peer's rate at `esp_now_send`), so frames
-    /// queued before keep the rate they were queued with, as the rate
-    /// controller's record of each chunk's rate assumes. DSSS/CCK go with the
-    /// long preamble, ERP-OFDM as 802.11g, MCS0 to MCS7 as HT20 with the
-    /// long guard interval. A unicast peer is added first if unknown (the
-    /// broadcast address is a peer esp-radio adds itself); a rate the driver
-    /// then refuses is counted in [`rate_set_failures`]. A radio made with
-    /// [`EspNowRadio::new`] refuses ([`SendError::Unsupported`]).
+    /// with esp-radio's `set_peer_rate` just before handing such a frame to
+    /// the driver, so frames queued before keep the rate they were queued
+    /// with, as the rate controller's record of each chunk's rate assumes.
+    /// That rests on an assumption: the blob stores the rate in the peer's
+    /// entry (`esp_now_set_peer_rate_config`), and neither esp-radio nor the
+    /// blob's headers say when it is read; we take it that `esp_now_send`
+    /// reads it. DSSS/CCK go with the long preamble, ERP-OFDM as 802.11g,
+    /// MCS0 to MCS7 as HT20 with the long guard interval. A unicast peer is
+    /// added first if unknown (the broadcast address is a peer esp-radio
+    /// adds itself). If the driver refuses the rate, the frame goes at the
+    /// rate it had for the peer, the refusal is counted in
+    /// [`rate_set_failures`] and logged, and the next frame tries again. A
+    /// radio made with [`EspNowRadio::new`] refuses ([`SendError::Unsupported`]).
     fn set_rate(&mut self, peer: MacAddress, rate: PhyRate) -> Result<(), SendError> {
         if !self.sets_rates {
             return Err(SendError::Unsupported);
@@ -479,7 +482,9 @@ impl<const SETS_RATES: bool> RadioPump<SETS_RATES> {
     ///
     /// esp-radio's send future must not be dropped before it is ready, or the
     /// next send may read this one's late status; that is the price of not
-    /// stopping the pump for good when a send report is lost.
+    /// stopping the pump for good when a send report is lost. Such a frame
+    /// may also still be in the driver when the next frame's rate is set,
+    /// and go at that rate.
     async fn send(&mut self, frame: &TxFrame) {
         self.apply_rate(frame);
         let sent =
@@ -500,26 +505,26 @@ impl<const SETS_RATES: bool> RadioPump<SETS_RATES> {
 
 impl<const SETS_RATES: bool> RadioPump<SETS_RATES> {
     /// Sets the rate `frame` was queued with for its destination, unless
-    /// the driver has it already. Cheap: one call into the driver's peer
-    /// table, and only when the rate changes.
+    /// the driver has it already ([`AppliedRates`]). Cheap: one call into
+    /// the driver's peer table, and only when the rate changes.
     fn apply_rate(&mut self, frame: &TxFrame) {
         if !SETS_RATES {
             return;
         }
-        let Some(rate) = frame.rate else { return };
-        let peer_table = PEER_TABLE_CHANGES.load(Ordering::Relaxed);
-        if peer_table != self.peer_table {
-            self.applied.clear();
-            self.peer_table = peer_table;
-        }
         let destination = MacAddress::new(frame.destination);
-        if self.applied.get(destination) == Some(rate) {
-            return;
-        }
+        let peer_table = PEER_TABLE_CHANGES.load(Ordering::Relaxed);
+        let Some(rate) = self.applied.to_set(destination, frame.rate, peer_table) else { return };
         let config = RateConfig { phy_mode: phy_mode(rate), rate: wifi_phy_rate(rate), ersu: false, dcm: false };
         match self.manager.set_peer_rate(&frame.destination, config) {
-            Ok(()) => self.applied.set(destination, rate),
-            Err(_) => count(&RATE_SET_FAILURES),
+            Ok(()) => self.applied.done(destination, rate),
+            Err(error) => {
+                count(&RATE_SET_FAILURES);
+                let failures = RATE_SET_FAILURES.load(Ordering::Relaxed);
+                // The first refusal, then one in a hundred: enough to see on the console.
+                if failures % 100 == 1 {
+                    println!("radio: {rate} refused for {destination} ({error:?}, {failures} so far); the frame goes at the rate the driver had");
+                }
+            }
         }
     }
 }
