@@ -223,6 +223,9 @@ pub fn offered(boards: &Boards) -> Needs {
                 // time (NOWCAM_PHY_RATE), which no console message changes;
                 // a virtual board's serial radio takes none.
                 auto_rate: false,
+                // Nor a fixed rate; a virtual board's relay loses frames by
+                // the link model at the scenario's rate.
+                fixed_rate: !real,
             }
         }
         Boards::Wokwi { senders, .. } => Needs {
@@ -233,6 +236,7 @@ pub fn offered(boards: &Boards) -> Needs {
             outages: true,
             v2_frames: false,
             auto_rate: false,
+            fixed_rate: true,
         },
     }
 }
@@ -280,6 +284,7 @@ fn preset_only(scenario: &Scenario) -> Option<&str> {
             && d.jitter_ms.is_none()
             && d.spike_probability.is_none()
             && d.spike_ms.is_none()
+            && d.snr_db.is_none()
     };
     if !link.outages.is_empty() || !plain(&link.data) || !plain(&link.status) || link.data.preset != link.status.preset
     {

@@ -464,6 +464,8 @@ pub struct Needs {
     pub v2_frames: bool,
     /// The cameras' rate controller (`phy_rate_mbps = "auto"`).
     pub auto_rate: bool,
+    /// Every frame at a PHY rate other than ESP-NOW's 1 Mbps (`phy_rate_mbps`).
+    pub fixed_rate: bool,
 }
 
 impl Needs {
@@ -482,6 +484,7 @@ impl Needs {
             (self.outages, offered.outages, "link outages"),
             (self.v2_frames, offered.v2_frames, "ESP-NOW v2 frames"),
             (self.auto_rate, offered.auto_rate, "the rate controller (phy_rate_mbps = \"auto\")"),
+            (self.fixed_rate, offered.fixed_rate, "a PHY rate other than 1 Mbps (phy_rate_mbps)"),
         ] {
             if needed && !offered {
                 missing.push(format!("{what}, which the target cannot provide"));
@@ -501,6 +504,8 @@ impl Scenario {
                 || [spec.duplicate, spec.reorder, spec.delay_ms, spec.jitter_ms, spec.spike_probability]
                     .into_iter()
                     .any(positive)
+                // Noise: frames lost by the error-rate model at their rate.
+                || spec.snr_db.is_some()
         };
         Needs {
             senders: self.expanded_senders().count(),
@@ -511,6 +516,7 @@ impl Scenario {
             v2_frames: self.senders.iter().any(|sender| usize::from(sender.frame_size) > V1_MAX_FRAME_LEN)
                 || self.receivers.iter().any(|receiver| usize::from(receiver.frame_size) > V1_MAX_FRAME_LEN),
             auto_rate: self.link.auto_rate,
+            fixed_rate: !self.link.auto_rate && self.link.phy_rate_mbps != 1.0,
         }
     }
 }

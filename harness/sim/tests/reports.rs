@@ -166,11 +166,15 @@ fn scenarios_state_what_they_need_and_a_short_target_says_why_it_skips() {
             outages: false,
             v2_frames: false,
             auto_rate: false,
+            fixed_rate: false,
         }
     );
     assert!(load("preset-edge30").needs().link_faults);
     assert!(load("legacy-sender").needs().legacy);
     assert!(load("permanent-outage").needs().outages);
+    let fast = load("v2-54mbps").needs();
+    assert!(fast.v2_frames && fast.fixed_rate && fast.link_faults, "{fast:?}");
+    assert!(load("v2-auto-rate").needs().auto_rate);
 
     let two_boards = Needs {
         senders: 1,
@@ -180,8 +184,13 @@ fn scenarios_state_what_they_need_and_a_short_target_says_why_it_skips() {
         outages: false,
         v2_frames: false,
         auto_rate: false,
+        fixed_rate: false,
     };
     assert_eq!(clean.unmet_by(&two_boards), None);
+    assert_eq!(
+        fast.unmet_by(&two_boards).as_deref(),
+        Some("needs ESP-NOW v2 frames, which the target cannot provide; a PHY rate other than 1 Mbps (phy_rate_mbps), which the target cannot provide")
+    );
     assert_eq!(
         load("legacy-sender").needs().unmet_by(&two_boards).as_deref(),
         Some("needs a legacy sender, which the target cannot provide")
