@@ -136,7 +136,7 @@ pub struct Engine<S> {
     links: Vec<Link>,
     /// `routes[from * n + to]`.
     routes: Vec<Option<Route>>,
-    in_transit: Vec<Frame>,
+    in_transit: Vec<Option<Frame>>,
     free_transit: Vec<usize>,
     rate: PhyRate,
     send_overhead_ns: u64,
@@ -300,14 +300,14 @@ impl<S: Station> Engine<S> {
                     return Some(station);
                 }
                 EventKind::Sniff { slot, station } => {
-                    let frame = self.in_transit[slot];
+                    let frame = self.in_transit[slot].take().expect("a sniffed frame is in transit");
                     self.free_transit.push(slot);
                     self.stations[station].station.radio_mut().sniff(frame);
                     self.poll_station(station);
                     return Some(station);
                 }
                 EventKind::Deliver { slot, station } => {
-                    let frame = self.in_transit[slot];
+                    let frame = self.in_transit[slot].take().expect("a delivered frame is in transit");
                     self.free_transit.push(slot);
                     // A full queue drops the frame; the radio counts it.
                     self.stations[station].station.radio_mut().deliver(frame);
@@ -372,11 +372,11 @@ impl<S: Station> Engine<S> {
     fn transit_slot(&mut self, frame: Frame) -> usize {
         match self.free_transit.pop() {
             Some(slot) => {
-                self.in_transit[slot] = frame;
+                self.in_transit[slot] = Some(frame);
                 slot
             }
             None => {
-                self.in_transit.push(frame);
+                self.in_transit.push(Some(frame));
                 self.in_transit.len() - 1
             }
         }
@@ -397,12 +397,12 @@ impl<S: Station> Engine<S> {
             return;
         };
         radio.on_air = true;
-        let frame = head.frame;
+        let frame = head.frame.clone();
         self.media[channel].busy = true;
 
         let n = self.stations.len();
         let broadcast = frame.destination.is_broadcast();
-        let len = usize::from(frame.len);
+        let len = frame.body().len();
         self.counters.largest_frame = self.counters.largest_frame.max(len as u64);
         // The frame's own rate where its radio set one; else the link's (the
         // run's rate), or the engine's between stations without a link.
@@ -472,7 +472,7 @@ impl<S: Station> Engine<S> {
                 if delivery.duplicate {
                     self.counters.frames_duplicated += 1;
                 }
-                let slot = self.transit_slot(frame);
+                let slot = self.transit_slot(frame.clone());
                 let at = end_ns + delivery.delay_ns + held_ns;
                 self.schedule(at, EventKind::Deliver { slot, station: to });
                 if delivery.duplicate {
@@ -495,7 +495,7 @@ impl<S: Station> Engine<S> {
                 continue;
             }
             let heard_at = self.now_ns + data_offset_ns + airtime::data_frame_ns(frame_rate, len);
-            let transit = self.transit_slot(frame);
+            let transit = self.transit_slot(frame.clone());
             self.schedule(heard_at, EventKind::Sniff { slot: transit, station: to });
         }
         if !broadcast && !matched {
