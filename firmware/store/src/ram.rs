@@ -4,8 +4,10 @@
 //! counts operations, and can cut the power in the middle of a sequence of
 //! writes and erases.
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::OnceCell;
 
 use embedded_storage::nor_flash::{
     ErrorType, MultiwriteNorFlash, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
@@ -96,14 +98,46 @@ impl Counters {
 /// silently keep the 0. Offsets and lengths must be multiples of the read,
 /// write and erase sizes (the const parameters; the defaults are those of
 /// ESP32 flash).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Sectors hold memory only once written: an erased sector that no write
+/// has touched since reads as `0xff` without being stored, so that a large
+/// partition costs only the sectors a run writes.
+#[derive(Debug, Clone)]
 pub struct RamFlash<const READ_SIZE: usize = 4, const WRITE_SIZE: usize = 4, const ERASE_SIZE: usize = 4096> {
-    bytes: Vec<u8>,
+    /// Per erase sector: its bytes, or `None` while it is all `0xff`.
+    sectors: Vec<Option<Box<[u8]>>>,
+    capacity: usize,
+    /// The whole contents, built by [`RamFlash::as_bytes`] and dropped by the next write or erase.
+    contents: OnceCell<Vec<u8>>,
     sector_erases: Vec<u32>,
     counters: Counters,
     cut: Option<PowerCut>,
     operations_since_armed: u64,
     power_lost: bool,
+}
+
+impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize> PartialEq
+    for RamFlash<READ_SIZE, WRITE_SIZE, ERASE_SIZE>
+{
+    /// Same contents (however stored), erase counts, counters and power state.
+    fn eq(&self, other: &Self) -> bool {
+        self.capacity == other.capacity
+            && self.sectors.iter().zip(&other.sectors).all(|(a, b)| match (a, b) {
+                (Some(a), Some(b)) => a == b,
+                (Some(bytes), None) | (None, Some(bytes)) => bytes.iter().all(|&byte| byte == 0xff),
+                (None, None) => true,
+            })
+            && self.sector_erases == other.sector_erases
+            && self.counters == other.counters
+            && self.cut == other.cut
+            && self.operations_since_armed == other.operations_since_armed
+            && self.power_lost == other.power_lost
+    }
+}
+
+impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize> Eq
+    for RamFlash<READ_SIZE, WRITE_SIZE, ERASE_SIZE>
+{
 }
 
 impl RamFlash {
@@ -125,22 +159,12 @@ impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize>
 {
     /// An erased flash of `capacity` bytes, a multiple of `ERASE_SIZE`.
     pub fn with_geometry(capacity: usize) -> Result<Self, RamFlashError> {
-        Self::with_contents(vec![0xff; capacity])
-    }
-
-    /// A flash holding `bytes`, whose length is a multiple of `ERASE_SIZE`.
-    pub fn with_contents(bytes: Vec<u8>) -> Result<Self, RamFlashError> {
-        let geometry_ok = READ_SIZE != 0
-            && WRITE_SIZE != 0
-            && ERASE_SIZE != 0
-            && bytes.len().is_multiple_of(ERASE_SIZE)
-            && u32::try_from(bytes.len()).is_ok();
-        if !geometry_ok {
-            return Err(RamFlashError::NotAligned);
-        }
-        let sectors = bytes.len() / ERASE_SIZE;
+        Self::check_geometry(capacity)?;
+        let sectors = capacity / ERASE_SIZE;
         Ok(RamFlash {
-            bytes,
+            sectors: (0..sectors).map(|_| None).collect(),
+            capacity,
+            contents: OnceCell::new(),
             sector_erases: vec![0; sectors],
             counters: Counters::default(),
             cut: None,
@@ -149,9 +173,56 @@ impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize>
         })
     }
 
+    /// A flash holding `bytes`, whose length is a multiple of `ERASE_SIZE`.
+    pub fn with_contents(bytes: Vec<u8>) -> Result<Self, RamFlashError> {
+        let mut flash = Self::with_geometry(bytes.len())?;
+        for (sector, bytes) in flash.sectors.iter_mut().zip(bytes.chunks_exact(ERASE_SIZE)) {
+            if bytes.iter().any(|&byte| byte != 0xff) {
+                *sector = Some(bytes.into());
+            }
+        }
+        Ok(flash)
+    }
+
+    /// A flash holding this one's contents, powered, with no cut armed and
+    /// fresh counters and erase counts: the same as
+    /// `with_contents(self.as_bytes().to_vec())`, without copying erased sectors.
+    pub fn copy_contents(&self) -> Self {
+        RamFlash {
+            sectors: self.sectors.clone(),
+            capacity: self.capacity,
+            contents: OnceCell::new(),
+            sector_erases: vec![0; self.sectors.len()],
+            counters: Counters::default(),
+            cut: None,
+            operations_since_armed: 0,
+            power_lost: false,
+        }
+    }
+
+    fn check_geometry(capacity: usize) -> Result<(), RamFlashError> {
+        let geometry_ok = READ_SIZE != 0
+            && WRITE_SIZE != 0
+            && ERASE_SIZE != 0
+            && capacity.is_multiple_of(ERASE_SIZE)
+            && u32::try_from(capacity).is_ok();
+        match geometry_ok {
+            true => Ok(()),
+            false => Err(RamFlashError::NotAligned),
+        }
+    }
+
     /// The flash's contents.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        self.contents.get_or_init(|| {
+            let mut bytes = vec![0xff; self.capacity];
+            for (sector, stored) in bytes.chunks_exact_mut(ERASE_SIZE).zip(&self.sectors) {
+                if let Some(stored) = stored {
+                    sector.copy_from_slice(stored);
+                }
+            }
+            bytes
+        })
     }
 
     /// Operations completed so far.
@@ -185,7 +256,7 @@ impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize>
     fn check_range(&self, offset: u32, len: usize, align: usize) -> Result<core::ops::Range<usize>, RamFlashError> {
         let start = offset as usize;
         let end = start.checked_add(len).ok_or(RamFlashError::OutOfBounds)?;
-        if end > self.bytes.len() {
+        if end > self.capacity {
             return Err(RamFlashError::OutOfBounds);
         }
         if !start.is_multiple_of(align) || !len.is_multiple_of(align) {
@@ -206,6 +277,58 @@ impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize>
         self.operations_since_armed += 1;
         None
     }
+
+    /// The pieces of `range` within each sector: (sector, range within the
+    /// sector, range within `range`).
+    fn pieces(
+        range: core::ops::Range<usize>,
+    ) -> impl Iterator<Item = (usize, core::ops::Range<usize>, core::ops::Range<usize>)> {
+        let mut at = range.start;
+        core::iter::from_fn(move || {
+            if at >= range.end {
+                return None;
+            }
+            let sector = at / ERASE_SIZE;
+            let within = at % ERASE_SIZE;
+            let len = (ERASE_SIZE - within).min(range.end - at);
+            let piece = (sector, within..within + len, at - range.start..at - range.start + len);
+            at += len;
+            Some(piece)
+        })
+    }
+
+    /// Puts `bytes` at `start`, storing the sectors it reaches.
+    fn store(&mut self, start: usize, bytes: &[u8]) {
+        self.contents.take();
+        for (sector, within, from) in Self::pieces(start..start + bytes.len()) {
+            let stored = self.sectors[sector].get_or_insert_with(|| vec![0xff; ERASE_SIZE].into_boxed_slice());
+            stored[within].copy_from_slice(&bytes[from]);
+        }
+    }
+
+    /// Sets `range` to `0xff`, forgetting the sectors it covers whole.
+    fn fill_erased(&mut self, range: core::ops::Range<usize>) {
+        self.contents.take();
+        for (sector, within, _) in Self::pieces(range) {
+            if within.len() == ERASE_SIZE {
+                self.sectors[sector] = None;
+            } else if let Some(stored) = &mut self.sectors[sector] {
+                stored[within].fill(0xff);
+            }
+        }
+    }
+
+    /// Whether writing `bytes` at `start` would turn a 0 bit into 1.
+    fn sets_a_bit(&self, start: usize, bytes: &[u8]) -> bool {
+        Self::pieces(start..start + bytes.len()).any(|(sector, within, from)| match &self.sectors[sector] {
+            // Erased bytes take any value.
+            None => false,
+            // Folded without an early exit, which compiles to wide operations.
+            Some(stored) => {
+                stored[within].iter().zip(&bytes[from]).fold(0u8, |set, (old, new)| set | (new & !old)) != 0
+            }
+        })
+    }
 }
 
 impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize> ErrorType
@@ -224,13 +347,18 @@ impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize> R
             return Err(RamFlashError::PowerLost);
         }
         let range = self.check_range(offset, bytes.len(), READ_SIZE)?;
-        bytes.copy_from_slice(&self.bytes[range]);
+        for (sector, within, to) in Self::pieces(range) {
+            match &self.sectors[sector] {
+                Some(stored) => bytes[to].copy_from_slice(&stored[within]),
+                None => bytes[to].fill(0xff),
+            }
+        }
         self.counters.reads += 1;
         Ok(())
     }
 
     fn capacity(&self) -> usize {
-        self.bytes.len()
+        self.capacity
     }
 }
 
@@ -248,10 +376,10 @@ impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize> N
         let range = self.check_range(from, len, ERASE_SIZE)?;
         if let Some(torn_bytes) = self.power_fails_now() {
             let torn = torn_bytes.min(len.saturating_sub(1));
-            self.bytes[range.start..range.start + torn].fill(0xff);
+            self.fill_erased(range.start..range.start + torn);
             return Err(RamFlashError::PowerLost);
         }
-        self.bytes[range.clone()].fill(0xff);
+        self.fill_erased(range.clone());
         for sector in range.start / ERASE_SIZE..range.end / ERASE_SIZE {
             self.sector_erases[sector] += 1;
         }
@@ -264,16 +392,15 @@ impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize> N
             return Err(RamFlashError::PowerLost);
         }
         let range = self.check_range(offset, bytes.len(), WRITE_SIZE)?;
-        let sets_a_bit = self.bytes[range.clone()].iter().zip(bytes).any(|(old, new)| new & !old != 0);
-        if sets_a_bit {
+        if self.sets_a_bit(range.start, bytes) {
             return Err(RamFlashError::OneOverZero);
         }
         if let Some(torn_bytes) = self.power_fails_now() {
             let torn = torn_bytes.min(bytes.len().saturating_sub(1));
-            self.bytes[range.start..range.start + torn].copy_from_slice(&bytes[..torn]);
+            self.store(range.start, &bytes[..torn]);
             return Err(RamFlashError::PowerLost);
         }
-        self.bytes[range].copy_from_slice(bytes);
+        self.store(range.start, bytes);
         self.counters.writes += 1;
         self.counters.bytes_written += bytes.len() as u64;
         Ok(())
@@ -356,5 +483,68 @@ mod tests {
         assert_eq!(flash.erase(0, 4096), Err(RamFlashError::PowerLost));
         assert!(flash.as_bytes()[..4095].iter().all(|&byte| byte == 0xff));
         assert_eq!(flash.as_bytes()[4095], 0, "a torn erase never completes");
+    }
+
+    /// The flash against a plain array of bytes, over writes, torn writes and
+    /// erases that cross sectors, with small sectors.
+    #[test]
+    fn sectors_stored_on_demand_read_as_one_array() {
+        let mut flash = RamFlash::<4, 4, 32>::with_geometry(256).unwrap();
+        let mut model = vec![0xffu8; 256];
+        let mut state = 0x1234_5678u32;
+        let mut next = move |n: u32| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) % n
+        };
+        for step in 0..2_000 {
+            match next(10) {
+                0 => {
+                    let from = next(8) * 32;
+                    let to = from + (next(8 - from / 32) + 1) * 32;
+                    flash.erase(from, to).unwrap();
+                    model[from as usize..to as usize].fill(0xff);
+                }
+                1 => {
+                    let from = next(8) * 32;
+                    let torn = next(40) as usize;
+                    flash.cut_power(PowerCut::torn(0, torn));
+                    assert_eq!(flash.erase(from, from + 32), Err(RamFlashError::PowerLost));
+                    flash.restore_power();
+                    let torn = torn.min(31);
+                    model[from as usize..from as usize + torn].fill(0xff);
+                }
+                kind => {
+                    let offset = next(60) * 4;
+                    let len = (next(4) as usize + 1) * 4;
+                    let bytes: Vec<u8> = (0..len).map(|_| next(256) as u8).collect();
+                    let at = offset as usize;
+                    let sets_a_bit = model[at..at + len].iter().zip(&bytes).any(|(old, new)| new & !old != 0);
+                    if kind == 2 && !sets_a_bit {
+                        let torn = next(20) as usize;
+                        flash.cut_power(PowerCut::torn(0, torn));
+                        assert_eq!(flash.write(offset, &bytes), Err(RamFlashError::PowerLost));
+                        flash.restore_power();
+                        let torn = torn.min(len - 1);
+                        model[at..at + torn].copy_from_slice(&bytes[..torn]);
+                    } else if sets_a_bit {
+                        assert_eq!(flash.write(offset, &bytes), Err(RamFlashError::OneOverZero));
+                    } else {
+                        flash.write(offset, &bytes).unwrap();
+                        model[at..at + len].copy_from_slice(&bytes);
+                    }
+                }
+            }
+            if step % 7 == 0 {
+                assert_eq!(flash.as_bytes(), &model[..], "step {step}");
+            }
+            let offset = next(60) * 4;
+            let mut read = [0u8; 16];
+            flash.read(offset, &mut read).unwrap();
+            assert_eq!(read, model[offset as usize..offset as usize + 16], "step {step}");
+        }
+        let copy = flash.copy_contents();
+        assert_eq!(copy.as_bytes(), &model[..]);
+        assert_eq!(copy.counters(), Counters::default());
+        assert_eq!(copy, RamFlash::<4, 4, 32>::with_contents(model).unwrap());
     }
 }

@@ -58,16 +58,18 @@ pub struct AirCounters {
     pub largest_frame: u64,
 }
 
+/// Indices as `u32` and `u8`, so that an [`Event`] is 32 bytes: the queue
+/// moves events on every push and pop.
 #[derive(Debug, Clone, Copy)]
 enum EventKind {
     /// A station's own deadline.
-    Wake { station: usize },
+    Wake { station: u32 },
     /// The exchange of the frame at the head of `station`'s queue is over.
-    AirFree { channel: usize, station: usize, acknowledged: bool },
+    AirFree { channel: u8, station: u32, acknowledged: bool },
     /// A copy of a frame reaches `station`.
-    Deliver { slot: usize, station: usize },
+    Deliver { slot: u32, station: u32 },
     /// A station in monitor mode hears a frame sent to someone else.
-    Sniff { slot: usize, station: usize },
+    Sniff { slot: u32, station: u32 },
 }
 
 struct Event {
@@ -75,6 +77,8 @@ struct Event {
     sequence: u64,
     kind: EventKind,
 }
+
+const _: () = assert!(std::mem::size_of::<Event>() <= 32);
 
 impl PartialEq for Event {
     fn eq(&self, other: &Self) -> bool {
@@ -136,7 +140,7 @@ pub struct Engine<S> {
     links: Vec<Link>,
     /// `routes[from * n + to]`.
     routes: Vec<Option<Route>>,
-    in_transit: Vec<Frame>,
+    in_transit: Vec<Option<Frame>>,
     free_transit: Vec<usize>,
     rate: PhyRate,
     send_overhead_ns: u64,
@@ -281,6 +285,7 @@ impl<S: Station> Engine<S> {
             self.now_ns = event.at_ns;
             match event.kind {
                 EventKind::Wake { station } => {
+                    let station = station as usize;
                     if self.stations[station].wake_at_ns != event.at_ns {
                         continue;
                     }
@@ -289,6 +294,7 @@ impl<S: Station> Engine<S> {
                     return Some(station);
                 }
                 EventKind::AirFree { channel, station, acknowledged } => {
+                    let (channel, station) = (usize::from(channel), station as usize);
                     let radio = self.stations[station].station.radio_mut();
                     radio.on_air = false;
                     if let Some(done) = radio.transmit.pop_front() {
@@ -300,14 +306,16 @@ impl<S: Station> Engine<S> {
                     return Some(station);
                 }
                 EventKind::Sniff { slot, station } => {
-                    let frame = self.in_transit[slot];
+                    let (slot, station) = (slot as usize, station as usize);
+                    let frame = self.in_transit[slot].take().expect("a sniffed frame is in transit");
                     self.free_transit.push(slot);
                     self.stations[station].station.radio_mut().sniff(frame);
                     self.poll_station(station);
                     return Some(station);
                 }
                 EventKind::Deliver { slot, station } => {
-                    let frame = self.in_transit[slot];
+                    let (slot, station) = (slot as usize, station as usize);
+                    let frame = self.in_transit[slot].take().expect("a delivered frame is in transit");
                     self.free_transit.push(slot);
                     // A full queue drops the frame; the radio counts it.
                     self.stations[station].station.radio_mut().deliver(frame);
@@ -364,7 +372,7 @@ impl<S: Station> Engine<S> {
     fn wake_at(&mut self, index: usize, at_ns: u64) {
         if at_ns < self.stations[index].wake_at_ns {
             self.stations[index].wake_at_ns = at_ns;
-            self.schedule(at_ns, EventKind::Wake { station: index });
+            self.schedule(at_ns, EventKind::Wake { station: index as u32 });
         }
     }
 
@@ -372,11 +380,11 @@ impl<S: Station> Engine<S> {
     fn transit_slot(&mut self, frame: Frame) -> usize {
         match self.free_transit.pop() {
             Some(slot) => {
-                self.in_transit[slot] = frame;
+                self.in_transit[slot] = Some(frame);
                 slot
             }
             None => {
-                self.in_transit.push(frame);
+                self.in_transit.push(Some(frame));
                 self.in_transit.len() - 1
             }
         }
@@ -397,12 +405,12 @@ impl<S: Station> Engine<S> {
             return;
         };
         radio.on_air = true;
-        let frame = head.frame;
+        let frame = head.frame.clone();
         self.media[channel].busy = true;
 
         let n = self.stations.len();
         let broadcast = frame.destination.is_broadcast();
-        let len = usize::from(frame.len);
+        let len = frame.body().len();
         self.counters.largest_frame = self.counters.largest_frame.max(len as u64);
         // The frame's own rate where its radio set one; else the link's (the
         // run's rate), or the engine's between stations without a link.
@@ -472,9 +480,9 @@ impl<S: Station> Engine<S> {
                 if delivery.duplicate {
                     self.counters.frames_duplicated += 1;
                 }
-                let slot = self.transit_slot(frame);
+                let slot = self.transit_slot(frame.clone());
                 let at = end_ns + delivery.delay_ns + held_ns;
-                self.schedule(at, EventKind::Deliver { slot, station: to });
+                self.schedule(at, EventKind::Deliver { slot: slot as u32, station: to as u32 });
                 if delivery.duplicate {
                     if let Some(capture) = &mut self.capture {
                         capture.push(CapturedFrame {
@@ -495,8 +503,8 @@ impl<S: Station> Engine<S> {
                 continue;
             }
             let heard_at = self.now_ns + data_offset_ns + airtime::data_frame_ns(frame_rate, len);
-            let transit = self.transit_slot(frame);
-            self.schedule(heard_at, EventKind::Sniff { slot: transit, station: to });
+            let transit = self.transit_slot(frame.clone());
+            self.schedule(heard_at, EventKind::Sniff { slot: transit as u32, station: to as u32 });
         }
         if !broadcast && !matched {
             // A unicast to an address no station has: the MAC never hears an ACK.
@@ -513,7 +521,10 @@ impl<S: Station> Engine<S> {
                 rate: Some(frame_rate),
             });
         }
-        self.schedule(self.now_ns + airtime_ns, EventKind::AirFree { channel, station: from, acknowledged });
+        self.schedule(
+            self.now_ns + airtime_ns,
+            EventKind::AirFree { channel: channel as u8, station: from as u32, acknowledged },
+        );
     }
 }
 

@@ -396,7 +396,7 @@ impl HostileStation {
             };
             let recording = self.session_mut(session);
             if recording.frames.len() < RECORDING_LIMIT {
-                recording.frames.push(*frame);
+                recording.frames.push(frame.clone());
             }
             match repr {
                 FrameRepr::Offer(offer) | FrameRepr::SealedOffer { offer, .. } => {
@@ -508,7 +508,7 @@ impl HostileStation {
             self.replaying = None;
             return;
         };
-        let Some(frame) = recording.frames.get(next).copied() else {
+        let Some(frame) = recording.frames.get(next).cloned() else {
             self.replaying = None;
             return;
         };

@@ -59,8 +59,7 @@ impl PowerFlash {
 
     /// The flash as the cut left it, powered again: what the rebooted node mounts.
     pub fn after_reboot(&self) -> Result<PowerFlash, RamFlashError> {
-        let inner = RamFlash::from_bytes(self.inner.as_bytes().to_vec())?;
-        Ok(PowerFlash::new(inner, self.slot_size))
+        Ok(PowerFlash::new(self.inner.copy_contents(), self.slot_size))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The simulated radio: the `Radio` port over queues the event loop fills and drains.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use nowcam_chips::Capacities;
 use nowcam_ports::radio::{
@@ -8,13 +9,14 @@ use nowcam_ports::radio::{
 };
 use nowcam_proto::MacAddress;
 
-/// A frame with its bytes inline, so that queues never allocate per frame.
-#[derive(Clone, Copy)]
+/// A frame; its bytes, sized to the frame, are shared by the copies of it
+/// the engine queues for each station that gets it, so that moving a frame
+/// through the queues never copies its bytes.
+#[derive(Clone)]
 pub(crate) struct Frame {
     pub source: MacAddress,
     pub destination: MacAddress,
-    pub len: u16,
-    pub bytes: [u8; MAX_FRAME_LEN],
+    pub bytes: Rc<[u8]>,
     /// 0 for a frame a node sent; otherwise what a hostile station sent it
     /// as (`crate::hostile::HostileKind::tag`), so that the radios can count them.
     pub origin: u8,
@@ -25,7 +27,7 @@ pub(crate) struct Frame {
 
 impl Frame {
     pub fn body(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+        &self.bytes
     }
 }
 
@@ -220,7 +222,7 @@ impl SimRadio {
     pub(crate) fn deliver(&mut self, frame: Frame) -> bool {
         let origin = usize::from(frame.origin).min(ORIGINS - 1);
         self.arrived_by_origin[origin] += 1;
-        if usize::from(frame.len) > self.max_frame_len {
+        if frame.body().len() > self.max_frame_len {
             self.too_long += 1;
             return false;
         }
@@ -249,15 +251,12 @@ impl Radio for SimRadio {
         }
         let handle = SendHandle(self.next_handle);
         self.next_handle = self.next_handle.wrapping_add(1);
-        let mut bytes = [0u8; MAX_FRAME_LEN];
-        bytes[..frame.len()].copy_from_slice(frame);
         self.transmit.push_back(Queued {
             handle,
             frame: Frame {
                 source: self.address,
                 destination,
-                len: frame.len() as u16,
-                bytes,
+                bytes: frame.into(),
                 origin: 0,
                 rate: self.rate(destination),
             },
@@ -282,7 +281,7 @@ impl Radio for SimRadio {
             *left -= 1;
         }
         self.last_origin = Some(frame.origin);
-        let len = usize::from(frame.len);
+        let len = frame.body().len();
         buffer[..len].copy_from_slice(frame.body());
         Some(Received { source: frame.source, destination: frame.destination, len, rssi: Some(-60) })
     }

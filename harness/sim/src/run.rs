@@ -305,6 +305,28 @@ impl ReceiverStation {
     fn power_step(&mut self) {
         let Some(power) = &mut self.power else { return };
         if self.node.store().flash().inner().power_lost() {
+            self.reboot();
+            return;
+        }
+        let due = self.node.active_transfers().find_map(|(_, _, received, count)| power.state.due(received, count));
+        if let Some(at) = due {
+            let newest = self.node.store().newest();
+            let newest =
+                newest.and_then(|info| Some((info.sequence, self.read_image(info.sequence, info.len as usize)?)));
+            if let Some(power) = &mut self.power {
+                power.state.arm(self.node.store_mut().flash_mut().inner_mut(), at, newest);
+            }
+        }
+    }
+
+    /// Reboots the node on what the power cut left of its flash. Kept out
+    /// of line: the new node is built on the stack, and a caller it were
+    /// inlined into would probe that much stack on every poll.
+    #[cold]
+    #[inline(never)]
+    fn reboot(&mut self) {
+        let Some(power) = &mut self.power else { return };
+        {
             let flash = self.node.store().flash().inner().after_reboot();
             let rebooted = flash.ok().and_then(|flash| {
                 let flash = nowcam_store::TimedFlash::new(flash, self.node.store().flash().timing());
@@ -342,16 +364,6 @@ impl ReceiverStation {
                 if !intact {
                     power.state.report.lost_images += 1;
                 }
-            }
-            return;
-        }
-        let due = self.node.active_transfers().find_map(|(_, _, received, count)| power.state.due(received, count));
-        if let Some(at) = due {
-            let newest = self.node.store().newest();
-            let newest =
-                newest.and_then(|info| Some((info.sequence, self.read_image(info.sequence, info.len as usize)?)));
-            if let Some(power) = &mut self.power {
-                power.state.arm(self.node.store_mut().flash_mut().inner_mut(), at, newest);
             }
         }
     }
