@@ -78,7 +78,7 @@ impl core::error::Error for SendError {}
 /// interval). What a frame costs at each rate is the link model's business
 /// (`nowcam_link::airtime`); here a rate is only named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "defmt", derive(decore::fmt::Format))]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum PhyRate {
     /// 1 Mbps DSSS, long preamble: the ESP-NOW default.
     #[default]
@@ -262,7 +262,7 @@ impl core::fmt::Display for PhyRate {
 
 /// A PHY rate name that is not one of 1, 2, 5.5, 11, 6, 9, 12, 18, 24, 36, 48, 54 or mcs0 to mcs7.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(decore::fmt::Format))]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct UnknownPhyRateError;
 
 impl core::fmt::Display for UnknownPhyRateError {
