@@ -255,11 +255,11 @@ impl Rates {
     /// already; returns the rate frames to `peer` go at now (the asked one,
     /// or on failure the one set before, 1 Mbps when unknown).
     fn apply(&mut self, radio: &mut impl Radio, peer: MacAddress, rate: PhyRate) -> PhyRate {
-        let current = self.current(peer);
-        if self.unsupported || current == Some(rate) {
-            return current.unwrap_or(PhyRate::Dsss1Mbps);
+        let known = self.current(peer);
+        let current = known.unwrap_or(PhyRate::Dsss1Mbps);
+        if self.unsupported || known == Some(rate) {
+            return current;
         }
-        let current = current.unwrap_or(PhyRate::Dsss1Mbps);
         match radio.set_rate(peer, rate) {
             Ok(()) => {
                 if peer.is_broadcast() {
@@ -313,14 +313,13 @@ impl Rates {
 
     /// Chunks between two status requests: `interval`, or
     /// [`LEARNING_POLL_INTERVAL`] while the controller's best rate (the one
-    /// its chunks go at outside samples) has no outcome yet (a new transfer's first rate, or the next one down
-    /// after it failed). Outcomes come only with status answers, so a rate
-    /// that does not get through would otherwise cost a whole interval of
-    /// chunks before the controller hears of it (48 chunks of 1470 bytes at
-    /// 54 Mbps on a 10 dB link: all lost).
+    /// its chunks go at outside samples) has no outcome yet: a new
+    /// transfer's first rate, or the next one down after it failed.
+    /// Outcomes come only with status answers, so a rate that does not get
+    /// through would otherwise cost a whole interval of chunks before the
+    /// controller hears of it (48 chunks of 1470 bytes at 54 Mbps on a 10 dB
+    /// link: all lost).
     pub(crate) fn poll_interval(&self, interval: u16) -> u16 {
-        // While the best rate has no outcome yet: it is the rate chunks go at
-        // outside the one-in-ten samples.
         let learning = self.controller.as_ref().is_some_and(|c| c.stats()[c.best()].probability_ppm.is_none());
         if learning && !self.unsupported {
             interval.min(LEARNING_POLL_INTERVAL)

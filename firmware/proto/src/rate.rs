@@ -264,13 +264,11 @@ impl<const N: usize> RateController<N> {
 
     fn update_if_due(&mut self, now: Instant) {
         let due = *self.next_update.get_or_insert(now + self.config.update_interval);
-        // The first outcomes fold at once, and so do the first of a best rate
-        // not measured yet (the descent after a failed one): until then the
-        // choice is a guess, and a poll interval of chunks at a rate that
-        // does not get through is lost (see `Rates::poll_interval` in nowcam-app).
+        // The first outcomes fold at once, and so does the first outcome of a
+        // best rate not measured yet (the descent after a failed one): until
+        // then the choice is a guess. A new best that delivered it stays best
+        // until it has MIN_OUTCOMES (below); one that lost it is left.
         let best = &self.rates[self.best];
-        // One outcome is enough to fold: a new best that delivered it stays
-        // best until it has MIN_OUTCOMES (below), one that lost it is left.
         let first = (!self.knows_any() && self.rates.iter().any(|rate| rate.attempts > 0))
             || (best.probability_ppm.is_none() && best.attempts > 0);
         if now < due && !first {
@@ -296,13 +294,10 @@ impl<const N: usize> RateController<N> {
             rate.delivered = 0;
         }
         // One lucky sample does not make a rate the best.
-        let usable = |rate: &RateStats| {
-            rate.total_attempts >= MIN_OUTCOMES
-                && rate.probability_ppm.is_some_and(|p| p >= self.config.min_probability_ppm)
-        };
+        let delivers = |rate: &RateStats| rate.probability_ppm.is_some_and(|p| p >= self.config.min_probability_ppm);
+        let usable = |rate: &RateStats| rate.total_attempts >= MIN_OUTCOMES && delivers(rate);
         let best = &self.rates[self.best];
-        let unconfirmed = best.total_attempts < MIN_OUTCOMES
-            && best.probability_ppm.is_some_and(|p| p >= self.config.min_probability_ppm);
+        let unconfirmed = best.total_attempts < MIN_OUTCOMES && delivers(best);
         if let Some(best) = (0..N).filter(|&i| usable(&self.rates[i])).max_by_key(|&i| self.rates[i].throughput()) {
             self.best = best;
         } else if unconfirmed {

@@ -67,14 +67,24 @@ impl PageBuffer {
 
 /// Splits `len` bytes at flash address `address` into pieces that each stay within one page.
 pub(crate) fn pieces(address: u32, len: usize) -> impl Iterator<Item = (u32, core::ops::Range<usize>)> {
+    within_units(address as usize, len, PAGE_SIZE as usize).map(|(at, range)| (at as u32, range))
+}
+
+/// Splits `len` bytes at `address` into pieces that each stay within one
+/// aligned `unit` (a page, an erase sector): each piece's address and its
+/// range within the `len` bytes.
+pub(crate) fn within_units(
+    address: usize,
+    len: usize,
+    unit: usize,
+) -> impl Iterator<Item = (usize, core::ops::Range<usize>)> {
     let mut done = 0usize;
     core::iter::from_fn(move || {
         if done >= len {
             return None;
         }
-        let at = address + done as u32;
-        let room = (PAGE_SIZE - at % PAGE_SIZE) as usize;
-        let take = room.min(len - done);
+        let at = address + done;
+        let take = (unit - at % unit).min(len - done);
         let range = done..done + take;
         done += take;
         Some((at, range))

@@ -283,17 +283,9 @@ impl<const READ_SIZE: usize, const WRITE_SIZE: usize, const ERASE_SIZE: usize>
     fn pieces(
         range: core::ops::Range<usize>,
     ) -> impl Iterator<Item = (usize, core::ops::Range<usize>, core::ops::Range<usize>)> {
-        let mut at = range.start;
-        core::iter::from_fn(move || {
-            if at >= range.end {
-                return None;
-            }
-            let sector = at / ERASE_SIZE;
+        crate::page_buffer::within_units(range.start, range.len(), ERASE_SIZE).map(|(at, from)| {
             let within = at % ERASE_SIZE;
-            let len = (ERASE_SIZE - within).min(range.end - at);
-            let piece = (sector, within..within + len, at - range.start..at - range.start + len);
-            at += len;
-            Some(piece)
+            (at / ERASE_SIZE, within..within + from.len(), from)
         })
     }
 
