@@ -62,7 +62,7 @@ const _: () = assert!(FRAME_LEN == crate::CAPACITIES.max_frame_len, "the build's
 
 /// Peers whose PHY rate the radio and the pump keep: as many as the
 /// driver's peer table holds (`ESP_NOW_MAX_TOTAL_PEER_NUM`, 20, in the
-/// blob's headers), so that no peer the driver knows loses its entry.
+/// blob's headers); past that, the entry set longest ago gives way.
 const RATED_PEERS: usize = 20;
 
 /// Reports kept for the node; the oldest is dropped past it.
@@ -161,7 +161,7 @@ pub struct EspNowRadio {
 /// The driver's side of the radio: run [`RadioPump::run`] in its own task.
 ///
 /// `SETS_RATES`: whether it sets each frame's PHY rate ([`EspNowRadio::with_rates`]).
-/// A pump that never does links no rate code (2.6 KB of flash on the C6
+/// A pump that never does links no rate-setting code (2.6 KB of flash on the C6
 /// receiver, which answers at 1 Mbps and has little flash to spare).
 pub struct RadioPump<const SETS_RATES: bool> {
     manager: &'static EspNowManager,
@@ -175,8 +175,9 @@ impl EspNowRadio {
     /// Splits esp-radio's ESP-NOW into the port and its pump; `channel` is
     /// the channel the radio is on now. Frames go at the driver's rate
     /// (ESP-NOW's 1 Mbps), and `set_rate` refuses. Make one per boot (a
-    /// second call panics): the channel and the access point's hold are
-    /// shared with [`follow_access_point`].
+    /// second call panics): the driver's manager, the queues, the channel
+    /// and the access point's hold are statics shared by the radio, its
+    /// pump and [`follow_access_point`].
     pub fn new(esp_now: EspNow, address: MacAddress, channel: u8) -> (Self, RadioPump<false>) {
         Self::split(esp_now, address, channel)
     }
@@ -193,7 +194,9 @@ impl EspNowRadio {
         channel: u8,
     ) -> (Self, RadioPump<SETS_RATES>) {
         let (manager, sender, receiver) = esp_now.split();
-        let manager: &'static EspNowManager = MANAGER.init(manager);
+        let manager: &'static EspNowManager = MANAGER
+            .try_init(manager)
+            .expect("one ESP-NOW radio per boot: EspNowRadio::new or with_rates was called twice");
         match manager.version() {
             Ok(version) => println!("ESP-NOW v{version}: frames up to {FRAME_LEN} bytes"),
             Err(error) => println!("ESP-NOW version unknown ({error:?}): frames up to {FRAME_LEN} bytes"),
@@ -333,7 +336,9 @@ impl Radio for EspNowRadio {
     /// added first if unknown (the broadcast address is a peer esp-radio
     /// adds itself). If the driver refuses the rate, the frame goes at the
     /// rate it had for the peer, the refusal is counted in
-    /// [`rate_set_failures`] and logged, and the next frame tries again. A
+    /// [`rate_set_failures`] and logged (the first, then one in a hundred),
+    /// and the next frame tries again (a peer removed since the frame was
+    /// queued fails too, and then the frame is not sent either). A
     /// radio made with [`EspNowRadio::new`] refuses ([`SendError::Unsupported`]).
     fn set_rate(&mut self, peer: MacAddress, rate: PhyRate) -> Result<(), SendError> {
         if !self.sets_rates {
@@ -506,7 +511,8 @@ impl<const SETS_RATES: bool> RadioPump<SETS_RATES> {
 impl<const SETS_RATES: bool> RadioPump<SETS_RATES> {
     /// Sets the rate `frame` was queued with for its destination, unless
     /// the driver has it already ([`AppliedRates`]). Cheap: one call into
-    /// the driver's peer table, and only when the rate changes.
+    /// the driver's peer table, and only when the rate changes, the driver's
+    /// peer table changed, or the last set was refused.
     fn apply_rate(&mut self, frame: &TxFrame) {
         if !SETS_RATES {
             return;
